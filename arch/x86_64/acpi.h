@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ACPI tables for an x86_64 vireo VM (ACPI 6.x chapter 5) and the AML writer behind the DSDT. */
+#ifndef VIREO_ARCH_X86_64_ACPI_H
+#define VIREO_ARCH_X86_64_ACPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * MADT type-0 Local APIC entries carry an 8-bit APIC ID and 0xff is the xAPIC broadcast ID, so
+ * IDs 0-254 (255 vCPUs) is the most they describe; more would need x2APIC entries (type 9) and an
+ * x2APIC-mode guest. acpi_build_tables() rejects more with -EINVAL.
+ */
+#define ACPI_MAX_CPUS 255
+
+/* What the tables describe. Later issues extend it (PCI host bridge, MCFG, GED). */
+struct acpi_platform {
+	unsigned nr_cpus;        /* one LAPIC per vCPU, APIC ID = UID = index */
+};
+
+/*
+ * Builds RSDP, XSDT, FADT, MADT and DSDT into @area, which the guest sees at @area_gpa
+ * (@area_size bytes). The RSDP goes first so it lands in the BIOS scan range.
+ * Returns 0 and the RSDP's guest address in *@rsdp_gpa; -EINVAL for a NULL pointer, @area_gpa
+ * not 16-byte aligned or nr_cpus outside 1..ACPI_MAX_CPUS; -ENOSPC if the tables do not fit (no
+ * byte past @area_size is written); -ENOMEM.
+ */
+int acpi_build_tables(const struct acpi_platform *p, uint8_t *area, uint64_t area_gpa,
+		      size_t area_size, uint64_t *rsdp_gpa);
+
+/* Sum of @len bytes mod 256: 0 for a table with a valid checksum. */
+uint8_t acpi_checksum(const void *data, size_t len);
+
+#endif

@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/config.h"
+
+const char config_usage[] =
+	"Usage: vireo [OPTIONS]\n"
+	"\n"
+	"Options (Cloud Hypervisor syntax):\n"
+	"  --kernel PATH                 kernel to boot: bzImage, or ELF vmlinux with a PVH note\n"
+	"  --initramfs PATH              initramfs image\n"
+	"  --cmdline STRING              kernel command line\n"
+	"  --cpus boot=N                 number of vCPUs (1-254, default 1)\n"
+	"  --memory size=SIZE            guest RAM, e.g. 512M, 5G (default 512M)\n"
+	"  --serial tty|null|off|file=PATH   COM1 (default tty)\n"
+	"  --console off                 virtio-console (not available yet)\n"
+	"  -v                            more log output (repeat for debug)\n"
+	"  --log-file PATH               write vireo's log there instead of stderr\n"
+	"  -V, --version                 print the version\n"
+	"  -h, --help                    print this help\n";
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+void config_init_defaults(struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->boot_vcpus = 1;
+	cfg->memory_size = CONFIG_DEFAULT_MEMORY;
+	cfg->serial.mode = CONSOLE_TTY;
+	cfg->console.mode = CONSOLE_OFF;
+}
+
+void config_free(struct vm_config *cfg)
+{
+	free(cfg->kernel);
+	free(cfg->initramfs);
+	free(cfg->cmdline);
+	free(cfg->serial.file);
+	free(cfg->console.file);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+void vmm_options_free(struct vmm_options *opts)
+{
+	free(opts->log_file);
+	memset(opts, 0, sizeof(*opts));
+}
+
+int config_parse_size(const char *s, uint64_t *bytes)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -ERANGE;
+	switch (*end) {
+	case 'K': shift = 10; end++; break;
+	case 'M': shift = 20; end++; break;
+	case 'G': shift = 30; end++; break;
+	case 'T': shift = 40; end++; break;
+	default: break;
+	}
+	if (*end)
+		return -EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*bytes = (uint64_t)v << shift;
+	return 0;
+}
+
+/* Replaces *dst with a copy of @src. */
+static int set_string(char **dst, const char *src)
+{
+	char *copy = strdup(src);
+
+	if (!copy)
+		return -ENOMEM;
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+/*
+ * Walks "k1=v1,k2=v2": calls @fn for each pair. Cloud Hypervisor lists use this shape for
+ * --cpus, --memory, --disk, ...
+ */
+typedef int (*kv_fn)(void *ctx, const char *key, const char *val, char *err, size_t errlen);
+
+static int parse_kv_list(const char *opt, const char *s, kv_fn fn, void *ctx, char *err,
+			 size_t errlen)
+{
+	char *copy = strdup(s), *save = NULL, *item;
+	int ret = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	if (!*s)
+		ret = fail(err, errlen, "%s: empty value", opt);
+	for (item = strtok_r(copy, ",", &save); item && !ret; item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+
+		if (!eq) {
+			ret = fail(err, errlen, "%s: expected key=value, got '%s'", opt, item);
+			break;
+		}
+		*eq = '\0';
+		ret = fn(ctx, item, eq + 1, err, errlen);
+	}
+	free(copy);
+	return ret;
+}
+
+static int cpus_kv(void *ctx, const char *key, const char *val, char *err, size_t errlen)
+{
+	struct vm_config *cfg = ctx;
+	char *end;
+	long n;
+
+	if (strcmp(key, "boot"))
+		return fail(err, errlen, "--cpus: unknown key '%s' (supported: boot)", key);
+	errno = 0;
+	n = strtol(val, &end, 10);
+	if (errno || *end || end == val)
+		return fail(err, errlen, "--cpus: boot='%s' is not a number", val);
+	if (n < 1 || n > CONFIG_MAX_VCPUS)
+		return fail(err, errlen, "--cpus: boot=%ld is out of range (1-%d)", n,
+			    CONFIG_MAX_VCPUS);
+	cfg->boot_vcpus = (unsigned)n;
+	return 0;
+}
+
+static int memory_kv(void *ctx, const char *key, const char *val, char *err, size_t errlen)
+{
+	struct vm_config *cfg = ctx;
+	uint64_t size;
+
+	if (strcmp(key, "size"))
+		return fail(err, errlen, "--memory: unknown key '%s' (supported: size)", key);
+	if (config_parse_size(val, &size))
+		return fail(err, errlen, "--memory: size='%s' is not a size like 512M or 2G", val);
+	cfg->memory_size = size;
+	return 0;
+}
+
+int config_parse_console(const char *s, struct console_config *out, char *err, size_t errlen)
+{
+	free(out->file);
+	out->file = NULL;
+	if (!strcmp(s, "off"))
+		out->mode = CONSOLE_OFF;
+	else if (!strcmp(s, "null"))
+		out->mode = CONSOLE_NULL;
+	else if (!strcmp(s, "tty"))
+		out->mode = CONSOLE_TTY;
+	else if (!strncmp(s, "file=", 5) && s[5]) {
+		out->mode = CONSOLE_FILE;
+		out->file = strdup(s + 5);
+		if (!out->file)
+			return -ENOMEM;
+	} else
+		return fail(err, errlen, "'%s' is not one of tty, null, off, file=PATH", s);
+	return 0;
+}
+
+static int parse_console_opt(const char *opt, const char *val, struct console_config *out,
+			     char *err, size_t errlen)
+{
+	char why[256];
+
+	if (config_parse_console(val, out, why, sizeof(why)))
+		return fail(err, errlen, "%s: %s", opt, why);
+	return 0;
+}
+
+enum {
+	OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
+	OPT_CONSOLE, OPT_LOG_FILE,
+};
+
+static const struct option cli_options[] = {
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initramfs", required_argument, NULL, OPT_INITRAMFS },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int apply_option(int c, const char *arg, struct vm_config *cfg, struct vmm_options *opts,
+			char *err, size_t errlen)
+{
+	switch (c) {
+	case OPT_KERNEL: return set_string(&cfg->kernel, arg);
+	case OPT_INITRAMFS: return set_string(&cfg->initramfs, arg);
+	case OPT_CMDLINE: return set_string(&cfg->cmdline, arg);
+	case OPT_CPUS: return parse_kv_list("--cpus", arg, cpus_kv, cfg, err, errlen);
+	case OPT_MEMORY: return parse_kv_list("--memory", arg, memory_kv, cfg, err, errlen);
+	case OPT_SERIAL: return parse_console_opt("--serial", arg, &cfg->serial, err, errlen);
+	case OPT_CONSOLE:
+		if (strcmp(arg, "off"))
+			return fail(err, errlen, "--console: '%s' is not supported yet "
+				    "(virtio-console is not implemented; use --console off)", arg);
+		return parse_console_opt("--console", arg, &cfg->console, err, errlen);
+	case OPT_LOG_FILE: return set_string(&opts->log_file, arg);
+	case 'v': opts->verbosity++; return 0;
+	case 'V': opts->version = true; return 0;
+	case 'h': opts->help = true; return 0;
+	default: return -EINVAL;
+	}
+}
+
+int config_parse_cli(int argc, char **argv, struct vm_config *cfg, struct vmm_options *opts,
+		     char *err, size_t errlen)
+{
+	int c, ret;
+
+	config_init_defaults(cfg);
+	memset(opts, 0, sizeof(*opts));
+	optind = 0;   /* glibc: full re-initialisation, so the parser can run more than once */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":vVh", cli_options, NULL)) != -1) {
+		if (c == '?')
+			return fail(err, errlen, "unknown option '%s' (see --help)",
+				    argv[optind - 1]);
+		if (c == ':')
+			return fail(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+		ret = apply_option(c, optarg, cfg, opts, err, errlen);
+		if (ret == -ENOMEM)
+			return fail(err, errlen, "out of memory");
+		if (ret)
+			return ret;
+	}
+	if (optind < argc)
+		return fail(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
+	if (!cfg->cmdline && set_string(&cfg->cmdline, ""))
+		return fail(err, errlen, "out of memory");
+	return 0;
+}
+
+int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->kernel)
+		return fail(err, errlen, "no kernel given (use --kernel PATH)");
+	if (cfg->boot_vcpus < 1 || cfg->boot_vcpus > CONFIG_MAX_VCPUS)
+		return fail(err, errlen, "--cpus: boot=%u is out of range (1-%d)",
+			    cfg->boot_vcpus, CONFIG_MAX_VCPUS);
+	if (cfg->memory_size < CONFIG_MIN_MEMORY)
+		return fail(err, errlen, "--memory: size=%" PRIu64 " is below the minimum of 2M",
+			    cfg->memory_size);
+	if (cfg->memory_size > CONFIG_MAX_MEMORY)
+		return fail(err, errlen, "--memory: size=%" PRIu64 " is above the maximum of 1T",
+			    cfg->memory_size);
+	if (cfg->memory_size & 0xfff)
+		return fail(err, errlen, "--memory: size=%" PRIu64 " is not a multiple of 4K",
+			    cfg->memory_size);
+	return 0;
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * VM configuration: what the user asked for, in Cloud Hypervisor's terms (VmConfig), parsed
+ * from the command line here and from JSON by the API.
+ */
+#ifndef VIREO_VMM_CONFIG_H
+#define VIREO_VMM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_VCPUS      254      /* xAPIC IDs 0..253 in MADT type-0 entries */
+#define CONFIG_MIN_MEMORY     (2ULL << 20)
+#define CONFIG_MAX_MEMORY     (1ULL << 40)
+#define CONFIG_DEFAULT_MEMORY (512ULL << 20)
+
+enum console_mode { CONSOLE_OFF, CONSOLE_NULL, CONSOLE_TTY, CONSOLE_FILE };
+
+struct console_config {
+	enum console_mode mode;
+	char *file;                /* CONSOLE_FILE only */
+};
+
+struct vm_config {
+	char *kernel;
+	char *initramfs;           /* NULL: none */
+	char *cmdline;             /* never NULL after parsing */
+	unsigned boot_vcpus;
+	uint64_t memory_size;      /* bytes */
+	struct console_config serial;
+	struct console_config console;   /* virtio-console: only "off" until it exists */
+};
+
+/* Options of the vireo process itself rather than of the VM. */
+struct vmm_options {
+	unsigned verbosity;        /* number of -v */
+	char *log_file;
+	bool version;
+	bool help;
+};
+
+/* Fills @cfg with Cloud Hypervisor's defaults (1 vCPU, 512 MiB, serial on the terminal). */
+void config_init_defaults(struct vm_config *cfg);
+/*
+ * Parses vireo's command line. On error returns -EINVAL with a one-line message in @err
+ * that names the option and the problem. @cfg must be freed with config_free either way.
+ */
+int config_parse_cli(int argc, char **argv, struct vm_config *cfg, struct vmm_options *opts,
+		     char *err, size_t errlen);
+/* Checks a complete config (a kernel given, sizes in range); same error contract. */
+int config_validate(const struct vm_config *cfg, char *err, size_t errlen);
+void config_free(struct vm_config *cfg);
+void vmm_options_free(struct vmm_options *opts);
+
+/* "512M", "1G", "4096K", "65536": bytes, with overflow checks. 0 or -EINVAL / -ERANGE. */
+int config_parse_size(const char *s, uint64_t *bytes);
+/* "tty", "null", "off", "file=PATH". */
+int config_parse_console(const char *s, struct console_config *out, char *err, size_t errlen);
+
+/* The --help text. */
+extern const char config_usage[];
+
+#endif

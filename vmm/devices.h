@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Legacy platform devices on the port-I/O bus: 8250 UART, CMOS/RTC, i8042 (reset only),
+ * the port-0x80 debug port and the hardware-reduced ACPI sleep/reset registers.
+ */
+#ifndef VIREO_VMM_DEVICES_H
+#define VIREO_VMM_DEVICES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/bus.h"
+
+/* How a device asks the VMM to power off or reset the VM. */
+enum platform_event { PLATFORM_POWEROFF, PLATFORM_RESET };
+
+struct platform_notifier {
+	void (*notify)(void *ctx, enum platform_event event);
+	void *ctx;
+};
+
+/* 8250/16550A UART (one port, 8 registers). */
+struct serial;
+extern const struct bus_device_ops serial_bus_ops;
+/* @out_fd: where transmitted bytes go (-1: nowhere); @irq_fd: eventfd pulsed on each edge. */
+struct serial *serial_create(int out_fd, int irq_fd);
+void serial_destroy(struct serial *s);
+/* Queues input bytes for the guest; returns how many fit (the rest are dropped and counted). */
+size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len);
+uint64_t serial_tx_bytes(const struct serial *s);
+
+/* MC146818 RTC + NVRAM. @nvram (128 bytes) belongs to the caller so it survives a reboot. */
+struct cmos;
+extern const struct bus_device_ops cmos_bus_ops;
+struct cmos *cmos_create(uint8_t *nvram);
+void cmos_destroy(struct cmos *c);
+
+/* i8042 controller: only the 0xFE "pulse reset line" command does anything. */
+struct i8042;
+extern const struct bus_device_ops i8042_bus_ops;
+struct i8042 *i8042_create(const struct platform_notifier *notifier);
+void i8042_destroy(struct i8042 *k);
+
+/* Port 0x80: logs each byte with the time since vireo started. No state. */
+extern const struct bus_device_ops debugport_bus_ops;
+
+/* ACPI sleep control/status and reset registers (FADT SLEEP_CONTROL_REG, RESET_REG). */
+struct acpi_pm;
+extern const struct bus_device_ops acpi_pm_bus_ops;
+struct acpi_pm *acpi_pm_create(const struct platform_notifier *notifier);
+void acpi_pm_destroy(struct acpi_pm *pm);
+
+#endif

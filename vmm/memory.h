@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Guest RAM: one memfd, mapped once, split into the regions the arch layout dictates.
+ * Every host pointer into guest RAM comes from guest_mem_ptr(), which bounds-checks.
+ */
+#ifndef VIREO_VMM_MEMORY_H
+#define VIREO_VMM_MEMORY_H
+
+#include <stdint.h>
+
+#define GUEST_MEM_MAX_REGIONS 2
+
+struct guest_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t offset;       /* in the memfd */
+	uint8_t *host;
+};
+
+struct guest_mem {
+	int memfd;
+	uint8_t *base;         /* the whole memfd, mapped shared */
+	uint64_t total;
+	unsigned nr_regions;
+	struct guest_region regions[GUEST_MEM_MAX_REGIONS];
+};
+
+/* Creates and maps @size bytes laid out by arch_ram_regions(); 0 or -errno. */
+int guest_mem_init(struct guest_mem *mem, uint64_t size);
+void guest_mem_destroy(struct guest_mem *mem);
+/*
+ * Host address of [gpa, gpa + len) if it lies wholly inside one RAM region (overflow-checked),
+ * else NULL. Never trust a guest address without it.
+ */
+void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
+/* Copies into guest RAM; -EFAULT when the range is not RAM. */
+int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, uint64_t len);
+
+#endif

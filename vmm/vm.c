@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * VM construction and teardown. Order matters (vmm-tech.md 1.4): TSS and identity-map
+ * addresses, in-kernel irqchip and PIT, memory slots, then vCPUs with CPUID before anything runs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "arch/x86_64/acpi.h"
+#include "arch/x86_64/layout.h"
+#include "vmm/log.h"
+#include "vmm/vm.h"
+
+static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+void vm_request_exit(struct vm *vm, enum vm_exit_reason reason)
+{
+	int none = VM_EXIT_NONE;
+	uint64_t one = 1;
+
+	if (__atomic_compare_exchange_n(&vm->exit_reason, &none, (int)reason, false,
+					__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) &&
+	    write(vm->exit_evt, &one, sizeof(one)) != sizeof(one))
+		pr_err("cannot signal VM exit: %s", strerror(errno));
+}
+
+static void vm_platform_notify(void *ctx, enum platform_event event)
+{
+	vm_request_exit(ctx, event == PLATFORM_POWEROFF ? VM_EXIT_POWEROFF : VM_EXIT_REBOOT);
+}
+
+static int vm_open_kvm(struct vm *vm, char *err, size_t errlen)
+{
+	static const struct { unsigned cap; const char *name; } required[] = {
+		{ KVM_CAP_IRQCHIP, "IRQCHIP" }, { KVM_CAP_IRQFD, "IRQFD" },
+		{ KVM_CAP_IOEVENTFD, "IOEVENTFD" }, { KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT" },
+		{ KVM_CAP_PIT2, "PIT2" }, { KVM_CAP_SET_TSS_ADDR, "SET_TSS_ADDR" },
+		{ KVM_CAP_EXT_CPUID, "EXT_CPUID" }, { KVM_CAP_IRQ_ROUTING, "IRQ_ROUTING" },
+	};
+	unsigned i;
+	int run_size;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0)
+		return fail(err, errlen, -errno, "cannot open /dev/kvm: %s", strerror(errno));
+	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+		return fail(err, errlen, -ENOTSUP, "/dev/kvm has an unsupported API version");
+	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, required[i].cap) <= 0)
+			return fail(err, errlen, -ENOTSUP, "KVM lacks KVM_CAP_%s", required[i].name);
+	run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (run_size <= 0)
+		return fail(err, errlen, -errno, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+	vm->run_size = (size_t)run_size;
+	do
+		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	while (vm->vm_fd < 0 && errno == EINTR);
+	if (vm->vm_fd < 0)
+		return fail(err, errlen, -errno, "KVM_CREATE_VM: %s", strerror(errno));
+	return 0;
+}
+
+static int vm_setup_irqchip(struct vm *vm, char *err, size_t errlen)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t identity_map = LAYOUT_KVM_IDENTITY_MAP;
+
+	/* VMX needs the TSS (3 pages) before any vCPU runs: APs start in real mode. */
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_KVM_TSS))
+		return fail(err, errlen, -errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity_map))
+		return fail(err, errlen, -errno, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0))
+		return fail(err, errlen, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit))
+		return fail(err, errlen, -errno, "KVM_CREATE_PIT2: %s", strerror(errno));
+	return 0;
+}
+
+static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
+{
+	unsigned i;
+	int ret;
+
+	ret = guest_mem_init(&vm->mem, vm->cfg->memory_size);
+	if (ret)
+		return fail(err, errlen, ret, "cannot allocate %llu MiB of guest RAM: %s",
+			    (unsigned long long)(vm->cfg->memory_size >> 20), strerror(-ret));
+	for (i = 0; i < vm->mem.nr_regions; i++) {
+		const struct guest_region *r = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region slot = {
+			.slot = i,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uintptr_t)r->host,
+		};
+
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot))
+			return fail(err, errlen, -errno, "KVM_SET_USER_MEMORY_REGION: %s",
+				    strerror(errno));
+	}
+	return 0;
+}
+
+/* An eventfd bound to @gsi with KVM_IRQFD: a write pulses the line (edge). */
+static int vm_irqfd(struct vm *vm, unsigned gsi)
+{
+	struct kvm_irqfd irqfd = { .gsi = gsi };
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	irqfd.fd = (uint32_t)fd;
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd)) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+static int vm_setup_legacy_devices(struct vm *vm, char *err, size_t errlen)
+{
+	int ret;
+
+	vm->notifier = (struct platform_notifier){ vm_platform_notify, vm };
+	vm->serial_irq_fd = vm_irqfd(vm, LAYOUT_COM1_GSI);
+	if (vm->serial_irq_fd < 0)
+		return fail(err, errlen, vm->serial_irq_fd, "KVM_IRQFD for COM1: %s",
+			    strerror(-vm->serial_irq_fd));
+	vm->serial = serial_create(vm->persist->serial_out_fd, vm->serial_irq_fd);
+	vm->cmos = cmos_create(vm->persist->cmos_nvram);
+	vm->i8042 = i8042_create(&vm->notifier);
+	vm->acpi_pm = acpi_pm_create(&vm->notifier);
+	if (!vm->serial || !vm->cmos || !vm->i8042 || !vm->acpi_pm)
+		return fail(err, errlen, -ENOMEM, "out of memory for devices");
+	if (vm->cfg->serial.mode != CONSOLE_OFF)
+		ret = bus_register(&vm->pio_bus, LAYOUT_COM1_PORT, 8, &serial_bus_ops, vm->serial);
+	else
+		ret = 0;
+	ret = ret ?: bus_register(&vm->pio_bus, LAYOUT_CMOS_PORT, 2, &cmos_bus_ops, vm->cmos);
+	ret = ret ?: bus_register(&vm->pio_bus, LAYOUT_I8042_PORT, 5, &i8042_bus_ops, vm->i8042);
+	ret = ret ?: bus_register(&vm->pio_bus, LAYOUT_DEBUG_PORT, 1, &debugport_bus_ops, NULL);
+	ret = ret ?: bus_register(&vm->pio_bus, LAYOUT_ACPI_PM_PORT, LAYOUT_ACPI_PM_LEN,
+				  &acpi_pm_bus_ops, vm->acpi_pm);
+	if (ret)
+		return fail(err, errlen, ret, "cannot register legacy devices: %s", strerror(-ret));
+	return 0;
+}
+
+static int vm_setup_acpi(struct vm *vm, uint64_t *rsdp, char *err, size_t errlen)
+{
+	struct acpi_platform platform = { .nr_cpus = vm->nr_vcpus };
+	uint8_t *area = guest_mem_ptr(&vm->mem, LAYOUT_ACPI_START, LAYOUT_ACPI_SIZE);
+	int ret;
+
+	if (!area)
+		return fail(err, errlen, -EFAULT, "no guest RAM for the ACPI tables");
+	ret = acpi_build_tables(&platform, area, LAYOUT_ACPI_START, LAYOUT_ACPI_SIZE, rsdp);
+	if (ret)
+		return fail(err, errlen, ret, "cannot build ACPI tables: %s", strerror(-ret));
+	return 0;
+}
+
+static int vm_setup_vcpus(struct vm *vm, char *err, size_t errlen)
+{
+	unsigned i;
+	int ret;
+
+	ret = arch_cpuid_supported(vm->kvm_fd, &vm->cpuid);
+	if (ret)
+		return fail(err, errlen, ret, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-ret));
+	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return fail(err, errlen, -ENOMEM, "out of memory for vCPUs");
+	for (i = 0; i < vm->nr_vcpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		ret = vcpu_create(vm, i);
+		if (ret)
+			return fail(err, errlen, ret, "cannot create vcpu%u: %s", i, strerror(-ret));
+	}
+	return 0;
+}
+
+static int vm_load_payload(struct vm *vm, uint64_t rsdp, char *err, size_t errlen)
+{
+	struct boot_request req = {
+		.kernel_path = vm->cfg->kernel,
+		.initramfs_path = vm->cfg->initramfs,
+		.cmdline = vm->cfg->cmdline ? vm->cfg->cmdline : "",
+		.rsdp_gpa = rsdp,
+	};
+	int ret;
+
+	ret = arch_load_kernel(&vm->mem, &req, &vm->boot, err, errlen);
+	if (ret)
+		return ret;
+	ret = arch_write_boot_tables(&vm->mem, vm->boot.protocol);
+	ret = ret ?: arch_vcpu_set_boot_regs(vm->vcpus[0].fd, &vm->boot);
+	if (ret)
+		return fail(err, errlen, ret, "cannot set up the boot vCPU: %s", strerror(-ret));
+	return 0;
+}
+
+int vm_create(const struct vm_config *cfg, struct vm_persist *persist, struct vm **out,
+	      char *err, size_t errlen)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	uint64_t rsdp = 0;
+	int ret;
+
+	if (!vm)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	vm->cfg = cfg;
+	vm->persist = persist;
+	vm->nr_vcpus = cfg->boot_vcpus;
+	vm->kvm_fd = vm->vm_fd = vm->serial_irq_fd = -1;
+	vm->mem.memfd = -1;
+	vm->exit_evt = eventfd(0, EFD_CLOEXEC);
+	if (vm->exit_evt < 0 || bus_init(&vm->pio_bus, "pio") || bus_init(&vm->mmio_bus, "mmio")) {
+		ret = fail(err, errlen, -ENOMEM, "cannot create VM event/bus state");
+		goto err;
+	}
+	ret = vm_open_kvm(vm, err, errlen);
+	ret = ret ?: vm_setup_irqchip(vm, err, errlen);
+	ret = ret ?: vm_setup_memory(vm, err, errlen);
+	ret = ret ?: vm_setup_legacy_devices(vm, err, errlen);
+	ret = ret ?: vm_setup_vcpus(vm, err, errlen);
+	ret = ret ?: vm_setup_acpi(vm, &rsdp, err, errlen);
+	ret = ret ?: vm_load_payload(vm, rsdp, err, errlen);
+	if (ret)
+		goto err;
+	*out = vm;
+	return 0;
+err:
+	vm_destroy(vm);
+	return ret;
+}
+
+int vm_start(struct vm *vm)
+{
+	unsigned i;
+	int ret;
+
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		ret = vcpu_start(&vm->vcpus[i]);
+		if (ret) {
+			pr_err("cannot start vcpu%u: %s", i, strerror(-ret));
+			vcpus_stop(vm);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static void vm_forward_input(struct vm *vm, int input_fd, int epfd)
+{
+	uint8_t buf[256];
+	ssize_t n = read(input_fd, buf, sizeof(buf));
+
+	if (n > 0) {
+		serial_receive(vm->serial, buf, (size_t)n);
+		return;
+	}
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	epoll_ctl(epfd, EPOLL_CTL_DEL, input_fd, NULL);   /* EOF: no more input */
+}
+
+enum vm_exit_reason vm_wait(struct vm *vm, int input_fd, int signal_fd)
+{
+	struct epoll_event ev, events[4];
+	int epfd = epoll_create1(EPOLL_CLOEXEC), i, n;
+
+	if (epfd < 0) {
+		pr_err("epoll_create1: %s", strerror(errno));
+		vm_request_exit(vm, VM_EXIT_ERROR);
+		return VM_EXIT_ERROR;
+	}
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = vm->exit_evt };
+	epoll_ctl(epfd, EPOLL_CTL_ADD, vm->exit_evt, &ev);
+	if (signal_fd >= 0) {
+		ev.data.fd = signal_fd;
+		epoll_ctl(epfd, EPOLL_CTL_ADD, signal_fd, &ev);
+	}
+	if (input_fd >= 0 && vm->cfg->serial.mode == CONSOLE_TTY) {
+		ev.data.fd = input_fd;
+		epoll_ctl(epfd, EPOLL_CTL_ADD, input_fd, &ev);
+	}
+	while (!__atomic_load_n(&vm->exit_reason, __ATOMIC_SEQ_CST)) {
+		n = epoll_wait(epfd, events, 4, -1);
+		for (i = 0; i < n; i++) {
+			if (events[i].data.fd == signal_fd) {
+				struct signalfd_siginfo si;
+
+				if (read(signal_fd, &si, sizeof(si)) == sizeof(si))
+					pr_warn("received signal %u; stopping the VM", si.ssi_signo);
+				vm_request_exit(vm, VM_EXIT_STOPPED);
+			} else if (events[i].data.fd == input_fd) {
+				vm_forward_input(vm, input_fd, epfd);
+			}
+		}
+		if (n < 0 && errno != EINTR) {
+			pr_err("epoll_wait: %s", strerror(errno));
+			vm_request_exit(vm, VM_EXIT_ERROR);
+		}
+	}
+	close(epfd);
+	vcpus_stop(vm);
+	return (enum vm_exit_reason)__atomic_load_n(&vm->exit_reason, __ATOMIC_SEQ_CST);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	unsigned i;
+
+	if (!vm)
+		return;
+	if (vm->vcpus) {
+		vcpus_stop(vm);
+		for (i = 0; i < vm->nr_vcpus; i++)
+			vcpu_destroy(&vm->vcpus[i]);
+		free(vm->vcpus);
+	}
+	serial_destroy(vm->serial);
+	cmos_destroy(vm->cmos);
+	i8042_destroy(vm->i8042);
+	acpi_pm_destroy(vm->acpi_pm);
+	free(vm->cpuid);
+	bus_destroy(&vm->pio_bus);
+	bus_destroy(&vm->mmio_bus);
+	if (vm->mem.memfd >= 0)
+		guest_mem_destroy(&vm->mem);
+	if (vm->serial_irq_fd >= 0)
+		close(vm->serial_irq_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->exit_evt >= 0)
+		close(vm->exit_evt);
+	free(vm);
+}

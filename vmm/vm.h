@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A VM: the KVM VM and vCPUs, guest RAM, the buses and devices, and how it stops. All VM state
+ * lives in struct vm so a snapshot can reach it; nothing is global.
+ */
+#ifndef VIREO_VMM_VM_H
+#define VIREO_VMM_VM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/x86_64/arch.h"
+#include "vmm/bus.h"
+#include "vmm/config.h"
+#include "vmm/devices.h"
+#include "vmm/memory.h"
+
+enum vm_exit_reason {
+	VM_EXIT_NONE,
+	VM_EXIT_POWEROFF,   /* the guest powered off */
+	VM_EXIT_REBOOT,     /* the guest asked for a reset: start again from the same config */
+	VM_EXIT_ERROR,      /* a fatal exit or a VMM failure; already logged */
+	VM_EXIT_STOPPED,    /* vireo was asked to stop (signal) */
+};
+
+/* What outlives a guest reboot within one vireo process, like battery-backed CMOS. */
+struct vm_persist {
+	uint8_t cmos_nvram[128];
+	int serial_out_fd;        /* -1: serial output discarded */
+	unsigned boots;
+};
+
+struct vcpu {
+	struct vm *vm;
+	unsigned id;              /* = APIC ID */
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+	uint64_t exits_io, exits_mmio;
+};
+
+struct vm {
+	const struct vm_config *cfg;
+	struct vm_persist *persist;
+	int kvm_fd, vm_fd;
+	size_t run_size;
+	struct guest_mem mem;
+	struct bus pio_bus, mmio_bus;
+	struct kvm_cpuid2 *cpuid;
+	struct boot_info boot;
+	unsigned nr_vcpus;
+	struct vcpu *vcpus;
+
+	struct platform_notifier notifier;
+	int serial_irq_fd;
+	struct serial *serial;
+	struct cmos *cmos;
+	struct i8042 *i8042;
+	struct acpi_pm *acpi_pm;
+
+	int exit_evt;             /* eventfd: readable once exit_reason is set */
+	int exit_reason;          /* enum vm_exit_reason, first writer wins (atomic) */
+	int stop;                 /* vCPU threads leave their loop when set (atomic) */
+};
+
+/*
+ * Creates the VM from @cfg: KVM VM, irqchip, RAM, devices, ACPI tables, kernel loaded, vCPUs
+ * ready. On failure returns -errno with a one-line reason in @err and nothing left behind.
+ */
+int vm_create(const struct vm_config *cfg, struct vm_persist *persist, struct vm **out,
+	      char *err, size_t errlen);
+/* Starts the vCPU threads. */
+int vm_start(struct vm *vm);
+/* Waits until the VM exits; also feeds @input_fd (-1: none) to the serial port. */
+enum vm_exit_reason vm_wait(struct vm *vm, int input_fd, int signal_fd);
+/* Stops vCPU threads (if running) and frees everything. */
+void vm_destroy(struct vm *vm);
+/* Records why the VM stops (the first reason wins) and wakes vm_wait(). */
+void vm_request_exit(struct vm *vm, enum vm_exit_reason reason);
+
+/* vcpu.c */
+int vcpu_create(struct vm *vm, unsigned id);
+int vcpu_start(struct vcpu *vcpu);
+void vcpus_stop(struct vm *vm);
+void vcpu_destroy(struct vcpu *vcpu);
+
+#endif
