@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what building and testing vireo needs on Debian 12, skipping what is already there.
+set -euo pipefail
+
+packages=(
+	gcc binutils make meson ninja-build pkg-config python3
+	libfdt-dev libmicrohttpd-dev libcjson-dev libseccomp-dev libcmocka-dev liburing-dev
+	acpica-tools qemu-system-x86 curl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "deps: installing ${missing[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
