@@ -153,6 +153,40 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 	}
 }
 
+static void vcpu_kick(struct vcpu *vcpu)
+{
+	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
+}
+
+static void vcpu_park(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+
+	/* immediate_exit: KVM completes the pending exit's I/O and returns EINTR at once. */
+	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (ioctl(vcpu->fd, KVM_RUN, 0) == 0 || (errno != EINTR && errno != EAGAIN))
+		pr_warn("vcpu%u: completing the last exit before pausing failed", vcpu->id);
+	vcpu->run->immediate_exit = 0;
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->vcpus_parked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (vm->pause_requested && !__atomic_load_n(&vm->stop, __ATOMIC_SEQ_CST))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->vcpus_parked--;
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+static bool vcpu_should_park(struct vm *vm)
+{
+	bool park;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	park = vm->pause_requested;
+	pthread_mutex_unlock(&vm->pause_lock);
+	return park;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -166,6 +200,10 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	while (!__atomic_load_n(&vm->stop, __ATOMIC_SEQ_CST)) {
+		if (vcpu_should_park(vm)) {
+			vcpu_park(vcpu);
+			continue;
+		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				vcpu->run->immediate_exit = 0;
@@ -178,6 +216,10 @@ static void *vcpu_thread(void *arg)
 		if (!vcpu_handle_exit(vcpu))
 			break;
 	}
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->vcpus_exited++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	return NULL;
 }
 
@@ -204,17 +246,42 @@ void vcpus_stop(struct vm *vm)
 	unsigned i;
 
 	__atomic_store_n(&vm->stop, 1, __ATOMIC_SEQ_CST);
-	for (i = 0; i < vm->nr_vcpus; i++) {
-		struct vcpu *vcpu = &vm->vcpus[i];
-
-		if (!vcpu->started)
-			continue;
-		__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-		pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
-	}
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);   /* parked vCPUs see stop */
+	pthread_mutex_unlock(&vm->pause_lock);
+	for (i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i].started)
+			vcpu_kick(&vm->vcpus[i]);
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		if (vm->vcpus[i].started)
 			pthread_join(vm->vcpus[i].thread, NULL);
 		vm->vcpus[i].started = false;
 	}
+}
+
+void vm_pause(struct vm *vm)
+{
+	unsigned i, started = 0;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->pause_requested = true;
+	pthread_mutex_unlock(&vm->pause_lock);
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		if (vm->vcpus[i].started) {
+			vcpu_kick(&vm->vcpus[i]);
+			started++;
+		}
+	}
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->vcpus_parked + vm->vcpus_exited < started)
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->pause_requested = false;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 }

@@ -238,6 +238,8 @@ int vm_create(const struct vm_config *cfg, struct vm_persist *persist, struct vm
 	vm->nr_vcpus = cfg->boot_vcpus;
 	vm->kvm_fd = vm->vm_fd = vm->serial_irq_fd = -1;
 	vm->mem.memfd = -1;
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->exit_evt = eventfd(0, EFD_CLOEXEC);
 	if (vm->exit_evt < 0 || bus_init(&vm->pio_bus, "pio") || bus_init(&vm->mmio_bus, "mmio")) {
 		ret = fail(err, errlen, -ENOMEM, "cannot create VM event/bus state");
@@ -361,5 +363,7 @@ void vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	if (vm->exit_evt >= 0)
 		close(vm->exit_evt);
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cond);
 	free(vm);
 }

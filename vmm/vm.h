@@ -65,6 +65,13 @@ struct vm {
 	int exit_evt;             /* eventfd: readable once exit_reason is set */
 	int exit_reason;          /* enum vm_exit_reason, first writer wins (atomic) */
 	int stop;                 /* vCPU threads leave their loop when set (atomic) */
+
+	/* Pause: vCPUs park outside KVM_RUN with any pending I/O exit completed. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	bool pause_requested;
+	unsigned vcpus_parked;
+	unsigned vcpus_exited;    /* threads that left their loop (fatal exit): never park */
 };
 
 /*
@@ -81,6 +88,14 @@ enum vm_exit_reason vm_wait(struct vm *vm, int input_fd, int signal_fd);
 void vm_destroy(struct vm *vm);
 /* Records why the VM stops (the first reason wins) and wakes vm_wait(). */
 void vm_request_exit(struct vm *vm, enum vm_exit_reason reason);
+
+/*
+ * Parks every vCPU outside KVM_RUN, after re-entering it once with immediate_exit so a pending
+ * PIO/MMIO exit is completed (api.rst: such exits complete on the next KVM_RUN). Returns once
+ * all are parked. vm_resume() lets them run again.
+ */
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
 
 /* vcpu.c */
 int vcpu_create(struct vm *vm, unsigned id);
