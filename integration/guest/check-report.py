@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Judge a vireo test-guest serial log (see README.md for the line format).
+
+The log is split into boots at each "vireo-guest: start" line; text before the first one
+(firmware noise) is ignored. The last boot must end with "N passed, M failed" whose counts
+agree with its CHECK lines, N > 0 and M == 0. Any CHECK ... FAIL anywhere fails the run.
+More than one boot is only allowed with --reboot, which also demands "reboot_request PASS"
+in the first boot and "reboot PASS" in the last.
+
+Exit status: 0 good, 1 bad, 2 usage or unreadable log.
+"""
+import argparse
+import fnmatch
+import re
+import sys
+
+# Searched anywhere in a line: firmware may leave a partial line before it.
+BANNER = re.compile(r"vireo-guest: start\b")
+CHECK = re.compile(r"^CHECK (\S+) (PASS|FAIL)(?: (.*))?$")
+SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed$")
+ANSI = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|[@-Z\\-_])")
+
+# Printed on every run of guest.elf, whatever the command line.
+DEFAULT_REQUIRED = ["memmap", "acpi_rsdp", "acpi_xsdt", "acpi_fadt", "acpi_madt",
+                    "acpi_dsdt", "ram_low", "ram_high", "madt_cpus", "lapic_timer",
+                    "debugport"]
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("log", help="serial log file ('-' for stdin)")
+    p.add_argument("--require", "-r", action="append", default=[], metavar="NAME",
+                   help="check that must be present and PASS in the last boot "
+                        "(shell pattern, e.g. 'ap_*'); repeatable")
+    p.add_argument("--no-default", action="store_true",
+                   help="do not require the checks every run prints: "
+                        + ",".join(DEFAULT_REQUIRED))
+    p.add_argument("--cpus", type=int, metavar="N",
+                   help="expect N CPUs: madt_cpus plus exactly N-1 ap_* checks")
+    p.add_argument("--aps", type=int, metavar="N", help="expect exactly N ap_* checks")
+    p.add_argument("--reboot", action="store_true",
+                   help="expect the reboot=1 path: two boots, reboot_request then reboot")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
+    return p.parse_args(argv)
+
+
+def read_lines(path):
+    data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+    text = ANSI.sub("", data.decode("utf-8", errors="replace"))
+    return [line.strip() for line in text.replace("\r", "\n").split("\n")]
+
+
+def split_boots(lines):
+    boots = []
+    for line in lines:
+        if BANNER.search(line):
+            boots.append([])
+        elif boots:
+            boots[-1].append(line)
+    return boots
+
+
+def boot_checks(boot):
+    """(checks before the summary, summary match or None, checks after the summary)"""
+    before, after, summary = [], [], None
+    for line in boot:
+        m = CHECK.match(line)
+        if m:
+            (after if summary else before).append((m.group(1), m.group(2), m.group(3) or ""))
+        elif summary is None:
+            summary = SUMMARY.match(line)
+    return before, summary, after
+
+
+def judge_last(boot, args, errors):
+    before, summary, after = boot_checks(boot)
+    if summary is None:
+        errors.append("no 'N passed, M failed' summary in the last boot")
+    else:
+        npass, nfail = int(summary.group(1)), int(summary.group(2))
+        cpass = sum(1 for c in before if c[1] == "PASS")
+        cfail = len(before) - cpass
+        if (npass, nfail) != (cpass, cfail):
+            errors.append(f"summary says {npass} passed, {nfail} failed but the CHECK lines "
+                          f"say {cpass} passed, {cfail} failed")
+        if npass == 0:
+            errors.append("summary reports 0 passed")
+    checks = before + after
+    names = {c[0]: c[1] for c in checks}
+    required = list(args.require) + ([] if args.no_default else DEFAULT_REQUIRED)
+    if args.reboot:
+        required.append("reboot")
+    for pat in required:
+        hits = [n for n in names if fnmatch.fnmatchcase(n, pat)]
+        if not hits:
+            errors.append(f"required check '{pat}' missing")
+    aps = sorted(n for n in names if n.startswith("ap_"))
+    want_aps = args.aps if args.aps is not None else (
+        args.cpus - 1 if args.cpus is not None else None)
+    if want_aps is not None and len(aps) != want_aps:
+        errors.append(f"expected {want_aps} ap_* checks, found {len(aps)}: {' '.join(aps)}")
+    if args.cpus is not None and "madt_cpus" not in names:
+        errors.append("madt_cpus missing")
+    return checks
+
+
+def judge(boots, args):
+    errors = []
+    if not boots:
+        return ["no 'vireo-guest: start' line: the guest never ran"], []
+    if len(boots) > 1 and not args.reboot:
+        errors.append(f"{len(boots)} boots but no reboot was expected")
+    if args.reboot:
+        if len(boots) != 2:
+            errors.append(f"reboot path: expected 2 boots, found {len(boots)}")
+        first = boot_checks(boots[0])[0] if len(boots) > 1 else []
+        if ("reboot_request", "PASS") not in [(c[0], c[1]) for c in first]:
+            errors.append("reboot path: no 'reboot_request PASS' in the first boot")
+    all_checks = []
+    for i, boot in enumerate(boots[:-1]):
+        all_checks += [(i + 1,) + c for c in boot_checks(boot)[0]]
+    all_checks += [(len(boots),) + c for c in judge_last(boots[-1], args, errors)]
+    for boot_no, name, verdict, detail in all_checks:
+        if verdict == "FAIL":
+            errors.append(f"boot {boot_no}: {name} FAIL {detail}".rstrip())
+    return errors, all_checks
+
+
+def main(argv):
+    args = parse_args(argv)
+    try:
+        lines = read_lines(args.log)
+    except OSError as e:
+        print(f"check-report: cannot read {args.log}: {e}", file=sys.stderr)
+        return 2
+    errors, checks = judge(split_boots(lines), args)
+    if not args.quiet:
+        for boot_no, name, verdict, detail in checks:
+            print(f"  boot {boot_no}: {verdict} {name} {detail}".rstrip())
+    if errors:
+        for e in errors:
+            print(f"check-report: FAIL: {e}")
+        return 1
+    print(f"check-report: OK: {len(checks)} checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

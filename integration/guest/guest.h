@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vireo test guest: shared declarations. Freestanding (no libc); the guest runs
+ * identity-mapped in long mode, so a physical address is also a pointer once
+ * phys_map() has mapped it.
+ */
+#ifndef VIREO_GUEST_H
+#define VIREO_GUEST_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GUEST_PAGE        4096ULL
+#define GUEST_LARGE_PAGE  0x200000ULL
+#define GUEST_MAX_CPUS    64          /* APs beyond this are reported as FAIL */
+#define MMIO_HOLE_START   0xC0000000ULL
+#define FOUR_GIB          0x100000000ULL
+
+/* Port I/O. */
+static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
+static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
+static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
+static inline uint8_t inb(uint16_t port)
+{
+	uint8_t v;
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static inline void cpu_pause(void) { __asm__ volatile("pause" ::: "memory"); }
+static inline void cpu_cli(void) { __asm__ volatile("cli" ::: "memory"); }
+static inline void barrier(void) { __asm__ volatile("" ::: "memory"); }
+
+static inline uint64_t rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static inline __attribute__((noreturn)) void halt_forever(void)
+{
+	for (;;)
+		__asm__ volatile("cli; hlt" ::: "memory");
+}
+
+/* Debug port markers (the VMM logs them; see README.md). */
+#define DEBUGPORT 0x80
+#define MARK_START    0x10
+#define MARK_ACPI     0x20
+#define MARK_APS      0x30
+#define MARK_POWEROFF 0x40
+
+/* lib.c: console, formatting, memory helpers, on-demand page tables. */
+void con_putc(char c);
+void con_puts(const char *s);
+void gprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int gvsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+int gsnprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void *memcpy(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+bool phys_map(uint64_t pa, uint64_t len);
+void *phys_ptr(uint64_t pa, uint64_t len);
+
+/* PVH start info (Xen public/arch-x86/hvm/start_info.h, vmm-tech.md 1.3). */
+#define HVM_START_MAGIC 0x336EC578u
+struct hvm_start_info {
+	uint32_t magic, version, flags, nr_modules;
+	uint64_t modlist_paddr, cmdline_paddr, rsdp_paddr, memmap_paddr;
+	uint32_t memmap_entries, reserved;
+};
+struct hvm_memmap_entry {
+	uint64_t addr, size;
+	uint32_t type, reserved;
+};
+extern uint32_t pvh_info_pa;  /* EBX at entry, saved by boot.S */
+
+/* acpi.c: table discovery (ACPI 6.x 5.2), sleep and reset registers. */
+struct acpi_gas {
+	uint8_t space, bit_width, bit_offset, access_size;
+	uint64_t address;
+} __attribute__((packed));
+
+struct acpi_info {
+	uint64_t rsdp_pa;
+	bool rsdp_from_scan;
+	bool rsdp_sum_ok;        /* both checksums that apply */
+	uint8_t rsdp_rev;
+	uint64_t root_pa;        /* XSDT if rev >= 2 and present, else RSDT */
+	bool root_is_xsdt;
+	uint64_t fadt_pa, madt_pa, dsdt_pa, facs_pa;
+	int s5_slp_typ;          /* -1: no _S5_ package found in the DSDT */
+};
+extern struct acpi_info acpi;
+
+bool acpi_discover(uint64_t rsdp_hint);
+uint32_t acpi_table_len(uint64_t pa);
+bool acpi_table_ok(uint64_t pa, const char *sig);
+unsigned acpi_root_count(void);
+uint64_t acpi_root_entry(unsigned i);
+uint32_t acpi_fadt_flags(void);
+void acpi_poweroff(void);
+bool acpi_reset_info(char *why, size_t why_len);
+void acpi_reset(void);
+
+#define FADT_RESET_REG_SUP (1u << 10)
+#define FADT_HW_REDUCED    (1u << 20)
+
+/* smp.c: local APIC, a LAPIC-based clock, AP start-up, timer interrupt. */
+void lapic_setup(void);
+uint32_t lapic_id(void);
+void clock_start(void);
+uint64_t clock_us(void);
+void delay_us(uint64_t us);
+bool ap_start(uint32_t apic_id, uint32_t tramp_pa, unsigned slot, uint64_t *spins, uint64_t *us);
+uint32_t ap_reported(uint32_t apic_id, uint32_t *last_id, uint32_t *count);
+unsigned lapic_timer_test(unsigned want, uint32_t count, unsigned *stray);
+void idt_setup(void);
+
+/* main.c: check bookkeeping, also used by the exception handler. */
+void check(const char *name, bool ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void __attribute__((noreturn)) guest_finish(void);
+
+#endif

@@ -1,0 +1,94 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Run a vireo test guest under QEMU (the reference platform) and judge its serial log.
+#
+#   run-qemu.sh [options] ELF
+#     --smp N          vCPUs (default 2); the guest gets cpus=N
+#     --mem MiB        RAM in MiB (default 512); the guest gets mem=MiB
+#     --append WORDS   extra guest command-line words
+#     --reboot         reboot=1 path: no -no-reboot, expect two boots
+#     --tiny           ELF is tiny.elf: expect exactly "vireo-tiny: hello" and a power-off
+#     --machine M      QEMU machine (default q35; "microvm,acpi=on,rtc=on" gives a
+#                      hardware-reduced FADT with an XSDT, like vireo's)
+#     --timeout S      kill QEMU after S seconds (default 300, 540 with --reboot)
+#     --log FILE       keep the serial log here (default: a temporary file)
+#     --require NAME   passed on to check-report.py (repeatable)
+#
+# Exit status: 0 if the guest reported "N passed, 0 failed" with all expected checks and
+# QEMU exited by itself; 77 (skip) without QEMU or /dev/kvm; 1 otherwise.
+# Under kvm-pvm SeaBIOS alone runs ~30 s before the guest starts.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+smp=2 mem=512 extra='' reboot=0 tiny=0 timeout='' log='' requires='' machine=q35
+qemu=${QEMU:-qemu-system-x86_64}
+
+while [ $# -gt 1 ]; do
+	case $1 in
+	--smp) smp=$2; shift 2 ;;
+	--mem) mem=$2; shift 2 ;;
+	--append) extra=$2; shift 2 ;;
+	--reboot) reboot=1; shift ;;
+	--tiny) tiny=1; shift ;;
+	--machine) machine=$2; shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--log) log=$2; shift 2 ;;
+	--require) requires="$requires --require $2"; shift 2 ;;
+	*) echo "run-qemu: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+[ $# -eq 1 ] || { echo "usage: run-qemu.sh [options] ELF" >&2; exit 2; }
+elf=$1
+[ -r "$elf" ] || { echo "run-qemu: cannot read $elf" >&2; exit 2; }
+command -v "$qemu" >/dev/null 2>&1 || { echo "run-qemu: SKIP: no $qemu"; exit 77; }
+[ -w /dev/kvm ] || { echo "run-qemu: SKIP: /dev/kvm not usable"; exit 77; }
+
+[ -n "$timeout" ] || { [ $reboot -eq 1 ] && timeout=540 || timeout=300; }
+if [ -z "$log" ]; then
+	log=$(mktemp "${TMPDIR:-/tmp}/vireo-guest-qemu.XXXXXX") || exit 1
+	trap 'rm -f "$log"' EXIT
+fi
+
+cmdline="cpus=$smp mem=$mem"
+[ $reboot -eq 1 ] && cmdline="$cmdline reboot=1"
+[ -n "$extra" ] && cmdline="$cmdline $extra"
+noreboot=-no-reboot
+[ $reboot -eq 1 ] && noreboot=
+
+echo "run-qemu: $elf machine=$machine smp=$smp mem=${mem}M cmdline=\"$cmdline\" timeout=${timeout}s"
+start=$(date +%s)
+# timeout(1) runs QEMU in its own process group and signals the whole group; -k follows up
+# with SIGKILL (after an emulation failure QEMU stays alive, paused).
+# shellcheck disable=SC2086
+timeout -k 10 "$timeout" "$qemu" -enable-kvm -cpu host,-arch-capabilities -M "$machine" \
+	-m "${mem}M" -smp "$smp" -nographic $noreboot -nic none \
+	-kernel "$elf" -append "$cmdline" </dev/null >"$log" 2>&1
+rc=$?
+end=$(date +%s)
+echo "run-qemu: QEMU exit status $rc after $((end - start)) s"
+echo "----- serial log -----"
+cat "$log"
+echo "----- end of log -----"
+
+status=0
+case $rc in
+0) ;;
+124|137) echo "run-qemu: FAIL: timed out after ${timeout}s"; status=1 ;;
+*) echo "run-qemu: FAIL: QEMU exited with status $rc"; status=1 ;;
+esac
+
+if [ $tiny -eq 1 ]; then
+	# SeaBIOS leaves "Booting from ROM.." without a newline: match the end of a line.
+	n=$(tr -d '\r' <"$log" | grep -c 'vireo-tiny: hello$')
+	[ "$n" -eq 1 ] || { echo "run-qemu: FAIL: 'vireo-tiny: hello' printed $n times"; status=1; }
+	if grep -q 'poweroff failed' "$log"; then
+		echo "run-qemu: FAIL: tiny guest could not power off"; status=1
+	fi
+	[ $status -eq 0 ] && echo "run-qemu: OK: tiny guest printed its line and powered off"
+	exit $status
+fi
+
+args="--cpus $smp"
+[ $reboot -eq 1 ] && args="$args --reboot"
+# shellcheck disable=SC2086
+python3 "$here/check-report.py" "$log" $args $requires || status=1
+exit $status

@@ -1,0 +1,144 @@
+#!/bin/bash
+# Boot the cached small Linux 6.1 kernel under vireo or QEMU and check the
+# milestone lines it prints on its serial console.
+#
+#   run-linux.sh --vmm vireo|qemu [--vireo PATH] [--kernel VMLINUX]
+#                [--cpus N] [--mem MiB] [--timeout S] [--expect-file F]...
+#                [--append ARGS] [--log-dir DIR] [--quiet]
+#
+#   --vireo PATH      vireo binary (default: $VIREO, else build/vireo in the repo)
+#   --kernel VMLINUX  kernel to boot (default: build/fetch it with build-kernel.sh)
+#   --cpus N          vCPUs (default 2); ${CPUS} in expectation regexes becomes N
+#   --mem MiB         guest memory in MiB (default 512)
+#   --timeout S       give up after S seconds (default 600 for vireo, 900 for qemu)
+#   --expect-file F   milestone file (repeatable; default milestones-foundation.txt)
+#   --append ARGS     extra kernel arguments
+#   --log-dir DIR     where console/VMM logs go (default: a new temp directory)
+#   --quiet           do not echo the console while it runs
+#
+# Exit status: 0 all milestones seen; 1 failed; 77 skipped (QEMU not installed,
+# no usable /dev/kvm); 99 usage/setup error.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+
+vmm=
+vireo_bin=${VIREO:-}
+kernel=
+cpus=2
+mem=512
+timeout=
+expect=()
+append_extra=
+logdir=
+quiet=()
+
+usage() { sed -n '2,20p' "$0" >&2; exit 99; }
+while [ $# -gt 0 ]; do
+    case $1 in
+        --vmm) vmm=$2; shift 2 ;;
+        --vireo) vireo_bin=$2; shift 2 ;;
+        --kernel) kernel=$2; shift 2 ;;
+        --cpus) cpus=$2; shift 2 ;;
+        --mem) mem=${2%[Mm]}; shift 2 ;;
+        --timeout) timeout=$2; shift 2 ;;
+        --expect-file) expect+=("$2"); shift 2 ;;
+        --append) append_extra=$2; shift 2 ;;
+        --log-dir) logdir=$2; shift 2 ;;
+        --quiet) quiet=(--quiet); shift ;;
+        -h|--help) usage ;;
+        *) echo "run-linux.sh: unknown argument $1" >&2; usage ;;
+    esac
+done
+case $vmm in vireo|qemu) ;; *) echo "run-linux.sh: --vmm vireo|qemu required" >&2; usage ;; esac
+[[ $cpus =~ ^[0-9]+$ && $cpus -ge 1 ]] || { echo "run-linux.sh: bad --cpus $cpus" >&2; exit 99; }
+[[ $mem =~ ^[0-9]+$ ]] || { echo "run-linux.sh: bad --mem $mem (MiB)" >&2; exit 99; }
+[ ${#expect[@]} -gt 0 ] || expect=("$here/milestones-foundation.txt")
+# Generous limits: on the kvm-pvm emulator the direct boot to "all CPUs up"
+# takes under a minute, and QEMU first spends ~31 s in SeaBIOS.
+[ -n "$timeout" ] || { [ "$vmm" = vireo ] && timeout=600 || timeout=900; }
+
+if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+    echo "run-linux.sh: SKIP: /dev/kvm not usable" >&2
+    exit 77
+fi
+
+if [ "$vmm" = qemu ]; then
+    qemu=$(command -v qemu-system-x86_64 || true)
+    if [ -z "$qemu" ]; then
+        echo "run-linux.sh: SKIP: qemu-system-x86_64 not installed (apt-get install qemu-system-x86)" >&2
+        exit 77
+    fi
+else
+    [ -n "$vireo_bin" ] || vireo_bin=$repo/build/vireo
+    [ -x "$vireo_bin" ] || { echo "run-linux.sh: vireo binary $vireo_bin not found (--vireo PATH)" >&2; exit 99; }
+fi
+
+if [ -z "$kernel" ]; then
+    kdir=$("$here/build-kernel.sh" | tail -n 1)
+    kernel=$kdir/vmlinux
+fi
+[ -r "$kernel" ] || { echo "run-linux.sh: kernel $kernel not found" >&2; exit 99; }
+
+# loops_per_jiffy preset, so the kernel skips delay-loop calibration (slow
+# under emulation).  With a TSC the delay loop counts TSC cycles, so
+# lpj = TSC Hz / CONFIG_HZ; the guest TSC runs at the host TSC rate.
+hz=100
+if [ -r "$(dirname "$kernel")/config" ]; then
+    hz=$(sed -n 's/^CONFIG_HZ=//p' "$(dirname "$kernel")/config")
+    hz=${hz:-100}
+fi
+mhz=$(awk -F: '/^cpu MHz/ { print $2; exit }' /proc/cpuinfo | tr -d ' ')
+lpj=$(awk -v m="${mhz:-2000}" -v hz="$hz" 'BEGIN { printf "%d", m * 1000000 / hz }')
+
+# Kernel arguments (see /work/shared/reference/test-host.md and README.md):
+#  noxsave nopcid nofsgsbase clearcpuid=...: keep the kernel away from
+#     instructions kvm-pvm cannot emulate (xsave, cmpxchg16b, stac/clac, ...);
+#  lpj=: skip delay-loop calibration;  panic=-1: reboot (VMM exits) on panic.
+cmdline="console=ttyS0 earlyprintk=serial,ttyS0 noxsave nopcid nofsgsbase"
+cmdline+=" clearcpuid=cx16,smap,smep,popcnt,rdrand,rdseed,rdpid,invpcid,umip,rdtscp"
+cmdline+=" lpj=$lpj panic=-1"
+[ -z "$append_extra" ] || cmdline+=" $append_extra"
+
+[ -n "$logdir" ] || logdir=$(mktemp -d /tmp/vireo-linux.XXXXXX)
+mkdir -p "$logdir"
+console_log=$logdir/linux-$vmm-console.log
+report=$logdir/linux-$vmm-report.txt
+
+if [ "$vmm" = vireo ]; then
+    vmm_log=$logdir/linux-vireo-vmm.log
+    cmd=("$vireo_bin" --kernel "$kernel" --cmdline "$cmdline"
+         --cpus "boot=$cpus" --memory "size=${mem}M" --serial tty
+         -v --log-file "$vmm_log")
+else
+    vmm_log=
+    # QEMU accepts a PVH ELF with -kernel.  -arch-capabilities: kvm-pvm
+    # refuses MSR 0x10a.  QEMU stays alive and paused after a KVM internal
+    # error, so console-watch kills the whole process group when it stops.
+    cmd=("$qemu" -enable-kvm -cpu host,-arch-capabilities -M q35 -m "${mem}M"
+         -smp "$cpus" -nographic -no-reboot -nic none
+         -kernel "$kernel" -append "$cmdline")
+fi
+
+echo "run-linux: vmm=$vmm cpus=$cpus mem=${mem}M timeout=${timeout}s kernel=$kernel"
+echo "run-linux: cmdline: $cmdline"
+echo "run-linux: logs in $logdir"
+printf 'run-linux: command:'; printf ' %q' "${cmd[@]}"; echo
+
+expect_args=()
+for f in "${expect[@]}"; do expect_args+=(--expect-file "$f"); done
+
+# Belt and braces: `timeout -k` ends the VMM even if the watcher itself is
+# killed without a chance to clean up.
+rc=0
+python3 "$here/console-watch.py" --timeout "$timeout" "${expect_args[@]}" \
+    --var "CPUS=$cpus" --console-log "$console_log" --report "$report" \
+    --label "vmm=$vmm cpus=$cpus" "${quiet[@]}" -- \
+    timeout -k 10 "$((timeout + 60))" "${cmd[@]}" || rc=$?
+
+if [ $rc -ne 0 ] && [ -n "$vmm_log" ] && [ -s "$vmm_log" ]; then
+    echo "run-linux: last lines of $vmm_log:"
+    tail -n 30 "$vmm_log"
+fi
+exit $rc
