@@ -122,7 +122,8 @@ static const struct bus_range *bus_find(const struct bus *bus, uint64_t addr, un
 	unsigned i = bus_lower_bound(bus, addr);
 	const struct bus_range *r = i < bus->nr ? &bus->ranges[i] : NULL;
 
-	if (!r || addr < r->base || addr + len - 1 > r->base + r->len - 1 || addr + len < addr)
+	if (!r || addr < r->base || addr + (len - 1) < addr ||
+	    addr + (len - 1) > r->base + (r->len - 1))
 		return NULL;
 	return r;
 }

@@ -54,6 +54,12 @@ void config_free(struct vm_config *cfg)
 	free(cfg->cmdline);
 	free(cfg->serial.file);
 	free(cfg->console.file);
+	for (unsigned i = 0; i < cfg->nr_disks; i++) {
+		free(cfg->disks[i].path);
+		free(cfg->disks[i].id);
+		free(cfg->disks[i].serial);
+	}
+	free(cfg->disks);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -116,7 +122,7 @@ static int parse_kv_list(const char *opt, const char *s, kv_fn fn, void *ctx, ch
 
 	if (!copy)
 		return -ENOMEM;
-	if (!*s)
+	if (strspn(s, ",") == strlen(s))   /* "" or only commas */
 		ret = fail(err, errlen, "%s: empty value", opt);
 	for (item = strtok_r(copy, ",", &save); item && !ret; item = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(item, '=');
@@ -246,6 +252,9 @@ int config_parse_cli(int argc, char **argv, struct vm_config *cfg, struct vmm_op
 	optind = 0;   /* glibc: full re-initialisation, so the parser can run more than once */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":vVh", cli_options, NULL)) != -1) {
+		/* glibc moves optind only at the end of a "-xv" cluster: name short ones by optopt. */
+		if (c == '?' && optopt)
+			return fail(err, errlen, "unknown option '-%c' (see --help)", optopt);
 		if (c == '?')
 			return fail(err, errlen, "unknown option '%s' (see --help)",
 				    argv[optind - 1]);
@@ -266,7 +275,7 @@ int config_parse_cli(int argc, char **argv, struct vm_config *cfg, struct vmm_op
 
 int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 {
-	if (!cfg->kernel)
+	if (!cfg->kernel || !*cfg->kernel)
 		return fail(err, errlen, "no kernel given (use --kernel PATH)");
 	if (cfg->boot_vcpus < 1 || cfg->boot_vcpus > CONFIG_MAX_VCPUS)
 		return fail(err, errlen, "--cpus: boot=%u is out of range (1-%d)",

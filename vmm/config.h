@@ -22,6 +22,33 @@ struct console_config {
 	char *file;                /* CONSOLE_FILE only */
 };
 
+/* Cloud Hypervisor's TokenBucket: @size tokens refilled every @refill_time ms. */
+struct token_bucket {
+	bool set;
+	uint64_t size;
+	uint64_t one_time_burst;   /* 0 when absent */
+	uint64_t refill_time;
+};
+
+struct rate_limiter_config {
+	bool set;
+	struct token_bucket bandwidth, ops;
+};
+
+/* Cloud Hypervisor's DiskConfig: the fields vireo parses, checks and reports back. */
+struct disk_config {
+	char *path;
+	bool readonly;
+	bool direct;               /* O_DIRECT */
+	bool iommu;
+	unsigned num_queues;       /* default 1 */
+	unsigned queue_size;       /* default 128 */
+	char *id;                  /* NULL until given, or generated (_diskN) at boot */
+	char *serial;
+	uint16_t pci_segment;
+	struct rate_limiter_config rate_limiter;
+};
+
 struct vm_config {
 	char *kernel;
 	char *initramfs;           /* NULL: none */
@@ -30,6 +57,8 @@ struct vm_config {
 	uint64_t memory_size;      /* bytes */
 	struct console_config serial;
 	struct console_config console;   /* virtio-console: only "off" until it exists */
+	struct disk_config *disks;       /* from the API's VmConfig.disks[]; nr_disks entries */
+	unsigned nr_disks;
 };
 
 /* Options of the vireo process itself rather than of the VM. */

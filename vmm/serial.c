@@ -52,7 +52,7 @@ struct serial {
 	bool irq_level;              /* last state of the interrupt output */
 	uint8_t rx[RX_FIFO_SIZE];
 	unsigned rx_head, rx_count;
-	uint64_t tx_bytes, rx_dropped;
+	uint64_t tx_bytes, tx_dropped, rx_dropped;
 	bool out_failed;
 };
 
@@ -105,6 +105,10 @@ static void serial_output(struct serial *s, uint8_t byte)
 	do
 		n = write(s->out_fd, &byte, 1);
 	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN) {
+		s->tx_dropped++;   /* a full non-blocking terminal: drop the byte, keep going */
+		return;
+	}
 	if (n != 1) {
 		s->out_failed = true;
 		pr_warn("serial: output stopped: %s", n < 0 ? strerror(errno) : "short write");

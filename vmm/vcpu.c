@@ -177,14 +177,10 @@ static void vcpu_park(struct vcpu *vcpu)
 	pthread_mutex_unlock(&vm->pause_lock);
 }
 
+/* Checked on every exit: a plain atomic load, the lock is only taken to park. */
 static bool vcpu_should_park(struct vm *vm)
 {
-	bool park;
-
-	pthread_mutex_lock(&vm->pause_lock);
-	park = vm->pause_requested;
-	pthread_mutex_unlock(&vm->pause_lock);
-	return park;
+	return __atomic_load_n(&vm->pause_requested, __ATOMIC_ACQUIRE);
 }
 
 static void *vcpu_thread(void *arg)
@@ -264,7 +260,7 @@ void vm_pause(struct vm *vm)
 	unsigned i, started = 0;
 
 	pthread_mutex_lock(&vm->pause_lock);
-	vm->pause_requested = true;
+	__atomic_store_n(&vm->pause_requested, true, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&vm->pause_lock);
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		if (vm->vcpus[i].started) {
@@ -281,7 +277,7 @@ void vm_pause(struct vm *vm)
 void vm_resume(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->pause_lock);
-	vm->pause_requested = false;
+	__atomic_store_n(&vm->pause_requested, false, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&vm->pause_cond);
 	pthread_mutex_unlock(&vm->pause_lock);
 }

@@ -277,7 +277,7 @@ int arch_bootparams_write(const struct guest_mem *mem, const uint8_t *img, size_
 	size_t hdr_end;
 	int n;
 
-	if (!zp || len < BP_HEADER + 2)
+	if (!zp || len < BP_CMDLINE_SIZE + 4)
 		return -EINVAL;
 	/* Copy only the setup header: a non-zero boot sector "sentinel" makes Linux wipe fields. */
 	hdr_end = BP_HEADER + img[BP_SETUP_END_JUMP];

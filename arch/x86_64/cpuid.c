@@ -140,9 +140,13 @@ void arch_cpuid_patch(struct kvm_cpuid2 *cpuid, unsigned apic_id, unsigned nr_vc
 			e->edx = nr_vcpus > 1 ? e->edx | CPUID_1_EDX_HTT : e->edx & ~CPUID_1_EDX_HTT;
 			break;
 		case 4:
-			/* EAX[31:26]: cores per package - 1; EAX[25:14]: threads sharing - 1. */
+			/*
+			 * EAX[31:26]: cores per package - 1; EAX[25:14]: logical CPUs sharing
+			 * the cache - 1: L1/L2 are per core, L3 (level in EAX[7:5]) is shared.
+			 */
 			if (e->eax & 0x1f)
-				e->eax = (e->eax & 0x3fff) | (((nr_vcpus - 1) & 0x3f) << 26);
+				e->eax = (e->eax & 0x3fff) | (((nr_vcpus - 1) & 0x3f) << 26) |
+					 (((e->eax >> 5) & 7) == 3 ? ((nr_vcpus - 1) & 0xfff) << 14 : 0);
 			break;
 		case 0xa:   /* no virtual PMU */
 			e->eax = e->ebx = e->ecx = e->edx = 0;
