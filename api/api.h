@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vireo's REST API, wire-compatible with Cloud Hypervisor's (shared/reference/ch-api.md): an
+ * HTTP/1.1 server on a Unix socket, the route table, VmConfig <-> JSON, CH's VM state machine,
+ * and the --event-monitor stream.
+ *
+ * Threads: the server's threads never touch VM state. A request that needs the VMM becomes a
+ * struct api_request on a queue; the VMM thread polls api_server_eventfd(), pops requests with
+ * api_server_next_request(), acts, and answers with api_request_complete(). vmm.ping and vm.info
+ * are answered by the server itself (vm.info from the copy the VMM publishes), so they keep
+ * answering while the VMM thread is busy (unlike CH, its issue 6907).
+ */
+#ifndef VIREO_API_API_H
+#define VIREO_API_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/config.h"
+
+struct cJSON;
+
+/* ---- Actions, routes and CH's state machine ---------------------------------------------- */
+
+enum api_action {
+	API_VMM_PING,
+	API_VMM_SHUTDOWN,
+	API_VM_CREATE,
+	API_VM_DELETE,
+	API_VM_BOOT,
+	API_VM_INFO,
+	API_VM_COUNTERS,
+	API_VM_PAUSE,
+	API_VM_RESUME,
+	API_VM_SHUTDOWN,
+	API_VM_REBOOT,
+	API_VM_POWER_BUTTON,
+	API_VM_ADD_DISK,
+	API_VM_REMOVE_DEVICE,
+	API_ACTION_COUNT
+};
+
+/*
+ * CH's VmState plus API_STATE_NONE for "no config" (fresh VMM or after vm.delete). CH reports
+ * Created whenever a config exists but no VM object does, including after vm.shutdown.
+ */
+enum api_vm_state {
+	API_STATE_NONE,
+	API_STATE_CREATED,
+	API_STATE_RUNNING,
+	API_STATE_SHUTDOWN,
+	API_STATE_PAUSED,
+	API_STATE_BREAKPOINT,
+};
+
+/* "Created", "Running", ...; NULL for API_STATE_NONE. */
+const char *api_vm_state_name(enum api_vm_state s);
+/* CH's VmState::valid_transition. */
+bool api_vm_state_transition_valid(enum api_vm_state from, enum api_vm_state to);
+
+/*
+ * What CH answers for @a in state @s, for the VMM thread to call before acting: 0 when the
+ * action may proceed, else the HTTP status (404, 500) with CH's error body, a JSON array of
+ * messages, written to @body. vm.add-disk and vm.remove-device on a booted VM answer 500
+ * "not supported" until hotplug exists.
+ */
+int api_check_action(enum api_action a, enum api_vm_state s, char *body, size_t bodylen);
+
+/* The route table, for docs and tests: "/api/v1/vm.boot", "PUT". NULL past the end. */
+const char *api_route_path(unsigned i);
+const char *api_route_method(unsigned i);
+
+/* ---- Server -------------------------------------------------------------------------------- */
+
+#define API_MAX_BODY        (4u << 20)  /* CH's HTTP_PAYLOAD_MAX_SIZE */
+#define API_MAX_JSON_DEPTH  64
+#define API_MAX_CONNECTIONS 64
+#define API_CONN_TIMEOUT_S  30          /* idle time while receiving a request */
+
+struct api_socket_spec {
+	char *path;                /* NULL with fd >= 0 */
+	int fd;                    /* -1 unless fd=N */
+};
+
+/* "path=P", "fd=N" or a bare "P" (CH's parse_api_socket). 0 or -EINVAL/-ENOMEM. */
+int api_parse_socket_spec(const char *arg, struct api_socket_spec *out);
+void api_socket_spec_free(struct api_socket_spec *spec);
+
+struct api_server;
+
+/*
+ * With a path: takes an exclusive flock on "P.lock" (-EADDRINUSE when another process holds
+ * it), removes a stale socket file, binds and listens. With fd: serves that listening socket.
+ * Starts serving at once. 0 or -errno, with a message in @err.
+ */
+int api_server_start(const struct api_socket_spec *spec, struct api_server **out, char *err,
+		     size_t errlen);
+/*
+ * Stops serving: answers already given are flushed (up to 1 s), requests still waiting are
+ * answered 503, the socket file is removed (path case; P.lock stays, as in CH). Requests the
+ * VMM popped but has not completed stay valid: after this call the VMM may only call
+ * api_request_complete/api_request_fail on them. NULL is a no-op.
+ */
+void api_server_stop(struct api_server *srv);
+
+/* Readable (EFD_NONBLOCK eventfd) whenever requests are queued. */
+int api_server_eventfd(const struct api_server *srv);
+
+/*
+ * vm.info's answer, built by the VMM thread (api_vm_info_json) whenever the config or state
+ * changes; NULL when no config exists (vm.info then answers 404). The server keeps a copy.
+ * Publish before completing the request that caused the change, so a client that got its
+ * answer never reads the old state afterwards.
+ */
+int api_server_publish_info(struct api_server *srv, const char *info_json);
+
+/* ---- Requests handed to the VMM thread ----------------------------------------------------- */
+
+struct api_request_priv;
+
+struct api_request {
+	enum api_action action;
+	/* Parsed on the API thread; the VMM may take ownership by setting the pointer to NULL. */
+	struct vm_config *config;       /* vm.create */
+	struct disk_config *disk;       /* vm.add-disk */
+	char *device_id;                /* vm.remove-device */
+	struct api_request_priv *priv;  /* the server's */
+};
+
+/*
+ * The next queued request, or NULL. Reads the eventfd. The caller owns the request until it
+ * passes it to api_request_complete(), which it must do exactly once; the client may have
+ * gone by then, which is harmless.
+ */
+struct api_request *api_server_next_request(struct api_server *srv);
+
+/*
+ * Answers @req: @status (200, 204, 4xx, 5xx) and an optional JSON body (copied; ignored for
+ * 204). vmm.shutdown answers 200 with no body, as CH does. Frees @req when the client is gone.
+ */
+void api_request_complete(struct api_request *req, int status, const char *body_json);
+
+/*
+ * Answers @req with CH's error shape ["Error from API", @outer, @cause...]: the messages after
+ * @status are a NULL-terminated list, e.g. "The VM could not boot", "Invalid VmConfig", err.
+ */
+void api_request_fail(struct api_request *req, int status, const char *outer, ...)
+	__attribute__((sentinel));
+
+/* ---- JSON ---------------------------------------------------------------------------------- */
+
+/*
+ * Parses an untrusted body: strict UTF-8, nesting capped at API_MAX_JSON_DEPTH, no raw control
+ * characters or \u0000 in strings, a bounded number of values. Number items carry their exact
+ * source text in valuestring, so u64 fields never go through a double. 0 or -EINVAL with a
+ * message in @err.
+ */
+int api_json_parse(const char *buf, size_t len, struct cJSON **out, char *err, size_t errlen);
+
+/* A malloc'd JSON array of the NULL-terminated messages, e.g. ["Not Found"]. */
+char *api_error_json(const char *first, ...) __attribute__((sentinel));
+
+/* ---- VmConfig <-> JSON --------------------------------------------------------------------- */
+
+/*
+ * CH's VmConfig JSON into @cfg (fresh; free with config_free). Unknown fields are ignored;
+ * wrong types, bad enum values and fields vireo cannot honour give -EINVAL with
+ * "<field path>: <problem>" in @err. Defaults are CH's, except console (Off: vireo has no
+ * virtio-console yet). Range checks wait for api_config_validate (CH validates at boot).
+ */
+int api_config_from_json(const struct cJSON *json, struct vm_config *cfg, char *err,
+			 size_t errlen);
+/* CH's DiskConfig JSON (vm.add-disk, disks[]) into @disk; same contract. */
+int api_disk_from_json(const struct cJSON *json, struct disk_config *disk, char *err,
+		       size_t errlen);
+void api_disk_config_free(struct disk_config *disk);
+
+/* @cfg as CH's VmConfig JSON (absent optionals omitted); malloc'd, NULL on ENOMEM. */
+char *api_config_to_json(const struct vm_config *cfg);
+struct cJSON *api_config_to_cjson(const struct vm_config *cfg);
+
+/*
+ * CH's boot-time validation, plus vireo's limits: 0; -EINVAL (answer 400) or -EEXIST for a
+ * duplicate disk id or path (answer 409), with "<field path>: <problem>" in @err.
+ */
+int api_config_validate(const struct vm_config *cfg, char *err, size_t errlen);
+
+/*
+ * Gives every disk without an id "_disk<N>", N from @counter, which is shared by all device
+ * types and skips ids already in use (CH's DeviceManager::next_device_name). The VMM calls it
+ * when it builds the devices at boot; 0 or -ENOMEM.
+ */
+int api_config_assign_ids(struct vm_config *cfg, unsigned *counter);
+
+/*
+ * vm.add-disk on a created VM: appends *@disk (moved: zeroed on success) after checking the
+ * result as vm.boot would. Same returns as api_config_validate.
+ */
+int api_config_add_disk(struct vm_config *cfg, struct disk_config *disk, char *err,
+			size_t errlen);
+/* vm.remove-device on a created VM: 0, or -ENOENT when no device has @id (answer 404). */
+int api_config_remove_device(struct vm_config *cfg, const char *id);
+
+/*
+ * CH's VmInfo: {"config", "state", "memory_actual_size", "device_tree"?}. @device_tree_json is
+ * the VMM's device tree object as JSON text, or NULL to omit it (no VM object yet). Malloc'd.
+ */
+char *api_vm_info_json(const struct vm_config *cfg, enum api_vm_state state,
+		       uint64_t memory_actual_size, const char *device_tree_json);
+
+/* vmm.ping's VmmPingResponse; malloc'd. */
+char *api_ping_json(void);
+
+/* ---- Event monitor ------------------------------------------------------------------------- */
+
+/*
+ * --event-monitor path=P | fd=N: CH's stream of pretty-printed JSON events, each followed by a
+ * blank line. Process-wide, like the log: events come from whichever thread sees them.
+ * 0 or -errno with a message in @err. Opening twice replaces the first.
+ */
+int api_event_monitor_open(const char *arg, char *err, size_t errlen);
+void api_event_monitor_close(void);
+
+/*
+ * Emits {"timestamp":{"secs","nanos"} since the monitor opened, "source", "event",
+ * "properties": null}. Thread-safe; never blocks on the reader (events are dropped and
+ * counted when it falls behind); write errors are logged, never fatal.
+ */
+void api_event(const char *source, const char *event);
+/* The same with properties: a NULL-terminated list of key, value strings. */
+void api_event_props(const char *source, const char *event, ...) __attribute__((sentinel));
+
+#endif

@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * CH's VmConfig JSON into struct vm_config. Field names, defaults and required fields follow
+ * CH's serde definitions (vmm/src/vm_config.rs, ch-api.md section 2): unknown fields are
+ * ignored, except inside RateLimiterConfig/TokenBucket (deny_unknown_fields). Like serde this
+ * checks types only; ranges wait for api_config_validate() at boot, as in CH. Fields CH knows
+ * but vireo cannot honour (firmware, vhost-user, Pty) are refused here with a clear message
+ * rather than ignored.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_internal.h"
+
+static struct jfield sub(const struct jfield *parent, const cJSON *obj, const char *ctx)
+{
+	return (struct jfield){ .obj = obj, .ctx = ctx, .err = parent->err,
+				.errlen = parent->errlen };
+}
+
+/* The object at @key, NULL if absent; an error if it is not an object. */
+static int get_object(struct jfield *f, const char *key, const cJSON **out)
+{
+	int ret = jf_get(f, key, out);
+
+	if (ret)
+		return ret;
+	if (*out && !cJSON_IsObject(*out))
+		return jf_fail(f, key, "invalid type: expected an object");
+	return 0;
+}
+
+static int refuse(struct jfield *f, const char *key, const char *why)
+{
+	const cJSON *it;
+	int ret = jf_get(f, key, &it);
+
+	if (ret || !it)
+		return ret;
+	return jf_fail(f, key, "%s", why);
+}
+
+/* serde's deny_unknown_fields, for RateLimiterConfig and TokenBucket. */
+static int deny_unknown(struct jfield *f, const char *const *known)
+{
+	for (const cJSON *c = f->obj->child; c; c = c->next) {
+		unsigned i;
+
+		for (i = 0; known[i] && strcmp(known[i], c->string); i++)
+			;
+		if (!known[i])
+			return jf_fail(f, c->string, "unknown field");
+	}
+	return 0;
+}
+
+static int parse_payload(struct jfield *top, struct vm_config *cfg)
+{
+	struct jfield f;
+	const cJSON *o;
+	int ret = get_object(top, "payload", &o);
+
+	if (ret || !o)
+		return ret;
+	f = sub(top, o, "payload");
+	if ((ret = refuse(&f, "firmware", "not supported by vireo (use payload.kernel)")) ||
+	    (ret = refuse(&f, "igvm", "not supported by vireo")) ||
+	    (ret = refuse(&f, "host_data", "not supported by vireo")))
+		return ret;
+	if ((ret = jf_str(&f, "kernel", &cfg->kernel)) ||
+	    (ret = jf_str(&f, "initramfs", &cfg->initramfs)))
+		return ret;
+	return jf_str(&f, "cmdline", &cfg->cmdline);
+}
+
+static int require(struct jfield *f, const char *key)
+{
+	const cJSON *it;
+	int ret = jf_get(f, key, &it);
+
+	if (!ret && !it)
+		ret = jf_fail(f, key, "missing field");
+	return ret;
+}
+
+/* CpusConfig: boot_vcpus and max_vcpus are required u8s once "cpus" is given. */
+static int parse_cpus(struct jfield *top, struct vm_config *cfg)
+{
+	uint64_t boot, max;
+	bool has_max;
+	struct jfield f;
+	const cJSON *o;
+	int ret = get_object(top, "cpus", &o);
+
+	if (ret || !o)
+		return ret;
+	f = sub(top, o, "cpus");
+	if ((ret = require(&f, "boot_vcpus")) || (ret = jf_u64(&f, "boot_vcpus", 255, &boot, NULL)))
+		return ret;
+	if ((ret = jf_u64(&f, "max_vcpus", 255, &max, &has_max)))
+		return ret;
+	/* vireo has no vCPU hotplug yet; CH requires max_vcpus, vireo accepts it absent. */
+	if (has_max && max != boot)
+		return jf_fail(&f, "max_vcpus", "must equal cpus.boot_vcpus (no vCPU hotplug yet)");
+	cfg->boot_vcpus = (unsigned)boot;
+	return 0;
+}
+
+static int parse_memory(struct jfield *top, struct vm_config *cfg)
+{
+	struct jfield f;
+	const cJSON *o;
+	int ret = get_object(top, "memory", &o);
+
+	if (ret || !o)
+		return ret;
+	f = sub(top, o, "memory");
+	if ((ret = require(&f, "size")))
+		return ret;
+	return jf_u64(&f, "size", UINT64_MAX, &cfg->memory_size, NULL);
+}
+
+static int parse_mode(struct jfield *f, enum console_mode *mode)
+{
+	static const char *const names[] = { "Off", "Null", "Tty", "File" };
+	const cJSON *it;
+	int ret = jf_get(f, "mode", &it);
+
+	if (ret)
+		return ret;
+	if (!it)
+		return jf_fail(f, "mode", "missing field");
+	if (!cJSON_IsString(it))
+		return jf_fail(f, "mode", "invalid type: expected a string");
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(it->valuestring, names[i])) {
+			*mode = (enum console_mode)i;   /* same order as enum console_mode */
+			return 0;
+		}
+	}
+	if (!strcmp(it->valuestring, "Pty") || !strcmp(it->valuestring, "Socket"))
+		return jf_fail(f, "mode", "'%s' is not supported by vireo yet", it->valuestring);
+	return jf_fail(f, "mode", "unknown variant '%.64s', expected one of Off, Null, Tty, "
+		       "File, Pty, Socket", it->valuestring);
+}
+
+static int parse_console(struct jfield *top, const char *key, struct console_config *c)
+{
+	struct jfield f;
+	const cJSON *o;
+	int ret = get_object(top, key, &o);
+
+	if (ret || !o)
+		return ret;
+	f = sub(top, o, key);
+	if ((ret = parse_mode(&f, &c->mode)))
+		return ret;
+	return jf_str(&f, "file", &c->file);
+}
+
+static int parse_bucket(struct jfield *parent, const char *key, struct token_bucket *b)
+{
+	static const char *const known[] = { "size", "one_time_burst", "refill_time", NULL };
+	char ctx[96];
+	struct jfield f;
+	const cJSON *o;
+	int ret = get_object(parent, key, &o);
+
+	if (ret || !o)
+		return ret;
+	f = sub(parent, o, api_fmt(ctx, sizeof(ctx), "%s.%s", parent->ctx, key));
+	if ((ret = deny_unknown(&f, known)) || (ret = require(&f, "size")) ||
+	    (ret = require(&f, "refill_time")))
+		return ret;
+	if ((ret = jf_u64(&f, "size", UINT64_MAX, &b->size, NULL)) ||
+	    (ret = jf_u64(&f, "one_time_burst", UINT64_MAX, &b->one_time_burst, NULL)) ||
+	    (ret = jf_u64(&f, "refill_time", UINT64_MAX, &b->refill_time, NULL)))
+		return ret;
+	b->set = true;
+	return 0;
+}
+
+static int parse_rate_limiter(struct jfield *disk, struct rate_limiter_config *rl)
+{
+	static const char *const known[] = { "bandwidth", "ops", NULL };
+	char ctx[80];
+	struct jfield f;
+	const cJSON *o;
+	int ret = get_object(disk, "rate_limiter_config", &o);
+
+	if (ret || !o)
+		return ret;
+	f = sub(disk, o, api_fmt(ctx, sizeof(ctx), "%s%srate_limiter_config", disk->ctx,
+				 *disk->ctx ? "." : ""));
+	if ((ret = deny_unknown(&f, known)) || (ret = parse_bucket(&f, "bandwidth", &rl->bandwidth)) ||
+	    (ret = parse_bucket(&f, "ops", &rl->ops)))
+		return ret;
+	rl->set = true;
+	return 0;
+}
+
+static int parse_disk(struct jfield *f, struct disk_config *d)
+{
+	uint64_t nq = 1, qs = 128, seg = 0;
+	int ret;
+
+	d->num_queues = 1;
+	d->queue_size = 128;
+	if ((ret = refuse(f, "vhost_user", "not supported by vireo")) ||
+	    (ret = refuse(f, "vhost_socket", "not supported by vireo")))
+		return ret;
+	if ((ret = jf_str(f, "path", &d->path)) || (ret = jf_bool(f, "readonly", &d->readonly)) ||
+	    (ret = jf_bool(f, "direct", &d->direct)) || (ret = jf_bool(f, "iommu", &d->iommu)) ||
+	    (ret = jf_u64(f, "num_queues", UINT32_MAX, &nq, NULL)) ||
+	    (ret = jf_u64(f, "queue_size", UINT16_MAX, &qs, NULL)) ||
+	    (ret = jf_u64(f, "pci_segment", UINT16_MAX, &seg, NULL)) ||
+	    (ret = jf_str(f, "id", &d->id)) || (ret = jf_str(f, "serial", &d->serial)))
+		return ret;
+	d->num_queues = (unsigned)nq;
+	d->queue_size = (unsigned)qs;
+	d->pci_segment = (uint16_t)seg;
+	return parse_rate_limiter(f, &d->rate_limiter);
+}
+
+void api_disk_config_free(struct disk_config *disk)
+{
+	free(disk->path);
+	free(disk->id);
+	free(disk->serial);
+	memset(disk, 0, sizeof(*disk));
+}
+
+int api_disk_from_json(const cJSON *json, struct disk_config *disk, char *err, size_t errlen)
+{
+	struct jfield f = { .obj = json, .ctx = "", .err = err, .errlen = errlen };
+	int ret;
+
+	memset(disk, 0, sizeof(*disk));
+	if (!jf_is_object(json))
+		return jf_fail(&f, "", "invalid type: expected a DiskConfig object");
+	ret = parse_disk(&f, disk);
+	if (ret)
+		api_disk_config_free(disk);
+	return ret;
+}
+
+static int parse_disks(struct jfield *top, struct vm_config *cfg)
+{
+	const cJSON *arr;
+	unsigned n;
+	int ret = jf_get(top, "disks", &arr);
+
+	if (ret || !arr)
+		return ret;
+	if (!cJSON_IsArray(arr))
+		return jf_fail(top, "disks", "invalid type: expected an array");
+	n = (unsigned)cJSON_GetArraySize(arr);
+	if (!n)
+		return 0;
+	cfg->disks = calloc(n, sizeof(*cfg->disks));
+	if (!cfg->disks)
+		return -ENOMEM;
+	for (const cJSON *it = arr->child; it; it = it->next) {
+		struct disk_config *d = &cfg->disks[cfg->nr_disks++];
+		char ctx[32];
+		struct jfield f = sub(top, it, api_fmt(ctx, sizeof(ctx), "disks[%u]",
+						       cfg->nr_disks - 1));
+
+		d->num_queues = 1;
+		d->queue_size = 128;
+		if (!cJSON_IsObject(it))
+			return jf_fail(&f, "", "invalid type: expected a DiskConfig object");
+		if ((ret = parse_disk(&f, d)))
+			return ret;
+	}
+	return 0;
+}
+
+/* CH's defaults for a VmConfig given as JSON, where they differ from the CLI's. */
+static void json_defaults(struct vm_config *cfg)
+{
+	config_init_defaults(cfg);
+	cfg->serial.mode = CONSOLE_NULL;     /* CH: serial = {mode: Null} */
+	cfg->console.mode = CONSOLE_OFF;     /* CH says Tty; vireo has no virtio-console yet */
+}
+
+int api_config_from_json(const cJSON *json, struct vm_config *cfg, char *err, size_t errlen)
+{
+	struct jfield top = { .obj = json, .ctx = "", .err = err, .errlen = errlen };
+	int ret;
+
+	json_defaults(cfg);
+	if (!jf_is_object(json))
+		return jf_fail(&top, "", "invalid type: expected a VmConfig object");
+	if ((ret = parse_payload(&top, cfg)) || (ret = parse_cpus(&top, cfg)) ||
+	    (ret = parse_memory(&top, cfg)) || (ret = parse_console(&top, "serial", &cfg->serial)) ||
+	    (ret = parse_console(&top, "console", &cfg->console)) || (ret = parse_disks(&top, cfg)))
+		goto fail;
+	if (!cfg->cmdline && !(cfg->cmdline = strdup(""))) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	return 0;
+fail:
+	if (ret == -ENOMEM)
+		api_fmt(err, errlen, "out of memory");
+	config_free(cfg);
+	return ret;
+}

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * struct vm_config back to CH's VmConfig JSON (vm.info, later config.json), CH's boot-time
+ * validation, device ids, and the VmInfo / VmmPing answers. CH serializes with
+ * skip_serializing_none, so absent optionals are omitted. Integers go out as raw text: cJSON
+ * would print them through a double and round anything above 2^53.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/api_internal.h"
+
+static bool add_u64(cJSON *obj, const char *key, uint64_t v)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%" PRIu64, v);
+	return cJSON_AddRawToObject(obj, key, num) != NULL;
+}
+
+static bool add_str_opt(cJSON *obj, const char *key, const char *v)
+{
+	return !v || cJSON_AddStringToObject(obj, key, v);
+}
+
+static const char *const mode_names[] = { "Off", "Null", "Tty", "File" };
+
+static bool add_console(cJSON *root, const char *key, const struct console_config *c)
+{
+	cJSON *o = cJSON_AddObjectToObject(root, key);
+
+	return o && cJSON_AddStringToObject(o, "mode", mode_names[c->mode]) &&
+	       add_str_opt(o, "file", c->file);
+}
+
+static bool add_bucket(cJSON *rl, const char *key, const struct token_bucket *b)
+{
+	cJSON *o;
+
+	if (!b->set)
+		return true;
+	o = cJSON_AddObjectToObject(rl, key);
+	return o && add_u64(o, "size", b->size) &&
+	       (!b->one_time_burst || add_u64(o, "one_time_burst", b->one_time_burst)) &&
+	       add_u64(o, "refill_time", b->refill_time);
+}
+
+static bool add_disk(cJSON *arr, const struct disk_config *d)
+{
+	cJSON *o = cJSON_CreateObject(), *rl;
+
+	if (!o)
+		return false;
+	cJSON_AddItemToArray(arr, o);
+	if (!add_str_opt(o, "path", d->path) || !cJSON_AddBoolToObject(o, "readonly", d->readonly) ||
+	    !cJSON_AddBoolToObject(o, "direct", d->direct) ||
+	    !cJSON_AddBoolToObject(o, "iommu", d->iommu) ||
+	    !add_u64(o, "num_queues", d->num_queues) || !add_u64(o, "queue_size", d->queue_size) ||
+	    !add_str_opt(o, "id", d->id) || !add_str_opt(o, "serial", d->serial) ||
+	    !add_u64(o, "pci_segment", d->pci_segment))
+		return false;
+	if (!d->rate_limiter.set)
+		return true;
+	rl = cJSON_AddObjectToObject(o, "rate_limiter_config");
+	return rl && add_bucket(rl, "bandwidth", &d->rate_limiter.bandwidth) &&
+	       add_bucket(rl, "ops", &d->rate_limiter.ops);
+}
+
+static bool add_payload(cJSON *root, const struct vm_config *cfg)
+{
+	/* vireo keeps "" for "no cmdline"; CH's Option<String> is omitted then. */
+	const char *cmdline = cfg->cmdline && *cfg->cmdline ? cfg->cmdline : NULL;
+	cJSON *p;
+
+	if (!cfg->kernel && !cmdline && !cfg->initramfs)
+		return true;     /* CH's Option<PayloadConfig>: omitted when None */
+	p = cJSON_AddObjectToObject(root, "payload");
+	return p && add_str_opt(p, "kernel", cfg->kernel) && add_str_opt(p, "cmdline", cmdline) &&
+	       add_str_opt(p, "initramfs", cfg->initramfs);
+}
+
+static bool build_config(cJSON *root, const struct vm_config *cfg)
+{
+	cJSON *cpus = cJSON_AddObjectToObject(root, "cpus"), *mem, *disks;
+
+	if (!cpus || !add_u64(cpus, "boot_vcpus", cfg->boot_vcpus) ||
+	    !add_u64(cpus, "max_vcpus", cfg->boot_vcpus))
+		return false;
+	mem = cJSON_AddObjectToObject(root, "memory");
+	if (!mem || !add_u64(mem, "size", cfg->memory_size) || !add_payload(root, cfg))
+		return false;
+	if (cfg->nr_disks) {
+		disks = cJSON_AddArrayToObject(root, "disks");
+		if (!disks)
+			return false;
+		for (unsigned i = 0; i < cfg->nr_disks; i++)
+			if (!add_disk(disks, &cfg->disks[i]))
+				return false;
+	}
+	return add_console(root, "serial", &cfg->serial) &&
+	       add_console(root, "console", &cfg->console);
+}
+
+cJSON *api_config_to_cjson(const struct vm_config *cfg)
+{
+	cJSON *root = cJSON_CreateObject();
+
+	if (root && !build_config(root, cfg)) {
+		cJSON_Delete(root);
+		root = NULL;
+	}
+	return root;
+}
+
+char *api_config_to_json(const struct vm_config *cfg)
+{
+	cJSON *root = api_config_to_cjson(cfg);
+	char *out = root ? cJSON_PrintUnformatted(root) : NULL;
+
+	cJSON_Delete(root);
+	return out;
+}
+
+/* ---- validation (CH's VmConfig::validate at boot, plus vireo's limits) --------------------- */
+
+static int bad(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int bad(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+static int validate_console(const char *name, const struct console_config *c, char *err,
+			    size_t errlen)
+{
+	if (c->mode == CONSOLE_FILE && (!c->file || !*c->file))
+		return bad(err, errlen, -EINVAL, "%s.file: required with mode File", name);
+	return 0;
+}
+
+static int validate_disk(const struct vm_config *cfg, unsigned i, char *err, size_t errlen)
+{
+	const struct disk_config *d = &cfg->disks[i];
+	unsigned qs = d->queue_size;
+
+	if (!d->path || !*d->path)
+		return bad(err, errlen, -EINVAL, "disks[%u].path: missing (vireo has no vhost-user)", i);
+	if (d->num_queues < 1 || d->num_queues > 64)
+		return bad(err, errlen, -EINVAL, "disks[%u].num_queues: must be between 1 and 64", i);
+	if (qs <= 2 || qs > 32768 || (qs & (qs - 1)))
+		return bad(err, errlen, -EINVAL,
+			   "disks[%u].queue_size: must be a power of two between 4 and 32768", i);
+	if (d->id && !strncmp(d->id, "__", 2))
+		return bad(err, errlen, -EINVAL, "disks[%u].id: '%s' must not start with '__'", i,
+			   d->id);
+	if (d->pci_segment)
+		return bad(err, errlen, -EINVAL, "disks[%u].pci_segment: only segment 0 exists", i);
+	for (unsigned j = 0; j < i; j++) {
+		/* CH's IdentifierNotUnique and DuplicateDevicePath: 409 since its PR #8665. */
+		if (d->id && cfg->disks[j].id && !strcmp(d->id, cfg->disks[j].id))
+			return bad(err, errlen, -EEXIST, "disks[%u].id: identifier '%s' is not unique",
+				   i, d->id);
+		if (cfg->disks[j].path && !strcmp(d->path, cfg->disks[j].path))
+			return bad(err, errlen, -EEXIST, "disks[%u].path: '%s' is already used by "
+				   "disks[%u]", i, d->path, j);
+	}
+	return 0;
+}
+
+int api_config_validate(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	int ret;
+
+	if (!cfg->kernel || !*cfg->kernel)
+		return bad(err, errlen, -EINVAL, "payload.kernel: No bootitem provided");
+	if (cfg->boot_vcpus < 1 || cfg->boot_vcpus > CONFIG_MAX_VCPUS)
+		return bad(err, errlen, -EINVAL, "cpus.boot_vcpus: must be between 1 and %d",
+			   CONFIG_MAX_VCPUS);
+	if (cfg->memory_size < CONFIG_MIN_MEMORY || cfg->memory_size > CONFIG_MAX_MEMORY)
+		return bad(err, errlen, -EINVAL, "memory.size: %" PRIu64 " is outside 2 MiB..1 TiB",
+			   cfg->memory_size);
+	if (cfg->memory_size & 0xfff)
+		return bad(err, errlen, -EINVAL, "memory.size: %" PRIu64 " is not a multiple of 4 KiB",
+			   cfg->memory_size);
+	if ((ret = validate_console("serial", &cfg->serial, err, errlen)))
+		return ret;
+	if (cfg->console.mode != CONSOLE_OFF)
+		return bad(err, errlen, -EINVAL,
+			   "console.mode: only Off is supported (vireo has no virtio-console yet)");
+	for (unsigned i = 0; i < cfg->nr_disks; i++)
+		if ((ret = validate_disk(cfg, i, err, errlen)))
+			return ret;
+	return 0;
+}
+
+/* ---- device ids and config edits ---------------------------------------------------------- */
+
+static bool id_in_use(const struct vm_config *cfg, const char *id)
+{
+	for (unsigned i = 0; i < cfg->nr_disks; i++)
+		if (cfg->disks[i].id && !strcmp(cfg->disks[i].id, id))
+			return true;
+	return false;
+}
+
+int api_config_assign_ids(struct vm_config *cfg, unsigned *counter)
+{
+	char id[32];
+
+	for (unsigned i = 0; i < cfg->nr_disks; i++) {
+		if (cfg->disks[i].id)
+			continue;
+		do
+			snprintf(id, sizeof(id), "_disk%u", (*counter)++);
+		while (id_in_use(cfg, id));
+		cfg->disks[i].id = strdup(id);
+		if (!cfg->disks[i].id)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int api_config_add_disk(struct vm_config *cfg, struct disk_config *disk, char *err,
+			size_t errlen)
+{
+	struct disk_config *disks = realloc(cfg->disks, (cfg->nr_disks + 1) * sizeof(*disks));
+	int ret;
+
+	if (!disks)
+		return bad(err, errlen, -ENOMEM, "out of memory");
+	cfg->disks = disks;
+	disks[cfg->nr_disks] = *disk;
+	/* CH validates a copy of the config with the disk appended. */
+	ret = validate_disk(cfg, cfg->nr_disks, err, errlen);
+	if (ret)
+		return ret;     /* the slot past nr_disks is not owned: *disk still is the caller's */
+	cfg->nr_disks++;
+	memset(disk, 0, sizeof(*disk));
+	return 0;
+}
+
+int api_config_remove_device(struct vm_config *cfg, const char *id)
+{
+	for (unsigned i = 0; i < cfg->nr_disks; i++) {
+		if (!cfg->disks[i].id || strcmp(cfg->disks[i].id, id))
+			continue;
+		api_disk_config_free(&cfg->disks[i]);
+		memmove(&cfg->disks[i], &cfg->disks[i + 1],
+			(cfg->nr_disks - i - 1) * sizeof(cfg->disks[0]));
+		cfg->nr_disks--;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* ---- VmInfo and VmmPing ------------------------------------------------------------------- */
+
+char *api_vm_info_json(const struct vm_config *cfg, enum api_vm_state state,
+		       uint64_t memory_actual_size, const char *device_tree_json)
+{
+	cJSON *root = cJSON_CreateObject(), *c = api_config_to_cjson(cfg), *tree = NULL;
+	const char *name = api_vm_state_name(state);
+	char *out = NULL;
+
+	if (!root || !c)
+		goto out;
+	cJSON_AddItemToObject(root, "config", c);
+	c = NULL;
+	if (!cJSON_AddStringToObject(root, "state", name ? name : "Created") ||
+	    !add_u64(root, "memory_actual_size", memory_actual_size))
+		goto out;
+	if (device_tree_json) {
+		tree = cJSON_Parse(device_tree_json);
+		if (!tree)
+			goto out;
+		cJSON_AddItemToObject(root, "device_tree", tree);
+	}
+	out = cJSON_PrintUnformatted(root);
+out:
+	cJSON_Delete(c);
+	cJSON_Delete(root);
+	return out;
+}
+
+char *api_ping_json(void)
+{
+	cJSON *root = cJSON_CreateObject(), *features;
+	char *out = NULL;
+
+	/* CH's VmmPingResponse; build_version is `git describe` there, the release here. */
+	if (!root || !cJSON_AddStringToObject(root, "build_version", "v" VIREO_VERSION) ||
+	    !cJSON_AddStringToObject(root, "version", VIREO_VERSION) ||
+	    !add_u64(root, "pid", (uint64_t)getpid()))
+		goto out;
+	features = cJSON_AddArrayToObject(root, "features");
+	if (!features)
+		goto out;
+	cJSON_AddItemToArray(features, cJSON_CreateString("kvm"));
+	out = cJSON_PrintUnformatted(root);
+out:
+	cJSON_Delete(root);
+	return out;
+}

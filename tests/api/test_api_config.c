@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: Apache-2.0
+/* api/config_json.c, api/config_out.c: CH's VmConfig JSON in and out, validation, ids. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_internal.h"
+
+static char err[512];
+
+static int from_text(const char *text, struct vm_config *cfg)
+{
+	cJSON *j;
+	int ret = api_json_parse(text, strlen(text), &j, err, sizeof(err));
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (ret)
+		return ret;
+	ret = api_config_from_json(j, cfg, err, sizeof(err));
+	cJSON_Delete(j);
+	return ret;
+}
+
+static void expect_error(const char *text, const char *msg)
+{
+	struct vm_config cfg;
+
+	err[0] = '\0';
+	assert_int_equal(from_text(text, &cfg), -EINVAL);
+	if (!strstr(err, msg))
+		fail_msg("'%s' not in '%s'", msg, err);
+	config_free(&cfg);
+}
+
+static const char full[] =
+	"{\"payload\":{\"kernel\":\"/k\",\"cmdline\":\"console=ttyS0\",\"initramfs\":\"/i\"},"
+	"\"cpus\":{\"boot_vcpus\":4,\"max_vcpus\":4},"
+	"\"memory\":{\"size\":1073741824},"
+	"\"disks\":[{\"path\":\"/a.img\",\"readonly\":true,\"direct\":true,\"iommu\":false,"
+	"\"num_queues\":2,\"queue_size\":256,\"id\":\"root\",\"serial\":\"SN1\","
+	"\"pci_segment\":0,\"rate_limiter_config\":{\"bandwidth\":{\"size\":18446744073709551615,"
+	"\"one_time_burst\":9007199254740993,\"refill_time\":100},\"ops\":{\"size\":10,"
+	"\"refill_time\":1000}}},{\"path\":\"/b.img\"}],"
+	"\"serial\":{\"mode\":\"File\",\"file\":\"/tmp/s\"},\"console\":{\"mode\":\"Off\"}}";
+
+static void test_every_field(void **state)
+{
+	struct vm_config cfg;
+	const struct disk_config *d;
+
+	(void)state;
+	assert_int_equal(from_text(full, &cfg), 0);
+	assert_string_equal(cfg.kernel, "/k");
+	assert_string_equal(cfg.cmdline, "console=ttyS0");
+	assert_string_equal(cfg.initramfs, "/i");
+	assert_int_equal(cfg.boot_vcpus, 4);
+	assert_true(cfg.memory_size == 1ull << 30);
+	assert_int_equal(cfg.serial.mode, CONSOLE_FILE);
+	assert_string_equal(cfg.serial.file, "/tmp/s");
+	assert_int_equal(cfg.console.mode, CONSOLE_OFF);
+	assert_int_equal(cfg.nr_disks, 2);
+	d = &cfg.disks[0];
+	assert_string_equal(d->path, "/a.img");
+	assert_true(d->readonly && d->direct && !d->iommu);
+	assert_int_equal(d->num_queues, 2);
+	assert_int_equal(d->queue_size, 256);
+	assert_string_equal(d->id, "root");
+	assert_string_equal(d->serial, "SN1");
+	assert_true(d->rate_limiter.set && d->rate_limiter.bandwidth.set);
+	assert_true(d->rate_limiter.bandwidth.size == UINT64_MAX);
+	assert_true(d->rate_limiter.bandwidth.one_time_burst == (1ull << 53) + 1);
+	assert_true(d->rate_limiter.ops.size == 10 && d->rate_limiter.ops.refill_time == 1000);
+	assert_int_equal(cfg.disks[1].num_queues, 1);      /* defaults */
+	assert_int_equal(cfg.disks[1].queue_size, 128);
+	assert_null(cfg.disks[1].id);
+	assert_false(cfg.disks[1].rate_limiter.set);
+	config_free(&cfg);
+}
+
+/* Serialize, parse again, serialize again: the same text; u64s beyond 2^53 unchanged. */
+static void test_round_trip(void **state)
+{
+	struct vm_config a, b;
+	char *ta, *tb;
+
+	(void)state;
+	assert_int_equal(from_text(full, &a), 0);
+	ta = api_config_to_json(&a);
+	assert_non_null(strstr(ta, "\"size\":18446744073709551615"));
+	assert_non_null(strstr(ta, "\"one_time_burst\":9007199254740993"));
+	assert_int_equal(from_text(ta, &b), 0);
+	tb = api_config_to_json(&b);
+	assert_string_equal(ta, tb);
+	config_free(&a);
+	config_free(&b);
+	free(ta);
+	free(tb);
+}
+
+static void test_memory_beyond_2_53(void **state)
+{
+	struct vm_config cfg;
+	char *t;
+
+	(void)state;
+	assert_int_equal(from_text("{\"memory\":{\"size\":9007199254740993}}", &cfg), 0);
+	assert_true(cfg.memory_size == 9007199254740993ull);
+	t = api_config_to_json(&cfg);
+	assert_non_null(strstr(t, "\"memory\":{\"size\":9007199254740993}"));
+	free(t);
+	config_free(&cfg);
+	assert_int_equal(from_text("{\"memory\":{\"size\":18446744073709551615}}", &cfg), 0);
+	assert_true(cfg.memory_size == UINT64_MAX);
+	config_free(&cfg);
+	expect_error("{\"memory\":{\"size\":18446744073709551616}}", "memory.size: ");
+}
+
+/* Defaults: CH's for a JSON VmConfig (serial Null), vireo's console Off. */
+static void test_defaults_and_omitted(void **state)
+{
+	struct vm_config cfg;
+	char *t;
+
+	(void)state;
+	assert_int_equal(from_text("{}", &cfg), 0);
+	assert_null(cfg.kernel);
+	assert_string_equal(cfg.cmdline, "");
+	assert_null(cfg.initramfs);
+	assert_int_equal(cfg.boot_vcpus, 1);
+	assert_true(cfg.memory_size == 512ull << 20);
+	assert_int_equal(cfg.serial.mode, CONSOLE_NULL);
+	assert_int_equal(cfg.console.mode, CONSOLE_OFF);
+	assert_int_equal(cfg.nr_disks, 0);
+	t = api_config_to_json(&cfg);
+	assert_string_equal(t, "{\"cpus\":{\"boot_vcpus\":1,\"max_vcpus\":1},"
+			       "\"memory\":{\"size\":536870912},"
+			       "\"serial\":{\"mode\":\"Null\"},\"console\":{\"mode\":\"Off\"}}");
+	free(t);
+	config_free(&cfg);
+	/* null optionals are absent; max_vcpus may be left out */
+	assert_int_equal(from_text("{\"payload\":{\"kernel\":\"/k\",\"initramfs\":null},"
+				   "\"cpus\":{\"boot_vcpus\":2},\"disks\":null}", &cfg), 0);
+	assert_null(cfg.initramfs);
+	assert_int_equal(cfg.boot_vcpus, 2);
+	config_free(&cfg);
+}
+
+static void test_unknown_fields_ignored(void **state)
+{
+	struct vm_config cfg;
+
+	(void)state;
+	assert_int_equal(from_text("{\"payload\":{\"kernel\":\"/k\",\"x\":1},\"rng\":{\"src\":"
+				   "\"/dev/urandom\"},\"cpus\":{\"boot_vcpus\":1,\"max_vcpus\":1,"
+				   "\"kvm_hyperv\":true},\"future\":[1,{\"a\":2}],"
+				   "\"disks\":[{\"path\":\"/d\",\"sparse\":true}]}", &cfg), 0);
+	assert_string_equal(cfg.kernel, "/k");
+	config_free(&cfg);
+	/* except inside RateLimiterConfig and TokenBucket (deny_unknown_fields) */
+	expect_error("{\"disks\":[{\"path\":\"/d\",\"rate_limiter_config\":{\"bw\":{}}}]}",
+		     "disks[0].rate_limiter_config.bw: unknown field");
+	expect_error("{\"disks\":[{\"path\":\"/d\",\"rate_limiter_config\":{\"ops\":{\"size\":1,"
+		     "\"refill_time\":1,\"x\":0}}}]}",
+		     "disks[0].rate_limiter_config.ops.x: unknown field");
+}
+
+static void test_wrong_types(void **state)
+{
+	(void)state;
+	expect_error("[]", "expected a VmConfig object");
+	expect_error("{\"payload\":\"/k\"}", "payload: invalid type");
+	expect_error("{\"payload\":{\"kernel\":5}}", "payload.kernel: invalid type");
+	expect_error("{\"cpus\":{\"boot_vcpus\":\"2\"}}", "cpus.boot_vcpus: invalid type");
+	expect_error("{\"cpus\":{\"boot_vcpus\":2.5}}", "cpus.boot_vcpus: invalid type");
+	expect_error("{\"cpus\":{\"boot_vcpus\":-1}}", "cpus.boot_vcpus: invalid value");
+	expect_error("{\"cpus\":{\"boot_vcpus\":256}}", "cpus.boot_vcpus: 256 is out of range");
+	expect_error("{\"memory\":{\"size\":\"1G\"}}", "memory.size: invalid type");
+	expect_error("{\"serial\":{\"mode\":\"tty\"}}", "serial.mode: unknown variant");
+	expect_error("{\"serial\":{\"mode\":1}}", "serial.mode: invalid type");
+	expect_error("{\"disks\":{}}", "disks: invalid type");
+	expect_error("{\"disks\":[5]}", "disks[0]: invalid type");
+	expect_error("{\"disks\":[{\"readonly\":\"yes\"}]}", "disks[0].readonly: invalid type");
+	expect_error("{\"disks\":[{\"queue_size\":65536}]}", "disks[0].queue_size: 65536");
+	expect_error("{\"cpus\":{\"boot_vcpus\":1,\"boot_vcpus\":2}}", "duplicate field");
+}
+
+static void test_missing_required(void **state)
+{
+	(void)state;
+	expect_error("{\"cpus\":{\"max_vcpus\":2}}", "cpus.boot_vcpus: missing field");
+	expect_error("{\"memory\":{\"shared\":true}}", "memory.size: missing field");
+	expect_error("{\"serial\":{\"file\":\"/x\"}}", "serial.mode: missing field");
+	expect_error("{\"disks\":[{\"rate_limiter_config\":{\"ops\":{\"size\":1}}}]}",
+		     "ops.refill_time: missing field");
+}
+
+static void test_unsupported_refused(void **state)
+{
+	(void)state;
+	expect_error("{\"payload\":{\"firmware\":\"/fw\"}}", "payload.firmware: not supported");
+	expect_error("{\"cpus\":{\"boot_vcpus\":2,\"max_vcpus\":4}}", "cpus.max_vcpus: must equal");
+	expect_error("{\"serial\":{\"mode\":\"Pty\"}}", "serial.mode: 'Pty' is not supported");
+	expect_error("{\"disks\":[{\"vhost_user\":true}]}", "disks[0].vhost_user: not supported");
+}
+
+static void expect_invalid(const char *text, int ret, const char *msg)
+{
+	struct vm_config cfg;
+
+	assert_int_equal(from_text(text, &cfg), 0);
+	assert_int_equal(api_config_validate(&cfg, err, sizeof(err)), ret);
+	if (!strstr(err, msg))
+		fail_msg("'%s' not in '%s'", msg, err);
+	config_free(&cfg);
+}
+
+static void test_validation_names_field(void **state)
+{
+	struct vm_config cfg;
+
+	(void)state;
+	assert_int_equal(from_text(full, &cfg), 0);
+	assert_int_equal(api_config_validate(&cfg, err, sizeof(err)), 0);
+	config_free(&cfg);
+	expect_invalid("{}", -EINVAL, "payload.kernel: No bootitem provided");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"cpus\":{\"boot_vcpus\":0}}", -EINVAL,
+		       "cpus.boot_vcpus: must be between 1 and 254");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"cpus\":{\"boot_vcpus\":255}}", -EINVAL,
+		       "cpus.boot_vcpus");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"memory\":{\"size\":4096}}", -EINVAL,
+		       "memory.size");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"memory\":{\"size\":4194305}}",
+		       -EINVAL, "not a multiple of 4 KiB");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"serial\":{\"mode\":\"File\"}}",
+		       -EINVAL, "serial.file: required");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"console\":{\"mode\":\"Tty\"}}",
+		       -EINVAL, "console.mode");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{}]}", -EINVAL,
+		       "disks[0].path: missing");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/a\","
+		       "\"queue_size\":100}]}", -EINVAL, "disks[0].queue_size");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/a\","
+		       "\"id\":\"__x\"}]}", -EINVAL, "disks[0].id");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/a\",\"id\":\"x\"},"
+		       "{\"path\":\"/b\",\"id\":\"x\"}]}", -EEXIST, "disks[1].id: identifier 'x'");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/a\"},"
+		       "{\"path\":\"/a\"}]}", -EEXIST, "disks[1].path");
+}
+
+static void test_ids_and_edits(void **state)
+{
+	struct vm_config cfg;
+	struct disk_config d = { 0 };
+	unsigned counter = 0;
+	cJSON *j;
+
+	(void)state;
+	assert_int_equal(from_text("{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/a\"},"
+				   "{\"path\":\"/b\",\"id\":\"_disk1\"},{\"path\":\"/c\"}]}", &cfg), 0);
+	assert_int_equal(api_config_assign_ids(&cfg, &counter), 0);
+	assert_string_equal(cfg.disks[0].id, "_disk0");
+	assert_string_equal(cfg.disks[2].id, "_disk2");   /* _disk1 is taken: skipped */
+	assert_int_equal(counter, 3);
+	/* add-disk: validated like boot, moved in on success */
+	assert_int_equal(api_json_parse("{\"path\":\"/a\"}", 13, &j, err, sizeof(err)), 0);
+	assert_int_equal(api_disk_from_json(j, &d, err, sizeof(err)), 0);
+	cJSON_Delete(j);
+	assert_int_equal(api_config_add_disk(&cfg, &d, err, sizeof(err)), -EEXIST);
+	free(d.path);
+	d.path = strdup("/d");
+	assert_int_equal(api_config_add_disk(&cfg, &d, err, sizeof(err)), 0);
+	assert_null(d.path);
+	assert_int_equal(cfg.nr_disks, 4);
+	assert_int_equal(api_config_remove_device(&cfg, "_disk1"), 0);
+	assert_int_equal(api_config_remove_device(&cfg, "_disk1"), -ENOENT);
+	assert_int_equal(cfg.nr_disks, 3);
+	assert_string_equal(cfg.disks[1].id, "_disk2");
+	config_free(&cfg);
+}
+
+static void test_vm_info_and_ping(void **state)
+{
+	struct vm_config cfg;
+	char *s;
+	cJSON *j;
+
+	(void)state;
+	assert_int_equal(from_text("{\"payload\":{\"kernel\":\"/k\"}}", &cfg), 0);
+	s = api_vm_info_json(&cfg, API_STATE_CREATED, 536870912, NULL);
+	assert_non_null(strstr(s, "\"state\":\"Created\",\"memory_actual_size\":536870912}"));
+	assert_null(strstr(s, "device_tree"));
+	free(s);
+	s = api_vm_info_json(&cfg, API_STATE_PAUSED, 1, "{\"_disk0\":{\"id\":\"_disk0\"}}");
+	assert_non_null(strstr(s, "\"state\":\"Paused\""));
+	assert_non_null(strstr(s, "\"device_tree\":{\"_disk0\""));
+	free(s);
+	config_free(&cfg);
+	s = api_ping_json();
+	assert_int_equal(api_json_parse(s, strlen(s), &j, err, sizeof(err)), 0);
+	assert_true(cJSON_IsString(cJSON_GetObjectItem(j, "version")));
+	assert_true(cJSON_IsString(cJSON_GetObjectItem(j, "build_version")));
+	assert_true(cJSON_IsNumber(cJSON_GetObjectItem(j, "pid")));
+	assert_true(cJSON_IsArray(cJSON_GetObjectItem(j, "features")));
+	cJSON_Delete(j);
+	free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_field),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_memory_beyond_2_53),
+		cmocka_unit_test(test_defaults_and_omitted),
+		cmocka_unit_test(test_unknown_fields_ignored),
+		cmocka_unit_test(test_wrong_types),
+		cmocka_unit_test(test_missing_required),
+		cmocka_unit_test(test_unsupported_refused),
+		cmocka_unit_test(test_validation_names_field),
+		cmocka_unit_test(test_ids_and_edits),
+		cmocka_unit_test(test_vm_info_and_ping),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

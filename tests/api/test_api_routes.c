@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: Apache-2.0
+/* api/routes.c: the route table, request bodies, and CH's state machine and answers. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_internal.h"
+
+static const struct {
+	const char *path, *method;
+	enum api_action action;
+	enum api_body_rule body;
+} expected[] = {
+	{ "/api/v1/vmm.ping", "GET", API_VMM_PING, BODY_IGNORED },
+	{ "/api/v1/vmm.shutdown", "PUT", API_VMM_SHUTDOWN, BODY_NONE },
+	{ "/api/v1/vm.create", "PUT", API_VM_CREATE, BODY_REQUIRED },
+	{ "/api/v1/vm.delete", "PUT", API_VM_DELETE, BODY_NONE },
+	{ "/api/v1/vm.boot", "PUT", API_VM_BOOT, BODY_NONE },
+	{ "/api/v1/vm.info", "GET", API_VM_INFO, BODY_IGNORED },
+	{ "/api/v1/vm.counters", "GET", API_VM_COUNTERS, BODY_IGNORED },
+	{ "/api/v1/vm.pause", "PUT", API_VM_PAUSE, BODY_NONE },
+	{ "/api/v1/vm.resume", "PUT", API_VM_RESUME, BODY_NONE },
+	{ "/api/v1/vm.shutdown", "PUT", API_VM_SHUTDOWN, BODY_NONE },
+	{ "/api/v1/vm.reboot", "PUT", API_VM_REBOOT, BODY_NONE },
+	{ "/api/v1/vm.power-button", "PUT", API_VM_POWER_BUTTON, BODY_NONE },
+	{ "/api/v1/vm.add-disk", "PUT", API_VM_ADD_DISK, BODY_REQUIRED },
+	{ "/api/v1/vm.remove-device", "PUT", API_VM_REMOVE_DEVICE, BODY_REQUIRED },
+};
+
+#define N_EXPECTED (sizeof(expected) / sizeof(expected[0]))
+
+static void test_every_route(void **state)
+{
+	(void)state;
+	for (unsigned i = 0; i < N_EXPECTED; i++) {
+		const struct api_route *r = api_route_find(expected[i].path);
+
+		assert_non_null(r);
+		assert_string_equal(r->method, expected[i].method);
+		assert_int_equal(r->action, expected[i].action);
+		assert_int_equal(r->body, expected[i].body);
+		assert_string_equal(api_route_path(i), expected[i].path);
+		assert_string_equal(api_route_method(i), expected[i].method);
+	}
+	assert_null(api_route_path(N_EXPECTED));
+	assert_null(api_route_method(N_EXPECTED));
+}
+
+static void test_unknown_paths(void **state)
+{
+	static const char *const bad[] = {
+		"/", "", "/api/v1", "/api/v1/", "/api/v1/vm", "/api/v1/vm.boot/", "/api/v1/VM.BOOT",
+		"/api/v2/vm.boot", "api/v1/vm.boot", "/api/v1/vm.boot?x", "//api/v1/vm.boot",
+		"/api/v1/vm.nmi", "/api/v1/vm.snapshot", "/api/v1/vm.boot\xff",
+	};
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_null(api_route_find(bad[i]));
+}
+
+static void test_state_names_and_transitions(void **state)
+{
+	/* CH's VmState::valid_transition, row by row (ch-api.md section 1) */
+	static const bool valid[6][6] = {
+		[API_STATE_CREATED] = { [API_STATE_RUNNING] = 1, [API_STATE_PAUSED] = 1,
+					[API_STATE_SHUTDOWN] = 1, [API_STATE_BREAKPOINT] = 1 },
+		[API_STATE_RUNNING] = { [API_STATE_PAUSED] = 1, [API_STATE_SHUTDOWN] = 1,
+					[API_STATE_BREAKPOINT] = 1 },
+		[API_STATE_PAUSED] = { [API_STATE_RUNNING] = 1, [API_STATE_SHUTDOWN] = 1 },
+		[API_STATE_SHUTDOWN] = { [API_STATE_RUNNING] = 1 },
+		[API_STATE_BREAKPOINT] = { [API_STATE_CREATED] = 1, [API_STATE_RUNNING] = 1 },
+	};
+
+	(void)state;
+	for (int f = API_STATE_NONE; f <= API_STATE_BREAKPOINT; f++)
+		for (int t = API_STATE_NONE; t <= API_STATE_BREAKPOINT; t++)
+			assert_int_equal(api_vm_state_transition_valid(f, t), valid[f][t]);
+	assert_null(api_vm_state_name(API_STATE_NONE));
+	assert_string_equal(api_vm_state_name(API_STATE_CREATED), "Created");
+	assert_string_equal(api_vm_state_name(API_STATE_RUNNING), "Running");
+	assert_string_equal(api_vm_state_name(API_STATE_SHUTDOWN), "Shutdown");
+	assert_string_equal(api_vm_state_name(API_STATE_PAUSED), "Paused");
+	assert_string_equal(api_vm_state_name(API_STATE_BREAKPOINT), "BreakPoint");
+}
+
+#define N API_STATE_NONE
+#define C API_STATE_CREATED
+#define R API_STATE_RUNNING
+#define P API_STATE_PAUSED
+#define B API_STATE_BREAKPOINT
+
+/* ch-api.md's table: status per action for states none, Created, Running, Paused, BreakPoint. */
+static const struct {
+	enum api_action a;
+	int status[5];
+	const char *root_none;     /* root cause in the "none" column, when it fails */
+} table[] = {
+	{ API_VMM_PING,         {   0,   0,   0,   0,   0 }, NULL },
+	{ API_VMM_SHUTDOWN,     {   0,   0,   0,   0,   0 }, NULL },
+	{ API_VM_CREATE,        {   0, 500, 500, 500, 500 }, NULL },
+	{ API_VM_DELETE,        {   0,   0,   0,   0,   0 }, NULL },
+	{ API_VM_BOOT,          { 404,   0, 500, 500, 500 }, "VM config is missing" },
+	{ API_VM_INFO,          { 404,   0,   0,   0,   0 }, "VM is not created" },
+	{ API_VM_COUNTERS,      { 500, 500,   0,   0,   0 }, "VM is not running" },
+	{ API_VM_PAUSE,         { 500, 500,   0, 500, 500 }, "VM is not running" },
+	{ API_VM_RESUME,        { 500, 500, 500,   0,   0 }, "VM is not running" },
+	{ API_VM_SHUTDOWN,      { 500, 500,   0,   0, 500 }, "VM is not running" },
+	{ API_VM_REBOOT,        { 404, 404,   0,   0,   0 }, "VM is not created" },
+	{ API_VM_POWER_BUTTON,  { 500, 500,   0,   0,   0 }, "VM is not running" },
+	{ API_VM_ADD_DISK,      { 404,   0, 500, 500, 500 }, "VM is not created" },
+	{ API_VM_REMOVE_DEVICE, { 404,   0, 500, 500, 500 }, "VM is not created" },
+};
+
+static void test_action_table(void **state)
+{
+	static const enum api_vm_state states[5] = { N, C, R, P, B };
+	char body[512];
+
+	(void)state;
+	assert_int_equal(sizeof(table) / sizeof(table[0]), API_ACTION_COUNT);
+	for (unsigned i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		for (unsigned s = 0; s < 5; s++) {
+			char *json;
+			cJSON *j;
+
+			body[0] = '\0';
+			assert_int_equal(api_check_action(table[i].a, states[s], body, sizeof(body)),
+					 table[i].status[s]);
+			if (!table[i].status[s])
+				continue;
+			/* every refusal is CH's shape: an array of strings, "Error from API" first */
+			assert_int_equal(api_json_parse(body, strlen(body), &j, body, 0), 0);
+			assert_true(cJSON_IsArray(j));
+			assert_true(cJSON_GetArraySize(j) >= 3);
+			assert_string_equal(cJSON_GetArrayItem(j, 0)->valuestring, "Error from API");
+			json = cJSON_GetArrayItem(j, cJSON_GetArraySize(j) - 1)->valuestring;
+			if (s == 0 && table[i].root_none)
+				assert_string_equal(json, table[i].root_none);
+			cJSON_Delete(j);
+		}
+	}
+}
+
+static void test_quirk_bodies(void **state)
+{
+	char body[512];
+
+	(void)state;
+	assert_int_equal(api_check_action(API_VM_PAUSE, P, body, sizeof(body)), 500);
+	assert_string_equal(body, "[\"Error from API\",\"The VM could not be paused\","
+			    "\"Cannot pause VM\",\"Invalid transition: "
+			    "InvalidStateTransition(Paused, Paused)\"]");
+	assert_int_equal(api_check_action(API_VM_RESUME, R, body, sizeof(body)), 500);
+	assert_non_null(strstr(body, "InvalidStateTransition(Running, Running)"));
+	assert_int_equal(api_check_action(API_VM_CREATE, C, body, sizeof(body)), 500);
+	assert_string_equal(body, "[\"Error from API\",\"The VM could not be created\","
+			    "\"VM is already created\"]");
+	assert_int_equal(api_check_action(API_VM_BOOT, N, body, sizeof(body)), 404);
+	assert_string_equal(body, "[\"Error from API\",\"The VM could not boot\","
+			    "\"VM config is missing\"]");
+	/* a short buffer truncates, never overflows */
+	assert_int_equal(api_check_action(API_VM_BOOT, N, body, 8), 404);
+	assert_int_equal(strlen(body), 7);
+}
+
+static int parse_body(enum api_action a, const char *path, const char *text,
+		      struct api_request **out, char **err)
+{
+	const struct api_route *r = api_route_find(path);
+	struct api_request *req = api_request_new(a);
+	int status = api_route_parse_body(r, text, strlen(text), req, err);
+
+	*out = req;
+	return status;
+}
+
+static void test_bodies(void **state)
+{
+	struct api_request *req;
+	char *err;
+
+	(void)state;
+	assert_int_equal(parse_body(API_VM_CREATE, "/api/v1/vm.create",
+				    "{\"payload\":{\"kernel\":\"/k\"}}", &req, &err), 0);
+	assert_string_equal(req->config->kernel, "/k");
+	api_request_discard(req);
+	assert_int_equal(parse_body(API_VM_CREATE, "/api/v1/vm.create", "{\"cpus\":[]}", &req,
+				    &err), 400);
+	assert_string_equal(err, "[\"Failed to deserialize JSON\","
+			    "\"cpus: invalid type: expected an object\"]");
+	assert_null(req->config);
+	api_request_discard(req);
+	free(err);
+	assert_int_equal(parse_body(API_VM_CREATE, "/api/v1/vm.create", "{\"a\":", &req, &err),
+			 400);
+	assert_non_null(strstr(err, "Failed to deserialize JSON"));
+	api_request_discard(req);
+	free(err);
+	assert_int_equal(parse_body(API_VM_ADD_DISK, "/api/v1/vm.add-disk",
+				    "{\"path\":\"/x\",\"readonly\":true}", &req, &err), 0);
+	assert_string_equal(req->disk->path, "/x");
+	assert_true(req->disk->readonly);
+	api_request_discard(req);
+	assert_int_equal(parse_body(API_VM_REMOVE_DEVICE, "/api/v1/vm.remove-device",
+				    "{\"id\":\"_disk0\"}", &req, &err), 0);
+	assert_string_equal(req->device_id, "_disk0");
+	api_request_discard(req);
+	assert_int_equal(parse_body(API_VM_REMOVE_DEVICE, "/api/v1/vm.remove-device", "{}", &req,
+				    &err), 400);
+	assert_non_null(strstr(err, "id: missing field"));
+	api_request_discard(req);
+	free(err);
+}
+
+static void test_socket_spec(void **state)
+{
+	struct api_socket_spec s;
+
+	(void)state;
+	assert_int_equal(api_parse_socket_spec("path=/run/a.sock", &s), 0);
+	assert_string_equal(s.path, "/run/a.sock");
+	assert_int_equal(s.fd, -1);
+	api_socket_spec_free(&s);
+	assert_int_equal(api_parse_socket_spec("/run/b.sock", &s), 0);
+	assert_string_equal(s.path, "/run/b.sock");
+	api_socket_spec_free(&s);
+	assert_int_equal(api_parse_socket_spec("fd=7", &s), 0);
+	assert_null(s.path);
+	assert_int_equal(s.fd, 7);
+	assert_int_equal(api_parse_socket_spec("fd=x", &s), -EINVAL);
+	assert_int_equal(api_parse_socket_spec("fd=-1", &s), -EINVAL);
+	assert_int_equal(api_parse_socket_spec("", &s), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_route),
+		cmocka_unit_test(test_unknown_paths),
+		cmocka_unit_test(test_state_names_and_transitions),
+		cmocka_unit_test(test_action_table),
+		cmocka_unit_test(test_quirk_bodies),
+		cmocka_unit_test(test_bodies),
+		cmocka_unit_test(test_socket_spec),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
