@@ -59,7 +59,7 @@ static int open_serial_output(const struct console_config *c)
 	}
 }
 
-/* SIGINT/SIGTERM/SIGHUP arrive through a signalfd; vCPU threads never see them. */
+/* SIGINT/SIGTERM/SIGHUP/SIGUSR2 arrive through a signalfd; vCPU threads never see them. */
 static int setup_signals(void)
 {
 	sigset_t set;
@@ -68,6 +68,7 @@ static int setup_signals(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
 	sigaddset(&set, SIGPIPE);
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
 		return -1;

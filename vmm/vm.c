@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -291,6 +292,25 @@ static void vm_forward_input(struct vm *vm, int input_fd, int epfd)
 	epoll_ctl(epfd, EPOLL_CTL_DEL, input_fd, NULL);   /* EOF: no more input */
 }
 
+/* SIGUSR2 dumps every vCPU's registers (a hung guest's state); other signals stop the VM. */
+static void vm_handle_signal(struct vm *vm, int signal_fd)
+{
+	struct signalfd_siginfo si;
+	unsigned i;
+
+	if (read(signal_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo != SIGUSR2) {
+		pr_warn("received signal %u; stopping the VM", si.ssi_signo);
+		vm_request_exit(vm, VM_EXIT_STOPPED);
+		return;
+	}
+	vm_pause(vm);
+	for (i = 0; i < vm->nr_vcpus; i++)
+		arch_vcpu_dump(vm->vcpus[i].fd, i);
+	vm_resume(vm);
+}
+
 enum vm_exit_reason vm_wait(struct vm *vm, int input_fd, int signal_fd)
 {
 	struct epoll_event ev, events[4];
@@ -315,11 +335,7 @@ enum vm_exit_reason vm_wait(struct vm *vm, int input_fd, int signal_fd)
 		n = epoll_wait(epfd, events, 4, -1);
 		for (i = 0; i < n; i++) {
 			if (events[i].data.fd == signal_fd) {
-				struct signalfd_siginfo si;
-
-				if (read(signal_fd, &si, sizeof(si)) == sizeof(si))
-					pr_warn("received signal %u; stopping the VM", si.ssi_signo);
-				vm_request_exit(vm, VM_EXIT_STOPPED);
+				vm_handle_signal(vm, signal_fd);
 			} else if (events[i].data.fd == input_fd) {
 				vm_forward_input(vm, input_fd, epfd);
 			}

@@ -30,6 +30,8 @@
 #define CPUID_7_ECX_RDPID        (1u << 22)
 #define CPUID_EXT1_ECX_SVM       (1u << 2)
 #define CPUID_EXT1_EDX_RDTSCP    (1u << 27)
+#define KVM_FEATURE_PV_SEND_IPI  (1u << 11)
+#define KVM_FEATURE_PV_SCHED_YIELD (1u << 13)
 
 #define KVM_PVM_MODULE "/sys/module/kvm_pvm"
 
@@ -99,6 +101,9 @@ static void cpuid_apply_host_quirks(struct kvm_cpuid_entry2 *e)
 		e->edx &= ~CPUID_EXT1_EDX_RDTSCP;
 	if (e->function == 0xd)   /* no XSAVE: no XSAVE state components either */
 		e->eax = e->ebx = e->ecx = e->edx = 0;
+	/* Seen here: a guest's KVM_HC_SEND_IPI vmcall never completes, so AP bring-up hangs. */
+	if (e->function == 0x40000001)
+		e->eax &= ~(KVM_FEATURE_PV_SEND_IPI | KVM_FEATURE_PV_SCHED_YIELD);
 }
 
 /* Leaves 0BH/1FH: one thread per core, @nr_vcpus cores in one package. */
