@@ -19,8 +19,8 @@ run() {   # run BUILD_DIR SUITE...
 
 tally=$(mktemp)
 trap 'rm -f "$tally"' EXIT
-run build-asan unit
-run build unit cli guest
+run build-asan unit api
+run build unit cli guest api
 run build guest-qemu linux-slow
 python3 scripts/summarize-tests.py --total "$tally"
 exit $status

@@ -20,6 +20,8 @@ const char config_usage[] =
 	"  --memory size=SIZE            guest RAM, e.g. 512M, 5G (default 512M)\n"
 	"  --serial tty|null|off|file=PATH   COM1 (default tty)\n"
 	"  --console off                 virtio-console (not available yet)\n"
+	"  --api-socket path=P|fd=N|P    serve the REST API there (without --kernel: wait for it)\n"
+	"  --event-monitor path=P|fd=N   write lifecycle events there as JSON\n"
 	"  -v                            more log output (repeat for debug)\n"
 	"  --log-file PATH               write vireo's log there instead of stderr\n"
 	"  -V, --version                 print the version\n"
@@ -66,6 +68,8 @@ void config_free(struct vm_config *cfg)
 void vmm_options_free(struct vmm_options *opts)
 {
 	free(opts->log_file);
+	free(opts->api_socket);
+	free(opts->event_monitor);
 	memset(opts, 0, sizeof(*opts));
 }
 
@@ -202,7 +206,7 @@ static int parse_console_opt(const char *opt, const char *val, struct console_co
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-	OPT_CONSOLE, OPT_LOG_FILE,
+	OPT_CONSOLE, OPT_LOG_FILE, OPT_API_SOCKET, OPT_EVENT_MONITOR,
 };
 
 static const struct option cli_options[] = {
@@ -214,6 +218,8 @@ static const struct option cli_options[] = {
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
+	{ "event-monitor", required_argument, NULL, OPT_EVENT_MONITOR },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -235,6 +241,8 @@ static int apply_option(int c, const char *arg, struct vm_config *cfg, struct vm
 				    "(virtio-console is not implemented; use --console off)", arg);
 		return parse_console_opt("--console", arg, &cfg->console, err, errlen);
 	case OPT_LOG_FILE: return set_string(&opts->log_file, arg);
+	case OPT_API_SOCKET: return set_string(&opts->api_socket, arg);
+	case OPT_EVENT_MONITOR: return set_string(&opts->event_monitor, arg);
 	case 'v': opts->verbosity++; return 0;
 	case 'V': opts->version = true; return 0;
 	case 'h': opts->help = true; return 0;

@@ -65,6 +65,8 @@ struct vm_config {
 struct vmm_options {
 	unsigned verbosity;        /* number of -v */
 	char *log_file;
+	char *api_socket;          /* --api-socket path=P | fd=N | P */
+	char *event_monitor;       /* --event-monitor path=P | fd=N */
 	bool version;
 	bool help;
 };

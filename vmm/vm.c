@@ -9,11 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <signal.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "arch/x86_64/acpi.h"
@@ -241,7 +238,7 @@ int vm_create(const struct vm_config *cfg, struct vm_persist *persist, struct vm
 	vm->mem.memfd = -1;
 	pthread_mutex_init(&vm->pause_lock, NULL);
 	pthread_cond_init(&vm->pause_cond, NULL);
-	vm->exit_evt = eventfd(0, EFD_CLOEXEC);
+	vm->exit_evt = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->exit_evt < 0 || bus_init(&vm->pio_bus, "pio") || bus_init(&vm->mmio_bus, "mmio")) {
 		ret = fail(err, errlen, -ENOMEM, "cannot create VM event/bus state");
 		goto err;
@@ -278,74 +275,29 @@ int vm_start(struct vm *vm)
 	return 0;
 }
 
-static void vm_forward_input(struct vm *vm, int input_fd, int epfd)
+void vm_serial_input(struct vm *vm, const uint8_t *buf, size_t len)
 {
-	uint8_t buf[256];
-	ssize_t n = read(input_fd, buf, sizeof(buf));
-
-	if (n > 0) {
-		serial_receive(vm->serial, buf, (size_t)n);
-		return;
-	}
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return;
-	epoll_ctl(epfd, EPOLL_CTL_DEL, input_fd, NULL);   /* EOF: no more input */
+	if (vm->serial && vm->cfg->serial.mode == CONSOLE_TTY)
+		serial_receive(vm->serial, buf, len);
 }
 
-/* SIGUSR2 dumps every vCPU's registers (a hung guest's state); other signals stop the VM. */
-static void vm_handle_signal(struct vm *vm, int signal_fd)
+void vm_dump_vcpus(struct vm *vm)
 {
-	struct signalfd_siginfo si;
 	unsigned i;
 
-	if (read(signal_fd, &si, sizeof(si)) != sizeof(si))
-		return;
-	if (si.ssi_signo != SIGUSR2) {
-		pr_warn("received signal %u; stopping the VM", si.ssi_signo);
-		vm_request_exit(vm, VM_EXIT_STOPPED);
-		return;
-	}
 	vm_pause(vm);
 	for (i = 0; i < vm->nr_vcpus; i++)
 		arch_vcpu_dump(vm->vcpus[i].fd, i);
 	vm_resume(vm);
 }
 
-enum vm_exit_reason vm_wait(struct vm *vm, int input_fd, int signal_fd)
+enum vm_exit_reason vm_stop(struct vm *vm)
 {
-	struct epoll_event ev, events[4];
-	int epfd = epoll_create1(EPOLL_CLOEXEC), i, n;
+	uint64_t n;
 
-	if (epfd < 0) {
-		pr_err("epoll_create1: %s", strerror(errno));
-		vm_request_exit(vm, VM_EXIT_ERROR);
-		return VM_EXIT_ERROR;
-	}
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = vm->exit_evt };
-	epoll_ctl(epfd, EPOLL_CTL_ADD, vm->exit_evt, &ev);
-	if (signal_fd >= 0) {
-		ev.data.fd = signal_fd;
-		epoll_ctl(epfd, EPOLL_CTL_ADD, signal_fd, &ev);
-	}
-	if (input_fd >= 0 && vm->cfg->serial.mode == CONSOLE_TTY) {
-		ev.data.fd = input_fd;
-		epoll_ctl(epfd, EPOLL_CTL_ADD, input_fd, &ev);
-	}
-	while (!__atomic_load_n(&vm->exit_reason, __ATOMIC_SEQ_CST)) {
-		n = epoll_wait(epfd, events, 4, -1);
-		for (i = 0; i < n; i++) {
-			if (events[i].data.fd == signal_fd) {
-				vm_handle_signal(vm, signal_fd);
-			} else if (events[i].data.fd == input_fd) {
-				vm_forward_input(vm, input_fd, epfd);
-			}
-		}
-		if (n < 0 && errno != EINTR) {
-			pr_err("epoll_wait: %s", strerror(errno));
-			vm_request_exit(vm, VM_EXIT_ERROR);
-		}
-	}
-	close(epfd);
+	vm_request_exit(vm, VM_EXIT_STOPPED);   /* no-op if the guest already chose a reason */
+	if (read(vm->exit_evt, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		pr_warn("reading the VM exit event: %s", strerror(errno));
 	vcpus_stop(vm);
 	return (enum vm_exit_reason)__atomic_load_n(&vm->exit_reason, __ATOMIC_SEQ_CST);
 }

@@ -82,8 +82,14 @@ int vm_create(const struct vm_config *cfg, struct vm_persist *persist, struct vm
 	      char *err, size_t errlen);
 /* Starts the vCPU threads. */
 int vm_start(struct vm *vm);
-/* Waits until the VM exits; also feeds @input_fd (-1: none) to the serial port. */
-enum vm_exit_reason vm_wait(struct vm *vm, int input_fd, int signal_fd);
+/* Readable once the VM wants to stop (guest poweroff/reset, fatal exit). */
+static inline int vm_exit_fd(const struct vm *vm) { return vm->exit_evt; }
+/* Stops the vCPUs and returns why the VM stopped (VM_EXIT_STOPPED if asked from outside). */
+enum vm_exit_reason vm_stop(struct vm *vm);
+/* Terminal input for COM1 (serial mode tty only). */
+void vm_serial_input(struct vm *vm, const uint8_t *buf, size_t len);
+/* Logs every vCPU's registers (pauses and resumes around it). */
+void vm_dump_vcpus(struct vm *vm);
 /* Stops vCPU threads (if running) and frees everything. */
 void vm_destroy(struct vm *vm);
 /* Records why the VM stops (the first reason wins) and wakes vm_wait(). */

@@ -1,0 +1,468 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The VMM thread. It alone touches the VM: API requests arrive through a queue and an eventfd
+ * (api/api.h), so vm.info and vmm.ping stay answerable on the API thread while a long
+ * operation runs here. States and transitions follow Cloud Hypervisor's VmState
+ * (ch-api.md section 1): no config, Created, Running, Paused.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "vmm/log.h"
+#include "vmm/vm.h"
+#include "vmm/vmm.h"
+
+struct terminal {
+	bool raw;
+	struct termios saved;
+};
+
+struct vmm {
+	struct vm_config *cfg;        /* NULL: no VM created */
+	struct vm *vm;                /* NULL: not booted */
+	enum api_vm_state state;
+	unsigned id_counter;          /* CH's device id counter: _disk0, _net1, ... */
+	struct vm_persist persist;
+	struct api_server *api;
+	int epfd, signal_fd;
+	bool quit;
+	int exit_status;
+	struct terminal term;
+};
+
+/*
+ * Raw terminal input so the guest sees every key, but ISIG stays on: Ctrl-C stops vireo
+ * cleanly, and the terminal is restored on every exit path.
+ */
+static void terminal_raw(struct terminal *t)
+{
+	struct termios raw;
+
+	if (t->raw || !isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &t->saved))
+		return;
+	raw = t->saved;
+	cfmakeraw(&raw);
+	raw.c_lflag |= ISIG;
+	raw.c_oflag |= OPOST | ONLCR;
+	if (!tcsetattr(STDIN_FILENO, TCSANOW, &raw))
+		t->raw = true;
+}
+
+static void terminal_restore(struct terminal *t)
+{
+	if (t->raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &t->saved);
+	t->raw = false;
+}
+
+static int open_serial_output(const struct console_config *c)
+{
+	if (c->mode == CONSOLE_TTY)
+		return dup(STDOUT_FILENO);
+	if (c->mode == CONSOLE_FILE)
+		return open(c->file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	return -1;   /* null: the port exists, output is dropped; off: no port */
+}
+
+/* Publishes vm.info for the API thread; call before completing the request that changed it. */
+static void vmm_publish(struct vmm *vmm)
+{
+	char *info = NULL;
+
+	if (!vmm->api)
+		return;
+	if (vmm->cfg)
+		info = api_vm_info_json(vmm->cfg, vmm->state, vmm->cfg->memory_size, NULL);
+	api_server_publish_info(vmm->api, info);
+	free(info);
+}
+
+static void vmm_watch(struct vmm *vmm, int fd, bool on)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	/* EPERM: stdin is a regular file or /dev/null, which epoll cannot watch; no input then. */
+	if (epoll_ctl(vmm->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, &ev) && on &&
+	    errno != EPERM)
+		pr_err("epoll_ctl(%d): %s", fd, strerror(errno));
+}
+
+static enum vm_exit_reason vmm_stop_vm(struct vmm *vmm)
+{
+	enum vm_exit_reason reason;
+
+	if (!vmm->vm)
+		return VM_EXIT_NONE;
+	vmm_watch(vmm, vm_exit_fd(vmm->vm), false);
+	reason = vm_stop(vmm->vm);
+	vm_destroy(vmm->vm);
+	vmm->vm = NULL;
+	vmm->state = API_STATE_CREATED;   /* CH: a shut-down VM reads back as Created */
+	return reason;
+}
+
+/* Creates and starts the VM from vmm->cfg. -errno with the reason in @err. */
+static int vmm_boot(struct vmm *vmm, char *err, size_t errlen)
+{
+	int ret;
+
+	if (vmm->cfg->nr_disks) {
+		snprintf(err, errlen, "disks[0]: virtio-blk is not implemented yet");
+		return -ENOTSUP;
+	}
+	if (vmm->persist.serial_out_fd < 0) {
+		vmm->persist.serial_out_fd = open_serial_output(&vmm->cfg->serial);
+		if (vmm->persist.serial_out_fd < 0 && vmm->cfg->serial.mode == CONSOLE_FILE) {
+			snprintf(err, errlen, "serial: cannot open '%s': %s", vmm->cfg->serial.file,
+				 strerror(errno));
+			return -errno;
+		}
+	}
+	api_event("vm", "booting");
+	ret = vm_create(vmm->cfg, &vmm->persist, &vmm->vm, err, errlen);
+	if (ret)
+		return ret;
+	ret = vm_start(vmm->vm);
+	if (ret) {
+		snprintf(err, errlen, "cannot start the vCPUs: %s", strerror(-ret));
+		vm_destroy(vmm->vm);
+		vmm->vm = NULL;
+		return ret;
+	}
+	vmm->persist.boots++;
+	vmm_watch(vmm, vm_exit_fd(vmm->vm), true);
+	if (vmm->cfg->serial.mode == CONSOLE_TTY)
+		terminal_raw(&vmm->term);
+	vmm->state = API_STATE_RUNNING;
+	pr_info("booted %s (boot %u, %u vCPUs, %llu MiB)", vmm->cfg->kernel, vmm->persist.boots,
+		vmm->cfg->boot_vcpus, (unsigned long long)(vmm->cfg->memory_size >> 20));
+	api_event("vm", "booted");
+	return 0;
+}
+
+static int vmm_reboot(struct vmm *vmm, char *err, size_t errlen)
+{
+	api_event("vm", "rebooting");
+	vmm_stop_vm(vmm);
+	if (vmm_boot(vmm, err, errlen))
+		return -1;
+	api_event("vm", "rebooted");
+	return 0;
+}
+
+static void vmm_finish(struct vmm *vmm, int status)
+{
+	vmm->quit = true;
+	vmm->exit_status = status;
+}
+
+/* The guest (or a fatal exit) ended the VM. */
+static void vmm_handle_vm_exit(struct vmm *vmm)
+{
+	enum vm_exit_reason reason = vmm_stop_vm(vmm);
+	char err[512];
+
+	switch (reason) {
+	case VM_EXIT_REBOOT:
+		pr_info("guest rebooted; starting again from the same configuration");
+		if (vmm_reboot(vmm, err, sizeof(err))) {
+			pr_err("reboot failed: %s", err);
+			vmm_finish(vmm, 1);
+		}
+		break;
+	case VM_EXIT_POWEROFF:
+		pr_info("guest powered off");
+		api_event("vm", "shutdown");
+		vmm_finish(vmm, 0);   /* CH: guest poweroff ends the VMM */
+		break;
+	default:
+		vmm_finish(vmm, 1);   /* already logged with the vCPU's registers */
+		break;
+	}
+	vmm_publish(vmm);
+}
+
+static void vmm_api_boot(struct vmm *vmm, struct api_request *req)
+{
+	char err[512];
+	int ret;
+
+	ret = api_config_validate(vmm->cfg, err, sizeof(err));
+	if (ret) {
+		api_request_fail(req, ret == -EEXIST ? 409 : 400, "The VM could not boot",
+				 "Invalid VmConfig", err, NULL);
+		return;
+	}
+	if (api_config_assign_ids(vmm->cfg, &vmm->id_counter) || vmm_boot(vmm, err, sizeof(err))) {
+		pr_err("boot failed: %s", err);
+		api_request_fail(req, 500, "The VM could not boot", err, NULL);
+		return;
+	}
+	vmm_publish(vmm);
+	api_request_complete(req, 204, NULL);
+}
+
+static void vmm_api_simple(struct vmm *vmm, struct api_request *req, const char *event_before,
+			   const char *event_after)
+{
+	if (event_before)
+		api_event("vm", event_before);
+	switch (req->action) {
+	case API_VM_PAUSE:
+		vm_pause(vmm->vm);
+		vmm->state = API_STATE_PAUSED;
+		break;
+	case API_VM_RESUME:
+		vm_resume(vmm->vm);
+		vmm->state = API_STATE_RUNNING;
+		break;
+	case API_VM_SHUTDOWN:
+		vmm_stop_vm(vmm);
+		break;
+	case API_VM_DELETE:
+		vmm_stop_vm(vmm);
+		config_free(vmm->cfg);
+		free(vmm->cfg);
+		vmm->cfg = NULL;
+		vmm->state = API_STATE_NONE;
+		break;
+	default:
+		break;
+	}
+	if (event_after)
+		api_event("vm", event_after);
+	vmm_publish(vmm);
+	api_request_complete(req, 204, NULL);
+}
+
+static void vmm_api_edit_config(struct vmm *vmm, struct api_request *req)
+{
+	char err[512];
+	int ret;
+
+	if (req->action == API_VM_ADD_DISK) {
+		ret = api_config_add_disk(vmm->cfg, req->disk, err, sizeof(err));
+		if (!ret)
+			req->disk = NULL;   /* the config owns it now */
+		else
+			api_request_fail(req, ret == -EEXIST ? 409 : 400,
+					 "The disk could not be added to the VM", err, NULL);
+	} else {
+		ret = api_config_remove_device(vmm->cfg, req->device_id);
+		if (ret) {
+			snprintf(err, sizeof(err), "No device with id \"%s\" to remove",
+				 req->device_id);
+			api_request_fail(req, 404, "The device could not be removed from the VM",
+					 err, NULL);
+		}
+	}
+	if (!ret) {
+		vmm_publish(vmm);
+		api_request_complete(req, 204, NULL);
+	}
+}
+
+static void vmm_handle_request(struct vmm *vmm, struct api_request *req)
+{
+	char body[1024], err[512];
+	int status = api_check_action(req->action, vmm->state, body, sizeof(body));
+
+	if (status) {
+		api_request_complete(req, status, body);
+		return;
+	}
+	switch (req->action) {
+	case API_VM_CREATE:
+		vmm->cfg = req->config;
+		req->config = NULL;
+		vmm->state = API_STATE_CREATED;
+		vmm_publish(vmm);
+		api_request_complete(req, 204, NULL);
+		break;
+	case API_VM_BOOT: vmm_api_boot(vmm, req); break;
+	case API_VM_PAUSE: vmm_api_simple(vmm, req, "pausing", "paused"); break;
+	case API_VM_RESUME: vmm_api_simple(vmm, req, "resuming", "resumed"); break;
+	case API_VM_SHUTDOWN: vmm_api_simple(vmm, req, NULL, "shutdown"); break;
+	case API_VM_DELETE: vmm_api_simple(vmm, req, NULL, "deleted"); break;
+	case API_VM_REBOOT:
+		if (vmm_reboot(vmm, err, sizeof(err))) {
+			vmm_publish(vmm);
+			api_request_fail(req, 500, "The VM could not reboot", err, NULL);
+			break;
+		}
+		vmm_publish(vmm);
+		api_request_complete(req, 204, NULL);
+		break;
+	case API_VM_COUNTERS:
+		api_request_complete(req, 200, "{}");   /* no virtio devices yet */
+		break;
+	case API_VM_ADD_DISK:
+	case API_VM_REMOVE_DEVICE:
+		vmm_api_edit_config(vmm, req);
+		break;
+	case API_VMM_SHUTDOWN:
+		vmm_stop_vm(vmm);
+		api_request_complete(req, 200, NULL);   /* CH: 200 with an empty body */
+		vmm_finish(vmm, 0);
+		break;
+	default:
+		api_request_fail(req, 500, "The request could not be handled",
+				 "not supported by vireo yet", NULL);
+		break;
+	}
+}
+
+static void vmm_handle_signal(struct vmm *vmm)
+{
+	struct signalfd_siginfo si;
+
+	if (read(vmm->signal_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGUSR2) {   /* debugging aid: where is each vCPU? */
+		if (vmm->vm)
+			vm_dump_vcpus(vmm->vm);
+		return;
+	}
+	pr_warn("received signal %u; stopping", si.ssi_signo);
+	vmm_stop_vm(vmm);
+	vmm_finish(vmm, 128 + (int)si.ssi_signo);
+}
+
+static void vmm_handle_input(struct vmm *vmm)
+{
+	uint8_t buf[256];
+	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+
+	if (n > 0 && vmm->vm)
+		vm_serial_input(vmm->vm, buf, (size_t)n);
+	else if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+		vmm_watch(vmm, STDIN_FILENO, false);   /* EOF: no more input */
+}
+
+int vmm_run(struct vmm *vmm)
+{
+	struct epoll_event events[8];
+	struct api_request *req;
+	char err[512];
+	int i, n;
+
+	/* --kernel: create and boot through the same path as vm.create + vm.boot. */
+	if (vmm->cfg && vmm_boot(vmm, err, sizeof(err))) {
+		pr_err("%s", err);
+		return 1;
+	}
+	vmm_publish(vmm);
+	while (!vmm->quit) {
+		n = epoll_wait(vmm->epfd, events, 8, -1);
+		if (n < 0 && errno != EINTR) {
+			pr_err("epoll_wait: %s", strerror(errno));
+			return 1;
+		}
+		for (i = 0; i < n && !vmm->quit; i++) {
+			int fd = events[i].data.fd;
+
+			if (fd == vmm->signal_fd)
+				vmm_handle_signal(vmm);
+			else if (vmm->api && fd == api_server_eventfd(vmm->api))
+				while (!vmm->quit && (req = api_server_next_request(vmm->api)))
+					vmm_handle_request(vmm, req);
+			else if (vmm->vm && fd == vm_exit_fd(vmm->vm))
+				vmm_handle_vm_exit(vmm);
+			else if (fd == STDIN_FILENO)
+				vmm_handle_input(vmm);
+		}
+	}
+	return vmm->exit_status;
+}
+
+/* SIGINT/SIGTERM/SIGHUP/SIGUSR2 arrive through a signalfd; vCPU threads never see them. */
+static int vmm_setup_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGPIPE);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
+		return -1;
+	sigdelset(&set, SIGPIPE);   /* blocked, so a closed output gives EPIPE, not death */
+	return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+int vmm_create(const struct vmm_options *opts, struct vm_config *cli_cfg, struct vmm **out,
+	       char *err, size_t errlen)
+{
+	struct api_socket_spec spec = { .fd = -1 };
+	struct vmm *vmm = calloc(1, sizeof(*vmm));
+	int ret = -ENOMEM;
+
+	if (!vmm)
+		goto err;
+	vmm->persist.serial_out_fd = -1;
+	vmm->epfd = epoll_create1(EPOLL_CLOEXEC);
+	vmm->signal_fd = vmm_setup_signals();
+	if (vmm->epfd < 0 || vmm->signal_fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot set up the event loop: %s", strerror(errno));
+		goto err;
+	}
+	if (opts->event_monitor && (ret = api_event_monitor_open(opts->event_monitor, err, errlen)))
+		goto err;
+	if (opts->api_socket) {
+		if (api_parse_socket_spec(opts->api_socket, &spec)) {
+			ret = -EINVAL;
+			snprintf(err, errlen, "--api-socket: '%s' is not path=P, fd=N or a path",
+				 opts->api_socket);
+			goto err;
+		}
+		ret = api_server_start(&spec, &vmm->api, err, errlen);
+		api_socket_spec_free(&spec);
+		if (ret)
+			goto err;
+		vmm_watch(vmm, api_server_eventfd(vmm->api), true);
+	}
+	vmm_watch(vmm, vmm->signal_fd, true);
+	vmm_watch(vmm, STDIN_FILENO, true);   /* fails harmlessly when stdin is a regular file */
+	vmm->cfg = cli_cfg;
+	vmm->state = cli_cfg ? API_STATE_CREATED : API_STATE_NONE;
+	api_event("vmm", "starting");
+	*out = vmm;
+	return 0;
+err:
+	vmm_destroy(vmm);
+	return ret;
+}
+
+void vmm_destroy(struct vmm *vmm)
+{
+	if (!vmm)
+		return;
+	vmm_stop_vm(vmm);
+	terminal_restore(&vmm->term);
+	api_event("vmm", "shutdown");
+	api_server_stop(vmm->api);
+	api_event_monitor_close();
+	if (vmm->cfg) {
+		config_free(vmm->cfg);
+		free(vmm->cfg);
+	}
+	if (vmm->persist.serial_out_fd >= 0)
+		close(vmm->persist.serial_out_fd);
+	if (vmm->signal_fd >= 0)
+		close(vmm->signal_fd);
+	if (vmm->epfd >= 0)
+		close(vmm->epfd);
+	free(vmm);
+}

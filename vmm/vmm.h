@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The VMM: one thread that owns the VM configuration and the VM, and serves every request,
+ * whether it comes from the command line or the REST API, through the same code.
+ */
+#ifndef VIREO_VMM_VMM_H
+#define VIREO_VMM_VMM_H
+
+#include "vmm/config.h"
+
+struct vmm;
+
+/*
+ * Sets up the VMM: the API server if @opts asks for one, and @cli_cfg (taken over; NULL when
+ * the command line names no kernel) as the VM to create and boot. -errno with @err filled.
+ */
+int vmm_create(const struct vmm_options *opts, struct vm_config *cli_cfg, struct vmm **out,
+	       char *err, size_t errlen);
+/* Runs until vmm.shutdown, guest poweroff, a fatal error or a signal; returns the exit status. */
+int vmm_run(struct vmm *vmm);
+void vmm_destroy(struct vmm *vmm);
+
+#endif
