@@ -61,6 +61,18 @@ void vcpu_destroy(struct vcpu *vcpu)
 	vcpu->fd = -1;
 }
 
+/*
+ * A config write may have moved or (un)mapped a BAR: apply it now that no bus lock is held,
+ * before this vCPU re-enters the guest (docs/pci.md, deferred apply).
+ */
+static void vcpu_apply_pci(struct vm *vm)
+{
+	int ret;
+
+	if (pci_segment_pending(&vm->pci) && (ret = pci_segment_apply(&vm->pci)))
+		pr_warn_ratelimited("pci: applying BAR changes failed: %s", strerror(-ret));
+}
+
 static void vcpu_handle_io(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
@@ -75,6 +87,7 @@ static void vcpu_handle_io(struct vcpu *vcpu)
 		else
 			bus_read(&vcpu->vm->pio_bus, run->io.port, data, run->io.size);
 	}
+	vcpu_apply_pci(vcpu->vm);
 }
 
 static void vcpu_handle_mmio(struct vcpu *vcpu)
@@ -83,9 +96,10 @@ static void vcpu_handle_mmio(struct vcpu *vcpu)
 	unsigned len = run->mmio.len <= sizeof(run->mmio.data) ? run->mmio.len : 0;
 
 	vcpu->exits_mmio++;
-	if (run->mmio.is_write)
+	if (run->mmio.is_write) {
 		bus_write(&vcpu->vm->mmio_bus, run->mmio.phys_addr, run->mmio.data, len);
-	else
+		vcpu_apply_pci(vcpu->vm);
+	} else
 		bus_read(&vcpu->vm->mmio_bus, run->mmio.phys_addr, run->mmio.data, len);
 }
 

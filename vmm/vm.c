@@ -167,9 +167,49 @@ static int vm_setup_legacy_devices(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * PCI segment 0: host bridge, CF8/CFC on the port bus, ECAM on the MMIO bus, and the
+ * allocators for BARs and MSI GSIs. Legacy GSIs 0-23 belong to the irqchip's pins.
+ */
+static int vm_setup_pci(struct vm *vm, char *err, size_t errlen)
+{
+	uint64_t m64_base, m64_size;
+	unsigned gsi;
+	int ret;
+
+	arch_mmio64_window(&vm->mem, arch_host_phys_bits(), &m64_base, &m64_size);
+	ret = pci_segment_init(&vm->pci, 0);
+	if (ret)
+		return fail(err, errlen, ret, "cannot create PCI segment 0: %s", strerror(-ret));
+	vm->pci_ready = true;
+	ret = range_alloc_init(&vm->mmio32, "mmio32", LAYOUT_PCI_MMIO32_START,
+			       LAYOUT_PCI_MMIO32_SIZE);
+	ret = ret ?: range_alloc_init(&vm->mmio64, "mmio64", m64_base, m64_size);
+	ret = ret ?: range_alloc_init(&vm->io_ports, "io", LAYOUT_PCI_IO_START, LAYOUT_PCI_IO_SIZE);
+	gsi_alloc_init(&vm->gsis);
+	for (gsi = 0; gsi < GSI_NR_LEGACY && !ret; gsi++)
+		if (!gsi_alloc_used(&vm->gsis, gsi))
+			ret = gsi_alloc_reserve(&vm->gsis, gsi);
+	ret = ret ?: bus_register(&vm->pio_bus, PCI_CF8_PORT, PCI_CF8_LEN, &pci_cf8_ops, &vm->pci);
+	ret = ret ?: bus_register(&vm->mmio_bus, LAYOUT_PCI_ECAM_START, LAYOUT_PCI_ECAM_SIZE,
+				  &pci_ecam_ops, &vm->pci);
+	if (ret)
+		return fail(err, errlen, ret, "cannot set up PCI segment 0: %s", strerror(-ret));
+	return 0;
+}
+
 static int vm_setup_acpi(struct vm *vm, uint64_t *rsdp, char *err, size_t errlen)
 {
-	struct acpi_platform platform = { .nr_cpus = vm->nr_vcpus };
+	struct acpi_platform platform = {
+		.nr_cpus = vm->nr_vcpus,
+		.pci = {
+			.present = true,
+			.ecam_base = LAYOUT_PCI_ECAM_START,
+			.bus_end = 0,
+			.mmio32_base = vm->mmio32.base, .mmio32_size = vm->mmio32.size,
+			.mmio64_base = vm->mmio64.base, .mmio64_size = vm->mmio64.size,
+		},
+	};
 	uint8_t *area = guest_mem_ptr(&vm->mem, LAYOUT_ACPI_START, LAYOUT_ACPI_SIZE);
 	int ret;
 
@@ -247,6 +287,7 @@ int vm_create(const struct vm_config *cfg, struct vm_persist *persist, struct vm
 	ret = ret ?: vm_setup_irqchip(vm, err, errlen);
 	ret = ret ?: vm_setup_memory(vm, err, errlen);
 	ret = ret ?: vm_setup_legacy_devices(vm, err, errlen);
+	ret = ret ?: vm_setup_pci(vm, err, errlen);
 	ret = ret ?: vm_setup_vcpus(vm, err, errlen);
 	ret = ret ?: vm_setup_acpi(vm, &rsdp, err, errlen);
 	ret = ret ?: vm_load_payload(vm, rsdp, err, errlen);
@@ -319,6 +360,11 @@ void vm_destroy(struct vm *vm)
 	i8042_destroy(vm->i8042);
 	acpi_pm_destroy(vm->acpi_pm);
 	free(vm->cpuid);
+	if (vm->pci_ready)
+		pci_segment_destroy(&vm->pci);
+	range_alloc_destroy(&vm->mmio32);
+	range_alloc_destroy(&vm->mmio64);
+	range_alloc_destroy(&vm->io_ports);
 	bus_destroy(&vm->pio_bus);
 	bus_destroy(&vm->mmio_bus);
 	if (vm->mem.memfd >= 0)

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "arch/x86_64/arch.h"
+#include "pci/pci.h"
 #include "vmm/bus.h"
 #include "vmm/config.h"
 #include "vmm/devices.h"
@@ -54,6 +55,12 @@ struct vm {
 	struct boot_info boot;
 	unsigned nr_vcpus;
 	struct vcpu *vcpus;
+
+	/* PCI segment 0 and the address/GSI allocators it draws from (snapshot reaches them). */
+	struct pci_segment pci;
+	bool pci_ready;
+	struct range_alloc mmio32, mmio64, io_ports;
+	struct gsi_alloc gsis;
 
 	struct platform_notifier notifier;
 	int serial_irq_fd;

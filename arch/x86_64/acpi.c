@@ -279,7 +279,34 @@ static int build_madt(struct acpi_build *b, uint64_t *gpa)
 }
 
 /* Tables listed in the XSDT, in this order. */
-static const acpi_table_fn xsdt_tables[] = { build_fadt, build_madt };
+/* MCFG (PCI Firmware 3.x 4.1.2): one ECAM allocation for segment 0. */
+struct acpi_mcfg {
+	struct acpi_sdt_header h;
+	uint64_t reserved;
+	uint64_t base;
+	uint16_t segment;
+	uint8_t bus_start, bus_end;
+	uint32_t reserved2;
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct acpi_mcfg) == 60, "MCFG with one allocation is 60 bytes");
+
+/* Returns 1 (no table) when the platform has no PCI segment. */
+static int build_mcfg(struct acpi_build *b, uint64_t *gpa)
+{
+	struct acpi_mcfg *m;
+
+	if (!b->p->pci.present)
+		return 1;
+	m = place_table(b, "MCFG", sizeof(*m), 1, gpa);
+	if (!m)
+		return -ENOSPC;
+	m->base = b->p->pci.ecam_base;
+	m->bus_end = b->p->pci.bus_end;
+	return 0;
+}
+
+static const acpi_table_fn xsdt_tables[] = { build_fadt, build_madt, build_mcfg };
 
 /* \_SB_.COM1: the 16550 at 0x3f8 on ISA IRQ 4, which is GSI 4 (see build_madt()). */
 static int dsdt_com1(struct aml *a, const struct acpi_platform *p)
@@ -321,7 +348,65 @@ static int dsdt_s5(struct aml *a, const struct acpi_platform *p)
 }
 
 /* DSDT contents, in this order. Each part may rely on the writer's sticky errors. */
-static const acpi_dsdt_fn dsdt_parts[] = { dsdt_com1, dsdt_pwrb, dsdt_s5 };
+static void res_window(struct aml *a, uint8_t type, uint64_t base, uint64_t size)
+{
+	struct aml_addr_space w = {
+		.type = type,
+		.flags = AML_ADDR_MIN_FIXED | AML_ADDR_MAX_FIXED,
+		/* I/O: _RNG = 3, the window decodes ISA and non-ISA ranges (6.4.3.5.5). */
+		.type_flags = type == AML_SPACE_MEMORY ? AML_MEM_RW : type == AML_SPACE_IO ? 3 : 0,
+		.min = base, .max = base + size - 1, .length = size,
+	};
+
+	if (type == AML_SPACE_MEMORY && base + size - 1 > UINT32_MAX)
+		aml_res_qword_space(a, &w);
+	else if (type == AML_SPACE_MEMORY)
+		aml_res_dword_space(a, &w);
+	else
+		aml_res_word_space(a, &w);
+}
+
+/*
+ * \_SB_.PC00, the PCI host bridge (PCI Firmware 3.x 4.1.1): bus numbers, the CF8/CFC ports,
+ * and the windows BARs may live in. Linux keeps BARs placed inside these windows and moves
+ * the rest, so every BAR vireo assigns lies inside one.
+ */
+static int dsdt_pci(struct aml *a, const struct acpi_platform *p)
+{
+	const struct acpi_pci *pci = &p->pci;
+
+	if (!pci->present)
+		return 0;
+	aml_begin_device(a, "\\_SB_.PC00");
+	aml_name_eisaid(a, "_HID", "PNP0A08");
+	aml_name_eisaid(a, "_CID", "PNP0A03");
+	aml_name_integer(a, "_ADR", 0);
+	aml_name_integer(a, "_SEG", 0);
+	aml_name_integer(a, "_UID", 0);
+	aml_name(a, "_CRS");
+	aml_begin_resource_template(a);
+	res_window(a, AML_SPACE_BUS, 0, (uint64_t)pci->bus_end + 1);
+	aml_res_io(a, 0xcf8, 0xcf8, 1, 8);
+	res_window(a, AML_SPACE_IO, 0, 0xcf8);
+	res_window(a, AML_SPACE_IO, 0xd00, 0x10000 - 0xd00);
+	res_window(a, AML_SPACE_MEMORY, pci->mmio32_base, pci->mmio32_size);
+	if (pci->mmio64_size)
+		res_window(a, AML_SPACE_MEMORY, pci->mmio64_base, pci->mmio64_size);
+	aml_end(a);
+	aml_end(a);
+	/* Linux 6.1 uses ECAM only if a motherboard resource (PNP0C02) claims it. */
+	aml_begin_device(a, "\\_SB_.MBRD");
+	aml_name_eisaid(a, "_HID", "PNP0C02");
+	aml_name_integer(a, "_UID", 0);
+	aml_name(a, "_CRS");
+	aml_begin_resource_template(a);
+	aml_res_memory32_fixed(a, true, (uint32_t)pci->ecam_base,
+			       ((uint32_t)pci->bus_end + 1) << 20);
+	aml_end(a);
+	return aml_end(a);
+}
+
+static const acpi_dsdt_fn dsdt_parts[] = { dsdt_com1, dsdt_pwrb, dsdt_s5, dsdt_pci };
 
 /* DSDT rev 2 (5.2.11.1): AML integers are 64-bit from revision 2 on. */
 static int build_dsdt(struct acpi_build *b, uint64_t *gpa)
@@ -384,6 +469,7 @@ int acpi_build_tables(const struct acpi_platform *p, uint8_t *area, uint64_t are
 {
 	struct acpi_build b = { .p = p, .area = area, .gpa = area_gpa, .size = area_size };
 	uint64_t gpa, rsdp;
+	unsigned n = 0;
 	int r;
 
 	if (!p || !area || !rsdp_gpa || area_gpa % ACPI_RSDP_ALIGN ||
@@ -393,8 +479,12 @@ int acpi_build_tables(const struct acpi_platform *p, uint8_t *area, uint64_t are
 	for (size_t i = 0; !r && i < ARRAY_SIZE(xsdt_tables); i++) {
 		r = xsdt_tables[i](&b, &gpa);
 		if (!r)
-			b.xsdt->entry[i] = gpa;
+			b.xsdt->entry[n++] = gpa;
+		if (r == 1)   /* table not needed on this platform */
+			r = 0;
 	}
+	if (!r)   /* the XSDT lists only the tables built */
+		b.xsdt->h.length = (uint32_t)(sizeof(*b.xsdt) + n * sizeof(uint64_t));
 	if (!r)
 		r = build_dsdt(&b, &gpa);
 	if (r)

@@ -3,6 +3,7 @@
 #ifndef VIREO_ARCH_X86_64_ACPI_H
 #define VIREO_ARCH_X86_64_ACPI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,8 +15,18 @@
 #define ACPI_MAX_CPUS 255
 
 /* What the tables describe. Later issues extend it (PCI host bridge, MCFG, GED). */
+/* PCI segment 0: ECAM and the host bridge's windows (MCFG, \_SB_.PC00, \_SB_.MBRD). */
+struct acpi_pci {
+	bool present;
+	uint64_t ecam_base;      /* 1 MiB per bus, buses 0..bus_end */
+	uint8_t bus_end;
+	uint64_t mmio32_base, mmio32_size;
+	uint64_t mmio64_base, mmio64_size;
+};
+
 struct acpi_platform {
 	unsigned nr_cpus;        /* one LAPIC per vCPU, APIC ID = UID = index */
+	struct acpi_pci pci;
 };
 
 /*

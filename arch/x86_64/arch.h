@@ -26,6 +26,12 @@ struct e820_entry {
 
 /* Splits @mem_size bytes of RAM around the 32-bit MMIO hole; returns the region count. */
 unsigned arch_ram_regions(uint64_t mem_size, struct guest_region out[GUEST_MEM_MAX_REGIONS]);
+/*
+ * The 64-bit PCI MMIO window: from the first GiB boundary above RAM (and 4 GiB), at most
+ * 256 GiB, below 2^phys_bits so every BAR is addressable by the guest. *size 0: none fits.
+ */
+void arch_mmio64_window(const struct guest_mem *mem, unsigned phys_bits, uint64_t *base,
+			uint64_t *size);
 /* The guest's memory map: RAM, the legacy hole, the ACPI area. Returns entries or -ENOSPC. */
 int arch_e820_build(const struct guest_mem *mem, struct e820_entry *out, unsigned max);
 

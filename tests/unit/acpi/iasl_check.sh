@@ -74,7 +74,7 @@ corrupt() {
 }
 
 fail=0
-for t in xsdt facp apic dsdt; do
+for t in xsdt facp apic mcfg dsdt; do
 	check "$t" || fail=1
 done
 

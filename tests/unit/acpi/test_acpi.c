@@ -39,6 +39,10 @@ static uint8_t *new_area(void)
 	return buf;
 }
 
+#define PCI_PLATFORM { .present = true, .ecam_base = 0xe8000000ULL, .bus_end = 0, \
+	.mmio32_base = 0xc0000000ULL, .mmio32_size = 0x28000000ULL, \
+	.mmio64_base = 0x4000000000ULL, .mmio64_size = 0x4000000000ULL }
+
 static void assert_untouched(const uint8_t *p, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
@@ -238,6 +242,40 @@ static void test_dsdt(void **state)
 	free(area);
 }
 
+/* With a PCI segment: MCFG third in the XSDT, \_SB_.PC00 and \_SB_.MBRD in the DSDT. */
+static void test_pci(void **state)
+{
+	struct acpi_platform p = { .nr_cpus = 2, .pci = PCI_PLATFORM };
+	uint8_t *area = new_area();
+	const uint8_t *x, *m, *d;
+	uint64_t rsdp;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(acpi_build_tables(&p, area, AREA_GPA, AREA_SIZE, &rsdp), 0);
+	x = table_at(area, xsdt_gpa(area, rsdp), "XSDT");
+	assert_int_equal(rd32(x + 4), 36 + 3 * 8);
+	m = table_at(area, xsdt_entry(area, rsdp, 2), "MCFG");
+	assert_int_equal(rd32(m + 4), 60);
+	assert_int_equal(rd64(m + 44), 0xe8000000ULL);     /* base */
+	assert_int_equal(m[52] | m[53] << 8, 0);           /* segment */
+	assert_int_equal(m[54], 0);                        /* start bus */
+	assert_int_equal(m[55], 0);                        /* end bus */
+	d = table_at(area, dsdt_gpa(area, rsdp), "DSDT");
+	len = rd32(d + 4);
+	assert_true(CONTAINS(d, len, 0x5c, 0x2e, '_', 'S', 'B', '_', 'P', 'C', '0', '0'));
+	assert_true(CONTAINS(d, len, 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x08));
+	assert_true(CONTAINS(d, len, 0x08, '_', 'C', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03));
+	assert_true(CONTAINS(d, len, 0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08));
+	/* ECAM claimed by the PNP0C02 motherboard device: Memory32Fixed(RW, base, 1 MiB) */
+	assert_true(CONTAINS(d, len, 0x5c, 0x2e, '_', 'S', 'B', '_', 'M', 'B', 'R', 'D'));
+	assert_true(CONTAINS(d, len, 0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xe8,
+			     0x00, 0x00, 0x10, 0x00));
+	assert_true(CONTAINS(d, len, 0x8a, 0x2b, 0x00));    /* QWordMemory: the 64-bit window */
+	assert_true(CONTAINS(d, len, 0x87, 0x17, 0x00));    /* DWordMemory: the 32-bit window */
+	free(area);
+}
+
 /* Bytes used: the DSDT is the last table. */
 static size_t used_size(const uint8_t *area, uint64_t rsdp)
 {
@@ -321,13 +359,13 @@ static int write_file(const char *dir, const char *name, const uint8_t *p, size_
 	return (fclose(f) == 0 && ok) ? 0 : -1;
 }
 
-/* Writes rsdp.dat, xsdt.dat, facp.dat, apic.dat and dsdt.dat for a 4-vCPU VM. */
+/* Writes rsdp, xsdt, facp, apic, mcfg and dsdt .dat files for a 4-vCPU VM with PCI. */
 static int dump(const char *dir)
 {
-	struct acpi_platform p = { .nr_cpus = 4 };
+	struct acpi_platform p = { .nr_cpus = 4, .pci = PCI_PLATFORM };
 	uint8_t *area = calloc(1, AREA_SIZE);
-	uint64_t rsdp, gpa[4];
-	static const char *const names[] = { "xsdt", "facp", "apic", "dsdt" };
+	uint64_t rsdp, gpa[5];
+	static const char *const names[] = { "xsdt", "facp", "apic", "dsdt", "mcfg" };
 	int r = 0;
 
 	if (!area || acpi_build_tables(&p, area, AREA_GPA, AREA_SIZE, &rsdp)) {
@@ -338,8 +376,9 @@ static int dump(const char *dir)
 	gpa[1] = rd64(area + (gpa[0] - AREA_GPA) + 36);
 	gpa[2] = rd64(area + (gpa[0] - AREA_GPA) + 44);
 	gpa[3] = rd64(area + (gpa[1] - AREA_GPA) + 140);
+	gpa[4] = rd64(area + (gpa[0] - AREA_GPA) + 52);
 	r |= write_file(dir, "rsdp", area + (rsdp - AREA_GPA), 36);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		r |= write_file(dir, names[i], area + (gpa[i] - AREA_GPA),
 				rd32(area + (gpa[i] - AREA_GPA) + 4));
 	free(area);
@@ -355,6 +394,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_madt),
 		cmocka_unit_test(test_dsdt),
 		cmocka_unit_test(test_layout),
+		cmocka_unit_test(test_pci),
 		cmocka_unit_test(test_enospc),
 		cmocka_unit_test(test_invalid),
 	};
