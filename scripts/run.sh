@@ -24,4 +24,7 @@ api vm.create '{
   "console": {"mode": "Off"}
 }'
 api vm.boot
-wait $vireo_pid
+status=0
+wait $vireo_pid || status=$?
+rm -f "$sock.lock"   # vireo, like Cloud Hypervisor, leaves the lock file
+exit $status
