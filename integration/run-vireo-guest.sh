@@ -8,7 +8,7 @@ reboot=${6:-}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-cmdline="cpus=$cpus mem=$mem"
+cmdline="cpus=$cpus mem=$mem hostbridge=8086:0d57 barmove=1 unclaimed=ones"
 [ "$reboot" = --reboot ] && cmdline+=" reboot=1"
 timeout -k 10 600 "$vireo" --kernel "$guest" --cpus "boot=$cpus" --memory "size=${mem}M" \
 	--cmdline "$cmdline" --serial "file=$work/serial.log" -v --log-file "$work/vireo.log" \

@@ -270,10 +270,12 @@ static void cf8_write(void *opaque, uint64_t off, const uint8_t *data, unsigned 
 	pthread_mutex_lock(&seg->lock);
 	addr = seg->config_address;
 	if (off < 4) {
-		uint32_t mask = ones(len) << (8 * off);
-
-		addr = (addr & ~mask) | ((val << (8 * off)) & mask);
-		seg->config_address = addr & ~CF8_RO_BITS;
+		/*
+		 * PCI 3.0 3.2.2.3.2: only a dword write latches CONFIG_ADDRESS; narrower ones
+		 * (Linux's outb(0x01, 0xCFB) probe) are other I/O and leave it alone.
+		 */
+		if (off == 0 && len == 4)
+			seg->config_address = val & ~CF8_RO_BITS;
 	} else if (addr & CF8_ENABLE) {
 		cfg_write_locked(seg, (addr >> 16) & 0xff, (addr >> 11) & 0x1f, (addr >> 8) & 0x7,
 				 (addr & 0xfc) + (unsigned)(off - 4), len, val);

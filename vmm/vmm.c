@@ -86,6 +86,24 @@ static void vmm_publish(struct vmm *vmm)
 	free(info);
 }
 
+/*
+ * Drops the VM config with what belonged to it: its serial output and its CMOS NVRAM, which
+ * survive guest reboots of this VM but not a vm.delete (a later vm.create is a new machine).
+ */
+static void vmm_forget_vm(struct vmm *vmm)
+{
+	if (vmm->persist.serial_out_fd >= 0)
+		close(vmm->persist.serial_out_fd);
+	memset(&vmm->persist, 0, sizeof(vmm->persist));
+	vmm->persist.serial_out_fd = -1;
+	if (vmm->cfg) {
+		config_free(vmm->cfg);
+		free(vmm->cfg);
+	}
+	vmm->cfg = NULL;
+	vmm->state = API_STATE_NONE;
+}
+
 static void vmm_watch(struct vmm *vmm, int fd, bool on)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
@@ -230,10 +248,7 @@ static void vmm_api_simple(struct vmm *vmm, struct api_request *req, const char 
 		break;
 	case API_VM_DELETE:
 		vmm_stop_vm(vmm);
-		config_free(vmm->cfg);
-		free(vmm->cfg);
-		vmm->cfg = NULL;
-		vmm->state = API_STATE_NONE;
+		vmm_forget_vm(vmm);
 		break;
 	default:
 		break;
@@ -454,12 +469,7 @@ void vmm_destroy(struct vmm *vmm)
 	api_event("vmm", "shutdown");
 	api_server_stop(vmm->api);
 	api_event_monitor_close();
-	if (vmm->cfg) {
-		config_free(vmm->cfg);
-		free(vmm->cfg);
-	}
-	if (vmm->persist.serial_out_fd >= 0)
-		close(vmm->persist.serial_out_fd);
+	vmm_forget_vm(vmm);
 	if (vmm->signal_fd >= 0)
 		close(vmm->signal_fd);
 	if (vmm->epfd >= 0)

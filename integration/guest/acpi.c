@@ -97,7 +97,7 @@ uint64_t acpi_root_entry(unsigned i)
 	return acpi.root_is_xsdt ? rd64(t + 36 + 8 * i) : rd32(t + 36 + 4 * i);
 }
 
-static uint64_t find_table(const char *sig)
+uint64_t acpi_find_table(const char *sig)
 {
 	for (unsigned i = 0; i < acpi_root_count(); i++) {
 		uint64_t pa = acpi_root_entry(i);
@@ -158,6 +158,102 @@ static void fadt_tables(void)
 	acpi.s5_slp_typ = acpi.dsdt_pa ? s5_slp_typ(acpi.dsdt_pa) : -1;
 }
 
+/*
+ * Does a device with _HID `hid` ("PNP0C02") claim [base, base+len) in its _CRS? Only the
+ * static form is understood: Name(_HID, EISAID(..) or String) followed in the same device by
+ * Name(_CRS, Buffer{...}) with Memory32Fixed, Memory32, DWord or QWord memory descriptors
+ * (ACPI 6.x 6.4.2, 6.4.3; EISAID packing 19.6.35). A Method _CRS is not evaluated.
+ */
+static uint32_t eisaid(const char *id)
+{
+	uint32_t v = ((uint32_t)(id[0] - 0x40) << 26) | ((uint32_t)(id[1] - 0x40) << 21) |
+	             ((uint32_t)(id[2] - 0x40) << 16);
+	for (int i = 3; i < 7; i++) {
+		char c = id[i];
+		uint32_t d = c >= 'A' ? (uint32_t)(c - 'A' + 10) : (uint32_t)(c - '0');
+		v |= d << (4 * (6 - i));
+	}
+	/* AML stores the byte-swapped value: "PNP0C02" -> bytes 41 D0 0C 02. */
+	return (v >> 24) | ((v >> 8) & 0xFF00) | ((v << 8) & 0xFF0000) | (v << 24);
+}
+
+static bool name_is(const uint8_t *t, uint32_t i, uint32_t len, const char *seg)
+{
+	return i >= 1 && i + 5 <= len && t[i - 1] == 0x08 && memcmp(t + i, seg, 4) == 0;
+}
+
+static bool crs_covers(const uint8_t *p, uint32_t n, uint64_t base, uint64_t len)
+{
+	for (uint32_t o = 0; o < n;) {
+		uint8_t b = p[o];
+		if (!(b & 0x80)) {              /* small item: tag 6:3, length 2:0 */
+			if (((b >> 3) & 0xF) == 0xF)
+				return false;   /* End Tag */
+			o += 1 + (b & 7);
+			continue;
+		}
+		if (o + 3 > n)
+			return false;
+		uint32_t l = p[o + 1] | (uint32_t)p[o + 2] << 8;
+		const uint8_t *d = p + o;
+		uint64_t lo = 0, sz = 0;
+		if (o + 3 + l > n)
+			return false;
+		if (b == 0x86 && l >= 9) {                      /* Memory32Fixed */
+			lo = rd32(d + 4);
+			sz = rd32(d + 8);
+		} else if (b == 0x85 && l >= 17) {              /* Memory32 */
+			lo = rd32(d + 4);
+			sz = rd32(d + 16);
+		} else if (b == 0x87 && l >= 23 && d[3] == 0) { /* DWord memory */
+			lo = rd32(d + 10);
+			sz = rd32(d + 22);
+		} else if (b == 0x8A && l >= 43 && d[3] == 0) { /* QWord memory */
+			lo = rd64(d + 14);
+			sz = rd64(d + 38);
+		}
+		if (sz && lo <= base && base + len <= lo + sz)
+			return true;
+		o += 3 + l;
+	}
+	return false;
+}
+
+bool acpi_dsdt_claims(const char *hid, uint64_t base, uint64_t len)
+{
+	uint32_t tl = acpi_table_len(acpi.dsdt_pa), id = eisaid(hid);
+	const uint8_t *t = tl >= 36 ? phys_ptr(acpi.dsdt_pa, tl) : NULL;
+	for (uint32_t i = 36; t && i + 12 <= tl; i++) {
+		if (!name_is(t, i, tl, "_HID"))
+			continue;
+		bool match = (t[i + 4] == 0x0C && rd32(t + i + 5) == id) ||
+		             (t[i + 4] == 0x0D && i + 13 <= tl && memcmp(t + i + 5, hid, 8) == 0);
+		if (!match)
+			continue;
+		/* The device's _CRS: the next Name(_CRS, Buffer) before another _HID. */
+		for (uint32_t j = i + 8; j + 8 <= tl && j < i + 512; j++) {
+			if (name_is(t, j, tl, "_HID"))
+				break;
+			if (!name_is(t, j, tl, "_CRS") || t[j + 4] != 0x11)
+				continue;
+			uint32_t k = j + 5, pkg = t[k] >> 6;   /* PkgLength (20.2.4) */
+			uint32_t plen = pkg ? (t[k] & 0xF) : (t[k] & 0x3F);
+			for (uint32_t b = 1; b <= pkg; b++)
+				plen |= (uint32_t)t[k + b] << (4 + 8 * (b - 1));
+			uint32_t end = k + plen;
+			k += 1 + pkg;
+			/* BufferSize: ByteConst, WordConst, DWordConst or Zero/One */
+			k += t[k] == 0x0A ? 2 : t[k] == 0x0B ? 3 : t[k] == 0x0C ? 5 : 1;
+			if (end > tl || k >= end)
+				break;
+			if (crs_covers(t + k, end - k, base, len))
+				return true;
+			break;
+		}
+	}
+	return false;
+}
+
 /* Fill in `acpi`; returns false if no RSDP was found at all. */
 bool acpi_discover(uint64_t rsdp_hint)
 {
@@ -177,8 +273,8 @@ bool acpi_discover(uint64_t rsdp_hint)
 	acpi.rsdp_rev = r[15];
 	acpi.root_is_xsdt = acpi.rsdp_rev >= 2 && rd64(r + 24) != 0;
 	acpi.root_pa = acpi.root_is_xsdt ? rd64(r + 24) : rd32(r + 16);
-	acpi.fadt_pa = find_table("FACP");
-	acpi.madt_pa = find_table("APIC");
+	acpi.fadt_pa = acpi_find_table("FACP");
+	acpi.madt_pa = acpi_find_table("APIC");
 	if (acpi.fadt_pa)
 		fadt_tables();
 	return true;

@@ -8,6 +8,9 @@ agree with its CHECK lines, N > 0 and M == 0. Any CHECK ... FAIL anywhere fails 
 More than one boot is only allowed with --reboot, which also demands "reboot_request PASS"
 in the first boot and "reboot PASS" in the last.
 
+The PCI checks (pci_*) are required unless the guest's command line, as echoed in its
+"vireo-guest: cmdline" line, has pci=0 (or --no-pci / --no-default is given).
+
 Exit status: 0 good, 1 bad, 2 usage or unreadable log.
 """
 import argparse
@@ -17,6 +20,7 @@ import sys
 
 # Searched anywhere in a line: firmware may leave a partial line before it.
 BANNER = re.compile(r"vireo-guest: start\b")
+CMDLINE = re.compile(r'^vireo-guest: cmdline "(.*)"$')
 CHECK = re.compile(r"^CHECK (\S+) (PASS|FAIL)(?: (.*))?$")
 SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed$")
 ANSI = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|[@-Z\\-_])")
@@ -25,6 +29,9 @@ ANSI = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|[@-Z\\-_])")
 DEFAULT_REQUIRED = ["memmap", "acpi_rsdp", "acpi_xsdt", "acpi_fadt", "acpi_madt",
                     "acpi_dsdt", "ram_low", "ram_high", "madt_cpus", "lapic_timer",
                     "debugport"]
+# Printed unless the guest's command line says pci=0.
+PCI_REQUIRED = ["pci_mcfg", "pci_cf8_probe", "pci_enum_agree", "pci_host_bridge",
+                "pci_ecam_bounds", "pci_bar_sizing", "pci_bar_move"]
 
 
 def parse_args(argv):
@@ -37,6 +44,9 @@ def parse_args(argv):
     p.add_argument("--no-default", action="store_true",
                    help="do not require the checks every run prints: "
                         + ",".join(DEFAULT_REQUIRED))
+    p.add_argument("--no-pci", action="store_true",
+                   help="do not require the PCI checks (implied by pci=0 on the guest's "
+                        "command line): " + ",".join(PCI_REQUIRED))
     p.add_argument("--cpus", type=int, metavar="N",
                    help="expect N CPUs: madt_cpus plus exactly N-1 ap_* checks")
     p.add_argument("--aps", type=int, metavar="N", help="expect exactly N ap_* checks")
@@ -74,6 +84,15 @@ def boot_checks(boot):
     return before, summary, after
 
 
+def boot_cmdline(boot):
+    """The words of the guest's echoed command line (empty if it printed none)."""
+    for line in boot:
+        m = CMDLINE.match(line)
+        if m:
+            return m.group(1).split()
+    return []
+
+
 def judge_last(boot, args, errors):
     before, summary, after = boot_checks(boot)
     if summary is None:
@@ -90,6 +109,8 @@ def judge_last(boot, args, errors):
     checks = before + after
     names = {c[0]: c[1] for c in checks}
     required = list(args.require) + ([] if args.no_default else DEFAULT_REQUIRED)
+    if not (args.no_default or args.no_pci or "pci=0" in boot_cmdline(boot)):
+        required += PCI_REQUIRED
     if args.reboot:
         required.append("reboot")
     for pat in required:

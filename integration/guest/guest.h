@@ -28,6 +28,18 @@ static inline uint8_t inb(uint16_t port)
 	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
 	return v;
 }
+static inline uint16_t inw(uint16_t port)
+{
+	uint16_t v;
+	__asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+static inline uint32_t inl(uint16_t port)
+{
+	uint32_t v;
+	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
 
 static inline void cpu_pause(void) { __asm__ volatile("pause" ::: "memory"); }
 static inline void cpu_cli(void) { __asm__ volatile("cli" ::: "memory"); }
@@ -64,6 +76,7 @@ void *memset(void *dst, int c, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
 bool phys_map(uint64_t pa, uint64_t len);
+bool phys_map_uc(uint64_t pa, uint64_t len);
 void *phys_ptr(uint64_t pa, uint64_t len);
 
 /* PVH start info (Xen public/arch-x86/hvm/start_info.h, vmm-tech.md 1.3). */
@@ -100,6 +113,8 @@ extern struct acpi_info acpi;
 bool acpi_discover(uint64_t rsdp_hint);
 uint32_t acpi_table_len(uint64_t pa);
 bool acpi_table_ok(uint64_t pa, const char *sig);
+uint64_t acpi_find_table(const char *sig);
+bool acpi_dsdt_claims(const char *hid, uint64_t base, uint64_t len);
 unsigned acpi_root_count(void);
 uint64_t acpi_root_entry(unsigned i);
 uint32_t acpi_fadt_flags(void);
@@ -121,8 +136,23 @@ uint32_t ap_reported(uint32_t apic_id, uint32_t *last_id, uint32_t *count);
 unsigned lapic_timer_test(unsigned want, uint32_t count, unsigned *stray);
 void idt_setup(void);
 
-/* main.c: check bookkeeping, also used by the exception handler. */
+/* main.c: check bookkeeping, also used by the exception handler; the memory map. */
+#define LINE_MAX 320
 void check(const char *name, bool ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void __attribute__((noreturn)) guest_finish(void);
+bool memmap_covers(uint64_t start, uint64_t len, uint32_t type);
+bool memmap_overlaps(uint64_t start, uint64_t len);
+
+/* pci.c: PCI segment 0 checks (README.md "PCI checks"). Windows are inclusive [lo, hi]. */
+struct pci_opts {
+	bool skip;                    /* pci=0 */
+	bool want_hb;                 /* hostbridge=VVVV:DDDD given */
+	uint16_t hb_vendor, hb_device;
+	bool barmove;                 /* barmove=1 */
+	bool unclaimed_ones;          /* unclaimed=ones: an unclaimed MMIO read must be all-ones */
+	uint64_t win32_lo, win32_hi;  /* win32=0xLO-0xHI (default 0xc0000000-0xe7ffffff) */
+	uint64_t win64_lo, win64_hi;  /* win64=0xLO-0xHI (default: none given) */
+};
+void pci_checks(const struct pci_opts *o);
 
 #endif

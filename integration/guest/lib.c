@@ -177,7 +177,7 @@ int gsnprintf(char *buf, size_t size, const char *fmt, ...)
 
 void gprintf(const char *fmt, ...)
 {
-	char line[256];
+	char line[LINE_MAX];
 	va_list ap;
 	va_start(ap, fmt);
 	gvsnprintf(line, sizeof(line), fmt, ap);
@@ -189,8 +189,10 @@ void gprintf(const char *fmt, ...)
  * --- page tables ---
  * boot.S identity-maps [0, 1 GiB). Anything else (RAM above 1 GiB, ACPI tables high in low
  * RAM, the LAPIC) is mapped here with 2 MiB pages (SDM vol 3A 4.5, 4-level paging); the
- * 32-bit MMIO hole [3 GiB, 4 GiB) gets PCD|PWT so device registers are uncached.
- * Only not-present entries are ever filled in, which needs no TLB flush (SDM 4.10.2.3).
+ * 32-bit MMIO hole [3 GiB, 4 GiB), and whatever phys_map_uc() maps, gets PCD|PWT so device
+ * registers are uncached.
+ * Filling a not-present entry needs no TLB flush (SDM 4.10.2.3); the one rewrite (cached ->
+ * uncached for phys_map_uc) is followed by INVLPG.
  */
 #define PTE_P     0x1ULL
 #define PTE_W     0x2ULL
@@ -216,34 +218,49 @@ static uint64_t *pt_next(uint64_t *table, unsigned idx)
 	return (uint64_t *)(uintptr_t)(table[idx] & PTE_ADDR);
 }
 
-static bool map_large(uint64_t pa)
+static bool map_large(uint64_t pa, bool uc)
 {
 	uint64_t *pdpt = pt_next(boot_pml4, (pa >> 39) & 511);
 	uint64_t *pd = pdpt ? pt_next(pdpt, (pa >> 30) & 511) : NULL;
 	if (!pd)
 		return false;
 	uint64_t *pde = &pd[(pa >> 21) & 511];
-	if (*pde & PTE_P)
-		return true;
 	uint64_t attr = PTE_P | PTE_W | PTE_PS;
-	if (pa >= MMIO_HOLE_START && pa < FOUR_GIB)
+	if (uc || (pa >= MMIO_HOLE_START && pa < FOUR_GIB))
 		attr |= PTE_PCD | PTE_PWT;
+	if ((*pde & PTE_P) && (!uc || (*pde & PTE_PCD)))
+		return true;
+	bool was_present = *pde & PTE_P;
 	*pde = (pa & ~(GUEST_LARGE_PAGE - 1)) | attr;
 	barrier();
+	/* A cached mapping turned uncached (device registers outside the 3-4 GiB hole). */
+	if (was_present)
+		__asm__ volatile("invlpg (%0)" : : "r"((uintptr_t)pa) : "memory");
 	return true;
 }
 
-/* Make [pa, pa+len) accessible at the same virtual address. Only the lower half (< 128 TiB). */
-bool phys_map(uint64_t pa, uint64_t len)
+static bool map_range(uint64_t pa, uint64_t len, bool uc)
 {
 	if (len == 0)
 		len = 1;
 	if (pa >= (1ULL << 47) || pa + len > (1ULL << 47) || pa + len < pa)
 		return false;
 	for (uint64_t a = pa & ~(GUEST_LARGE_PAGE - 1); a < pa + len; a += GUEST_LARGE_PAGE)
-		if (!map_large(a))
+		if (!map_large(a, uc))
 			return false;
 	return true;
+}
+
+/* Make [pa, pa+len) accessible at the same virtual address. Only the lower half (< 128 TiB). */
+bool phys_map(uint64_t pa, uint64_t len)
+{
+	return map_range(pa, len, false);
+}
+
+/* The same, uncached (PCD|PWT) wherever it is: ECAM and BARs may lie outside [3 GiB, 4 GiB). */
+bool phys_map_uc(uint64_t pa, uint64_t len)
+{
+	return map_range(pa, len, true);
 }
 
 void *phys_ptr(uint64_t pa, uint64_t len)

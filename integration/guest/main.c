@@ -14,7 +14,6 @@
 #define RAM_SAMPLES       64
 #define EXCL_MAX          64
 #define FAIL_KEEP         16
-#define LINE_MAX          200
 #define LOW_SKIP          0x10000ULL      /* never touch the first 64 KiB */
 #define LEGACY_HOLE       0xA0000ULL
 #define ONE_MIB           0x100000ULL
@@ -34,6 +33,10 @@ static struct {
 	uint64_t mem_mib;      /* mem=N (MiB, or with an M/G suffix), 0 if absent */
 	bool reboot;           /* reboot=1 */
 } opt = { -1, 0, false };
+
+static struct pci_opts pci_opt = {
+	.win32_lo = 0xC0000000ULL, .win32_hi = 0xE7FFFFFFULL,   /* vireo's 32-bit window */
+};
 
 static unsigned n_pass, n_fail;
 static char fail_lines[FAIL_KEEP][LINE_MAX];
@@ -126,15 +129,65 @@ static bool parse_num(const char *s, size_t len, uint64_t *out)
 	return i == len;
 }
 
+/* Hex digits with an optional 0x prefix, up to `stop` or the end; returns the length used. */
+static size_t parse_hex(const char *s, size_t len, char stop, uint64_t *out)
+{
+	size_t i = (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ? 2 : 0, start = i;
+	uint64_t v = 0;
+	for (; i < len && s[i] != stop; i++) {
+		char c = s[i];
+		unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0') :
+		             c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) :
+		             c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 16;
+		if (d == 16 || i - start >= 16)
+			return 0;
+		v = v << 4 | d;
+	}
+	*out = v;
+	return i > start ? i : 0;
+}
+
+/* "A<sep>B" with two hex numbers (hostbridge=8086:0d57, win32=0xc0000000-0xe7ffffff). */
+static bool parse_hex_pair(const char *s, size_t len, char sep, uint64_t *a, uint64_t *b)
+{
+	size_t n = parse_hex(s, len, sep, a);
+	return n && n + 1 < len && s[n] == sep && parse_hex(s + n + 1, len - n - 1, 0, b) == len - n - 1;
+}
+
+static bool key_is(const char *w, size_t len, const char *key)
+{
+	size_t k = strlen(key);
+	return len > k && memcmp(w, key, k) == 0;
+}
+
 static void parse_word(const char *w, size_t len)
 {
-	uint64_t v;
-	if (len > 5 && memcmp(w, "cpus=", 5) == 0 && parse_num(w + 5, len - 5, &v))
+	uint64_t v, a, b;
+	if (key_is(w, len, "cpus=") && parse_num(w + 5, len - 5, &v))
 		opt.cpus = (int)v;
-	else if (len > 4 && memcmp(w, "mem=", 4) == 0 && parse_num(w + 4, len - 4, &v))
+	else if (key_is(w, len, "mem=") && parse_num(w + 4, len - 4, &v))
 		opt.mem_mib = v;
 	else if (len == 8 && memcmp(w, "reboot=1", 8) == 0)
 		opt.reboot = true;
+	else if (len == 5 && memcmp(w, "pci=0", 5) == 0)
+		pci_opt.skip = true;
+	else if (len == 9 && memcmp(w, "barmove=1", 9) == 0)
+		pci_opt.barmove = true;
+	else if (len == 14 && memcmp(w, "unclaimed=ones", 14) == 0)
+		pci_opt.unclaimed_ones = true;
+	else if (key_is(w, len, "hostbridge=") && parse_hex_pair(w + 11, len - 11, ':', &a, &b) &&
+	         a <= 0xFFFF && b <= 0xFFFF) {
+		pci_opt.want_hb = true;
+		pci_opt.hb_vendor = (uint16_t)a;
+		pci_opt.hb_device = (uint16_t)b;
+	} else if (key_is(w, len, "win32=") && parse_hex_pair(w + 6, len - 6, '-', &a, &b) &&
+	           a < b && b < FOUR_GIB) {
+		pci_opt.win32_lo = a;
+		pci_opt.win32_hi = b;
+	} else if (key_is(w, len, "win64=") && parse_hex_pair(w + 6, len - 6, '-', &a, &b) && a < b) {
+		pci_opt.win64_lo = a;
+		pci_opt.win64_hi = b;
+	}
 	/* hostile=... and unknown keys: ignored in this version */
 }
 
@@ -227,13 +280,28 @@ static bool excluded(uint64_t page)
 	return false;
 }
 
-static bool is_ram(uint64_t start, uint64_t len)
+/* One memory-map entry of `type` holds all of [start, start+len). */
+bool memmap_covers(uint64_t start, uint64_t len, uint32_t type)
 {
 	for (unsigned i = 0; i < memmap_n; i++)
-		if (memmap[i].type == E820_RAM && start >= memmap[i].addr &&
+		if (memmap[i].type == type && start >= memmap[i].addr &&
 		    start + len <= memmap[i].addr + memmap[i].size)
 			return true;
 	return false;
+}
+
+/* Any memory-map entry (RAM or reserved) intersects [start, start+len). */
+bool memmap_overlaps(uint64_t start, uint64_t len)
+{
+	for (unsigned i = 0; i < memmap_n; i++)
+		if (start < memmap[i].addr + memmap[i].size && memmap[i].addr < start + len)
+			return true;
+	return false;
+}
+
+static bool is_ram(uint64_t start, uint64_t len)
+{
+	return memmap_covers(start, len, E820_RAM);
 }
 
 static void exclude_firmware(void)
@@ -509,6 +577,8 @@ void guest_main(void)
 	check_cpus(tramp);
 	outb(DEBUGPORT, MARK_APS);
 	check_timer();
+	if (!pci_opt.skip)
+		pci_checks(&pci_opt);
 	check("debugport", true, "wrote 0x10,0x20,0x30");
 	guest_finish();
 }

@@ -13,13 +13,15 @@
 #     --timeout S      kill QEMU after S seconds (default 300, 540 with --reboot)
 #     --log FILE       keep the serial log here (default: a temporary file)
 #     --require NAME   passed on to check-report.py (repeatable)
+#     --device SPEC    add "-device SPEC" (repeatable; no spaces), e.g.
+#                      virtio-rng-pci,disable-legacy=on
 #
 # Exit status: 0 if the guest reported "N passed, 0 failed" with all expected checks and
 # QEMU exited by itself; 77 (skip) without QEMU or /dev/kvm; 1 otherwise.
 # Under kvm-pvm SeaBIOS alone runs ~30 s before the guest starts.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-smp=2 mem=512 extra='' reboot=0 tiny=0 timeout='' log='' requires='' machine=q35
+smp=2 mem=512 extra='' reboot=0 tiny=0 timeout='' log='' requires='' machine=q35 devices=''
 qemu=${QEMU:-qemu-system-x86_64}
 
 while [ $# -gt 1 ]; do
@@ -33,6 +35,7 @@ while [ $# -gt 1 ]; do
 	--timeout) timeout=$2; shift 2 ;;
 	--log) log=$2; shift 2 ;;
 	--require) requires="$requires --require $2"; shift 2 ;;
+	--device) devices="$devices -device $2"; shift 2 ;;
 	*) echo "run-qemu: unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -54,13 +57,13 @@ cmdline="cpus=$smp mem=$mem"
 noreboot=-no-reboot
 [ $reboot -eq 1 ] && noreboot=
 
-echo "run-qemu: $elf machine=$machine smp=$smp mem=${mem}M cmdline=\"$cmdline\" timeout=${timeout}s"
+echo "run-qemu: $elf machine=$machine smp=$smp mem=${mem}M cmdline=\"$cmdline\"${devices:+ devices:$devices} timeout=${timeout}s"
 start=$(date +%s)
 # timeout(1) runs QEMU in its own process group and signals the whole group; -k follows up
 # with SIGKILL (after an emulation failure QEMU stays alive, paused).
 # shellcheck disable=SC2086
 timeout -k 10 "$timeout" "$qemu" -enable-kvm -cpu host,-arch-capabilities -M "$machine" \
-	-m "${mem}M" -smp "$smp" -nographic $noreboot -nic none \
+	-m "${mem}M" -smp "$smp" -nographic $noreboot -nic none $devices \
 	-kernel "$elf" -append "$cmdline" </dev/null >"$log" 2>&1
 rc=$?
 end=$(date +%s)

@@ -39,15 +39,16 @@ done
 log() { echo "build-kernel: $*" >&2; }
 die() { echo "build-kernel: ERROR: $*" >&2; exit 1; }
 
-# Packages needed to build this configuration on Debian 12.
+# Debian packages needed to build this configuration (checked on Debian 12):
 #   build-essential: gcc, make, binutils (readelf), patch (via dpkg-dev)
-#   bc: kernel/time/timeconst.bc      bison, flex: scripts/kconfig, dtc-free genksyms
-#   libelf-dev: objtool (x86_64 always builds it)
-#   libssl-dev: scripts/sign-file, extract-cert host tools
-#   cpio: kernel/gen_kheaders and initramfs tooling   xz-utils: unpacking the source
+#   bc: kernel/time/timeconst.bc          bison, flex: scripts/kconfig
+#   libelf-dev: objtool (built for every x86_64 kernel)
 #   lz4: bzImage payload compression (CONFIG_KERNEL_LZ4)
-#   python3: scripts used by some Makefiles          linux-source-6.1: the source
-packages=(build-essential bc bison flex libelf-dev libssl-dev cpio xz-utils lz4 python3 "$src_pkg")
+#   xz-utils: unpacking the source tarball
+# Not needed for this configuration: libssl-dev (no module signing or trusted
+# keys), cpio (the initramfs tool usr/gen_init_cpio is built from the tree).
+# Add them here if the fragment ever enables MODULE_SIG/IKHEADERS.
+build_packages=(build-essential bc bison flex libelf-dev lz4 xz-utils)
 
 pkg_installed() {
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
@@ -55,7 +56,7 @@ pkg_installed() {
 
 ensure_packages() {
     local missing=() p
-    for p in "${packages[@]}"; do
+    for p in "$@"; do
         pkg_installed "$p" || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -64,14 +65,18 @@ ensure_packages() {
     fi
     log "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    if ! apt-get install -y --no-install-recommends "${missing[@]}" >&2; then
+    # Wait for the dpkg lock (unattended-upgrades on a fresh machine) instead
+    # of failing at once; on a fresh image the package lists may be empty.
+    local apt=(apt-get -o DPkg::Lock::Timeout=600 -y --no-install-recommends)
+    if ! "${apt[@]}" install "${missing[@]}" >&2; then
         log "apt-get install failed, running apt-get update and retrying"
-        apt-get update >&2
-        apt-get install -y --no-install-recommends "${missing[@]}" >&2
+        "${apt[@]}" update >&2
+        "${apt[@]}" install "${missing[@]}" >&2
     fi
 }
 
-ensure_packages
+# The source package first: its version is part of the cache key.
+ensure_packages "$src_pkg"
 [ -r "$src_tar" ] || die "$src_tar not found (is $src_pkg installed?)"
 src_ver=$(dpkg-query -W -f='${Version}' "$src_pkg")
 
@@ -87,18 +92,29 @@ key=$( {
 } | sha256sum | cut -c1-16)
 out=$cache/linux-$src_ver-$key
 
-mkdir -p "$cache"
+# A finished entry is complete (it is moved into place atomically), so a hit
+# needs no lock and no write access.
+cached() { [ $force -eq 0 ] && [ -f "$out/vmlinux" ] && [ -f "$out/bzImage" ]; }
+if cached; then
+    log "cached: $out"
+    echo "$out"
+    exit 0
+fi
+
+mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ] ||
+    die "cache directory $cache is not writable (set VIREO_CACHE to a writable directory)"
 exec 9>"$cache/.build-kernel.lock"
 if ! flock -n 9; then
     log "another build-kernel.sh holds $cache/.build-kernel.lock, waiting"
     flock 9
 fi
 
-if [ $force -eq 0 ] && [ -f "$out/vmlinux" ] && [ -f "$out/bzImage" ]; then
-    log "cached: $out"
+if cached; then
+    log "cached (built by another process meanwhile): $out"
     echo "$out"
     exit 0
 fi
+ensure_packages "${build_packages[@]}"
 
 # Leftovers from interrupted builds (we hold the lock, so nobody else uses them).
 rm -rf "$cache"/tmp.* "$cache/tree-$key"

@@ -81,24 +81,49 @@ if [ -z "$kernel" ]; then
 fi
 [ -r "$kernel" ] || { echo "run-linux.sh: kernel $kernel not found" >&2; exit 99; }
 
+# Host TSC rate in kHz: the guest TSC runs at the host rate.  Prefer the
+# kernel's own calibration from the host log; the ring buffer may have wrapped
+# (or be unreadable), so fall back to /proc/cpuinfo.
+tsc_khz=$( (dmesg 2>/dev/null || true) | sed -n \
+    -e 's/.*tsc: Refined TSC clocksource calibration: \([0-9]*\)\.\([0-9]\{3\}\) MHz.*/\1\2/p' \
+    -e 's/.*tsc: Detected \([0-9]*\)\.\([0-9]\{3\}\) MHz TSC.*/\1\2/p' \
+    -e 's/.*tsc: Detected \([0-9]*\)\.\([0-9]\{3\}\) MHz processor.*/\1\2/p' | tail -n 1)
+if [ -z "$tsc_khz" ]; then
+    tsc_khz=$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
+fi
+tsc_khz=${tsc_khz:-2000000}
+
 # loops_per_jiffy preset, so the kernel skips delay-loop calibration (slow
 # under emulation).  With a TSC the delay loop counts TSC cycles, so
-# lpj = TSC Hz / CONFIG_HZ; the guest TSC runs at the host TSC rate.
+# lpj = TSC Hz / CONFIG_HZ.
 hz=100
 if [ -r "$(dirname "$kernel")/config" ]; then
     hz=$(sed -n 's/^CONFIG_HZ=//p' "$(dirname "$kernel")/config")
     hz=${hz:-100}
 fi
-mhz=$(awk -F: '/^cpu MHz/ { print $2; exit }' /proc/cpuinfo | tr -d ' ')
-lpj=$(awk -v m="${mhz:-2000}" -v hz="$hz" 'BEGIN { printf "%d", m * 1000000 / hz }')
+lpj=$((tsc_khz * 1000 / hz))
 
 # Kernel arguments (see /work/shared/reference/test-host.md and README.md):
 #  noxsave nopcid nofsgsbase clearcpuid=...: keep the kernel away from
 #     instructions kvm-pvm cannot emulate (xsave, cmpxchg16b, stac/clac, ...);
+#     harmless on hardware KVM;
 #  lpj=: skip delay-loop calibration;  panic=-1: reboot (VMM exits) on panic.
 cmdline="console=ttyS0 earlyprintk=serial,ttyS0 noxsave nopcid nofsgsbase"
 cmdline+=" clearcpuid=cx16,smap,smep,popcnt,rdrand,rdseed,rdpid,invpcid,umip,rdtscp"
 cmdline+=" lpj=$lpj panic=-1"
+# Only on kvm-pvm (software KVM; detected from the module, never from timing):
+#  nopv: KVM's PV IPI hypercall (CPUID 0x40000001 bit 11, advertised by KVM)
+#     does not work there: with it the boot hangs for ever after
+#     "x86: Booting SMP configuration:".  nopv turns all KVM PV features off
+#     (kvmclock, PV IPI/EOI/TLB flush, steal time); hardware KVM keeps them.
+#  tsc_early_khz= tsc=reliable: PIT calibration fails under the emulator and a
+#     multi-CPU AMD guest without invariant-TSC CPUID marks the TSC unstable;
+#     give the known host rate and keep the TSC as clocksource.
+kvm_pvm=0
+if [ -d /sys/module/kvm_pvm ]; then
+    kvm_pvm=1
+    cmdline+=" nopv tsc_early_khz=$tsc_khz tsc=reliable"
+fi
 [ -z "$append_extra" ] || cmdline+=" $append_extra"
 
 [ -n "$logdir" ] || logdir=$(mktemp -d /tmp/vireo-linux.XXXXXX)
@@ -121,7 +146,7 @@ else
          -kernel "$kernel" -append "$cmdline")
 fi
 
-echo "run-linux: vmm=$vmm cpus=$cpus mem=${mem}M timeout=${timeout}s kernel=$kernel"
+echo "run-linux: vmm=$vmm cpus=$cpus mem=${mem}M timeout=${timeout}s kvm-pvm=$kvm_pvm kernel=$kernel"
 echo "run-linux: cmdline: $cmdline"
 echo "run-linux: logs in $logdir"
 printf 'run-linux: command:'; printf ' %q' "${cmd[@]}"; echo
@@ -137,6 +162,10 @@ python3 "$here/console-watch.py" --timeout "$timeout" "${expect_args[@]}" \
     --label "vmm=$vmm cpus=$cpus" "${quiet[@]}" -- \
     timeout -k 10 "$((timeout + 60))" "${cmd[@]}" || rc=$?
 
+if [ $rc -ne 0 ] && [ ${#quiet[@]} -gt 0 ] && [ -s "$console_log" ]; then
+    echo "run-linux: last console lines ($console_log):"
+    tail -n 20 "$console_log"
+fi
 if [ $rc -ne 0 ] && [ -n "$vmm_log" ] && [ -s "$vmm_log" ]; then
     echo "run-linux: last lines of $vmm_log:"
     tail -n 30 "$vmm_log"

@@ -113,9 +113,10 @@ static void test_linux_check_type1(void **state)
 	struct fixture *f = *state;
 	uint32_t tmp;
 
-	pio_out(&f->seg, 0xcfb, 1, 0x01);
+	pio_out(&f->seg, 0xcf8, 4, 0x80000810);
+	pio_out(&f->seg, 0xcfb, 1, 0x01);             /* not a dword: CONFIG_ADDRESS unchanged */
 	tmp = pio_in(&f->seg, 0xcf8, 4);
-	assert_int_equal(tmp >> 24, 0x01);
+	assert_int_equal(tmp, 0x80000810);
 	pio_out(&f->seg, 0xcf8, 4, 0x80000000);
 	assert_int_equal(pio_in(&f->seg, 0xcf8, 4), 0x80000000);
 	/* Sanity check: a host bridge class or an Intel vendor ID on bus 0. */
@@ -133,16 +134,16 @@ static void test_cf8_address_register(void **state)
 
 	pio_out(&f->seg, 0xcf8, 4, 0x80001a47);
 	assert_int_equal(pio_in(&f->seg, 0xcf8, 4), 0x80001a44);      /* bits 1:0 read zero */
+	/* Narrower writes do not latch (PCI 3.0 3.2.2.3.2); narrower reads see the register. */
 	pio_out(&f->seg, 0xcf9, 1, 0x18);
-	assert_int_equal(pio_in(&f->seg, 0xcf8, 4), 0x80001844);
 	pio_out(&f->seg, 0xcfa, 2, 0x8001);
-	assert_int_equal(pio_in(&f->seg, 0xcf8, 4), 0x80011844);
-	assert_int_equal(pio_in(&f->seg, 0xcf9, 1), 0x18);
-	assert_int_equal(pio_in(&f->seg, 0xcfa, 2), 0x8001);
-	assert_int_equal(pio_in(&f->seg, 0xcf9, 2), 0x0118);
+	assert_int_equal(pio_in(&f->seg, 0xcf8, 4), 0x80001a44);
+	assert_int_equal(pio_in(&f->seg, 0xcf9, 1), 0x1a);
+	assert_int_equal(pio_in(&f->seg, 0xcfa, 2), 0x8000);
+	assert_int_equal(pio_in(&f->seg, 0xcf9, 2), 0x001a);
 	/* Straddling CONFIG_ADDRESS and CONFIG_DATA: ignored / all-ones, and counted. */
 	pio_out(&f->seg, 0xcfa, 4, 0);
-	assert_int_equal(pio_in(&f->seg, 0xcf8, 4), 0x80011844);
+	assert_int_equal(pio_in(&f->seg, 0xcf8, 4), 0x80001a44);
 	assert_int_equal(pio_in(&f->seg, 0xcfa, 4), 0xffffffff);
 	assert_int_equal(f->seg.bad_accesses, 2);
 }
