@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * virtio-pci transport state as JSON, for snapshot/restore. cJSON numbers are doubles, so
+ * every u64 (features, ring addresses) is a "0x..." string; small counters and indices are
+ * numbers checked to be exact integers in range. A snapshot file is untrusted input (FC
+ * discipline): everything is parsed and validated into a scratch copy before anything of
+ * the live device changes.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "virtio/internal.h"
+#include "vmm/log.h"
+
+#define SNAP_VERSION 1
+
+/* ------------------------------------------------------------------ JSON helpers */
+
+static int put_u64(cJSON *obj, const char *key, uint64_t val)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "0x%" PRIx64, val);
+	return cJSON_AddStringToObject(obj, key, buf) ? 0 : -ENOMEM;
+}
+
+static int put_num(cJSON *obj, const char *key, uint64_t val)
+{
+	return cJSON_AddNumberToObject(obj, key, (double)val) ? 0 : -ENOMEM;
+}
+
+static int put_bool(cJSON *obj, const char *key, bool val)
+{
+	return cJSON_AddBoolToObject(obj, key, val) ? 0 : -ENOMEM;
+}
+
+/* "0x" and 1-16 hex digits, nothing else. */
+static int get_u64(const cJSON *obj, const char *key, uint64_t *val)
+{
+	const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
+	uint64_t v = 0;
+	size_t i, n;
+
+	if (!s || strncmp(s, "0x", 2))
+		return -EINVAL;
+	n = strlen(s + 2);
+	if (n < 1 || n > 16)
+		return -EINVAL;
+	for (i = 2; i < n + 2; i++) {
+		char c = s[i];
+		unsigned d;
+
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			d = (unsigned)(c - 'A' + 10);
+		else
+			return -EINVAL;
+		v = v << 4 | d;
+	}
+	*val = v;
+	return 0;
+}
+
+/* An integral number in [0, max]. */
+static int get_num(const cJSON *obj, const char *key, uint64_t max, uint64_t *val)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+	double d;
+
+	if (!cJSON_IsNumber(item))
+		return -EINVAL;
+	d = item->valuedouble;
+	if (!(d >= 0) || d > (double)max || (double)(uint64_t)d != d)
+		return -EINVAL;
+	*val = (uint64_t)d;
+	return 0;
+}
+
+static int get_bool(const cJSON *obj, const char *key, bool *val)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!cJSON_IsBool(item))
+		return -EINVAL;
+	*val = cJSON_IsTrue(item);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ save */
+
+struct snap_queue {
+	uint64_t size, vector, desc, driver, device;
+	uint64_t next_avail, next_used, signalled_used;
+	bool enabled, signalled_valid, broken;
+};
+
+struct snap {
+	uint64_t type, driver_features, dfselect, gfselect, status, config_vector;
+	uint64_t queue_select, isr, generation;
+	bool bad_features, needs_reset, activated;
+	struct snap_queue *q;
+};
+
+static int save_queue(cJSON *arr, const struct virtio_pci_queue *pq, const struct virtq *vq)
+{
+	cJSON *o = cJSON_CreateObject();
+	int ret;
+
+	if (!o || !cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		return -ENOMEM;
+	}
+	ret = put_num(o, "size", pq->size);
+	ret = ret ?: put_num(o, "vector", __atomic_load_n(&pq->vector, __ATOMIC_RELAXED));
+	ret = ret ?: put_bool(o, "enabled", pq->enabled);
+	ret = ret ?: put_u64(o, "desc", pq->desc);
+	ret = ret ?: put_u64(o, "driver", pq->driver);
+	ret = ret ?: put_u64(o, "device", pq->device);
+	ret = ret ?: put_num(o, "next_avail", vq->next_avail);
+	ret = ret ?: put_num(o, "next_used", vq->next_used);
+	ret = ret ?: put_num(o, "signalled_used", vq->signalled_used);
+	ret = ret ?: put_bool(o, "signalled_valid", vq->signalled_valid);
+	ret = ret ?: put_bool(o, "broken", vq->broken);
+	return ret;
+}
+
+static int save_fields(cJSON *o, struct virtio_pci *vp)
+{
+	int ret;
+
+	ret = put_num(o, "version", SNAP_VERSION);
+	ret = ret ?: put_num(o, "type", vp->vdev.ops->type);
+	ret = ret ?: put_u64(o, "offered", vp->offered);
+	ret = ret ?: put_u64(o, "driver_features", vp->driver_features);
+	ret = ret ?: put_bool(o, "bad_features", vp->bad_features);
+	ret = ret ?: put_num(o, "dfselect", vp->dfselect);
+	ret = ret ?: put_num(o, "gfselect", vp->gfselect);
+	ret = ret ?: put_num(o, "status", vp->status);
+	ret = ret ?: put_bool(o, "needs_reset",
+			      __atomic_load_n(&vp->needs_reset, __ATOMIC_SEQ_CST) != VP_NR_NONE);
+	ret = ret ?: put_bool(o, "activated", vp->activated);
+	ret = ret ?: put_num(o, "config_vector", vp->config_vector);
+	ret = ret ?: put_num(o, "queue_select", vp->queue_select);
+	ret = ret ?: put_num(o, "isr", __atomic_load_n(&vp->isr, __ATOMIC_SEQ_CST));
+	ret = ret ?: put_num(o, "generation", __atomic_load_n(&vp->generation, __ATOMIC_SEQ_CST));
+	return ret;
+}
+
+struct cJSON *virtio_pci_save(struct virtio_pci *vp)
+{
+	cJSON *o = cJSON_CreateObject(), *arr;
+	unsigned q;
+	int ret;
+
+	if (!o)
+		return NULL;
+	pthread_mutex_lock(&vp->lock);
+	ret = save_fields(o, vp);
+	arr = ret ? NULL : cJSON_AddArrayToObject(o, "queues");
+	if (!arr)
+		ret = -ENOMEM;
+	for (q = 0; !ret && q < vp->vdev.nr_queues; q++)
+		ret = save_queue(arr, &vp->queues[q], &vp->vdev.vqs[q]);
+	pthread_mutex_unlock(&vp->lock);
+	if (ret) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* ------------------------------------------------------------------ restore */
+
+static bool vector_ok(const struct virtio_pci *vp, uint64_t v)
+{
+	return v == VIRTIO_MSI_NO_VECTOR || v < vp->msix.nr;
+}
+
+static int parse_queue(const struct virtio_pci *vp, const cJSON *o, struct snap_queue *s)
+{
+	int ret;
+
+	ret = get_num(o, "size", VIRTQ_MAX_SIZE, &s->size);
+	ret = ret ?: get_num(o, "vector", 0xffff, &s->vector);
+	ret = ret ?: get_bool(o, "enabled", &s->enabled);
+	ret = ret ?: get_u64(o, "desc", &s->desc);
+	ret = ret ?: get_u64(o, "driver", &s->driver);
+	ret = ret ?: get_u64(o, "device", &s->device);
+	ret = ret ?: get_num(o, "next_avail", 0xffff, &s->next_avail);
+	ret = ret ?: get_num(o, "next_used", 0xffff, &s->next_used);
+	ret = ret ?: get_num(o, "signalled_used", 0xffff, &s->signalled_used);
+	ret = ret ?: get_bool(o, "signalled_valid", &s->signalled_valid);
+	ret = ret ?: get_bool(o, "broken", &s->broken);
+	if (ret)
+		return ret;
+	if (!vp_is_pow2(s->size) || s->size > vp->vdev.ops->max_queue_size ||
+	    !vector_ok(vp, s->vector))
+		return -EINVAL;
+	if (s->enabled && virtq_check_rings(vp->vdev.mem, (unsigned)s->size, s->desc, s->driver,
+					    s->device))
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_fields(const struct virtio_pci *vp, const cJSON *o, struct snap *s)
+{
+	uint64_t version;
+	int ret;
+
+	ret = get_num(o, "version", 0xffff, &version);
+	ret = ret ?: get_num(o, "type", 0xffff, &s->type);
+	ret = ret ?: get_u64(o, "driver_features", &s->driver_features);
+	ret = ret ?: get_bool(o, "bad_features", &s->bad_features);
+	ret = ret ?: get_num(o, "dfselect", 0xffffffff, &s->dfselect);
+	ret = ret ?: get_num(o, "gfselect", 0xffffffff, &s->gfselect);
+	ret = ret ?: get_num(o, "status", 0xff, &s->status);
+	ret = ret ?: get_bool(o, "needs_reset", &s->needs_reset);
+	ret = ret ?: get_bool(o, "activated", &s->activated);
+	ret = ret ?: get_num(o, "config_vector", 0xffff, &s->config_vector);
+	ret = ret ?: get_num(o, "queue_select", 0xffff, &s->queue_select);
+	ret = ret ?: get_num(o, "isr", 3, &s->isr);
+	ret = ret ?: get_num(o, "generation", 0xffffffff, &s->generation);
+	if (ret)
+		return ret;
+	if (version != SNAP_VERSION || s->type != vp->vdev.ops->type)
+		return -EINVAL;
+	/* Restore rules: acked within offered; only driver status bits; consistent stages. */
+	if ((s->driver_features & ~vp->offered) || (s->status & ~VP_STATUS_DRIVER_BITS) ||
+	    !vector_ok(vp, s->config_vector))
+		return -EINVAL;
+	if ((s->status & VIRTIO_CONFIG_S_FEATURES_OK) &&
+	    !(s->driver_features & VIRTIO_BIT(VIRTIO_F_VERSION_1)))
+		return -EINVAL;
+	if (s->activated && ((s->status & VP_STATUS_READY) != VP_STATUS_READY ||
+			     (s->status & VIRTIO_CONFIG_S_FAILED)))
+		return -EINVAL;
+	return 0;
+}
+
+static int parse(const struct virtio_pci *vp, const cJSON *json, struct snap *s)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(json, "queues"), *item;
+	unsigned q = 0;
+	int ret = parse_fields(vp, json, s);
+
+	if (ret)
+		return ret;
+	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != (int)vp->vdev.nr_queues)
+		return -EINVAL;
+	cJSON_ArrayForEach(item, arr) {
+		ret = parse_queue(vp, item, &s->q[q++]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static void apply_queue(struct virtio_pci *vp, unsigned q, const struct snap_queue *s)
+{
+	struct virtio_pci_queue *pq = &vp->queues[q];
+	struct virtq *vq = &vp->vdev.vqs[q];
+
+	pq->size = (uint16_t)s->size;
+	__atomic_store_n(&pq->vector, (uint16_t)s->vector, __ATOMIC_RELAXED);
+	pq->desc = s->desc;
+	pq->driver = s->driver;
+	pq->device = s->device;
+	pq->enabled = s->enabled;
+	if (!s->enabled)
+		return;
+	/* Checked in parse_queue: cannot fail. */
+	virtq_enable(vq, (unsigned)s->size, s->desc, s->driver, s->device);
+	virtq_set_features(vq, vp->vdev.features);
+	vq->next_avail = (uint16_t)s->next_avail;
+	vq->next_used = (uint16_t)s->next_used;
+	vq->signalled_used = (uint16_t)s->signalled_used;
+	vq->signalled_valid = s->signalled_valid;
+	vq->broken = s->broken;
+}
+
+static void apply(struct virtio_pci *vp, const struct snap *s)
+{
+	unsigned q;
+
+	vp_reset_locked(vp);
+	vp->driver_features = s->driver_features;
+	vp->bad_features = s->bad_features;
+	if (s->status & VIRTIO_CONFIG_S_FEATURES_OK)
+		vp->vdev.features = s->driver_features;
+	vp->dfselect = (uint32_t)s->dfselect;
+	vp->gfselect = (uint32_t)s->gfselect;
+	vp->status = (uint8_t)s->status;
+	vp->config_vector = (uint16_t)s->config_vector;
+	vp->queue_select = (uint16_t)s->queue_select;
+	__atomic_store_n(&vp->isr, (uint32_t)s->isr, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&vp->generation, (uint32_t)s->generation, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&vp->needs_reset, s->needs_reset ? VP_NR_SHOWN : VP_NR_NONE,
+			 __ATOMIC_SEQ_CST);
+	for (q = 0; q < vp->vdev.nr_queues; q++)
+		apply_queue(vp, q, &s->q[q]);
+	if (s->activated)
+		vp_activate_locked(vp);
+}
+
+int virtio_pci_restore(struct virtio_pci *vp, const struct cJSON *json)
+{
+	struct snap s = { 0 };
+	int ret;
+
+	s.q = calloc(vp->vdev.nr_queues, sizeof(*s.q));
+	if (!s.q)
+		return -ENOMEM;
+	ret = parse(vp, json, &s);
+	if (ret) {
+		pr_warn("%s: virtio transport state rejected", vp->pci.id);
+		goto out;
+	}
+	pthread_mutex_lock(&vp->lock);
+	apply(vp, &s);
+	pthread_mutex_unlock(&vp->lock);
+	/* A pending ISR with MSI-X off means the INTx line was high: raise it again. */
+	virtio_pci_intx_resample(vp);
+out:
+	free(s.q);
+	return ret;
+}

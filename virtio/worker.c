@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Device worker thread: an epoll loop over a control eventfd, the queues' kick eventfds and a
+ * few device fds (Cloud Hypervisor's EpollHelper shape, with kill and pause). Queue work runs
+ * here, never on a vCPU thread: the vCPU only writes an eventfd (or KVM does, via ioeventfd).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "virtio/virtio.h"
+#include "vmm/log.h"
+
+/* epoll data tags. */
+#define TAG_CTL      0
+#define TAG_KICK     0x10000u      /* + queue */
+#define TAG_FD       0x20000u      /* + index in fds[] */
+
+int virtio_worker_init(struct virtio_worker *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->epfd = -1;
+	w->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->ctl_fd < 0)
+		return -errno;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	return 0;
+}
+
+void virtio_worker_destroy(struct virtio_worker *w)
+{
+	virtio_worker_stop(w);
+	if (w->ctl_fd >= 0)
+		close(w->ctl_fd);
+	w->ctl_fd = -1;
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+}
+
+int virtio_worker_add_fd(struct virtio_worker *w, int fd, uint32_t events, virtio_worker_fn fn,
+			 void *opaque)
+{
+	if (w->running)
+		return -EBUSY;
+	if (w->nr_fds >= VIRTIO_WORKER_MAX_FDS)
+		return -ENOSPC;
+	w->fds[w->nr_fds].fd = fd;
+	w->fds[w->nr_fds].events = events;
+	w->fds[w->nr_fds].fn = fn;
+	w->fds[w->nr_fds].opaque = opaque;
+	w->nr_fds++;
+	return 0;
+}
+
+int virtio_worker_set_events(struct virtio_worker *w, int fd, uint32_t events)
+{
+	unsigned i;
+
+	for (i = 0; i < w->nr_fds; i++) {
+		struct epoll_event ev = { .events = events, .data.u32 = TAG_FD + i };
+
+		if (w->fds[i].fd != fd)
+			continue;
+		w->fds[i].events = events;
+		if (w->epfd >= 0 && epoll_ctl(w->epfd, EPOLL_CTL_MOD, fd, &ev))
+			return -errno;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static void ctl_kick(struct virtio_worker *w)
+{
+	uint64_t one = 1;
+
+	if (write(w->ctl_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		pr_warn("virtio worker: control eventfd: %s", strerror(errno));
+}
+
+static void drain(int fd)
+{
+	uint64_t v;
+
+	while (read(fd, &v, sizeof(v)) == sizeof(v))
+		;
+}
+
+/* Control event: returns true when the thread must exit. Parks while paused. */
+static bool handle_ctl(struct virtio_worker *w)
+{
+	bool stop;
+
+	drain(w->ctl_fd);
+	pthread_mutex_lock(&w->lock);
+	while (w->pause_req && !w->stop) {
+		w->paused = true;
+		pthread_cond_broadcast(&w->cond);
+		pthread_cond_wait(&w->cond, &w->lock);
+	}
+	w->paused = false;
+	stop = w->stop;
+	pthread_mutex_unlock(&w->lock);
+	return stop;
+}
+
+static void dispatch(struct virtio_worker *w, const struct epoll_event *ev)
+{
+	uint32_t tag = ev->data.u32;
+
+	if (tag >= TAG_FD) {
+		unsigned i = tag - TAG_FD;
+
+		w->fds[i].fn(w->fds[i].opaque, ev->events);
+	} else if (tag >= TAG_KICK) {
+		unsigned q = tag - TAG_KICK;
+
+		drain(virtio_dev_kick_fd(w->vd, q));
+		w->vd->ops->queue_notify(w->vd, q);
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct virtio_worker *w = arg;
+	struct epoll_event evs[8];
+	unsigned q;
+	int n, i;
+
+	/* Kicks may predate activation or a restore: look at every queue once. */
+	for (q = 0; q < w->vd->nr_queues; q++)
+		w->vd->ops->queue_notify(w->vd, q);
+	for (;;) {
+		n = epoll_wait(w->epfd, evs, 8, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			pr_err("virtio worker: epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			if (evs[i].data.u32 == TAG_CTL) {
+				if (handle_ctl(w))
+					return NULL;
+				continue;
+			}
+			dispatch(w, &evs[i]);
+		}
+	}
+	return NULL;
+}
+
+static int ep_add(int epfd, int fd, uint32_t events, uint32_t tag)
+{
+	struct epoll_event ev = { .events = events, .data.u32 = tag };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static int build_epoll(struct virtio_worker *w)
+{
+	unsigned q, i;
+	int ret;
+
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (w->epfd < 0)
+		return -errno;
+	ret = ep_add(w->epfd, w->ctl_fd, EPOLLIN, TAG_CTL);
+	for (q = 0; !ret && q < w->vd->nr_queues; q++) {
+		if (w->vd->ops->queue_notify)
+			ret = ep_add(w->epfd, virtio_dev_kick_fd(w->vd, q), EPOLLIN, TAG_KICK + q);
+	}
+	for (i = 0; !ret && i < w->nr_fds; i++)
+		ret = ep_add(w->epfd, w->fds[i].fd, w->fds[i].events, TAG_FD + i);
+	return ret;
+}
+
+int virtio_worker_start(struct virtio_worker *w, struct virtio_dev *vd)
+{
+	int ret;
+
+	if (w->running)
+		return -EBUSY;
+	if (!vd->ops->queue_notify)
+		return -EINVAL;
+	w->vd = vd;
+	w->stop = w->pause_req = w->paused = false;
+	drain(w->ctl_fd);
+	ret = build_epoll(w);
+	if (ret)
+		goto err_close;
+	ret = -pthread_create(&w->thread, NULL, worker_main, w);
+	if (ret)
+		goto err_close;
+	w->running = true;
+	return 0;
+
+err_close:
+	if (w->epfd >= 0)
+		close(w->epfd);
+	w->epfd = -1;
+	return ret;
+}
+
+void virtio_worker_stop(struct virtio_worker *w)
+{
+	if (!w->running)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	ctl_kick(w);
+	pthread_join(w->thread, NULL);
+	w->running = false;
+	close(w->epfd);
+	w->epfd = -1;
+}
+
+int virtio_worker_pause(struct virtio_worker *w)
+{
+	if (!w->running)
+		return 0;
+	pthread_mutex_lock(&w->lock);
+	w->pause_req = true;
+	ctl_kick(w);
+	while (!w->paused && !w->stop)
+		pthread_cond_wait(&w->cond, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
+void virtio_worker_resume(struct virtio_worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->pause_req = false;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* A stop or pause is pending: the caller should wrap up and return to the loop. */
+static bool ctl_pending(struct virtio_worker *w)
+{
+	bool pending;
+
+	pthread_mutex_lock(&w->lock);
+	pending = w->stop || w->pause_req;
+	pthread_mutex_unlock(&w->lock);
+	return pending;
+}
+
+int virtio_worker_wait_fd(struct virtio_worker *w, int fd, short events)
+{
+	struct pollfd pfd[2] = { { fd, events, 0 }, { w->ctl_fd, POLLIN, 0 } };
+
+	for (;;) {
+		if (ctl_pending(w))
+			return 0;
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (pfd[0].revents)
+			return 1;
+		/* Control readable but nothing pending any more (a resumed pause): consume. */
+		if (pfd[1].revents && !ctl_pending(w))
+			drain(w->ctl_fd);
+	}
+}
