@@ -265,10 +265,9 @@ static void vmm_api_edit_config(struct vmm *vmm, struct api_request *req)
 	int ret;
 
 	if (req->action == API_VM_ADD_DISK) {
+		/* The contents move into the config; the zeroed shell stays the request's. */
 		ret = api_config_add_disk(vmm->cfg, req->disk, err, sizeof(err));
-		if (!ret)
-			req->disk = NULL;   /* the config owns it now */
-		else
+		if (ret)
 			api_request_fail(req, ret == -EEXIST ? 409 : 400,
 					 "The disk could not be added to the VM", err, NULL);
 	} else {
