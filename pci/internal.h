@@ -24,10 +24,6 @@ void msix_cfg_written(struct msix *m, unsigned off, unsigned len);
 /* Routes every vector per its mask state, commits, delivers pending; MSI-X lock held. */
 void msix_sync_all_locked(struct msix *m);
 
-/* json.c: u64 as "0x..." strings, since cJSON numbers are doubles. */
-int json_put_u64(struct cJSON *obj, const char *key, uint64_t val);
-int json_get_u64(const struct cJSON *obj, const char *key, uint64_t *val);
-int json_get_bool(const struct cJSON *obj, const char *key, bool *val);
 /* Lower-case hex of @len bytes / back; -EINVAL unless exactly @len bytes of hex. */
 int json_put_hex(struct cJSON *obj, const char *key, const uint8_t *buf, unsigned len);
 int json_get_hex(const struct cJSON *obj, const char *key, uint8_t *buf, unsigned len);

@@ -271,6 +271,14 @@ extern const struct bus_device_ops pci_ecam_ops;
  * be identical (same device), BAR placements aligned; then maps the BARs that were mapped.
  * For a device added to a segment with the VM paused.
  */
+/*
+ * Snapshot JSON helpers shared by pci/ and virtio/: u64 as "0x..." strings (1-16 hex digits),
+ * since cJSON numbers are doubles and lose u64 precision. 0, -ENOMEM or -EINVAL.
+ */
+int json_put_u64(struct cJSON *obj, const char *key, uint64_t val);
+int json_get_u64(const struct cJSON *obj, const char *key, uint64_t *val);
+int json_get_bool(const struct cJSON *obj, const char *key, bool *val);
+
 struct cJSON *pci_dev_save(struct pci_dev *dev);
 int pci_dev_restore(struct pci_dev *dev, const struct cJSON *json);
 

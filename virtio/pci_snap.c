@@ -20,14 +20,6 @@
 
 /* ------------------------------------------------------------------ JSON helpers */
 
-static int put_u64(cJSON *obj, const char *key, uint64_t val)
-{
-	char buf[24];
-
-	snprintf(buf, sizeof(buf), "0x%" PRIx64, val);
-	return cJSON_AddStringToObject(obj, key, buf) ? 0 : -ENOMEM;
-}
-
 static int put_num(cJSON *obj, const char *key, uint64_t val)
 {
 	return cJSON_AddNumberToObject(obj, key, (double)val) ? 0 : -ENOMEM;
@@ -36,36 +28,6 @@ static int put_num(cJSON *obj, const char *key, uint64_t val)
 static int put_bool(cJSON *obj, const char *key, bool val)
 {
 	return cJSON_AddBoolToObject(obj, key, val) ? 0 : -ENOMEM;
-}
-
-/* "0x" and 1-16 hex digits, nothing else. */
-static int get_u64(const cJSON *obj, const char *key, uint64_t *val)
-{
-	const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
-	uint64_t v = 0;
-	size_t i, n;
-
-	if (!s || strncmp(s, "0x", 2))
-		return -EINVAL;
-	n = strlen(s + 2);
-	if (n < 1 || n > 16)
-		return -EINVAL;
-	for (i = 2; i < n + 2; i++) {
-		char c = s[i];
-		unsigned d;
-
-		if (c >= '0' && c <= '9')
-			d = (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			d = (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			d = (unsigned)(c - 'A' + 10);
-		else
-			return -EINVAL;
-		v = v << 4 | d;
-	}
-	*val = v;
-	return 0;
 }
 
 /* An integral number in [0, max]. */
@@ -80,16 +42,6 @@ static int get_num(const cJSON *obj, const char *key, uint64_t max, uint64_t *va
 	if (!(d >= 0) || d > (double)max || (double)(uint64_t)d != d)
 		return -EINVAL;
 	*val = (uint64_t)d;
-	return 0;
-}
-
-static int get_bool(const cJSON *obj, const char *key, bool *val)
-{
-	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	if (!cJSON_IsBool(item))
-		return -EINVAL;
-	*val = cJSON_IsTrue(item);
 	return 0;
 }
 
@@ -120,9 +72,9 @@ static int save_queue(cJSON *arr, const struct virtio_pci_queue *pq, const struc
 	ret = put_num(o, "size", pq->size);
 	ret = ret ?: put_num(o, "vector", __atomic_load_n(&pq->vector, __ATOMIC_RELAXED));
 	ret = ret ?: put_bool(o, "enabled", pq->enabled);
-	ret = ret ?: put_u64(o, "desc", pq->desc);
-	ret = ret ?: put_u64(o, "driver", pq->driver);
-	ret = ret ?: put_u64(o, "device", pq->device);
+	ret = ret ?: json_put_u64(o, "desc", pq->desc);
+	ret = ret ?: json_put_u64(o, "driver", pq->driver);
+	ret = ret ?: json_put_u64(o, "device", pq->device);
 	ret = ret ?: put_num(o, "next_avail", vq->next_avail);
 	ret = ret ?: put_num(o, "next_used", vq->next_used);
 	ret = ret ?: put_num(o, "signalled_used", vq->signalled_used);
@@ -137,8 +89,8 @@ static int save_fields(cJSON *o, struct virtio_pci *vp)
 
 	ret = put_num(o, "version", SNAP_VERSION);
 	ret = ret ?: put_num(o, "type", vp->vdev.ops->type);
-	ret = ret ?: put_u64(o, "offered", vp->offered);
-	ret = ret ?: put_u64(o, "driver_features", vp->driver_features);
+	ret = ret ?: json_put_u64(o, "offered", vp->offered);
+	ret = ret ?: json_put_u64(o, "driver_features", vp->driver_features);
 	ret = ret ?: put_bool(o, "bad_features", vp->bad_features);
 	ret = ret ?: put_num(o, "dfselect", vp->dfselect);
 	ret = ret ?: put_num(o, "gfselect", vp->gfselect);
@@ -189,15 +141,15 @@ static int parse_queue(const struct virtio_pci *vp, const cJSON *o, struct snap_
 
 	ret = get_num(o, "size", VIRTQ_MAX_SIZE, &s->size);
 	ret = ret ?: get_num(o, "vector", 0xffff, &s->vector);
-	ret = ret ?: get_bool(o, "enabled", &s->enabled);
-	ret = ret ?: get_u64(o, "desc", &s->desc);
-	ret = ret ?: get_u64(o, "driver", &s->driver);
-	ret = ret ?: get_u64(o, "device", &s->device);
+	ret = ret ?: json_get_bool(o, "enabled", &s->enabled);
+	ret = ret ?: json_get_u64(o, "desc", &s->desc);
+	ret = ret ?: json_get_u64(o, "driver", &s->driver);
+	ret = ret ?: json_get_u64(o, "device", &s->device);
 	ret = ret ?: get_num(o, "next_avail", 0xffff, &s->next_avail);
 	ret = ret ?: get_num(o, "next_used", 0xffff, &s->next_used);
 	ret = ret ?: get_num(o, "signalled_used", 0xffff, &s->signalled_used);
-	ret = ret ?: get_bool(o, "signalled_valid", &s->signalled_valid);
-	ret = ret ?: get_bool(o, "broken", &s->broken);
+	ret = ret ?: json_get_bool(o, "signalled_valid", &s->signalled_valid);
+	ret = ret ?: json_get_bool(o, "broken", &s->broken);
 	if (ret)
 		return ret;
 	if (!vp_is_pow2(s->size) || s->size > vp->vdev.ops->max_queue_size ||
@@ -216,13 +168,13 @@ static int parse_fields(const struct virtio_pci *vp, const cJSON *o, struct snap
 
 	ret = get_num(o, "version", 0xffff, &version);
 	ret = ret ?: get_num(o, "type", 0xffff, &s->type);
-	ret = ret ?: get_u64(o, "driver_features", &s->driver_features);
-	ret = ret ?: get_bool(o, "bad_features", &s->bad_features);
+	ret = ret ?: json_get_u64(o, "driver_features", &s->driver_features);
+	ret = ret ?: json_get_bool(o, "bad_features", &s->bad_features);
 	ret = ret ?: get_num(o, "dfselect", 0xffffffff, &s->dfselect);
 	ret = ret ?: get_num(o, "gfselect", 0xffffffff, &s->gfselect);
 	ret = ret ?: get_num(o, "status", 0xff, &s->status);
-	ret = ret ?: get_bool(o, "needs_reset", &s->needs_reset);
-	ret = ret ?: get_bool(o, "activated", &s->activated);
+	ret = ret ?: json_get_bool(o, "needs_reset", &s->needs_reset);
+	ret = ret ?: json_get_bool(o, "activated", &s->activated);
 	ret = ret ?: get_num(o, "config_vector", 0xffff, &s->config_vector);
 	ret = ret ?: get_num(o, "queue_select", 0xffff, &s->queue_select);
 	ret = ret ?: get_num(o, "isr", 3, &s->isr);
