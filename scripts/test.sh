@@ -21,6 +21,6 @@ tally=$(mktemp)
 trap 'rm -f "$tally"' EXIT
 run build-asan unit api
 run build unit cli guest api
-run build guest-qemu linux-slow
+run build guest-build guest-qemu linux-slow
 python3 scripts/summarize-tests.py --total "$tally"
 exit $status
