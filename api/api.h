@@ -203,11 +203,12 @@ int api_config_add_disk(struct vm_config *cfg, struct disk_config *disk, char *e
 int api_config_remove_device(struct vm_config *cfg, const char *id);
 
 /*
- * CH's VmInfo: {"config", "state", "memory_actual_size", "device_tree"?}. @device_tree_json is
- * the VMM's device tree object as JSON text, or NULL to omit it (no VM object yet). Malloc'd.
+ * CH's VmInfo: {"config", "state", "memory_actual_size", "device_tree"?}. @device_tree is the
+ * VMM's device tree object (taken over and freed), or NULL to omit it (no VM object yet).
+ * Malloc'd; NULL on ENOMEM.
  */
 char *api_vm_info_json(const struct vm_config *cfg, enum api_vm_state state,
-		       uint64_t memory_actual_size, const char *device_tree_json);
+		       uint64_t memory_actual_size, struct cJSON *device_tree);
 
 /* vmm.ping's VmmPingResponse; malloc'd. */
 char *api_ping_json(void);

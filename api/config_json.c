@@ -278,11 +278,23 @@ static int parse_disks(struct jfield *top, struct vm_config *cfg)
 }
 
 /* CH's defaults for a VmConfig given as JSON, where they differ from the CLI's. */
-static void json_defaults(struct vm_config *cfg)
+static int json_defaults(struct vm_config *cfg)
 {
-	config_init_defaults(cfg);
-	cfg->serial.mode = CONSOLE_NULL;     /* CH: serial = {mode: Null} */
-	cfg->console.mode = CONSOLE_OFF;     /* CH says Tty; vireo has no virtio-console yet */
+	return config_init_defaults(cfg);    /* CLI and JSON share CH's defaults */
+}
+
+static int parse_rng(struct jfield *top, struct vm_config *cfg)
+{
+	struct jfield f;
+	const cJSON *o;
+	int ret = get_object(top, "rng", &o);
+
+	if (ret || !o)
+		return ret;
+	f = sub(top, o, "rng");
+	if ((ret = require(&f, "src")))
+		return ret;
+	return jf_str(&f, "src", &cfg->rng.src);
 }
 
 int api_config_from_json(const cJSON *json, struct vm_config *cfg, char *err, size_t errlen)
@@ -290,12 +302,16 @@ int api_config_from_json(const cJSON *json, struct vm_config *cfg, char *err, si
 	struct jfield top = { .obj = json, .ctx = "", .err = err, .errlen = errlen };
 	int ret;
 
-	json_defaults(cfg);
+	if (json_defaults(cfg)) {
+		ret = -ENOMEM;
+		goto fail;
+	}
 	if (!jf_is_object(json))
 		return jf_fail(&top, "", "invalid type: expected a VmConfig object");
 	if ((ret = parse_payload(&top, cfg)) || (ret = parse_cpus(&top, cfg)) ||
 	    (ret = parse_memory(&top, cfg)) || (ret = parse_console(&top, "serial", &cfg->serial)) ||
-	    (ret = parse_console(&top, "console", &cfg->console)) || (ret = parse_disks(&top, cfg)))
+	    (ret = parse_console(&top, "console", &cfg->console)) || (ret = parse_disks(&top, cfg)) ||
+	    (ret = parse_rng(&top, cfg)))
 		goto fail;
 	if (!cfg->cmdline && !(cfg->cmdline = strdup(""))) {
 		ret = -ENOMEM;

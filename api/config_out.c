@@ -85,7 +85,7 @@ static bool add_payload(cJSON *root, const struct vm_config *cfg)
 
 static bool build_config(cJSON *root, const struct vm_config *cfg)
 {
-	cJSON *cpus = cJSON_AddObjectToObject(root, "cpus"), *mem, *disks;
+	cJSON *cpus = cJSON_AddObjectToObject(root, "cpus"), *mem, *disks, *rng;
 
 	if (!cpus || !add_u64(cpus, "boot_vcpus", cfg->boot_vcpus) ||
 	    !add_u64(cpus, "max_vcpus", cfg->boot_vcpus))
@@ -101,7 +101,9 @@ static bool build_config(cJSON *root, const struct vm_config *cfg)
 			if (!add_disk(disks, &cfg->disks[i]))
 				return false;
 	}
-	return add_console(root, "serial", &cfg->serial) &&
+	rng = cJSON_AddObjectToObject(root, "rng");
+	return rng && cJSON_AddStringToObject(rng, "src", cfg->rng.src) &&
+	       add_console(root, "serial", &cfg->serial) &&
 	       add_console(root, "console", &cfg->console);
 }
 
@@ -194,9 +196,12 @@ int api_config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 			   cfg->memory_size);
 	if ((ret = validate_console("serial", &cfg->serial, err, errlen)))
 		return ret;
-	if (cfg->console.mode != CONSOLE_OFF)
-		return bad(err, errlen, -EINVAL,
-			   "console.mode: only Off is supported (vireo has no virtio-console yet)");
+	if ((ret = validate_console("console", &cfg->console, err, errlen)))
+		return ret;
+	if (!cfg->rng.src || !*cfg->rng.src)
+		return bad(err, errlen, -EINVAL, "rng.src: must not be empty");
+	if ((ret = config_check_consoles(cfg, err, errlen)))
+		return ret;
 	for (unsigned i = 0; i < cfg->nr_disks; i++)
 		if ((ret = validate_disk(cfg, i, err, errlen)))
 			return ret;
@@ -266,9 +271,9 @@ int api_config_remove_device(struct vm_config *cfg, const char *id)
 /* ---- VmInfo and VmmPing ------------------------------------------------------------------- */
 
 char *api_vm_info_json(const struct vm_config *cfg, enum api_vm_state state,
-		       uint64_t memory_actual_size, const char *device_tree_json)
+		       uint64_t memory_actual_size, cJSON *device_tree)
 {
-	cJSON *root = cJSON_CreateObject(), *c = api_config_to_cjson(cfg), *tree = NULL;
+	cJSON *root = cJSON_CreateObject(), *c = api_config_to_cjson(cfg), *tree = device_tree;
 	const char *name = api_vm_state_name(state);
 	char *out = NULL;
 
@@ -279,15 +284,14 @@ char *api_vm_info_json(const struct vm_config *cfg, enum api_vm_state state,
 	if (!cJSON_AddStringToObject(root, "state", name ? name : "Created") ||
 	    !add_u64(root, "memory_actual_size", memory_actual_size))
 		goto out;
-	if (device_tree_json) {
-		tree = cJSON_Parse(device_tree_json);
-		if (!tree)
-			goto out;
+	if (tree) {
 		cJSON_AddItemToObject(root, "device_tree", tree);
+		tree = NULL;
 	}
 	out = cJSON_PrintUnformatted(root);
 out:
 	cJSON_Delete(c);
+	cJSON_Delete(tree);
 	cJSON_Delete(root);
 	return out;
 }

@@ -18,8 +18,9 @@ const char config_usage[] =
 	"  --cmdline STRING              kernel command line\n"
 	"  --cpus boot=N                 number of vCPUs (1-254, default 1)\n"
 	"  --memory size=SIZE            guest RAM, e.g. 512M, 5G (default 512M)\n"
-	"  --serial tty|null|off|file=PATH   COM1 (default tty)\n"
-	"  --console off                 virtio-console (not available yet)\n"
+	"  --serial tty|null|off|file=PATH   COM1, ttyS0 (default null)\n"
+	"  --console tty|null|off|file=PATH  virtio-console, hvc0 (default tty)\n"
+	"  --rng src=PATH                virtio-rng entropy source (default /dev/urandom)\n"
 	"  --api-socket path=P|fd=N|P    serve the REST API there (without --kernel: wait for it)\n"
 	"  --event-monitor path=P|fd=N   write lifecycle events there as JSON\n"
 	"  -v                            more log output (repeat for debug)\n"
@@ -40,13 +41,23 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-void config_init_defaults(struct vm_config *cfg)
+int config_init_defaults(struct vm_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->boot_vcpus = 1;
 	cfg->memory_size = CONFIG_DEFAULT_MEMORY;
-	cfg->serial.mode = CONSOLE_TTY;
-	cfg->console.mode = CONSOLE_OFF;
+	cfg->serial.mode = CONSOLE_NULL;
+	cfg->console.mode = CONSOLE_TTY;
+	cfg->rng.src = strdup(CONFIG_DEFAULT_RNG_SRC);
+	return cfg->rng.src ? 0 : -ENOMEM;
+}
+
+int config_check_consoles(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->serial.mode == CONSOLE_TTY && cfg->console.mode == CONSOLE_TTY)
+		return fail(err, errlen, "serial and console cannot both use the terminal "
+			    "(add --console off or --serial null)");
+	return 0;
 }
 
 void config_free(struct vm_config *cfg)
@@ -56,6 +67,7 @@ void config_free(struct vm_config *cfg)
 	free(cfg->cmdline);
 	free(cfg->serial.file);
 	free(cfg->console.file);
+	free(cfg->rng.src);
 	for (unsigned i = 0; i < cfg->nr_disks; i++) {
 		free(cfg->disks[i].path);
 		free(cfg->disks[i].id);
@@ -161,6 +173,17 @@ static int cpus_kv(void *ctx, const char *key, const char *val, char *err, size_
 	return 0;
 }
 
+static int rng_kv(void *ctx, const char *key, const char *val, char *err, size_t errlen)
+{
+	struct vm_config *cfg = ctx;
+
+	if (strcmp(key, "src"))
+		return fail(err, errlen, "--rng: unknown key '%s' (supported: src)", key);
+	if (!*val)
+		return fail(err, errlen, "--rng: src is empty");
+	return set_string(&cfg->rng.src, val);
+}
+
 static int memory_kv(void *ctx, const char *key, const char *val, char *err, size_t errlen)
 {
 	struct vm_config *cfg = ctx;
@@ -206,7 +229,7 @@ static int parse_console_opt(const char *opt, const char *val, struct console_co
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-	OPT_CONSOLE, OPT_LOG_FILE, OPT_API_SOCKET, OPT_EVENT_MONITOR,
+	OPT_CONSOLE, OPT_RNG, OPT_LOG_FILE, OPT_API_SOCKET, OPT_EVENT_MONITOR,
 };
 
 static const struct option cli_options[] = {
@@ -217,6 +240,7 @@ static const struct option cli_options[] = {
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "rng", required_argument, NULL, OPT_RNG },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 	{ "event-monitor", required_argument, NULL, OPT_EVENT_MONITOR },
@@ -235,11 +259,8 @@ static int apply_option(int c, const char *arg, struct vm_config *cfg, struct vm
 	case OPT_CPUS: return parse_kv_list("--cpus", arg, cpus_kv, cfg, err, errlen);
 	case OPT_MEMORY: return parse_kv_list("--memory", arg, memory_kv, cfg, err, errlen);
 	case OPT_SERIAL: return parse_console_opt("--serial", arg, &cfg->serial, err, errlen);
-	case OPT_CONSOLE:
-		if (strcmp(arg, "off"))
-			return fail(err, errlen, "--console: '%s' is not supported yet "
-				    "(virtio-console is not implemented; use --console off)", arg);
-		return parse_console_opt("--console", arg, &cfg->console, err, errlen);
+	case OPT_CONSOLE: return parse_console_opt("--console", arg, &cfg->console, err, errlen);
+	case OPT_RNG: return parse_kv_list("--rng", arg, rng_kv, cfg, err, errlen);
 	case OPT_LOG_FILE: return set_string(&opts->log_file, arg);
 	case OPT_API_SOCKET: return set_string(&opts->api_socket, arg);
 	case OPT_EVENT_MONITOR: return set_string(&opts->event_monitor, arg);
@@ -255,8 +276,9 @@ int config_parse_cli(int argc, char **argv, struct vm_config *cfg, struct vmm_op
 {
 	int c, ret;
 
-	config_init_defaults(cfg);
 	memset(opts, 0, sizeof(*opts));
+	if (config_init_defaults(cfg))
+		return fail(err, errlen, "out of memory");
 	optind = 0;   /* glibc: full re-initialisation, so the parser can run more than once */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":vVh", cli_options, NULL)) != -1) {
@@ -297,5 +319,5 @@ int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 	if (cfg->memory_size & 0xfff)
 		return fail(err, errlen, "--memory: size=%" PRIu64 " is not a multiple of 4K",
 			    cfg->memory_size);
-	return 0;
+	return config_check_consoles(cfg, err, errlen);
 }

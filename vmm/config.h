@@ -49,6 +49,12 @@ struct disk_config {
 	struct rate_limiter_config rate_limiter;
 };
 
+/* Cloud Hypervisor's RngConfig: virtio-rng always exists, fed from @src. */
+#define CONFIG_DEFAULT_RNG_SRC "/dev/urandom"
+struct rng_config {
+	char *src;                 /* never NULL after config_init_defaults */
+};
+
 struct vm_config {
 	char *kernel;
 	char *initramfs;           /* NULL: none */
@@ -56,7 +62,8 @@ struct vm_config {
 	unsigned boot_vcpus;
 	uint64_t memory_size;      /* bytes */
 	struct console_config serial;
-	struct console_config console;   /* virtio-console: only "off" until it exists */
+	struct console_config console;   /* virtio-console (hvc0) */
+	struct rng_config rng;
 	struct disk_config *disks;       /* from the API's VmConfig.disks[]; nr_disks entries */
 	unsigned nr_disks;
 };
@@ -71,8 +78,11 @@ struct vmm_options {
 	bool help;
 };
 
-/* Fills @cfg with Cloud Hypervisor's defaults (1 vCPU, 512 MiB, serial on the terminal). */
-void config_init_defaults(struct vm_config *cfg);
+/*
+ * Fills @cfg with Cloud Hypervisor's defaults: 1 vCPU, 512 MiB, serial null, virtio-console
+ * on the terminal, virtio-rng from /dev/urandom. -ENOMEM.
+ */
+int config_init_defaults(struct vm_config *cfg);
 /*
  * Parses vireo's command line. On error returns -EINVAL with a one-line message in @err
  * that names the option and the problem. @cfg must be freed with config_free either way.
@@ -86,6 +96,8 @@ void vmm_options_free(struct vmm_options *opts);
 
 /* "512M", "1G", "4096K", "65536": bytes, with overflow checks. 0 or -EINVAL / -ERANGE. */
 int config_parse_size(const char *s, uint64_t *bytes);
+/* Checks that at most one of serial and console uses the terminal (CH's DoubleTtyMode). */
+int config_check_consoles(const struct vm_config *cfg, char *err, size_t errlen);
 /* "tty", "null", "off", "file=PATH". */
 int config_parse_console(const char *s, struct console_config *out, char *err, size_t errlen);
 

@@ -50,4 +50,24 @@ extern const struct bus_device_ops acpi_pm_bus_ops;
 struct acpi_pm *acpi_pm_create(const struct platform_notifier *notifier);
 void acpi_pm_destroy(struct acpi_pm *pm);
 
+/*
+ * Generic Event Device (ACPI 6.x 5.6.9, vmm/ged.c): a 32-bit event register at offset 0 of a
+ * GED_REG_SIZE MMIO block, read-to-clear, and an edge interrupt through @irq_fd. Bit 3 is the
+ * power button; bits 0-2 keep Cloud Hypervisor's meanings (CPU, memory, PCI hotplug) for later.
+ */
+#define GED_REG_EVENTS          0
+#define GED_REG_SIZE            4
+#define GED_EVENT_POWER_BUTTON  (1u << 3)
+#define GED_EVENTS_ALL          GED_EVENT_POWER_BUTTON
+struct ged;
+extern const struct bus_device_ops ged_bus_ops;
+/* @irq_fd: eventfd bound to the GED's GSI (KVM_IRQFD); the caller keeps owning it. */
+struct ged *ged_create(int irq_fd);
+void ged_destroy(struct ged *g);
+/* Latches @events (GED_EVENT_*) and pulses the interrupt: 0, -EINVAL, or -errno of the write. */
+int ged_notify(struct ged *g, uint32_t events);
+/* Events latched and not yet read by the guest; accesses the register refused (counters). */
+uint32_t ged_pending(const struct ged *g);
+uint64_t ged_bad_accesses(const struct ged *g);
+
 #endif

@@ -198,6 +198,34 @@ static int vm_setup_pci(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The Generic Event Device (vmm/ged.c): its register on the MMIO bus, and an edge irqfd on a
+ * platform pin of its own, like COM1's (vm_setup_pci() may already hold all legacy pins for
+ * the platform; if not, it is reserved here).
+ */
+static int vm_setup_ged(struct vm *vm, char *err, size_t errlen)
+{
+	int ret = 0;
+
+	vm->ged_gsi = LAYOUT_GED_GSI;
+	if (!gsi_alloc_used(&vm->gsis, vm->ged_gsi))
+		ret = gsi_alloc_reserve(&vm->gsis, vm->ged_gsi);
+	if (ret)
+		return fail(err, errlen, ret, "cannot reserve GSI %u for the GED: %s", vm->ged_gsi,
+			    strerror(-ret));
+	vm->ged_irq_fd = vm_irqfd(vm, vm->ged_gsi);
+	if (vm->ged_irq_fd < 0)
+		return fail(err, errlen, vm->ged_irq_fd, "KVM_IRQFD for the GED: %s",
+			    strerror(-vm->ged_irq_fd));
+	vm->ged = ged_create(vm->ged_irq_fd);
+	if (!vm->ged)
+		return fail(err, errlen, -ENOMEM, "out of memory for the GED");
+	ret = bus_register(&vm->mmio_bus, LAYOUT_GED_START, GED_REG_SIZE, &ged_bus_ops, vm->ged);
+	if (ret)
+		return fail(err, errlen, ret, "cannot register the GED: %s", strerror(-ret));
+	return 0;
+}
+
 static int vm_setup_acpi(struct vm *vm, uint64_t *rsdp, char *err, size_t errlen)
 {
 	struct acpi_platform platform = {
@@ -208,6 +236,10 @@ static int vm_setup_acpi(struct vm *vm, uint64_t *rsdp, char *err, size_t errlen
 			.bus_end = 0,
 			.mmio32_base = vm->mmio32.base, .mmio32_size = vm->mmio32.size,
 			.mmio64_base = vm->mmio64.base, .mmio64_size = vm->mmio64.size,
+		},
+		.ged = {
+			.present = true, .base = LAYOUT_GED_START, .reg_size = GED_REG_SIZE,
+			.gsi = vm->ged_gsi, .power_button_bit = GED_EVENT_POWER_BUTTON,
 		},
 	};
 	uint8_t *area = guest_mem_ptr(&vm->mem, LAYOUT_ACPI_START, LAYOUT_ACPI_SIZE);
@@ -274,8 +306,9 @@ int vm_create(const struct vm_config *cfg, struct vm_persist *persist, struct vm
 	vm->cfg = cfg;
 	vm->persist = persist;
 	vm->nr_vcpus = cfg->boot_vcpus;
-	vm->kvm_fd = vm->vm_fd = vm->serial_irq_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->serial_irq_fd = vm->irq_epfd = -1;
 	vm->mem.memfd = -1;
+	vm->ged_irq_fd = -1;
 	pthread_mutex_init(&vm->pause_lock, NULL);
 	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->exit_evt = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -283,11 +316,18 @@ int vm_create(const struct vm_config *cfg, struct vm_persist *persist, struct vm
 		ret = fail(err, errlen, -ENOMEM, "cannot create VM event/bus state");
 		goto err;
 	}
+	ret = vm_irq_init(vm);
+	if (ret) {
+		fail(err, errlen, ret, "cannot create the interrupt poller: %s", strerror(-ret));
+		goto err;
+	}
 	ret = vm_open_kvm(vm, err, errlen);
 	ret = ret ?: vm_setup_irqchip(vm, err, errlen);
 	ret = ret ?: vm_setup_memory(vm, err, errlen);
 	ret = ret ?: vm_setup_legacy_devices(vm, err, errlen);
 	ret = ret ?: vm_setup_pci(vm, err, errlen);
+	ret = ret ?: vm_setup_pci_devices(vm, err, errlen);
+	ret = ret ?: vm_setup_ged(vm, err, errlen);
 	ret = ret ?: vm_setup_vcpus(vm, err, errlen);
 	ret = ret ?: vm_setup_acpi(vm, &rsdp, err, errlen);
 	ret = ret ?: vm_load_payload(vm, rsdp, err, errlen);
@@ -320,6 +360,11 @@ void vm_serial_input(struct vm *vm, const uint8_t *buf, size_t len)
 {
 	if (vm->serial && vm->cfg->serial.mode == CONSOLE_TTY)
 		serial_receive(vm->serial, buf, len);
+}
+
+int vm_power_button(struct vm *vm)
+{
+	return ged_notify(vm->ged, GED_EVENT_POWER_BUTTON);
 }
 
 void vm_dump_vcpus(struct vm *vm)
@@ -359,7 +404,9 @@ void vm_destroy(struct vm *vm)
 	cmos_destroy(vm->cmos);
 	i8042_destroy(vm->i8042);
 	acpi_pm_destroy(vm->acpi_pm);
+	ged_destroy(vm->ged);
 	free(vm->cpuid);
+	vm_destroy_pci_devices(vm);
 	if (vm->pci_ready)
 		pci_segment_destroy(&vm->pci);
 	range_alloc_destroy(&vm->mmio32);
@@ -371,6 +418,9 @@ void vm_destroy(struct vm *vm)
 		guest_mem_destroy(&vm->mem);
 	if (vm->serial_irq_fd >= 0)
 		close(vm->serial_irq_fd);
+	if (vm->ged_irq_fd >= 0)
+		close(vm->ged_irq_fd);
+	vm_irq_destroy(vm);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "arch/x86_64/arch.h"
+#include "pci/msix.h"
 #include "pci/pci.h"
 #include "vmm/bus.h"
 #include "vmm/config.h"
@@ -31,8 +32,33 @@ enum vm_exit_reason {
 struct vm_persist {
 	uint8_t cmos_nvram[128];
 	int serial_out_fd;        /* -1: serial output discarded */
+	int console_out_fd;       /* virtio-console output; -1: discarded */
 	unsigned boots;
 };
+
+/*
+ * Interrupt sources of one PCI function (vmm/irq.c). MSI-X: one eventfd + GSI per vector, bound
+ * with KVM_IRQFD while the vector is routed; the route's address/data live here and the VM's
+ * routing table is rebuilt from every group. INTx: a level pin with a resample eventfd.
+ */
+struct vm_msi_group {
+	struct vm *vm;
+	unsigned nr;
+	uint32_t *gsi;
+	int *fd;
+	bool *assigned;             /* irqfd bound */
+	struct msi_route *route;    /* .masked = no route */
+};
+
+struct vm_intx {
+	struct vm *vm;
+	uint32_t gsi;
+	int fd, resample_fd;
+	void (*resample)(void *ctx);
+	void *ctx;
+};
+
+struct vm_pci_fn;
 
 struct vcpu {
 	struct vm *vm;
@@ -62,12 +88,26 @@ struct vm {
 	struct range_alloc mmio32, mmio64, io_ports;
 	struct gsi_alloc gsis;
 
+	/* MSI routing (vmm/irq.c): every group's routes, pushed whole on each change. */
+	pthread_mutex_t irq_lock;
+	struct vm_msi_group **msi_groups;
+	unsigned nr_msi_groups;
+	int irq_epfd;             /* INTx resample eventfds; the VMM thread polls it */
+	uint64_t irq_errors;      /* atomic: routing/irqfd failures */
+
+	/* PCI functions vireo created (vmm/pci_devices.c), in slot order of creation. */
+	struct vm_pci_fn **fns;
+	unsigned nr_fns;
+
 	struct platform_notifier notifier;
 	int serial_irq_fd;
 	struct serial *serial;
 	struct cmos *cmos;
 	struct i8042 *i8042;
 	struct acpi_pm *acpi_pm;
+	struct ged *ged;          /* ACPI Generic Event Device: the power button */
+	int ged_irq_fd;
+	uint32_t ged_gsi;
 
 	int exit_evt;             /* eventfd: readable once exit_reason is set */
 	int exit_reason;          /* enum vm_exit_reason, first writer wins (atomic) */
@@ -95,6 +135,8 @@ static inline int vm_exit_fd(const struct vm *vm) { return vm->exit_evt; }
 enum vm_exit_reason vm_stop(struct vm *vm);
 /* Terminal input for COM1 (serial mode tty only). */
 void vm_serial_input(struct vm *vm, const uint8_t *buf, size_t len);
+/* Presses the ACPI power button: a GED event and its interrupt. 0 or -errno. */
+int vm_power_button(struct vm *vm);
 /* Logs every vCPU's registers (pauses and resumes around it). */
 void vm_dump_vcpus(struct vm *vm);
 /* Stops vCPU threads (if running) and frees everything. */
@@ -109,6 +151,31 @@ void vm_request_exit(struct vm *vm, enum vm_exit_reason reason);
  */
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
+
+/* irq.c */
+int vm_irq_init(struct vm *vm);
+void vm_irq_destroy(struct vm *vm);
+extern const struct msix_irq_ops vm_msix_irq_ops;   /* ctx = struct vm_msi_group */
+int vm_msi_group_init(struct vm *vm, struct vm_msi_group *g, unsigned nr);
+void vm_msi_group_destroy(struct vm_msi_group *g);
+/* A level INTx pin at @gsi with KVM resampling; @resample runs on EOI (vm_irq_poll). */
+int vm_intx_init(struct vm *vm, struct vm_intx *x, uint32_t gsi, void (*resample)(void *),
+		 void *ctx);
+void vm_intx_destroy(struct vm_intx *x);
+int vm_intx_raise(void *ctx);                        /* ctx = struct vm_intx */
+/* Readable when an INTx line was resampled; vm_irq_poll() dispatches without blocking. */
+static inline int vm_irq_fd(const struct vm *vm) { return vm->irq_epfd; }
+void vm_irq_poll(struct vm *vm);
+
+/* pci_devices.c: the virtio-pci functions of the config (console, rng). */
+int vm_setup_pci_devices(struct vm *vm, char *err, size_t errlen);
+void vm_destroy_pci_devices(struct vm *vm);
+/* Parks / restarts every device worker (after vm_pause, before vm_resume). */
+void vm_pause_pci_devices(struct vm *vm);
+void vm_resume_pci_devices(struct vm *vm);
+/* vm.info's device_tree object and vm.counters' object; NULL on ENOMEM. */
+struct cJSON *vm_device_tree_json(struct vm *vm);
+struct cJSON *vm_counters_json(struct vm *vm);
 
 /* vcpu.c */
 int vcpu_create(struct vm *vm, unsigned id);

@@ -16,6 +16,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "api/api.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
@@ -37,6 +39,7 @@ struct vmm {
 	bool quit;
 	int exit_status;
 	struct terminal term;
+	bool stdin_watched;           /* COM1 input in tty mode */
 };
 
 /*
@@ -64,7 +67,7 @@ static void terminal_restore(struct terminal *t)
 	t->raw = false;
 }
 
-static int open_serial_output(const struct console_config *c)
+static int open_console_output(const struct console_config *c)
 {
 	if (c->mode == CONSOLE_TTY)
 		return dup(STDOUT_FILENO);
@@ -81,7 +84,8 @@ static void vmm_publish(struct vmm *vmm)
 	if (!vmm->api)
 		return;
 	if (vmm->cfg)
-		info = api_vm_info_json(vmm->cfg, vmm->state, vmm->cfg->memory_size, NULL);
+		info = api_vm_info_json(vmm->cfg, vmm->state, vmm->cfg->memory_size,
+					vmm->vm ? vm_device_tree_json(vmm->vm) : NULL);
 	api_server_publish_info(vmm->api, info);
 	free(info);
 }
@@ -94,8 +98,10 @@ static void vmm_forget_vm(struct vmm *vmm)
 {
 	if (vmm->persist.serial_out_fd >= 0)
 		close(vmm->persist.serial_out_fd);
+	if (vmm->persist.console_out_fd >= 0)
+		close(vmm->persist.console_out_fd);
 	memset(&vmm->persist, 0, sizeof(vmm->persist));
-	vmm->persist.serial_out_fd = -1;
+	vmm->persist.serial_out_fd = vmm->persist.console_out_fd = -1;
 	if (vmm->cfg) {
 		config_free(vmm->cfg);
 		free(vmm->cfg);
@@ -121,11 +127,35 @@ static enum vm_exit_reason vmm_stop_vm(struct vmm *vmm)
 	if (!vmm->vm)
 		return VM_EXIT_NONE;
 	vmm_watch(vmm, vm_exit_fd(vmm->vm), false);
+	vmm_watch(vmm, vm_irq_fd(vmm->vm), false);
+	if (vmm->stdin_watched)
+		vmm_watch(vmm, STDIN_FILENO, false);
+	vmm->stdin_watched = false;
 	reason = vm_stop(vmm->vm);
 	vm_destroy(vmm->vm);
 	vmm->vm = NULL;
 	vmm->state = API_STATE_CREATED;   /* CH: a shut-down VM reads back as Created */
 	return reason;
+}
+
+/* Serial and console outputs outlive guest reboots (files are truncated once per VM). */
+static int vmm_open_outputs(struct vmm *vmm, char *err, size_t errlen)
+{
+	const struct console_config *c[2] = { &vmm->cfg->serial, &vmm->cfg->console };
+	int *fd[2] = { &vmm->persist.serial_out_fd, &vmm->persist.console_out_fd };
+	static const char *const name[2] = { "serial", "console" };
+
+	for (unsigned i = 0; i < 2; i++) {
+		if (*fd[i] >= 0)
+			continue;
+		*fd[i] = open_console_output(c[i]);
+		if (*fd[i] < 0 && c[i]->mode == CONSOLE_FILE) {
+			snprintf(err, errlen, "%s: cannot open '%s': %s", name[i], c[i]->file,
+				 strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
 }
 
 /* Creates and starts the VM from vmm->cfg. -errno with the reason in @err. */
@@ -137,14 +167,9 @@ static int vmm_boot(struct vmm *vmm, char *err, size_t errlen)
 		snprintf(err, errlen, "disks[0]: virtio-blk is not implemented yet");
 		return -ENOTSUP;
 	}
-	if (vmm->persist.serial_out_fd < 0) {
-		vmm->persist.serial_out_fd = open_serial_output(&vmm->cfg->serial);
-		if (vmm->persist.serial_out_fd < 0 && vmm->cfg->serial.mode == CONSOLE_FILE) {
-			snprintf(err, errlen, "serial: cannot open '%s': %s", vmm->cfg->serial.file,
-				 strerror(errno));
-			return -errno;
-		}
-	}
+	ret = vmm_open_outputs(vmm, err, errlen);
+	if (ret)
+		return ret;
 	api_event("vm", "booting");
 	ret = vm_create(vmm->cfg, &vmm->persist, &vmm->vm, err, errlen);
 	if (ret)
@@ -158,7 +183,13 @@ static int vmm_boot(struct vmm *vmm, char *err, size_t errlen)
 	}
 	vmm->persist.boots++;
 	vmm_watch(vmm, vm_exit_fd(vmm->vm), true);
-	if (vmm->cfg->serial.mode == CONSOLE_TTY)
+	vmm_watch(vmm, vm_irq_fd(vmm->vm), true);
+	/* tty input goes to COM1 through here; virtio-console's worker reads it itself. */
+	if (vmm->cfg->serial.mode == CONSOLE_TTY) {
+		vmm_watch(vmm, STDIN_FILENO, true);   /* fails harmlessly for a regular file */
+		vmm->stdin_watched = true;
+	}
+	if (vmm->cfg->serial.mode == CONSOLE_TTY || vmm->cfg->console.mode == CONSOLE_TTY)
 		terminal_raw(&vmm->term);
 	vmm->state = API_STATE_RUNNING;
 	pr_info("booted %s (boot %u, %u vCPUs, %llu MiB)", vmm->cfg->kernel, vmm->persist.boots,
@@ -237,9 +268,11 @@ static void vmm_api_simple(struct vmm *vmm, struct api_request *req, const char 
 	switch (req->action) {
 	case API_VM_PAUSE:
 		vm_pause(vmm->vm);
+		vm_pause_pci_devices(vmm->vm);
 		vmm->state = API_STATE_PAUSED;
 		break;
 	case API_VM_RESUME:
+		vm_resume_pci_devices(vmm->vm);
 		vm_resume(vmm->vm);
 		vmm->state = API_STATE_RUNNING;
 		break;
@@ -285,6 +318,37 @@ static void vmm_api_edit_config(struct vmm *vmm, struct api_request *req)
 	}
 }
 
+static void vmm_api_counters(struct vmm *vmm, struct api_request *req)
+{
+	cJSON *counters = vm_counters_json(vmm->vm);
+	char *body = counters ? cJSON_PrintUnformatted(counters) : NULL;
+
+	if (body)
+		api_request_complete(req, 200, body);
+	else
+		api_request_fail(req, 500, "Error getting counters", "out of memory", NULL);
+	free(body);
+	cJSON_Delete(counters);
+}
+
+/*
+ * vm.power-button: a GED event the guest's OSPM turns into KEY_POWER. Cloud Hypervisor allows
+ * it on any booted VM (api_check_action): on a paused one the event waits in the GED and the
+ * in-kernel IOAPIC/LAPIC and is taken once vm.resume runs the vCPUs again.
+ */
+static void vmm_api_power_button(struct vmm *vmm, struct api_request *req)
+{
+	char err[128];
+	int ret = vm_power_button(vmm->vm);
+
+	if (ret) {
+		snprintf(err, sizeof(err), "cannot raise the GED interrupt: %s", strerror(-ret));
+		api_request_fail(req, 500, "Error triggering power button", err, NULL);
+		return;
+	}
+	api_request_complete(req, 204, NULL);   /* CH emits no event for it */
+}
+
 static void vmm_handle_request(struct vmm *vmm, struct api_request *req)
 {
 	char body[1024], err[512];
@@ -316,9 +380,8 @@ static void vmm_handle_request(struct vmm *vmm, struct api_request *req)
 		vmm_publish(vmm);
 		api_request_complete(req, 204, NULL);
 		break;
-	case API_VM_COUNTERS:
-		api_request_complete(req, 200, "{}");   /* no virtio devices yet */
-		break;
+	case API_VM_COUNTERS: vmm_api_counters(vmm, req); break;
+	case API_VM_POWER_BUTTON: vmm_api_power_button(vmm, req); break;
 	case API_VM_ADD_DISK:
 	case API_VM_REMOVE_DEVICE:
 		vmm_api_edit_config(vmm, req);
@@ -391,6 +454,8 @@ int vmm_run(struct vmm *vmm)
 					vmm_handle_request(vmm, req);
 			else if (vmm->vm && fd == vm_exit_fd(vmm->vm))
 				vmm_handle_vm_exit(vmm);
+			else if (vmm->vm && fd == vm_irq_fd(vmm->vm))
+				vm_irq_poll(vmm->vm);
 			else if (fd == STDIN_FILENO)
 				vmm_handle_input(vmm);
 		}
@@ -424,7 +489,7 @@ int vmm_create(const struct vmm_options *opts, struct vm_config *cli_cfg, struct
 
 	if (!vmm)
 		goto err;
-	vmm->persist.serial_out_fd = -1;
+	vmm->persist.serial_out_fd = vmm->persist.console_out_fd = -1;
 	vmm->epfd = epoll_create1(EPOLL_CLOEXEC);
 	vmm->signal_fd = vmm_setup_signals();
 	if (vmm->epfd < 0 || vmm->signal_fd < 0) {
@@ -448,7 +513,6 @@ int vmm_create(const struct vmm_options *opts, struct vm_config *cli_cfg, struct
 		vmm_watch(vmm, api_server_eventfd(vmm->api), true);
 	}
 	vmm_watch(vmm, vmm->signal_fd, true);
-	vmm_watch(vmm, STDIN_FILENO, true);   /* fails harmlessly when stdin is a regular file */
 	vmm->cfg = cli_cfg;
 	vmm->state = cli_cfg ? API_STATE_CREATED : API_STATE_NONE;
 	api_event("vmm", "starting");

@@ -324,7 +324,7 @@ static int dsdt_com1(struct aml *a, const struct acpi_platform *p)
 	return aml_end(a);
 }
 
-/* \_SB_.PWRB: control-method power button (4.8.2.2.1.2); a later GED notifies it. */
+/* \_SB_.PWRB: control-method power button (4.8.2.2.1.2); \_SB_.GED_ notifies it. */
 static int dsdt_pwrb(struct aml *a, const struct acpi_platform *p)
 {
 	(void)p;
@@ -367,6 +367,26 @@ static void res_window(struct aml *a, uint8_t type, uint64_t base, uint64_t size
 }
 
 /*
+ * _PRT (ACPI 6.x 6.2.13): INTA# of slot s goes straight to GSI 16 + (s - 1) % 8, a pin
+ * Linux then programs level/active-low. Static, so it holds for any set of devices; vireo's
+ * functions use INTA# only (pci_devices.c picks the same GSI).
+ */
+static void dsdt_pci_prt(struct aml *a)
+{
+	aml_name(a, "_PRT");
+	aml_begin_package(a);
+	for (unsigned slot = 1; slot < 32; slot++) {
+		aml_begin_package(a);
+		aml_integer(a, (uint64_t)slot << 16 | 0xffff);   /* _ADR: any function */
+		aml_integer(a, 0);                               /* INTA# */
+		aml_integer(a, 0);                               /* Source: a GSI, not a link */
+		aml_integer(a, ACPI_PCI_INTX_FIRST_GSI + (slot - 1) % 8);
+		aml_end(a);
+	}
+	aml_end(a);
+}
+
+/*
  * \_SB_.PC00, the PCI host bridge (PCI Firmware 3.x 4.1.1): bus numbers, the CF8/CFC ports,
  * and the windows BARs may live in. Linux keeps BARs placed inside these windows and moves
  * the rest, so every BAR vireo assigns lies inside one.
@@ -393,6 +413,7 @@ static int dsdt_pci(struct aml *a, const struct acpi_platform *p)
 	if (pci->mmio64_size)
 		res_window(a, AML_SPACE_MEMORY, pci->mmio64_base, pci->mmio64_size);
 	aml_end(a);
+	dsdt_pci_prt(a);
 	aml_end(a);
 	/* Linux 6.1 uses ECAM only if a motherboard resource (PNP0C02) claims it. */
 	aml_begin_device(a, "\\_SB_.MBRD");
@@ -406,7 +427,82 @@ static int dsdt_pci(struct aml *a, const struct acpi_platform *p)
 	return aml_end(a);
 }
 
-static const acpi_dsdt_fn dsdt_parts[] = { dsdt_com1, dsdt_pwrb, dsdt_s5, dsdt_pci };
+/* OperationRegion and Field encodings (20.2.5.2): ExtOpPrefix 0x5b, then these. */
+#define AML_EXT_PREFIX       0x5b
+#define AML_OPREGION_OP      0x80
+#define AML_FIELD_OP         0x81
+#define AML_SYSTEM_MEMORY    0x00
+#define AML_FIELD_DWORD_ACC  0x03   /* AccessType DWordAcc, NoLock, Preserve (19.6.48) */
+
+/* OperationRegion (@name, SystemMemory, @base, @len) */
+static void aml_opregion_memory(struct aml *a, const char *name, uint32_t base, uint32_t len)
+{
+	static const uint8_t op = AML_OPREGION_OP, space = AML_SYSTEM_MEMORY;
+
+	aml_op(a, AML_EXT_PREFIX);
+	aml_bytes(a, &op, 1);
+	aml_namestring(a, name);
+	aml_bytes(a, &space, 1);
+	aml_integer(a, base);
+	aml_integer(a, len);
+}
+
+/* Field (@region, DWordAcc, NoLock, Preserve) { @field, 32 }; both names exactly 4 chars. */
+static void aml_field_dword(struct aml *a, const char region[4], const char field[4])
+{
+	static const uint8_t op = AML_FIELD_OP;
+	uint8_t body[10], pkg[4];
+	int n;
+
+	memcpy(body, region, 4);
+	body[4] = AML_FIELD_DWORD_ACC;
+	memcpy(body + 5, field, 4);
+	body[9] = 32;                              /* the field's PkgLength: 32 bits */
+	n = aml_pkglength_encode(sizeof(body) + 1, pkg);
+	aml_op(a, AML_EXT_PREFIX);
+	aml_bytes(a, &op, 1);
+	aml_bytes(a, pkg, (size_t)n);
+	aml_bytes(a, body, sizeof(body));
+}
+
+/*
+ * \_SB_.GED_, the Generic Event Device (5.6.9): its _CRS names the event register and the
+ * interrupt; Linux's evged driver runs _EVT on each edge. _EVT reads the register once (it
+ * clears on read) and notifies \_SB_.PWRB with 0x80, "button pressed" (4.8.2.2.1.2), when the
+ * power-button bit is set. Serialized, so two handlers never split one read.
+ */
+static int dsdt_ged(struct aml *a, const struct acpi_platform *p)
+{
+	const struct acpi_ged *g = &p->ged;
+
+	if (!g->present)
+		return 0;
+	aml_begin_device(a, "\\_SB_.GED_");
+	aml_name_string(a, "_HID", "ACPI0013");
+	aml_name_integer(a, "_UID", 0);
+	aml_name(a, "_CRS");
+	aml_begin_resource_template(a);
+	aml_res_memory32_fixed(a, false, g->base, g->reg_size);
+	aml_res_interrupt(a, AML_IRQ_CONSUMER | AML_IRQ_EDGE, g->gsi);
+	aml_end(a);
+	aml_opregion_memory(a, "EREG", g->base, g->reg_size);
+	aml_field_dword(a, "EREG", "EVTS");
+	aml_begin_method(a, "_EVT", 1, true);
+	aml_op(a, AML_OP_STORE);                   /* Local0 = EVTS */
+	aml_namestring(a, "EVTS");
+	aml_op(a, AML_OP_LOCAL0);
+	aml_begin_if(a);                           /* If (Local0 & bit) */
+	aml_op(a, AML_OP_AND);
+	aml_op(a, AML_OP_LOCAL0);
+	aml_integer(a, g->power_button_bit);
+	aml_op(a, AML_OP_ZERO);                    /* NullName: no target */
+	aml_notify(a, "\\_SB_.PWRB", 0x80);
+	aml_end(a);
+	aml_end(a);
+	return aml_end(a);
+}
+
+static const acpi_dsdt_fn dsdt_parts[] = { dsdt_com1, dsdt_pwrb, dsdt_s5, dsdt_pci, dsdt_ged };
 
 /* DSDT rev 2 (5.2.11.1): AML integers are 64-bit from revision 2 on. */
 static int build_dsdt(struct acpi_build *b, uint64_t *gpa)

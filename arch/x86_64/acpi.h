@@ -13,6 +13,8 @@
  * x2APIC-mode guest. acpi_build_tables() rejects more with -EINVAL.
  */
 #define ACPI_MAX_CPUS 255
+/* PCI INTA# of slot s is wired to GSI ACPI_PCI_INTX_FIRST_GSI + (s - 1) % 8 (_PRT). */
+#define ACPI_PCI_INTX_FIRST_GSI 16
 
 /* What the tables describe. Later issues extend it (PCI host bridge, MCFG, GED). */
 /* PCI segment 0: ECAM and the host bridge's windows (MCFG, \_SB_.PC00, \_SB_.MBRD). */
@@ -24,9 +26,22 @@ struct acpi_pci {
 	uint64_t mmio64_base, mmio64_size;
 };
 
+/*
+ * Generic Event Device (\_SB_.GED_, ACPI 6.x 5.6.9): a read-to-clear event register of
+ * @reg_size bytes at @base, an edge, active-high interrupt on @gsi, and the register bit that
+ * means "power button pressed" (_EVT notifies \_SB_.PWRB with 0x80 for it).
+ */
+struct acpi_ged {
+	bool present;
+	uint32_t base, reg_size;
+	uint32_t gsi;
+	uint32_t power_button_bit;   /* a mask with one bit set */
+};
+
 struct acpi_platform {
 	unsigned nr_cpus;        /* one LAPIC per vCPU, APIC ID = UID = index */
 	struct acpi_pci pci;
+	struct acpi_ged ged;
 };
 
 /*

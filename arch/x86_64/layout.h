@@ -14,6 +14,7 @@
  *   0xc000_0000  32-bit MMIO hole (1 GiB, never backed by RAM)
  *     0xc000_0000  PCI 32-bit BAR window (640 MiB)
  *     0xe800_0000  PCI ECAM (256 MiB)
+ *     0xfeb0_0000  ACPI Generic Event Device register block (4 KiB reserved)
  *     0xfec0_0000  IOAPIC, 0xfee0_0000 LAPIC
  *     0xfffb_c000  KVM identity map page, TSS at 0xfffb_d000 (3 pages)
  *   0x1_0000_0000 RAM that does not fit below the hole
@@ -46,6 +47,9 @@
 #define LAYOUT_PCI_MMIO32_SIZE    0x28000000ULL
 #define LAYOUT_PCI_ECAM_START     0xe8000000ULL
 #define LAYOUT_PCI_ECAM_SIZE      0x10000000ULL
+/* The GED's event register (vmm/ged.c, docs/boot.md): between the ECAM and the IOAPIC. */
+#define LAYOUT_GED_START          0xfeb00000ULL
+#define LAYOUT_GED_SIZE           0x1000ULL
 #define LAYOUT_IOAPIC_START       0xfec00000ULL
 #define LAYOUT_LAPIC_START        0xfee00000ULL
 #define LAYOUT_KVM_IDENTITY_MAP   0xfffbc000ULL
@@ -60,6 +64,7 @@
 /* Legacy I/O ports and ISA interrupts. */
 #define LAYOUT_COM1_PORT          0x3f8
 #define LAYOUT_COM1_GSI           4
+#define LAYOUT_GED_GSI            5      /* the GED's edge interrupt (IOAPIC pin 5) */
 #define LAYOUT_I8042_PORT         0x60   /* data 0x60, command/status 0x64 */
 #define LAYOUT_CMOS_PORT          0x70   /* index 0x70, data 0x71 */
 #define LAYOUT_DEBUG_PORT         0x80

@@ -22,7 +22,7 @@ QEMU_COMMON = ["-enable-kvm", "-cpu", "host,-arch-capabilities", "-m", "512M", "
 
 def peers(args):
     vmms = {"vireo": [args.vireo, "--kernel", args.guest, "--cpus", "boot=1",
-                      "--memory", "size=512M", "--serial", "tty"]}
+                      "--memory", "size=512M", "--serial", "tty", "--console", "off"]}
     qemu = shutil.which("qemu-system-x86_64")
     if qemu:
         vmms["qemu-q35"] = [qemu, "-M", "q35", *QEMU_COMMON, "-serial", "stdio",

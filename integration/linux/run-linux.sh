@@ -134,7 +134,7 @@ report=$logdir/linux-$vmm-report.txt
 if [ "$vmm" = vireo ]; then
     vmm_log=$logdir/linux-vireo-vmm.log
     cmd=("$vireo_bin" --kernel "$kernel" --cmdline "$cmdline"
-         --cpus "boot=$cpus" --memory "size=${mem}M" --serial tty
+         --cpus "boot=$cpus" --memory "size=${mem}M" --serial tty --console off
          -v --log-file "$vmm_log")
 else
     vmm_log=

@@ -8,6 +8,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "tests/api/fake_vmm.h"
 
 /* The answer to send once vm.info shows the new state. */
@@ -28,7 +30,7 @@ static void publish(struct fake_vmm *v)
 
 	if (v->have_cfg)
 		info = api_vm_info_json(&v->cfg, v->state, v->cfg.memory_size,
-					v->state == API_STATE_CREATED ? NULL : "{}");
+					v->state == API_STATE_CREATED ? NULL : cJSON_CreateObject());
 	api_server_publish_info(v->srv, info);
 	free(info);
 }

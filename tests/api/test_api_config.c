@@ -135,12 +135,12 @@ static void test_defaults_and_omitted(void **state)
 	assert_int_equal(cfg.boot_vcpus, 1);
 	assert_true(cfg.memory_size == 512ull << 20);
 	assert_int_equal(cfg.serial.mode, CONSOLE_NULL);
-	assert_int_equal(cfg.console.mode, CONSOLE_OFF);
+	assert_int_equal(cfg.console.mode, CONSOLE_TTY);
 	assert_int_equal(cfg.nr_disks, 0);
 	t = api_config_to_json(&cfg);
 	assert_string_equal(t, "{\"cpus\":{\"boot_vcpus\":1,\"max_vcpus\":1},"
-			       "\"memory\":{\"size\":536870912},"
-			       "\"serial\":{\"mode\":\"Null\"},\"console\":{\"mode\":\"Off\"}}");
+			       "\"memory\":{\"size\":536870912},\"rng\":{\"src\":\"/dev/urandom\"},"
+			       "\"serial\":{\"mode\":\"Null\"},\"console\":{\"mode\":\"Tty\"}}");
 	free(t);
 	config_free(&cfg);
 	/* null optionals are absent; max_vcpus may be left out */
@@ -239,8 +239,12 @@ static void test_validation_names_field(void **state)
 		       -EINVAL, "not a multiple of 4 KiB");
 	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"serial\":{\"mode\":\"File\"}}",
 		       -EINVAL, "serial.file: required");
-	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"console\":{\"mode\":\"Tty\"}}",
-		       -EINVAL, "console.mode");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"serial\":{\"mode\":\"Tty\"}}",
+		       -EINVAL, "serial and console cannot both use the terminal");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"console\":{\"mode\":\"File\"}}",
+		       -EINVAL, "console.file: required");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"rng\":{\"src\":\"\"}}",
+		       -EINVAL, "rng.src: must not be empty");
 	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{}]}", -EINVAL,
 		       "disks[0].path: missing");
 	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/a\","
@@ -296,7 +300,7 @@ static void test_vm_info_and_ping(void **state)
 	assert_non_null(strstr(s, "\"state\":\"Created\",\"memory_actual_size\":536870912}"));
 	assert_null(strstr(s, "device_tree"));
 	free(s);
-	s = api_vm_info_json(&cfg, API_STATE_PAUSED, 1, "{\"_disk0\":{\"id\":\"_disk0\"}}");
+	s = api_vm_info_json(&cfg, API_STATE_PAUSED, 1, cJSON_Parse("{\"_disk0\":{\"id\":\"_disk0\"}}"));
 	assert_non_null(strstr(s, "\"state\":\"Paused\""));
 	assert_non_null(strstr(s, "\"device_tree\":{\"_disk0\""));
 	free(s);

@@ -69,9 +69,11 @@ static void test_defaults_without_arguments(void **state)
 	assert_int_equal(parse_argv(f, 1, argv), 0);
 	assert_int_equal(f->cfg.boot_vcpus, 1);
 	assert_int_equal(f->cfg.memory_size, 512ULL << 20);
-	assert_int_equal(f->cfg.serial.mode, CONSOLE_TTY);
+	/* Cloud Hypervisor's defaults: COM1 null, virtio-console on the terminal, rng. */
+	assert_int_equal(f->cfg.serial.mode, CONSOLE_NULL);
 	assert_null(f->cfg.serial.file);
-	assert_int_equal(f->cfg.console.mode, CONSOLE_OFF);
+	assert_int_equal(f->cfg.console.mode, CONSOLE_TTY);
+	assert_string_equal(f->cfg.rng.src, "/dev/urandom");
 	assert_null(f->cfg.kernel);
 	assert_null(f->cfg.initramfs);
 	assert_non_null(f->cfg.cmdline);
@@ -89,8 +91,9 @@ static void test_init_defaults_matches_parse(void **state)
 	config_init_defaults(&f->cfg);
 	assert_int_equal(f->cfg.boot_vcpus, 1);
 	assert_int_equal(f->cfg.memory_size, CONFIG_DEFAULT_MEMORY);
-	assert_int_equal(f->cfg.serial.mode, CONSOLE_TTY);
-	assert_int_equal(f->cfg.console.mode, CONSOLE_OFF);
+	assert_int_equal(f->cfg.serial.mode, CONSOLE_NULL);
+	assert_int_equal(f->cfg.console.mode, CONSOLE_TTY);
+	assert_string_equal(f->cfg.rng.src, CONFIG_DEFAULT_RNG_SRC);
 }
 
 static void test_full_command_line_separate_values(void **state)
@@ -244,10 +247,35 @@ static void test_error_serial_and_console(void **state)
 
 	expect_error(f, PARSE(f, "--serial", "bogus"), "--serial", "bogus");
 	expect_error(f, PARSE(f, "--serial", "file="), "--serial", NULL);
-	expect_error(f, PARSE(f, "--console", "tty"), "--console", "not supported");
-	expect_error(f, PARSE(f, "--console", "file=/x"), "--console", "not supported");
+	expect_error(f, PARSE(f, "--console", "loud"), "--console", "loud");
+	expect_error(f, PARSE(f, "--console", "file="), "--console", NULL);
+	assert_int_equal(PARSE(f, "--console", "file=/x"), 0);
+	assert_int_equal(f->cfg.console.mode, CONSOLE_FILE);
+	assert_string_equal(f->cfg.console.file, "/x");
 	assert_int_equal(PARSE(f, "--console", "off"), 0);
 	assert_int_equal(f->cfg.console.mode, CONSOLE_OFF);
+}
+
+static void test_rng_option(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(PARSE(f, "--rng", "src=/dev/random"), 0);
+	assert_string_equal(f->cfg.rng.src, "/dev/random");
+	expect_error(f, PARSE(f, "--rng", "source=/x"), "--rng", "source");
+	expect_error(f, PARSE(f, "--rng", "src="), "--rng", "empty");
+	expect_error(f, PARSE(f, "--rng", "/dev/random"), "--rng", "key=value");
+}
+
+/* CH's DoubleTtyMode: only one of serial and console may own the terminal. */
+static void test_validate_double_tty(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--serial", "tty"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "serial", "console");
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--serial", "tty", "--console", "off"), 0);
+	assert_int_equal(config_validate(&f->cfg, f->err, sizeof(f->err)), 0);
 }
 
 static void test_error_stray_positional(void **state)
@@ -445,6 +473,8 @@ int main(void)
 		T(test_error_unknown_keys),
 		T(test_error_memory_size_syntax),
 		T(test_error_serial_and_console),
+		T(test_rng_option),
+		T(test_validate_double_tty),
 		T(test_error_stray_positional),
 		T(test_validate_accepts_complete_config),
 		T(test_validate_requires_kernel),

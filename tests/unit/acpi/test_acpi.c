@@ -42,6 +42,8 @@ static uint8_t *new_area(void)
 #define PCI_PLATFORM { .present = true, .ecam_base = 0xe8000000ULL, .bus_end = 0, \
 	.mmio32_base = 0xc0000000ULL, .mmio32_size = 0x28000000ULL, \
 	.mmio64_base = 0x4000000000ULL, .mmio64_size = 0x4000000000ULL }
+#define GED_PLATFORM { .present = true, .base = 0xfeb00000u, .reg_size = 4, .gsi = 5, \
+	.power_button_bit = 1u << 3 }
 
 static void assert_untouched(const uint8_t *p, size_t len)
 {
@@ -276,6 +278,42 @@ static void test_pci(void **state)
 	free(area);
 }
 
+/*
+ * With a GED: Device(\_SB_.GED_) with _HID "ACPI0013", a _CRS of Memory32Fixed(ReadOnly) over
+ * the register and an edge, active-high Interrupt on its GSI, the register as a DWord field and
+ * a serialized one-argument _EVT that reads it into Local0 and notifies \_SB_.PWRB.
+ */
+static void test_ged(void **state)
+{
+	struct acpi_platform p = { .nr_cpus = 1, .ged = GED_PLATFORM };
+	uint8_t *area = new_area();
+	const uint8_t *d;
+	uint64_t rsdp;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(acpi_build_tables(&p, area, AREA_GPA, AREA_SIZE, &rsdp), 0);
+	d = table_at(area, dsdt_gpa(area, rsdp), "DSDT");
+	len = rd32(d + 4);
+	assert_true(CONTAINS(d, len, 0x5c, 0x2e, '_', 'S', 'B', '_', 'G', 'E', 'D', '_'));
+	assert_true(CONTAINS(d, len, 0x08, '_', 'H', 'I', 'D', 0x0d,
+			     'A', 'C', 'P', 'I', '0', '0', '1', '3', 0));
+	assert_true(CONTAINS(d, len, 0x86, 0x09, 0x00, 0x00, 0x00, 0x00, 0xb0, 0xfe,
+			     0x04, 0x00, 0x00, 0x00,
+			     0x89, 0x06, 0x00, 0x03, 0x01, 0x05, 0x00, 0x00, 0x00, 0x79, 0x00));
+	/* OperationRegion(EREG, SystemMemory, 0xfeb00000, 4); Field(EREG, DWordAcc) { EVTS, 32 } */
+	assert_true(CONTAINS(d, len, 0x5b, 0x80, 'E', 'R', 'E', 'G', 0x00,
+			     0x0c, 0x00, 0x00, 0xb0, 0xfe, 0x0a, 0x04));
+	assert_true(CONTAINS(d, len, 0x5b, 0x81, 0x0b, 'E', 'R', 'E', 'G', 0x03,
+			     'E', 'V', 'T', 'S', 0x20));
+	/* Method(_EVT, 1, Serialized) { Local0 = EVTS; If (Local0 & 8) { Notify(PWRB, 0x80) } } */
+	assert_true(CONTAINS(d, len, '_', 'E', 'V', 'T', 0x09, 0x70, 'E', 'V', 'T', 'S', 0x60,
+			     0xa0));
+	assert_true(CONTAINS(d, len, 0x7b, 0x60, 0x0a, 0x08, 0x00, 0x86, 0x5c, 0x2e,
+			     '_', 'S', 'B', '_', 'P', 'W', 'R', 'B', 0x0a, 0x80));
+	free(area);
+}
+
 /* Bytes used: the DSDT is the last table. */
 static size_t used_size(const uint8_t *area, uint64_t rsdp)
 {
@@ -362,7 +400,7 @@ static int write_file(const char *dir, const char *name, const uint8_t *p, size_
 /* Writes rsdp, xsdt, facp, apic, mcfg and dsdt .dat files for a 4-vCPU VM with PCI. */
 static int dump(const char *dir)
 {
-	struct acpi_platform p = { .nr_cpus = 4, .pci = PCI_PLATFORM };
+	struct acpi_platform p = { .nr_cpus = 4, .pci = PCI_PLATFORM, .ged = GED_PLATFORM };
 	uint8_t *area = calloc(1, AREA_SIZE);
 	uint64_t rsdp, gpa[5];
 	static const char *const names[] = { "xsdt", "facp", "apic", "dsdt", "mcfg" };
@@ -395,6 +433,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_dsdt),
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_pci),
+		cmocka_unit_test(test_ged),
 		cmocka_unit_test(test_enospc),
 		cmocka_unit_test(test_invalid),
 	};

@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The virtio-pci functions of a VM: construction from the config, the BAR owner (allocator,
+ * MMIO bus range and one KVM_IOEVENTFD per queue notify register, moved together when the
+ * guest relocates BAR0), interrupt wiring, and what vm.info and vm.counters report.
+ * Design: docs/pci.md ("owner contract") and docs/virtio.md ("integration").
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "arch/x86_64/acpi.h"
+#include "vmm/log.h"
+#include "vmm/vm.h"
+#include "virtio/virtio.h"
+
+/* Cloud Hypervisor's names for its built-in devices (the "__" prefix is reserved). */
+#define CONSOLE_ID "__console"
+#define RNG_ID     "__rng"
+
+enum fn_kind { FN_CONSOLE, FN_RNG };
+
+struct vm_pci_fn {
+	struct vm *vm;
+	enum fn_kind kind;
+	struct virtio_pci vp;
+	struct vm_msi_group msi;
+	struct vm_intx intx;
+	bool vp_ready;
+	void *model;              /* struct virtio_rng / virtio_console */
+	int own_fd;               /* rng source; -1 when none */
+};
+
+/* ------------------------------------------------------------------ BAR owner */
+
+static int ioeventfd_set(struct vm_pci_fn *fn, uint64_t bar_addr, unsigned q, bool assign)
+{
+	struct kvm_ioeventfd req = {
+		.addr = bar_addr + virtio_pci_notify_offset(&fn->vp, q),
+		.len = 2,   /* virtio 1.2 4.1.4.4: the driver writes the 16-bit queue index */
+		.fd = virtio_pci_kick_fd(&fn->vp, q),
+		.flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
+	};
+
+	return ioctl(fn->vm->vm_fd, KVM_IOEVENTFD, &req) ? -errno : 0;
+}
+
+static void ioeventfds_unset(struct vm_pci_fn *fn, uint64_t addr, unsigned nr)
+{
+	while (nr--)
+		if (ioeventfd_set(fn, addr, nr, false))
+			pr_warn("KVM_IOEVENTFD deassign at 0x%" PRIx64 ": %s", addr, strerror(errno));
+}
+
+static int bar_map(void *ctx, struct pci_dev *dev, unsigned bar, uint64_t addr, uint64_t size)
+{
+	struct vm_pci_fn *fn = ctx;
+	unsigned q;
+	int ret;
+
+	(void)dev;
+	if (bar != VIRTIO_PCI_BAR)
+		return -EINVAL;
+	ret = bus_register(&fn->vm->mmio_bus, addr, size, &virtio_pci_bar_ops, &fn->vp);
+	if (ret)
+		return ret;
+	for (q = 0; q < fn->vp.vdev.nr_queues; q++) {
+		ret = ioeventfd_set(fn, addr, q, true);
+		if (ret) {
+			ioeventfds_unset(fn, addr, q);
+			bus_unregister(&fn->vm->mmio_bus, addr);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static void bar_unmap(void *ctx, struct pci_dev *dev, unsigned bar, uint64_t addr, uint64_t size)
+{
+	struct vm_pci_fn *fn = ctx;
+
+	(void)dev;
+	(void)size;
+	if (bar != VIRTIO_PCI_BAR)
+		return;
+	ioeventfds_unset(fn, addr, fn->vp.vdev.nr_queues);
+	bus_unregister(&fn->vm->mmio_bus, addr);
+}
+
+/* BAR0 is 64-bit: the guest may place it in either window (PCI 3.0 6.2.5.1). */
+static struct range_alloc *bar_window(struct vm *vm, uint64_t addr)
+{
+	if (addr >= vm->mmio64.base && addr - vm->mmio64.base < vm->mmio64.size)
+		return &vm->mmio64;
+	return &vm->mmio32;
+}
+
+/* Moves the reservation, possibly across windows; unchanged on failure. */
+static int bar_reserve_move(struct vm *vm, uint64_t old_addr, uint64_t new_addr, uint64_t size)
+{
+	struct range_alloc *from = bar_window(vm, old_addr), *to = bar_window(vm, new_addr);
+	int ret;
+
+	if (from == to)
+		return range_alloc_move(from, old_addr, new_addr);
+	ret = range_alloc_reserve(to, new_addr, size, size);
+	if (!ret && (ret = range_alloc_free(from, old_addr)))
+		range_alloc_free(to, new_addr);
+	return ret;
+}
+
+static int bar_move(void *ctx, struct pci_dev *dev, unsigned bar, uint64_t old_addr,
+		    uint64_t new_addr, uint64_t size, bool mapped)
+{
+	struct vm_pci_fn *fn = ctx;
+	int ret;
+
+	ret = bar_reserve_move(fn->vm, old_addr, new_addr, size);
+	if (ret || !mapped)
+		return ret;
+	bar_unmap(fn, dev, bar, old_addr, size);
+	ret = bar_map(fn, dev, bar, new_addr, size);
+	if (ret) {
+		if (bar_map(fn, dev, bar, old_addr, size))
+			pr_err("virtio-pci %s: BAR%u lost at 0x%" PRIx64, dev->id, bar, old_addr);
+		bar_reserve_move(fn->vm, new_addr, old_addr, size);
+	}
+	return ret;
+}
+
+static const struct pci_bar_ops vm_virtio_bar_ops = {
+	.map = bar_map,
+	.unmap = bar_unmap,
+	.move = bar_move,
+};
+
+/* ------------------------------------------------------------------ construction */
+
+static void fn_resample(void *ctx)
+{
+	struct vm_pci_fn *fn = ctx;
+
+	virtio_pci_intx_resample(&fn->vp);
+}
+
+/* stdin feeds virtio-console only if epoll can watch it (not a regular file or /dev/null). */
+static int console_input_fd(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int ep = epoll_create1(EPOLL_CLOEXEC), ok;
+
+	if (ep < 0)
+		return -1;
+	ok = !epoll_ctl(ep, EPOLL_CTL_ADD, STDIN_FILENO, &ev);
+	close(ep);
+	return ok ? STDIN_FILENO : -1;
+}
+
+static int fn_make_model(struct vm_pci_fn *fn, const struct virtio_device_ops **ops,
+			 char *err, size_t errlen)
+{
+	const struct vm_config *cfg = fn->vm->cfg;
+
+	if (fn->kind == FN_RNG) {
+		*ops = &virtio_rng_ops;
+		fn->own_fd = open(cfg->rng.src, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		if (fn->own_fd < 0) {
+			snprintf(err, errlen, "rng: cannot open '%s': %s", cfg->rng.src,
+				 strerror(errno));
+			return -errno;
+		}
+		fn->model = virtio_rng_new(fn->own_fd);
+	} else {
+		int in = cfg->console.mode == CONSOLE_TTY ? console_input_fd() : -1;
+
+		*ops = &virtio_console_ops;
+		fn->model = virtio_console_new(in, fn->vm->persist->console_out_fd);
+	}
+	if (!fn->model) {
+		snprintf(err, errlen, "out of memory for a virtio device");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void fn_free(struct vm_pci_fn *fn)
+{
+	if (fn->vp_ready) {
+		if (fn->vp.pci.seg)
+			pci_segment_remove(&fn->vm->pci, &fn->vp.pci);
+		virtio_pci_destroy(&fn->vp);
+	}
+	vm_intx_destroy(&fn->intx);
+	vm_msi_group_destroy(&fn->msi);
+	if (fn->kind == FN_RNG)
+		virtio_rng_free(fn->model);
+	else
+		virtio_console_free(fn->model);
+	if (fn->own_fd >= 0)
+		close(fn->own_fd);
+	free(fn);
+}
+
+static const struct virtio_intx_ops fn_intx_ops = { .raise = vm_intx_raise };
+
+/* BAR0 from the 64-bit window, MSI-X vectors, slot, then the INTx pin its slot implies. */
+static int fn_plug(struct vm_pci_fn *fn, const char *id, const struct virtio_device_ops *ops,
+		   char *err, size_t errlen)
+{
+	struct vm *vm = fn->vm;
+	uint64_t addr;
+	uint32_t gsi;
+	int ret;
+
+	ret = vm_msi_group_init(vm, &fn->msi, ops->num_queues + 1u);
+	if (ret) {
+		snprintf(err, errlen, "%s: cannot allocate MSI-X vectors: %s", id, strerror(-ret));
+		return ret;
+	}
+	ret = virtio_pci_init(&fn->vp, &(struct virtio_pci_args){
+		.id = id, .ops = ops, .opaque = fn->model, .mem = &vm->mem,
+		.msix_ops = &vm_msix_irq_ops, .msix_ctx = &fn->msi,
+		.intx_ops = &fn_intx_ops, .intx_ctx = &fn->intx });
+	if (ret) {
+		snprintf(err, errlen, "%s: cannot create the virtio-pci function: %s", id,
+			 strerror(-ret));
+		return ret;
+	}
+	fn->vp_ready = true;
+	ret = range_alloc_alloc(&vm->mmio64, VIRTIO_PCI_BAR_SIZE, VIRTIO_PCI_BAR_SIZE, &addr);
+	ret = ret ?: pci_bar_set_addr(&fn->vp.pci, VIRTIO_PCI_BAR, addr);
+	if (ret) {
+		snprintf(err, errlen, "%s: no room for BAR0 in the 64-bit window", id);
+		return ret;
+	}
+	pci_dev_set_bar_ops(&fn->vp.pci, &vm_virtio_bar_ops, fn);
+	ret = pci_segment_add(&vm->pci, &fn->vp.pci, -1);
+	if (ret) {
+		range_alloc_free(&vm->mmio64, addr);
+		snprintf(err, errlen, "%s: no free PCI slot: %s", id, strerror(-ret));
+		return ret;
+	}
+	gsi = ACPI_PCI_INTX_FIRST_GSI + (fn->vp.pci.slot - 1) % 8;   /* as the _PRT says */
+	pci_cfg_set8(&fn->vp.pci, PCI_INTERRUPT_LINE, (uint8_t)gsi);
+	ret = vm_intx_init(vm, &fn->intx, gsi, fn_resample, fn);
+	if (ret) {
+		snprintf(err, errlen, "%s: cannot bind INTx GSI %u: %s", id, gsi, strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+static int vm_add_fn(struct vm *vm, enum fn_kind kind, char *err, size_t errlen)
+{
+	const char *id = kind == FN_RNG ? RNG_ID : CONSOLE_ID;
+	const struct virtio_device_ops *ops;
+	struct vm_pci_fn *fn = calloc(1, sizeof(*fn)), **fns;
+	int ret;
+
+	if (!fn)
+		return -ENOMEM;
+	*fn = (struct vm_pci_fn){ .vm = vm, .kind = kind, .own_fd = -1 };
+	ret = fn_make_model(fn, &ops, err, errlen);
+	ret = ret ?: fn_plug(fn, id, ops, err, errlen);
+	if (!ret) {
+		fns = realloc(vm->fns, (vm->nr_fns + 1) * sizeof(*fns));
+		ret = fns ? 0 : -ENOMEM;
+	}
+	if (ret) {
+		if (ret == -ENOMEM)
+			snprintf(err, errlen, "%s: out of memory", id);
+		fn_free(fn);
+		return ret;
+	}
+	fns[vm->nr_fns++] = fn;
+	vm->fns = fns;
+	return 0;
+}
+
+int vm_setup_pci_devices(struct vm *vm, char *err, size_t errlen)
+{
+	int ret = 0;
+
+	/* Cloud Hypervisor's order: console first, then disks, then rng. */
+	if (vm->cfg->console.mode != CONSOLE_OFF)
+		ret = vm_add_fn(vm, FN_CONSOLE, err, errlen);
+	ret = ret ?: vm_add_fn(vm, FN_RNG, err, errlen);
+	/* Map what the construction-time placements say; nothing decodes before the guest. */
+	if (!ret && pci_segment_pending(&vm->pci))
+		ret = pci_segment_apply(&vm->pci);
+	return ret;
+}
+
+void vm_destroy_pci_devices(struct vm *vm)
+{
+	while (vm->nr_fns)
+		fn_free(vm->fns[--vm->nr_fns]);
+	free(vm->fns);
+	vm->fns = NULL;
+}
+
+void vm_pause_pci_devices(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_fns; i++)
+		if (virtio_pci_pause(&vm->fns[i]->vp))
+			pr_warn("%s: could not pause the device", vm->fns[i]->vp.pci.id);
+}
+
+void vm_resume_pci_devices(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_fns; i++)
+		virtio_pci_resume(&vm->fns[i]->vp);
+}
+
+/* ------------------------------------------------------------------ vm.info, vm.counters */
+
+/* u64 as a JSON integer written out exactly (cJSON numbers are doubles). */
+static bool put_u64(cJSON *obj, const char *key, uint64_t v)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%" PRIu64, v);
+	return cJSON_AddRawToObject(obj, key, num) != NULL;
+}
+
+static bool put_resource(cJSON *res, const char *type, cJSON **body)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return false;
+	cJSON_AddItemToArray(res, o);
+	*body = cJSON_AddObjectToObject(o, type);
+	return *body != NULL;
+}
+
+/* CH's Resource enum, externally tagged: PciBar, MsiIrq, LegacyIrq. */
+static bool fn_resources(struct vm_pci_fn *fn, cJSON *res)
+{
+	struct pci_bar_info bi;
+	cJSON *body, *gsis, *o;
+
+	if (pci_dev_bar_info(&fn->vp.pci, VIRTIO_PCI_BAR, &bi) ||
+	    !put_resource(res, "PciBar", &body) || !put_u64(body, "index", VIRTIO_PCI_BAR) ||
+	    !put_u64(body, "base", bi.addr) || !put_u64(body, "size", bi.size) ||
+	    !cJSON_AddStringToObject(body, "type_", "Mmio64") ||
+	    !cJSON_AddBoolToObject(body, "prefetchable", bi.prefetch) ||
+	    !cJSON_AddBoolToObject(body, "mapped", bi.mapped))
+		return false;
+	if (!put_resource(res, "MsiIrq", &body) || !cJSON_AddStringToObject(body, "ty", "MsiX") ||
+	    !put_u64(body, "base", fn->msi.gsi[0]) || !put_u64(body, "size", fn->msi.nr) ||
+	    !(gsis = cJSON_AddArrayToObject(body, "gsis")))
+		return false;
+	for (unsigned v = 0; v < fn->msi.nr; v++) {
+		if (!(o = cJSON_CreateNumber(fn->msi.gsi[v])))
+			return false;
+		cJSON_AddItemToArray(gsis, o);
+	}
+	if (!(o = cJSON_CreateObject()) || !cJSON_AddItemToArray(res, o))
+		return cJSON_Delete(o), false;
+	return put_u64(o, "LegacyIrq", fn->intx.gsi);
+}
+
+cJSON *vm_device_tree_json(struct vm *vm)
+{
+	cJSON *tree = cJSON_CreateObject(), *node, *res;
+	char bdf[16];
+
+	for (unsigned i = 0; tree && i < vm->nr_fns; i++) {
+		struct vm_pci_fn *fn = vm->fns[i];
+
+		snprintf(bdf, sizeof(bdf), "%04x:00:%02x.0", vm->pci.id, fn->vp.pci.slot);
+		node = cJSON_AddObjectToObject(tree, fn->vp.pci.id);
+		if (!node || !cJSON_AddStringToObject(node, "id", fn->vp.pci.id) ||
+		    !(res = cJSON_AddArrayToObject(node, "resources")) || !fn_resources(fn, res) ||
+		    !cJSON_AddArrayToObject(node, "children") ||
+		    !cJSON_AddStringToObject(node, "pci_bdf", bdf)) {
+			cJSON_Delete(tree);
+			return NULL;
+		}
+	}
+	return tree;
+}
+
+/* Transport counters: what the guest did wrong and what the device had to refuse. */
+static bool fn_transport_counters(struct vm_pci_fn *fn, cJSON *o)
+{
+	const struct virtio_pci_stats *st = &fn->vp.stats;
+	uint64_t ring_errors = 0, popped = 0, pushed = 0;
+
+	for (unsigned q = 0; q < fn->vp.vdev.nr_queues; q++) {
+		const struct virtq *vq = &fn->vp.vdev.vqs[q];
+
+		for (unsigned e = 0; e < VIRTQ_NR_ERRORS; e++)
+			ring_errors += __atomic_load_n(&vq->errors[e], __ATOMIC_RELAXED);
+		popped += __atomic_load_n(&vq->popped, __ATOMIC_RELAXED);
+		pushed += __atomic_load_n(&vq->pushed, __ATOMIC_RELAXED);
+	}
+	return put_u64(o, "requests", popped) && put_u64(o, "completions", pushed) &&
+	       put_u64(o, "ring_errors", ring_errors) &&
+	       put_u64(o, "needs_reset", __atomic_load_n(&st->needs_reset, __ATOMIC_RELAXED)) &&
+	       put_u64(o, "bad_register_accesses",
+		       __atomic_load_n(&st->bad_access, __ATOMIC_RELAXED) +
+		       __atomic_load_n(&st->bad_queue_cfg, __ATOMIC_RELAXED) +
+		       __atomic_load_n(&st->bad_status, __ATOMIC_RELAXED)) &&
+	       put_u64(o, "features_refused",
+		       __atomic_load_n(&st->features_refused, __ATOMIC_RELAXED)) &&
+	       put_u64(o, "msix_ignored_accesses", msix_ignored(&fn->vp.msix)) &&
+	       put_u64(o, "irq_errors", __atomic_load_n(&st->irq_errors, __ATOMIC_RELAXED));
+}
+
+static bool fn_device_counters(struct vm_pci_fn *fn, cJSON *o)
+{
+	struct virtio_console_stats cs;
+
+	if (fn->kind == FN_RNG)
+		return put_u64(o, "entropy_bytes", virtio_rng_bytes(fn->model)) &&
+		       put_u64(o, "refused_requests", virtio_rng_refused(fn->model));
+	virtio_console_stats(fn->model, &cs);
+	return put_u64(o, "tx_bytes", cs.tx_bytes) && put_u64(o, "tx_dropped", cs.tx_dropped) &&
+	       put_u64(o, "rx_bytes", cs.rx_bytes);
+}
+
+cJSON *vm_counters_json(struct vm *vm)
+{
+	cJSON *root = cJSON_CreateObject(), *o;
+
+	for (unsigned i = 0; root && i < vm->nr_fns; i++) {
+		o = cJSON_AddObjectToObject(root, vm->fns[i]->vp.pci.id);
+		if (!o || !fn_device_counters(vm->fns[i], o) ||
+		    !fn_transport_counters(vm->fns[i], o)) {
+			cJSON_Delete(root);
+			return NULL;
+		}
+	}
+	return root;
+}
