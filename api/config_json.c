@@ -225,10 +225,7 @@ static int parse_disk(struct jfield *f, struct disk_config *d)
 
 void api_disk_config_free(struct disk_config *disk)
 {
-	free(disk->path);
-	free(disk->id);
-	free(disk->serial);
-	memset(disk, 0, sizeof(*disk));
+	config_disk_free(disk);
 }
 
 int api_disk_from_json(const cJSON *json, struct disk_config *disk, char *err, size_t errlen)

@@ -150,35 +150,6 @@ static int validate_console(const char *name, const struct console_config *c, ch
 	return 0;
 }
 
-static int validate_disk(const struct vm_config *cfg, unsigned i, char *err, size_t errlen)
-{
-	const struct disk_config *d = &cfg->disks[i];
-	unsigned qs = d->queue_size;
-
-	if (!d->path || !*d->path)
-		return bad(err, errlen, -EINVAL, "disks[%u].path: missing (vireo has no vhost-user)", i);
-	if (d->num_queues < 1 || d->num_queues > 64)
-		return bad(err, errlen, -EINVAL, "disks[%u].num_queues: must be between 1 and 64", i);
-	if (qs <= 2 || qs > 32768 || (qs & (qs - 1)))
-		return bad(err, errlen, -EINVAL,
-			   "disks[%u].queue_size: must be a power of two between 4 and 32768", i);
-	if (d->id && !strncmp(d->id, "__", 2))
-		return bad(err, errlen, -EINVAL, "disks[%u].id: '%s' must not start with '__'", i,
-			   d->id);
-	if (d->pci_segment)
-		return bad(err, errlen, -EINVAL, "disks[%u].pci_segment: only segment 0 exists", i);
-	for (unsigned j = 0; j < i; j++) {
-		/* CH's IdentifierNotUnique and DuplicateDevicePath: 409 since its PR #8665. */
-		if (d->id && cfg->disks[j].id && !strcmp(d->id, cfg->disks[j].id))
-			return bad(err, errlen, -EEXIST, "disks[%u].id: identifier '%s' is not unique",
-				   i, d->id);
-		if (cfg->disks[j].path && !strcmp(d->path, cfg->disks[j].path))
-			return bad(err, errlen, -EEXIST, "disks[%u].path: '%s' is already used by "
-				   "disks[%u]", i, d->path, j);
-	}
-	return 0;
-}
-
 int api_config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 {
 	int ret;
@@ -203,7 +174,7 @@ int api_config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 	if ((ret = config_check_consoles(cfg, err, errlen)))
 		return ret;
 	for (unsigned i = 0; i < cfg->nr_disks; i++)
-		if ((ret = validate_disk(cfg, i, err, errlen)))
+		if ((ret = config_validate_disk(cfg, i, err, errlen)))
 			return ret;
 	return 0;
 }
@@ -246,7 +217,7 @@ int api_config_add_disk(struct vm_config *cfg, struct disk_config *disk, char *e
 	cfg->disks = disks;
 	disks[cfg->nr_disks] = *disk;
 	/* CH validates a copy of the config with the disk appended. */
-	ret = validate_disk(cfg, cfg->nr_disks, err, errlen);
+	ret = config_validate_disk(cfg, cfg->nr_disks, err, errlen);
 	if (ret)
 		return ret;     /* the slot past nr_disks is not owned: *disk still is the caller's */
 	cfg->nr_disks++;

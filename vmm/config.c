@@ -21,6 +21,9 @@ const char config_usage[] =
 	"  --serial tty|null|off|file=PATH   COM1, ttyS0 (default null)\n"
 	"  --console tty|null|off|file=PATH  virtio-console, hvc0 (default tty)\n"
 	"  --rng src=PATH                virtio-rng entropy source (default /dev/urandom)\n"
+	"  --disk path=P[,readonly=on,direct=on,num_queues=N,queue_size=M,id=I,serial=S,\n"
+	"         bw_size=,bw_one_time_burst=,bw_refill_time=,ops_size=,ops_one_time_burst=,\n"
+	"         ops_refill_time=] ...   a virtio-blk disk on a raw image (repeatable)\n"
 	"  --api-socket path=P|fd=N|P    serve the REST API there (without --kernel: wait for it)\n"
 	"  --event-monitor path=P|fd=N   write lifecycle events there as JSON\n"
 	"  -v                            more log output (repeat for debug)\n"
@@ -68,11 +71,8 @@ void config_free(struct vm_config *cfg)
 	free(cfg->serial.file);
 	free(cfg->console.file);
 	free(cfg->rng.src);
-	for (unsigned i = 0; i < cfg->nr_disks; i++) {
-		free(cfg->disks[i].path);
-		free(cfg->disks[i].id);
-		free(cfg->disks[i].serial);
-	}
+	for (unsigned i = 0; i < cfg->nr_disks; i++)
+		config_disk_free(&cfg->disks[i]);
 	free(cfg->disks);
 	memset(cfg, 0, sizeof(*cfg));
 }
@@ -229,7 +229,7 @@ static int parse_console_opt(const char *opt, const char *val, struct console_co
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-	OPT_CONSOLE, OPT_RNG, OPT_LOG_FILE, OPT_API_SOCKET, OPT_EVENT_MONITOR,
+	OPT_CONSOLE, OPT_RNG, OPT_DISK, OPT_LOG_FILE, OPT_API_SOCKET, OPT_EVENT_MONITOR,
 };
 
 static const struct option cli_options[] = {
@@ -241,6 +241,7 @@ static const struct option cli_options[] = {
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "rng", required_argument, NULL, OPT_RNG },
+	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 	{ "event-monitor", required_argument, NULL, OPT_EVENT_MONITOR },
@@ -248,6 +249,19 @@ static const struct option cli_options[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
+
+static int add_disk_opt(struct vm_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	struct disk_config d;
+	int ret = config_parse_disk(arg, &d, err, errlen);
+
+	if (ret)
+		return ret;
+	ret = config_add_disk(cfg, &d);
+	if (ret)
+		config_disk_free(&d);
+	return ret;
+}
 
 static int apply_option(int c, const char *arg, struct vm_config *cfg, struct vmm_options *opts,
 			char *err, size_t errlen)
@@ -261,6 +275,7 @@ static int apply_option(int c, const char *arg, struct vm_config *cfg, struct vm
 	case OPT_SERIAL: return parse_console_opt("--serial", arg, &cfg->serial, err, errlen);
 	case OPT_CONSOLE: return parse_console_opt("--console", arg, &cfg->console, err, errlen);
 	case OPT_RNG: return parse_kv_list("--rng", arg, rng_kv, cfg, err, errlen);
+	case OPT_DISK: return add_disk_opt(cfg, arg, err, errlen);
 	case OPT_LOG_FILE: return set_string(&opts->log_file, arg);
 	case OPT_API_SOCKET: return set_string(&opts->api_socket, arg);
 	case OPT_EVENT_MONITOR: return set_string(&opts->event_monitor, arg);
@@ -281,7 +296,8 @@ int config_parse_cli(int argc, char **argv, struct vm_config *cfg, struct vmm_op
 		return fail(err, errlen, "out of memory");
 	optind = 0;   /* glibc: full re-initialisation, so the parser can run more than once */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":vVh", cli_options, NULL)) != -1) {
+	/* "+": no argument permutation, so values following --disk stay where they are. */
+	while ((c = getopt_long(argc, argv, "+:vVh", cli_options, NULL)) != -1) {
 		/* glibc moves optind only at the end of a "-xv" cluster: name short ones by optopt. */
 		if (c == '?' && optopt)
 			return fail(err, errlen, "unknown option '-%c' (see --help)", optopt);
@@ -291,6 +307,9 @@ int config_parse_cli(int argc, char **argv, struct vm_config *cfg, struct vmm_op
 		if (c == ':')
 			return fail(err, errlen, "option '%s' needs a value", argv[optind - 1]);
 		ret = apply_option(c, optarg, cfg, opts, err, errlen);
+		/* CH: "--disk path=a path=b" lists several disks after one flag. */
+		while (!ret && c == OPT_DISK && optind < argc && argv[optind][0] != '-')
+			ret = add_disk_opt(cfg, argv[optind++], err, errlen);
 		if (ret == -ENOMEM)
 			return fail(err, errlen, "out of memory");
 		if (ret)
@@ -319,5 +338,8 @@ int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 	if (cfg->memory_size & 0xfff)
 		return fail(err, errlen, "--memory: size=%" PRIu64 " is not a multiple of 4K",
 			    cfg->memory_size);
+	for (unsigned i = 0; i < cfg->nr_disks; i++)
+		if (config_validate_disk(cfg, i, err, errlen))
+			return -EINVAL;
 	return config_check_consoles(cfg, err, errlen);
 }

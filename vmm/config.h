@@ -96,6 +96,19 @@ void vmm_options_free(struct vmm_options *opts);
 
 /* "512M", "1G", "4096K", "65536": bytes, with overflow checks. 0 or -EINVAL / -ERANGE. */
 int config_parse_size(const char *s, uint64_t *bytes);
+/*
+ * --disk path=P,readonly=on,direct=on,num_queues=N,queue_size=M,id=I,serial=S,bw_size=...
+ * (Cloud Hypervisor's keys). Fills @d (free it with config_disk_free on success).
+ */
+int config_parse_disk(const char *s, struct disk_config *d, char *err, size_t errlen);
+void config_disk_free(struct disk_config *d);
+/* Appends @d (moved: the config owns its strings now). -ENOMEM. */
+int config_add_disk(struct vm_config *cfg, const struct disk_config *d);
+/*
+ * Boot-time checks of cfg->disks[@i], named after the JSON fields ("disks[0].queue_size: ...").
+ * -EINVAL, or -EEXIST for a duplicate id or path (the API answers 409).
+ */
+int config_validate_disk(const struct vm_config *cfg, unsigned i, char *err, size_t errlen);
 /* Checks that at most one of serial and console uses the terminal (CH's DoubleTtyMode). */
 int config_check_consoles(const struct vm_config *cfg, char *err, size_t errlen);
 /* "tty", "null", "off", "file=PATH". */

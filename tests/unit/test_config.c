@@ -267,6 +267,62 @@ static void test_rng_option(void **state)
 	expect_error(f, PARSE(f, "--rng", "/dev/random"), "--rng", "key=value");
 }
 
+static void test_disk_option(void **state)
+{
+	struct fixture *f = *state;
+	const struct disk_config *d;
+
+	assert_int_equal(PARSE(f, "--disk", "path=/a.img,readonly=on,direct=true,num_queues=2,"
+			       "queue_size=256,id=root,serial=SN1,bw_size=1048576,bw_refill_time=100,"
+			       "ops_size=10,ops_one_time_burst=5,ops_refill_time=1000",
+			       "path=/b.img", "--disk", "path=/c.img", "--kernel", "/k"), 0);
+	assert_int_equal(f->cfg.nr_disks, 3);
+	d = &f->cfg.disks[0];
+	assert_string_equal(d->path, "/a.img");
+	assert_true(d->readonly && d->direct);
+	assert_int_equal(d->num_queues, 2);
+	assert_int_equal(d->queue_size, 256);
+	assert_string_equal(d->id, "root");
+	assert_string_equal(d->serial, "SN1");
+	assert_true(d->rate_limiter.set && d->rate_limiter.bandwidth.set && d->rate_limiter.ops.set);
+	assert_int_equal(d->rate_limiter.bandwidth.size, 1048576);
+	assert_int_equal(d->rate_limiter.bandwidth.refill_time, 100);
+	assert_int_equal(d->rate_limiter.ops.one_time_burst, 5);
+	d = &f->cfg.disks[1];
+	assert_string_equal(d->path, "/b.img");
+	assert_false(d->readonly);
+	assert_int_equal(d->num_queues, 1);
+	assert_int_equal(d->queue_size, 128);
+	assert_false(d->rate_limiter.set);
+	assert_string_equal(f->cfg.disks[2].path, "/c.img");
+	assert_string_equal(f->cfg.kernel, "/k");
+	assert_int_equal(config_validate(&f->cfg, f->err, sizeof(f->err)), 0);
+}
+
+static void test_disk_errors(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_error(f, PARSE(f, "--disk", "readonly=on"), "--disk", "path");
+	expect_error(f, PARSE(f, "--disk", "path=/a,readonly=maybe"), "readonly", "maybe");
+	expect_error(f, PARSE(f, "--disk", "path=/a,num_queues=-1"), "num_queues", NULL);
+	expect_error(f, PARSE(f, "--disk", "path=/a,queue_size=99999999"), "queue_size", NULL);
+	expect_error(f, PARSE(f, "--disk", "path=/a,colour=red"), "unknown key", "colour");
+	expect_error(f, PARSE(f, "--disk", "path=/a,vhost_user=on"), "vhost_user", "not supported");
+	expect_error(f, PARSE(f, "--disk", "path=/a,image_type=qcow2"), "image_type", "raw");
+	expect_error(f, PARSE(f, "--disk", "path=/a,bw_size=10"), "refill_time", NULL);
+	expect_error(f, PARSE(f, "--disk", "path=/a,noequals"), "key=value", "noequals");
+	/* Boot-time checks name the JSON field, as the API does. */
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--disk", "path=/a,queue_size=100"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "disks[0].queue_size",
+		     NULL);
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--disk", "path=/a", "path=/a"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "disks[1].path",
+		     "already used");
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--disk", "path=/a,id=__x"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "disks[0].id", NULL);
+}
+
 /* CH's DoubleTtyMode: only one of serial and console may own the terminal. */
 static void test_validate_double_tty(void **state)
 {
@@ -475,6 +531,8 @@ int main(void)
 		T(test_error_serial_and_console),
 		T(test_rng_option),
 		T(test_validate_double_tty),
+		T(test_disk_option),
+		T(test_disk_errors),
 		T(test_error_stray_positional),
 		T(test_validate_accepts_complete_config),
 		T(test_validate_requires_kernel),
