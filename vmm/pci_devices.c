@@ -136,10 +136,43 @@ static int bar_move(void *ctx, struct pci_dev *dev, unsigned bar, uint64_t old_a
 	return ret;
 }
 
+/* The owner's hooks, plus a note to the VMM thread that vm.info's BAR view changed. */
+static void info_changed(struct vm *vm)
+{
+	uint64_t one = 1;
+
+	if (write(vm->info_evt, &one, sizeof(one)) != sizeof(one))
+		pr_warn_ratelimited("cannot signal a device tree change: %s", strerror(errno));
+}
+
+static int owner_map(void *ctx, struct pci_dev *dev, unsigned bar, uint64_t addr, uint64_t size)
+{
+	int ret = bar_map(ctx, dev, bar, addr, size);
+
+	info_changed(((struct vm_pci_fn *)ctx)->vm);
+	return ret;
+}
+
+static void owner_unmap(void *ctx, struct pci_dev *dev, unsigned bar, uint64_t addr,
+			uint64_t size)
+{
+	bar_unmap(ctx, dev, bar, addr, size);
+	info_changed(((struct vm_pci_fn *)ctx)->vm);
+}
+
+static int owner_move(void *ctx, struct pci_dev *dev, unsigned bar, uint64_t old_addr,
+		      uint64_t new_addr, uint64_t size, bool mapped)
+{
+	int ret = bar_move(ctx, dev, bar, old_addr, new_addr, size, mapped);
+
+	info_changed(((struct vm_pci_fn *)ctx)->vm);
+	return ret;
+}
+
 static const struct pci_bar_ops vm_virtio_bar_ops = {
-	.map = bar_map,
-	.unmap = bar_unmap,
-	.move = bar_move,
+	.map = owner_map,
+	.unmap = owner_unmap,
+	.move = owner_move,
 };
 
 /* ------------------------------------------------------------------ construction */

@@ -312,7 +312,9 @@ int vm_create(const struct vm_config *cfg, struct vm_persist *persist, struct vm
 	pthread_mutex_init(&vm->pause_lock, NULL);
 	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->exit_evt = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm->exit_evt < 0 || bus_init(&vm->pio_bus, "pio") || bus_init(&vm->mmio_bus, "mmio")) {
+	vm->info_evt = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->exit_evt < 0 || vm->info_evt < 0 || bus_init(&vm->pio_bus, "pio") ||
+	    bus_init(&vm->mmio_bus, "mmio")) {
 		ret = fail(err, errlen, -ENOMEM, "cannot create VM event/bus state");
 		goto err;
 	}
@@ -427,6 +429,8 @@ void vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	if (vm->exit_evt >= 0)
 		close(vm->exit_evt);
+	if (vm->info_evt >= 0)
+		close(vm->info_evt);
 	pthread_mutex_destroy(&vm->pause_lock);
 	pthread_cond_destroy(&vm->pause_cond);
 	free(vm);

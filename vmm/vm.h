@@ -95,6 +95,9 @@ struct vm {
 	int irq_epfd;             /* INTx resample eventfds; the VMM thread polls it */
 	uint64_t irq_errors;      /* atomic: routing/irqfd failures */
 
+	/* Written when what vm.info shows changes under the guest (a BAR moved). */
+	int info_evt;
+
 	/* PCI functions vireo created (vmm/pci_devices.c), in slot order of creation. */
 	struct vm_pci_fn **fns;
 	unsigned nr_fns;
@@ -173,6 +176,8 @@ void vm_destroy_pci_devices(struct vm *vm);
 /* Parks / restarts every device worker (after vm_pause, before vm_resume). */
 void vm_pause_pci_devices(struct vm *vm);
 void vm_resume_pci_devices(struct vm *vm);
+/* Readable after the guest changed what vm.info's device tree shows; read it to re-arm. */
+static inline int vm_info_fd(const struct vm *vm) { return vm->info_evt; }
 /* vm.info's device_tree object and vm.counters' object; NULL on ENOMEM. */
 struct cJSON *vm_device_tree_json(struct vm *vm);
 struct cJSON *vm_counters_json(struct vm *vm);

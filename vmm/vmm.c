@@ -90,6 +90,15 @@ static void vmm_publish(struct vmm *vmm)
 	free(info);
 }
 
+/* The guest moved a BAR: vm.info shows the new placement. */
+static void vmm_republish(struct vmm *vmm)
+{
+	uint64_t n;
+
+	if (read(vm_info_fd(vmm->vm), &n, sizeof(n)) == sizeof(n))
+		vmm_publish(vmm);
+}
+
 /*
  * Drops the VM config with what belonged to it: its serial output and its CMOS NVRAM, which
  * survive guest reboots of this VM but not a vm.delete (a later vm.create is a new machine).
@@ -128,6 +137,7 @@ static enum vm_exit_reason vmm_stop_vm(struct vmm *vmm)
 		return VM_EXIT_NONE;
 	vmm_watch(vmm, vm_exit_fd(vmm->vm), false);
 	vmm_watch(vmm, vm_irq_fd(vmm->vm), false);
+	vmm_watch(vmm, vm_info_fd(vmm->vm), false);
 	if (vmm->stdin_watched)
 		vmm_watch(vmm, STDIN_FILENO, false);
 	vmm->stdin_watched = false;
@@ -184,6 +194,7 @@ static int vmm_boot(struct vmm *vmm, char *err, size_t errlen)
 	vmm->persist.boots++;
 	vmm_watch(vmm, vm_exit_fd(vmm->vm), true);
 	vmm_watch(vmm, vm_irq_fd(vmm->vm), true);
+	vmm_watch(vmm, vm_info_fd(vmm->vm), true);
 	/* tty input goes to COM1 through here; virtio-console's worker reads it itself. */
 	if (vmm->cfg->serial.mode == CONSOLE_TTY) {
 		vmm_watch(vmm, STDIN_FILENO, true);   /* fails harmlessly for a regular file */
@@ -456,6 +467,8 @@ int vmm_run(struct vmm *vmm)
 				vmm_handle_vm_exit(vmm);
 			else if (vmm->vm && fd == vm_irq_fd(vmm->vm))
 				vm_irq_poll(vmm->vm);
+			else if (vmm->vm && fd == vm_info_fd(vmm->vm))
+				vmm_republish(vmm);
 			else if (fd == STDIN_FILENO)
 				vmm_handle_input(vmm);
 		}
