@@ -202,11 +202,13 @@ static int parse_rate_limiter(struct jfield *disk, struct rate_limiter_config *r
 
 static int parse_disk(struct jfield *f, struct disk_config *d)
 {
-	uint64_t nq = 1, qs = 128, seg = 0;
+	uint64_t nq = 1, qs = 128, seg = 0, slot = 0;
+	bool has_slot = false;
 	int ret;
 
 	d->num_queues = 1;
 	d->queue_size = 128;
+	d->pci_device_id = -1;
 	if ((ret = refuse(f, "vhost_user", "not supported by vireo")) ||
 	    (ret = refuse(f, "vhost_socket", "not supported by vireo")))
 		return ret;
@@ -215,11 +217,14 @@ static int parse_disk(struct jfield *f, struct disk_config *d)
 	    (ret = jf_u64(f, "num_queues", UINT32_MAX, &nq, NULL)) ||
 	    (ret = jf_u64(f, "queue_size", UINT16_MAX, &qs, NULL)) ||
 	    (ret = jf_u64(f, "pci_segment", UINT16_MAX, &seg, NULL)) ||
+	    (ret = jf_u64(f, "pci_device_id", UINT8_MAX, &slot, &has_slot)) ||
 	    (ret = jf_str(f, "id", &d->id)) || (ret = jf_str(f, "serial", &d->serial)))
 		return ret;
 	d->num_queues = (unsigned)nq;
 	d->queue_size = (unsigned)qs;
 	d->pci_segment = (uint16_t)seg;
+	if (has_slot)
+		d->pci_device_id = (int)slot;
 	return parse_rate_limiter(f, &d->rate_limiter);
 }
 
@@ -266,6 +271,7 @@ static int parse_disks(struct jfield *top, struct vm_config *cfg)
 
 		d->num_queues = 1;
 		d->queue_size = 128;
+		d->pci_device_id = -1;
 		if (!cJSON_IsObject(it))
 			return jf_fail(&f, "", "invalid type: expected a DiskConfig object");
 		if ((ret = parse_disk(&f, d)))

@@ -46,6 +46,7 @@ struct disk_config {
 	char *id;                  /* NULL until given, or generated (_diskN) at boot */
 	char *serial;
 	uint16_t pci_segment;
+	int pci_device_id;         /* PCI slot 1-31; -1: the first free one */
 	struct rate_limiter_config rate_limiter;
 };
 

@@ -42,11 +42,17 @@ int config_validate_disk(const struct vm_config *cfg, unsigned i, char *err, siz
 			   d->id);
 	if (d->pci_segment)
 		return bad(err, errlen, -EINVAL, "disks[%u].pci_segment: only segment 0 exists", i);
+	if (d->pci_device_id == 0 || d->pci_device_id > 31)
+		return bad(err, errlen, -EINVAL, "disks[%u].pci_device_id: must be between 1 and 31 "
+			   "(0 is the host bridge)", i);
 	for (unsigned j = 0; j < i; j++) {
 		/* CH's IdentifierNotUnique and DuplicateDevicePath: 409 since its PR #8665. */
 		if (d->id && cfg->disks[j].id && !strcmp(d->id, cfg->disks[j].id))
 			return bad(err, errlen, -EEXIST, "disks[%u].id: identifier '%s' is not unique",
 				   i, d->id);
+		if (d->pci_device_id > 0 && d->pci_device_id == cfg->disks[j].pci_device_id)
+			return bad(err, errlen, -EEXIST, "disks[%u].pci_device_id: slot %d is already "
+				   "used by disks[%u]", i, d->pci_device_id, j);
 		if (cfg->disks[j].path && !strcmp(d->path, cfg->disks[j].path))
 			return bad(err, errlen, -EEXIST, "disks[%u].path: '%s' is already used by "
 				   "disks[%u]", i, d->path, j);
@@ -135,6 +141,12 @@ static int disk_kv(struct disk_config *d, const char *key, const char *val, char
 		return parse_bool(key, val, &d->direct, err, errlen);
 	if (!strcmp(key, "iommu"))
 		return parse_bool(key, val, &d->iommu, err, errlen);
+	if (!strcmp(key, "pci_device_id")) {
+		ret = parse_num(key, val, 255, &n, err, errlen);
+		if (!ret)
+			d->pci_device_id = (int)n;
+		return ret;
+	}
 	if (!strcmp(key, "num_queues") || !strcmp(key, "queue_size") ||
 	    !strcmp(key, "pci_segment")) {
 		ret = parse_num(key, val, UINT16_MAX, &n, err, errlen);
@@ -170,6 +182,7 @@ int config_parse_disk(const char *s, struct disk_config *d, char *err, size_t er
 	memset(d, 0, sizeof(*d));
 	d->num_queues = 1;
 	d->queue_size = 128;
+	d->pci_device_id = -1;
 	if (!copy)
 		return -ENOMEM;
 	for (item = strtok_r(copy, ",", &save); item && !ret; item = strtok_r(NULL, ",", &save)) {

@@ -293,6 +293,7 @@ static void test_disk_option(void **state)
 	assert_false(d->readonly);
 	assert_int_equal(d->num_queues, 1);
 	assert_int_equal(d->queue_size, 128);
+	assert_int_equal(d->pci_device_id, -1);
 	assert_false(d->rate_limiter.set);
 	assert_string_equal(f->cfg.disks[2].path, "/c.img");
 	assert_string_equal(f->cfg.kernel, "/k");
@@ -318,6 +319,13 @@ static void test_disk_errors(void **state)
 		     NULL);
 	assert_int_equal(PARSE(f, "--kernel", "/k", "--disk", "path=/a", "path=/a"), 0);
 	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "disks[1].path",
+		     "already used");
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--disk", "path=/a,pci_device_id=0"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "pci_device_id",
+		     "host bridge");
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--disk", "path=/a,pci_device_id=5",
+			       "path=/b,pci_device_id=5"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "disks[1].pci_device_id",
 		     "already used");
 	assert_int_equal(PARSE(f, "--kernel", "/k", "--disk", "path=/a,id=__x"), 0);
 	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "disks[0].id", NULL);
