@@ -38,6 +38,8 @@ enum api_action {
 	API_VM_POWER_BUTTON,
 	API_VM_ADD_DISK,
 	API_VM_REMOVE_DEVICE,
+	API_VM_SNAPSHOT,
+	API_VM_RESTORE,
 	API_ACTION_COUNT
 };
 
@@ -119,12 +121,23 @@ int api_server_publish_info(struct api_server *srv, const char *info_json);
 
 struct api_request_priv;
 
+/* CH's RestoreConfig besides source_url. */
+enum api_memory_restore { API_RESTORE_ONDEMAND, API_RESTORE_COPY };
+
+struct api_restore_opts {
+	bool prefault;
+	bool resume;
+	enum api_memory_restore memory_mode;   /* vireo's default: OnDemand (lazy mapping) */
+};
+
 struct api_request {
 	enum api_action action;
 	/* Parsed on the API thread; the VMM may take ownership by setting the pointer to NULL. */
 	struct vm_config *config;       /* vm.create */
 	struct disk_config *disk;       /* vm.add-disk */
 	char *device_id;                /* vm.remove-device */
+	char *url;                      /* vm.snapshot destination_url, vm.restore source_url */
+	struct api_restore_opts restore;  /* vm.restore */
 	struct api_request_priv *priv;  /* the server's */
 };
 

@@ -29,6 +29,8 @@ static const struct api_route routes[] = {
 	{ API_ROOT "vm.power-button",        "PUT", API_VM_POWER_BUTTON,  BODY_NONE,     HANDLE_QUEUE },
 	{ API_ROOT "vm.add-disk",            "PUT", API_VM_ADD_DISK,      BODY_REQUIRED, HANDLE_QUEUE },
 	{ API_ROOT "vm.remove-device",       "PUT", API_VM_REMOVE_DEVICE, BODY_REQUIRED, HANDLE_QUEUE },
+	{ API_ROOT "vm.snapshot",            "PUT", API_VM_SNAPSHOT,      BODY_REQUIRED, HANDLE_QUEUE },
+	{ API_ROOT "vm.restore",             "PUT", API_VM_RESTORE,       BODY_REQUIRED, HANDLE_QUEUE },
 };
 
 #define NR_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -99,6 +101,8 @@ static const char *const outer_msg[API_ACTION_COUNT] = {
 	[API_VM_POWER_BUTTON] = "Error triggering power button",
 	[API_VM_ADD_DISK] = "The disk could not be added to the VM",
 	[API_VM_REMOVE_DEVICE] = "The device could not be removed from the VM",
+	[API_VM_SNAPSHOT] = "The VM could not be snapshotted",
+	[API_VM_RESTORE] = "The VM could not be restored",
 };
 
 static bool booted(enum api_vm_state s)
@@ -180,12 +184,50 @@ int api_check_action(enum api_action a, enum api_vm_state s, char *body, size_t 
 	case API_VM_ADD_DISK:
 	case API_VM_REMOVE_DEVICE:
 		return check_config_edit(a, s, body, len);
+	case API_VM_SNAPSHOT:   /* CH: Paused only */
+		if (s == API_STATE_RUNNING)
+			return deny(a, 500, body, len, "Trying to snapshot while VM is running", NULL);
+		return s == API_STATE_PAUSED ? 0 : deny(a, 500, body, len, "VM is not running", NULL);
+	case API_VM_RESTORE:    /* CH: only into a VMM without a VM */
+		return s == API_STATE_NONE ? 0 : deny(a, 500, body, len, "VM is already created", NULL);
 	default:
 		return deny(a, 500, body, len, NULL, NULL);
 	}
 }
 
 /* ---- request bodies ----------------------------------------------------------------------- */
+
+/*
+ * VmSnapshotConfig {destination_url} and RestoreConfig {source_url, prefault, resume,
+ * memory_restore_mode}. The URL's scheme is checked by the VMM (its error names the URL).
+ */
+static int parse_snapshot_body(enum api_action a, struct jfield *f, struct api_request *req)
+{
+	const char *key = a == API_VM_SNAPSHOT ? "destination_url" : "source_url";
+	char *mode = NULL;
+	int ret;
+
+	if (!jf_is_object(f->obj))
+		return jf_fail(f, "", "invalid type: expected a %s object",
+			       a == API_VM_SNAPSHOT ? "VmSnapshotConfig" : "RestoreConfig");
+	ret = jf_str(f, key, &req->url);
+	if (!ret && !req->url)
+		ret = jf_fail(f, key, "missing field");
+	if (ret || a == API_VM_SNAPSHOT)
+		return ret;
+	req->restore = (struct api_restore_opts){ .memory_mode = API_RESTORE_ONDEMAND };
+	if ((ret = jf_bool(f, "prefault", &req->restore.prefault)) ||
+	    (ret = jf_bool(f, "resume", &req->restore.resume)) ||
+	    (ret = jf_str(f, "memory_restore_mode", &mode)))
+		return ret;
+	if (mode && !strcmp(mode, "Copy"))
+		req->restore.memory_mode = API_RESTORE_COPY;
+	else if (mode && strcmp(mode, "OnDemand"))
+		ret = jf_fail(f, "memory_restore_mode", "unknown variant '%.32s', expected Copy or "
+			      "OnDemand", mode);
+	free(mode);
+	return ret;
+}
 
 static int parse_typed(const struct api_route *r, const cJSON *json, struct api_request *req,
 		       char *err, size_t errlen)
@@ -204,6 +246,9 @@ static int parse_typed(const struct api_route *r, const cJSON *json, struct api_
 		if (!req->disk)
 			return -ENOMEM;
 		return api_disk_from_json(json, req->disk, err, errlen);
+	case API_VM_SNAPSHOT:
+	case API_VM_RESTORE:
+		return parse_snapshot_body(r->action, &f, req);
 	case API_VM_REMOVE_DEVICE:   /* VmRemoveDevice {id} */
 		if (!jf_is_object(json))
 			return jf_fail(&f, "", "invalid type: expected a VmRemoveDevice object");
@@ -252,4 +297,6 @@ void api_request_free_payload(struct api_request *req)
 	}
 	free(req->device_id);
 	req->device_id = NULL;
+	free(req->url);
+	req->url = NULL;
 }

@@ -31,6 +31,8 @@ static const struct {
 	{ "/api/v1/vm.power-button", "PUT", API_VM_POWER_BUTTON, BODY_NONE },
 	{ "/api/v1/vm.add-disk", "PUT", API_VM_ADD_DISK, BODY_REQUIRED },
 	{ "/api/v1/vm.remove-device", "PUT", API_VM_REMOVE_DEVICE, BODY_REQUIRED },
+	{ "/api/v1/vm.snapshot", "PUT", API_VM_SNAPSHOT, BODY_REQUIRED },
+	{ "/api/v1/vm.restore", "PUT", API_VM_RESTORE, BODY_REQUIRED },
 };
 
 #define N_EXPECTED (sizeof(expected) / sizeof(expected[0]))
@@ -57,7 +59,7 @@ static void test_unknown_paths(void **state)
 	static const char *const bad[] = {
 		"/", "", "/api/v1", "/api/v1/", "/api/v1/vm", "/api/v1/vm.boot/", "/api/v1/VM.BOOT",
 		"/api/v2/vm.boot", "api/v1/vm.boot", "/api/v1/vm.boot?x", "//api/v1/vm.boot",
-		"/api/v1/vm.nmi", "/api/v1/vm.snapshot", "/api/v1/vm.boot\xff",
+		"/api/v1/vm.nmi", "/api/v1/vm.coredump", "/api/v1/vm.boot\xff",
 	};
 
 	(void)state;
@@ -116,6 +118,8 @@ static const struct {
 	{ API_VM_POWER_BUTTON,  { 500, 500,   0,   0,   0 }, "VM is not running" },
 	{ API_VM_ADD_DISK,      { 404,   0, 500, 500, 500 }, "VM is not created" },
 	{ API_VM_REMOVE_DEVICE, { 404,   0, 500, 500, 500 }, "VM is not created" },
+	{ API_VM_SNAPSHOT,      { 500, 500, 500,   0, 500 }, "VM is not running" },
+	{ API_VM_RESTORE,       {   0, 500, 500, 500, 500 }, NULL },
 };
 
 static void test_action_table(void **state)
@@ -219,6 +223,45 @@ static void test_bodies(void **state)
 	free(err);
 }
 
+static void test_snapshot_bodies(void **state)
+{
+	struct api_request *req;
+	char *err;
+
+	(void)state;
+	assert_int_equal(parse_body(API_VM_SNAPSHOT, "/api/v1/vm.snapshot",
+				    "{\"destination_url\":\"file:///s\"}", &req, &err), 0);
+	assert_string_equal(req->url, "file:///s");
+	api_request_discard(req);
+	assert_int_equal(parse_body(API_VM_SNAPSHOT, "/api/v1/vm.snapshot", "{}", &req, &err), 400);
+	assert_non_null(strstr(err, "destination_url: missing field"));
+	api_request_discard(req);
+	free(err);
+	assert_int_equal(parse_body(API_VM_RESTORE, "/api/v1/vm.restore",
+				    "{\"source_url\":\"file:///s\"}", &req, &err), 0);
+	assert_string_equal(req->url, "file:///s");
+	assert_false(req->restore.prefault || req->restore.resume);
+	assert_int_equal(req->restore.memory_mode, API_RESTORE_ONDEMAND);
+	api_request_discard(req);
+	assert_int_equal(parse_body(API_VM_RESTORE, "/api/v1/vm.restore",
+				    "{\"source_url\":\"file:///s\",\"prefault\":true,\"resume\":true,"
+				    "\"memory_restore_mode\":\"Copy\"}", &req, &err), 0);
+	assert_true(req->restore.prefault && req->restore.resume);
+	assert_int_equal(req->restore.memory_mode, API_RESTORE_COPY);
+	api_request_discard(req);
+	assert_int_equal(parse_body(API_VM_RESTORE, "/api/v1/vm.restore",
+				    "{\"source_url\":\"file:///s\",\"memory_restore_mode\":\"Fast\"}",
+				    &req, &err), 400);
+	assert_non_null(strstr(err, "memory_restore_mode: unknown variant 'Fast'"));
+	api_request_discard(req);
+	free(err);
+	assert_int_equal(parse_body(API_VM_RESTORE, "/api/v1/vm.restore",
+				    "{\"source_url\":7}", &req, &err), 400);
+	assert_non_null(strstr(err, "source_url: invalid type"));
+	api_request_discard(req);
+	free(err);
+}
+
 static void test_socket_spec(void **state)
 {
 	struct api_socket_spec s;
@@ -248,6 +291,7 @@ int main(void)
 		cmocka_unit_test(test_action_table),
 		cmocka_unit_test(test_quirk_bodies),
 		cmocka_unit_test(test_bodies),
+		cmocka_unit_test(test_snapshot_bodies),
 		cmocka_unit_test(test_socket_spec),
 	};
 
