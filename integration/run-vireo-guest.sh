@@ -1,33 +1,63 @@
 #!/usr/bin/env bash
 # Runs vireo's test guest under vireo and judges it from the outside: vireo's exit status,
-# the guest's serial report (check-report.py) and the port-0x80 markers in vireo's log.
-# usage: run-vireo-guest.sh VIREO GUEST_ELF CHECK_REPORT CPUS MEM_MIB [--reboot]
+# the guest's serial report (check-report.py), the port-0x80 markers in vireo's log, and the
+# virtio-console: the guest reads a token line vireo gets on stdin and writes known lines that
+# must appear on vireo's stdout (--console tty). With --hostile the guest also runs the
+# hostile-driver checks, and vireo's log must hold the rate-limited lines they provoke.
+# usage: run-vireo-guest.sh VIREO GUEST_ELF CHECK_REPORT CPUS MEM_MIB [--reboot] [--hostile]
 set -uo pipefail
 vireo=$1 guest=$2 check=$3 cpus=$4 mem=$5
-reboot=${6:-}
+shift 5
+reboot=0 hostile=0
+for a in "$@"; do
+	case $a in
+	--reboot) reboot=1 ;;
+	--hostile) hostile=1 ;;
+	*) echo "run-vireo-guest: unknown option $a" >&2; exit 2 ;;
+	esac
+done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+token="ping-$$-$RANDOM"
 cmdline="cpus=$cpus mem=$mem hostbridge=8086:0d57 barmove=1 unclaimed=ones"
-[ "$reboot" = --reboot ] && cmdline+=" reboot=1"
-timeout -k 10 600 "$vireo" --kernel "$guest" --cpus "boot=$cpus" --memory "size=${mem}M" \
-	--cmdline "$cmdline" --serial "file=$work/serial.log" -v --log-file "$work/vireo.log" \
-	</dev/null
-status=$?
+cmdline+=" virtio=rng,console conin=$token"
+[ $reboot -eq 1 ] && cmdline+=" reboot=1"
+[ $hostile -eq 1 ] && cmdline+=" hostile=1"
+# stdin is a pipe: vireo's console input needs an fd epoll can watch (not a regular file).
+printf '%s\n' "$token" |
+	timeout -k 10 600 "$vireo" --kernel "$guest" --cpus "boot=$cpus" --memory "size=${mem}M" \
+		--cmdline "$cmdline" --serial "file=$work/serial.log" --console tty -v \
+		--log-file "$work/vireo.log" >"$work/console.out"
+status=${PIPESTATUS[1]}
 cat "$work/serial.log"
+echo "--- vireo stdout (virtio-console)"
+cat "$work/console.out"
 echo "--- vireo log"
 cat "$work/vireo.log"
 fail=0
-[ $status -eq 0 ] || { echo "FAIL: vireo exited with $status, expected 0 (guest poweroff)"; fail=1; }
-args=(--cpus "$cpus")
-[ "$reboot" = --reboot ] && args+=(--reboot)
+[ "$status" -eq 0 ] || { echo "FAIL: vireo exited with $status, expected 0 (guest poweroff)"; fail=1; }
+args=(--cpus "$cpus" --console-out "$work/console.out")
+[ $reboot -eq 1 ] && args+=(--reboot)
 python3 "$check" "${args[@]}" "$work/serial.log" || fail=1
 for code in 10 20 30 40; do
 	grep -q "debug-port: code 0x$code at" "$work/vireo.log" ||
 		{ echo "FAIL: port-0x80 marker 0x$code not in vireo's log"; fail=1; }
 done
-if [ "$reboot" = --reboot ]; then
+if [ $reboot -eq 1 ]; then
 	grep -q "guest rebooted; starting again" "$work/vireo.log" ||
 		{ echo "FAIL: vireo did not log the reboot"; fail=1; }
+fi
+if [ $hostile -eq 1 ]; then
+	# One line per broken ring (virtio/virtqueue.c names), one "needs reset" per ring case
+	# (hostile.c has 10, within the log's burst of 10 per second and call site).
+	for what in "avail index jump" "head index out of range" "chain too long" \
+		"indirect table larger than the queue" "buffer outside guest RAM" \
+		"nested indirect descriptor" "indirect table length" "queue_select out of range"; do
+		grep -q "warn: .*$what" "$work/vireo.log" ||
+			{ echo "FAIL: no '$what' warning in vireo's log"; fail=1; }
+	done
+	n=$(grep -c "device needs reset" "$work/vireo.log")
+	[ "$n" -ge 10 ] || { echo "FAIL: $n 'device needs reset' lines in vireo's log, want 10"; fail=1; }
 fi
 exit $fail

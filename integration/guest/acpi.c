@@ -182,41 +182,81 @@ static bool name_is(const uint8_t *t, uint32_t i, uint32_t len, const char *seg)
 	return i >= 1 && i + 5 <= len && t[i - 1] == 0x08 && memcmp(t + i, seg, 4) == 0;
 }
 
-static bool crs_covers(const uint8_t *p, uint32_t n, uint64_t base, uint64_t len)
+/* One large resource descriptor (6.4.3): kind (0 memory, 1 I/O, 2 bus number), range. */
+struct crs_item {
+	uint8_t tag, kind;
+	uint64_t lo, len;
+};
+
+/*
+ * The next large descriptor of a resource template from *o; small ones are skipped. Fixed
+ * and ranged memory (6.4.3.4-5) and the Word/DWord/QWord address spaces (6.4.3.5.1-3) are
+ * decoded, anything else has kind 0xFF. False at the End Tag or a truncated descriptor.
+ */
+static bool crs_next(const uint8_t *p, uint32_t n, uint32_t *o, struct crs_item *it)
 {
-	for (uint32_t o = 0; o < n;) {
-		uint8_t b = p[o];
+	while (*o < n) {
+		uint8_t b = p[*o];
 		if (!(b & 0x80)) {              /* small item: tag 6:3, length 2:0 */
 			if (((b >> 3) & 0xF) == 0xF)
 				return false;   /* End Tag */
-			o += 1 + (b & 7);
+			*o += 1 + (b & 7);
 			continue;
 		}
-		if (o + 3 > n)
+		if (*o + 3 > n)
 			return false;
-		uint32_t l = p[o + 1] | (uint32_t)p[o + 2] << 8;
-		const uint8_t *d = p + o;
-		uint64_t lo = 0, sz = 0;
-		if (o + 3 + l > n)
+		uint32_t l = p[*o + 1] | (uint32_t)p[*o + 2] << 8;
+		const uint8_t *d = p + *o;
+		if (*o + 3 + l > n)
 			return false;
+		*o += 3 + l;
+		memset(it, 0, sizeof(*it));
+		it->tag = b;
+		it->kind = 0xFF;
 		if (b == 0x86 && l >= 9) {                      /* Memory32Fixed */
-			lo = rd32(d + 4);
-			sz = rd32(d + 8);
+			it->kind = 0, it->lo = rd32(d + 4), it->len = rd32(d + 8);
 		} else if (b == 0x85 && l >= 17) {              /* Memory32 */
-			lo = rd32(d + 4);
-			sz = rd32(d + 16);
-		} else if (b == 0x87 && l >= 23 && d[3] == 0) { /* DWord memory */
-			lo = rd32(d + 10);
-			sz = rd32(d + 22);
-		} else if (b == 0x8A && l >= 43 && d[3] == 0) { /* QWord memory */
-			lo = rd64(d + 14);
-			sz = rd64(d + 38);
+			it->kind = 0, it->lo = rd32(d + 4), it->len = rd32(d + 16);
+		} else if (b == 0x88 && l >= 13) {              /* Word address space */
+			it->kind = d[3];
+			it->lo = (uint64_t)(d[8] | d[9] << 8);
+			it->len = (uint64_t)(d[14] | d[15] << 8);
+		} else if (b == 0x87 && l >= 23) {              /* DWord address space */
+			it->kind = d[3], it->lo = rd32(d + 10), it->len = rd32(d + 22);
+		} else if (b == 0x8A && l >= 43) {              /* QWord address space */
+			it->kind = d[3], it->lo = rd64(d + 14), it->len = rd64(d + 38);
 		}
-		if (sz && lo <= base && base + len <= lo + sz)
-			return true;
-		o += 3 + l;
+		return true;
 	}
 	return false;
+}
+
+static bool crs_covers(const uint8_t *p, uint32_t n, uint64_t base, uint64_t len)
+{
+	struct crs_item it;
+	for (uint32_t o = 0; crs_next(p, n, &o, &it);)
+		if (it.kind == 0 && it.len && it.lo <= base && base + len <= it.lo + it.len)
+			return true;
+	return false;
+}
+
+/* Name(_CRS, Buffer(...)) with the name at j: the resource template is [*start, *end). */
+static bool crs_buffer(const uint8_t *t, uint32_t tl, uint32_t j, uint32_t *start, uint32_t *end)
+{
+	if (!name_is(t, j, tl, "_CRS") || j + 8 > tl || t[j + 4] != 0x11)
+		return false;
+	uint32_t k = j + 5, pkg = t[k] >> 6;   /* PkgLength (20.2.4) */
+	uint32_t plen = pkg ? (t[k] & 0xF) : (t[k] & 0x3F);
+	for (uint32_t b = 1; b <= pkg && k + b < tl; b++)
+		plen |= (uint32_t)t[k + b] << (4 + 8 * (b - 1));
+	*end = k + plen;
+	k += 1 + pkg;
+	/* BufferSize: ByteConst, WordConst, DWordConst or Zero/One */
+	if (k >= tl)
+		return false;
+	k += t[k] == 0x0A ? 2 : t[k] == 0x0B ? 3 : t[k] == 0x0C ? 5 : 1;
+	*start = k;
+	return *end <= tl && k < *end;
 }
 
 bool acpi_dsdt_claims(const char *hid, uint64_t base, uint64_t len)
@@ -232,26 +272,45 @@ bool acpi_dsdt_claims(const char *hid, uint64_t base, uint64_t len)
 			continue;
 		/* The device's _CRS: the next Name(_CRS, Buffer) before another _HID. */
 		for (uint32_t j = i + 8; j + 8 <= tl && j < i + 512; j++) {
+			uint32_t k, end;
 			if (name_is(t, j, tl, "_HID"))
 				break;
-			if (!name_is(t, j, tl, "_CRS") || t[j + 4] != 0x11)
+			if (!crs_buffer(t, tl, j, &k, &end))
 				continue;
-			uint32_t k = j + 5, pkg = t[k] >> 6;   /* PkgLength (20.2.4) */
-			uint32_t plen = pkg ? (t[k] & 0xF) : (t[k] & 0x3F);
-			for (uint32_t b = 1; b <= pkg; b++)
-				plen |= (uint32_t)t[k + b] << (4 + 8 * (b - 1));
-			uint32_t end = k + plen;
-			k += 1 + pkg;
-			/* BufferSize: ByteConst, WordConst, DWordConst or Zero/One */
-			k += t[k] == 0x0A ? 2 : t[k] == 0x0B ? 3 : t[k] == 0x0C ? 5 : 1;
-			if (end > tl || k >= end)
-				break;
 			if (crs_covers(t + k, end - k, base, len))
 				return true;
 			break;
 		}
 	}
 	return false;
+}
+
+/*
+ * Host-bridge memory windows: the memory address-space descriptors of every static
+ * Name(_CRS, Buffer) in the DSDT that also has a bus-number descriptor (6.4.3.5, resource
+ * type 2), as a root bridge's _CRS has (PCI Firmware 3.x 4.1.1). No AML is executed, so a
+ * _CRS method is not seen. Returns how many were stored.
+ */
+unsigned acpi_pci_windows(uint64_t *lo, uint64_t *len, unsigned max)
+{
+	uint32_t tl = acpi_table_len(acpi.dsdt_pa);
+	const uint8_t *t = tl >= 36 ? phys_ptr(acpi.dsdt_pa, tl) : NULL;
+	unsigned n = 0;
+	for (uint32_t j = 36; t && j + 8 <= tl; j++) {
+		uint32_t k, end, o;
+		struct crs_item it;
+		bool bridge = false;
+		if (!crs_buffer(t, tl, j, &k, &end))
+			continue;
+		for (o = 0; crs_next(t + k, end - k, &o, &it);)
+			bridge = bridge || it.kind == 2;
+		for (o = 0; bridge && crs_next(t + k, end - k, &o, &it);)
+			if (it.kind == 0 && it.len && (it.tag == 0x87 || it.tag == 0x8A) && n < max) {
+				lo[n] = it.lo;
+				len[n++] = it.len;
+			}
+	}
+	return n;
 }
 
 /* Fill in `acpi`; returns false if no RSDP was found at all. */

@@ -12,8 +12,8 @@ fail() { echo "check-elf: $1: $2"; rc=1; }
 # CMPXCHG16B, INT3, SMAP (clac/stac), FWAIT, RDRAND/RDSEED/RDTSCP/RDPID, UD2, CET markers.
 forbidden='^(f[a-z0-9]*|xsave[a-z0-9]*|xrstor[a-z0-9]*|cmpxchg16b|int3|clac|stac|wait|rdrand|rdseed|rdtscp|rdpid|ud[012]|endbr(32|64)|v[a-z0-9]+|emms|ldmxcsr|stmxcsr|(rd|wr)[fg]sbase)$'
 
-scan() { # scan ELF SECTION MODE
-	objdump -d --no-show-raw-insn -M "$3" -j "$2" "$1" 2>/dev/null |
+scan() { # scan ELF SECTION MODE [OBJDUMP-OPTION]
+	objdump -d --no-show-raw-insn -M "$3" -j "$2" ${4:+"$4"} "$1" 2>/dev/null |
 	awk -F'\t' -v re="$forbidden" -v sec="$2" '
 		NF >= 2 { split($2, a, " "); m = a[1]
 			if (m ~ /^(lock|rep|repz|repnz|data16|addr32|cs|ds|es|ss|fs|gs)$/) m = a[2]
@@ -37,7 +37,10 @@ for elf in "$@"; do
 	scan "$elf" .text x86-64 || fail "$elf" "forbidden instruction in 64-bit code"
 	scan "$elf" .boot32 i386 || fail "$elf" "forbidden instruction in 32-bit code"
 	if readelf -SW "$elf" | grep -q ' \.boot16 '; then
-		scan "$elf" .boot16 i8086 || fail "$elf" "forbidden instruction in 16-bit code"
+		# The trampoline ends with its GDT pointer (data): disassemble only the code before.
+		stop=$(nm "$elf" | awk '$3 == "ap_tramp_gdtr" { print "0x" $1 }')
+		scan "$elf" .boot16 i8086 ${stop:+--stop-address=$stop} ||
+			fail "$elf" "forbidden instruction in 16-bit code"
 	fi
 	[ $rc -eq 0 ] && echo "check-elf: $elf: ok (PVH entry $entry)"
 done

@@ -9,7 +9,9 @@ More than one boot is only allowed with --reboot, which also demands "reboot_req
 in the first boot and "reboot PASS" in the last.
 
 The PCI checks (pci_*) are required unless the guest's command line, as echoed in its
-"vireo-guest: cmdline" line, has pci=0 (or --no-pci / --no-default is given).
+"vireo-guest: cmdline" line, has pci=0 (or --no-pci / --no-default is given). The same
+command line selects the virtio checks (virtio=rng,console) and the hostile ones (hostile=1);
+--console-out FILE also demands the guest's virtio-console lines in the host-side output.
 
 Exit status: 0 good, 1 bad, 2 usage or unreadable log.
 """
@@ -32,6 +34,23 @@ DEFAULT_REQUIRED = ["memmap", "acpi_rsdp", "acpi_xsdt", "acpi_fadt", "acpi_madt"
 # Printed unless the guest's command line says pci=0.
 PCI_REQUIRED = ["pci_mcfg", "pci_cf8_probe", "pci_enum_agree", "pci_host_bridge",
                 "pci_ecam_bounds", "pci_bar_sizing", "pci_bar_move"]
+# Per device named in virtio=... (unless pci=0).
+VIRTIO_REQUIRED = {
+    "rng": ["virtio_rng_caps", "virtio_rng_features", "virtio_rng_init", "virtio_rng_entropy",
+            "virtio_msix_mask", "virtio_msix_function_mask", "virtio_bar_move",
+            "virtio_rng_reset"],
+    "console": ["virtio_con_caps", "virtio_con_features", "virtio_con_init", "virtio_con_tx",
+                "virtio_con_rx", "virtio_con_reset"],
+}
+# With hostile=1 (on virtio-rng).
+HOSTILE_REQUIRED = ["hostile_features_no_version1", "hostile_features_unoffered",
+                    "hostile_avail_jump", "hostile_head_range", "hostile_desc_loop",
+                    "hostile_chain_long", "hostile_desc_outside_ram", "hostile_desc_straddle",
+                    "hostile_desc_mmio_hole", "hostile_desc_wrap", "hostile_indirect_nested",
+                    "hostile_indirect_len", "hostile_msix_table", "hostile_queue_select",
+                    "hostile_vector_range"]
+# What the guest writes on virtio-console's transmitq0, in this order (vcheck.c).
+CONSOLE_LINES = ["vireo-guest: virtio-console hello", "vireo-guest: virtio-console after reset"]
 
 
 def parse_args(argv):
@@ -52,6 +71,9 @@ def parse_args(argv):
     p.add_argument("--aps", type=int, metavar="N", help="expect exactly N ap_* checks")
     p.add_argument("--reboot", action="store_true",
                    help="expect the reboot=1 path: two boots, reboot_request then reboot")
+    p.add_argument("--console-out", metavar="FILE",
+                   help="host-side virtio-console output: must hold the guest's lines "
+                        + " / ".join(repr(x) for x in CONSOLE_LINES) + " in order")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
     return p.parse_args(argv)
 
@@ -93,6 +115,34 @@ def boot_cmdline(boot):
     return []
 
 
+def virtio_required(words):
+    """The virtio and hostile checks the guest's command line asks for."""
+    req = []
+    for w in words:
+        if w.startswith("virtio="):
+            for dev in w[len("virtio="):].split(","):
+                req += VIRTIO_REQUIRED.get(dev, [])
+    if "hostile=1" in words:
+        req += HOSTILE_REQUIRED
+    return req
+
+
+def judge_console(path, errors):
+    """The guest's virtio-console lines, in order, in the host-side output."""
+    try:
+        lines = read_lines(path)
+    except OSError as e:
+        errors.append(f"cannot read the console output {path}: {e}")
+        return
+    at = 0
+    for want in CONSOLE_LINES:
+        try:
+            at = lines.index(want, at) + 1
+        except ValueError:
+            errors.append(f"console output {path}: line '{want}' missing (in order)")
+            return
+
+
 def judge_last(boot, args, errors):
     before, summary, after = boot_checks(boot)
     if summary is None:
@@ -109,8 +159,9 @@ def judge_last(boot, args, errors):
     checks = before + after
     names = {c[0]: c[1] for c in checks}
     required = list(args.require) + ([] if args.no_default else DEFAULT_REQUIRED)
-    if not (args.no_default or args.no_pci or "pci=0" in boot_cmdline(boot)):
-        required += PCI_REQUIRED
+    words = boot_cmdline(boot)
+    if not (args.no_default or args.no_pci or "pci=0" in words):
+        required += PCI_REQUIRED + virtio_required(words)
     if args.reboot:
         required.append("reboot")
     for pat in required:
@@ -157,6 +208,8 @@ def main(argv):
         print(f"check-report: cannot read {args.log}: {e}", file=sys.stderr)
         return 2
     errors, checks = judge(split_boots(lines), args)
+    if args.console_out:
+        judge_console(args.console_out, errors)
     if not args.quiet:
         for boot_no, name, verdict, detail in checks:
             print(f"  boot {boot_no}: {verdict} {name} {detail}".rstrip())

@@ -3,7 +3,7 @@
  * vireo test guest: the checks. Each prints one line "CHECK <name> PASS|FAIL <detail>" on
  * COM1; the run ends with "N passed, M failed" and an ACPI S5 power-off. See README.md.
  */
-#include "guest.h"
+#include "virtio.h"
 
 #define MEMMAP_MAX        128
 #define CMDLINE_MAX       1024
@@ -37,6 +37,8 @@ static struct {
 static struct pci_opts pci_opt = {
 	.win32_lo = 0xC0000000ULL, .win32_hi = 0xE7FFFFFFULL,   /* vireo's 32-bit window */
 };
+
+static struct virtio_opts virtio_opt;
 
 static unsigned n_pass, n_fail;
 static char fail_lines[FAIL_KEEP][LINE_MAX];
@@ -160,6 +162,21 @@ static bool key_is(const char *w, size_t len, const char *key)
 	return len > k && memcmp(w, key, k) == 0;
 }
 
+/* virtio=rng,console: the devices that must be found (README.md "Virtio checks"). */
+static void parse_virtio_list(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		size_t j = i;
+		while (j < len && s[j] != ',')
+			j++;
+		if (j - i == 3 && memcmp(s + i, "rng", 3) == 0)
+			virtio_opt.want_rng = true;
+		else if (j - i == 7 && memcmp(s + i, "console", 7) == 0)
+			virtio_opt.want_con = true;
+		i = j + 1;
+	}
+}
+
 static void parse_word(const char *w, size_t len)
 {
 	uint64_t v, a, b;
@@ -188,7 +205,15 @@ static void parse_word(const char *w, size_t len)
 		pci_opt.win64_lo = a;
 		pci_opt.win64_hi = b;
 	}
-	/* hostile=... and unknown keys: ignored in this version */
+	else if (len == 9 && memcmp(w, "hostile=1", 9) == 0)
+		virtio_opt.hostile = true;
+	else if (key_is(w, len, "virtio="))
+		parse_virtio_list(w + 7, len - 7);
+	else if (key_is(w, len, "conin=")) {
+		virtio_opt.conin = w + 6;          /* points into cmdline[], which stays */
+		virtio_opt.conin_len = len - 6;
+	}
+	/* unknown keys: ignored */
 }
 
 static void parse_cmdline(void)
@@ -297,6 +322,16 @@ bool memmap_overlaps(uint64_t start, uint64_t len)
 		if (start < memmap[i].addr + memmap[i].size && memmap[i].addr < start + len)
 			return true;
 	return false;
+}
+
+/* End of the highest RAM entry. */
+uint64_t memmap_ram_end(void)
+{
+	uint64_t end = 0;
+	for (unsigned i = 0; i < memmap_n; i++)
+		if (memmap[i].type == E820_RAM && memmap[i].addr + memmap[i].size > end)
+			end = memmap[i].addr + memmap[i].size;
+	return end;
 }
 
 static bool is_ram(uint64_t start, uint64_t len)
@@ -577,8 +612,11 @@ void guest_main(void)
 	check_cpus(tramp);
 	outb(DEBUGPORT, MARK_APS);
 	check_timer();
-	if (!pci_opt.skip)
+	if (!pci_opt.skip) {
 		pci_checks(&pci_opt);
+		virtio_checks(&virtio_opt);
+	}
 	check("debugport", true, "wrote 0x10,0x20,0x30");
+	ged_power_button_check(cmdline);   /* powerbutton=1: waits for the host (ged.c) */
 	guest_finish();
 }

@@ -8,153 +8,15 @@
  */
 #include "guest.h"
 
-#define CF8               0xCF8
-#define CFC               0xCFC
-#define CF8_ENABLE        0x80000000u
-#define ALL_ONES          0xFFFFFFFFu
-#define ECAM_BUS_SIZE     0x100000ULL     /* 32 devices x 8 functions x 4 KiB */
-
-#define CFG_ID            0x00
-#define CFG_COMMAND       0x04
-#define CFG_STATUS        0x06
-#define CFG_CLASS         0x08            /* revision, prog-if, subclass, class */
-#define CFG_HEADER        0x0E
-#define CFG_BAR0          0x10
-#define CFG_CAP_PTR       0x34
-#define CMD_IO            0x1
-#define CMD_MEM           0x2
-#define CMD_RESERVED      0xF800          /* bits 15:11 */
-#define STATUS_RESERVED   0x0007          /* bits 2:0 */
-#define STATUS_CAP_LIST   0x0010
-#define HDR_MULTI         0x80
-#define CLASS_HOST_BRIDGE 0x0600
-
-#define VIRTIO_VENDOR     0x1AF4
-#define CAP_VENDOR        0x09
-#define VIRTIO_CAP_COMMON 1
 #define VCOMMON_DFSELECT  0x00            /* device_feature_select */
 #define VCOMMON_DFEATURE  0x04
 #define VCOMMON_NUMQ      0x12
 
-#define MAX_FN            32
-#define HDR_DWORDS        16              /* 0x00-0x3F, compared both ways */
-
-enum bar_kind { BAR_NONE, BAR_IO, BAR_MEM32, BAR_MEM64 };
 static const char *const kind_name[] = { "none", "io", "mem32", "mem64" };
 
-struct bar {
-	uint8_t reg;                  /* config offset of the (low) register */
-	uint8_t kind;
-	bool pref;
-	uint64_t addr, size;
-};
+static unsigned fns_dropped;
 
-struct pfn {
-	uint8_t dev, fn;
-	uint32_t hdr[HDR_DWORDS];     /* as read through CF8 during the enumeration */
-	unsigned nbars;
-	struct bar bar[6];
-};
-
-static struct pfn fns[MAX_FN];
-static unsigned nfns, fns_dropped;
-static uint64_t ecam_base;        /* bus 0; 0: no usable MCFG entry */
-static unsigned ecam_end_bus;
-static unsigned n_cf8, n_ecam;    /* port (0xCF8-0xCFF) / ECAM accesses so far, all checks */
-
-static uint16_t f_vendor(const struct pfn *f) { return (uint16_t)f->hdr[0]; }
-static uint16_t f_device(const struct pfn *f) { return (uint16_t)(f->hdr[0] >> 16); }
-static uint32_t f_class(const struct pfn *f) { return f->hdr[2] >> 8; }      /* class:sub:if */
-static uint8_t f_htype(const struct pfn *f) { return (uint8_t)(f->hdr[3] >> 16); }
-static bool is_host_bridge(const struct pfn *f) { return (f_class(f) >> 8) == CLASS_HOST_BRIDGE; }
-static bool is_pow2(uint64_t v) { return v && !(v & (v - 1)); }
-static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
 static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
-
-/* --- CONFIG_ADDRESS / CONFIG_DATA (bus 0 unless told) --- */
-
-static uint32_t cf8_addr(unsigned bus, unsigned dev, unsigned fn, unsigned reg)
-{
-	return CF8_ENABLE | bus << 16 | dev << 11 | fn << 8 | (reg & 0xFC);
-}
-
-static void cf8_select(uint32_t a)
-{
-	outl(CF8, a);
-	n_cf8++;
-}
-
-static uint32_t cf8_rd32(unsigned dev, unsigned fn, unsigned reg)
-{
-	cf8_select(cf8_addr(0, dev, fn, reg));
-	n_cf8++;
-	return inl(CFC);
-}
-
-static uint16_t cf8_rd16(unsigned dev, unsigned fn, unsigned reg)
-{
-	cf8_select(cf8_addr(0, dev, fn, reg));
-	n_cf8++;
-	return inw((uint16_t)(CFC + (reg & 2)));
-}
-
-static uint8_t cf8_rd8(unsigned dev, unsigned fn, unsigned reg)
-{
-	cf8_select(cf8_addr(0, dev, fn, reg));
-	n_cf8++;
-	return inb((uint16_t)(CFC + (reg & 3)));
-}
-
-static void cf8_wr32(unsigned dev, unsigned fn, unsigned reg, uint32_t v)
-{
-	cf8_select(cf8_addr(0, dev, fn, reg));
-	n_cf8++;
-	outl(CFC, v);
-}
-
-static void cf8_wr16(unsigned dev, unsigned fn, unsigned reg, uint16_t v)
-{
-	cf8_select(cf8_addr(0, dev, fn, reg));
-	n_cf8++;
-	outw((uint16_t)(CFC + (reg & 2)), v);
-}
-
-/* --- ECAM, bus 0 only (the only bus both VMMs' MCFG cover that we touch) --- */
-
-static volatile void *ecam_at(unsigned dev, unsigned fn, unsigned reg)
-{
-	return (volatile void *)(uintptr_t)(ecam_base + (dev << 15 | fn << 12 | reg));
-}
-
-static uint32_t ecam_rd32(unsigned dev, unsigned fn, unsigned reg)
-{
-	n_ecam++;
-	return *(volatile uint32_t *)ecam_at(dev, fn, reg);
-}
-
-static uint16_t ecam_rd16(unsigned dev, unsigned fn, unsigned reg)
-{
-	n_ecam++;
-	return *(volatile uint16_t *)ecam_at(dev, fn, reg);
-}
-
-static uint8_t ecam_rd8(unsigned dev, unsigned fn, unsigned reg)
-{
-	n_ecam++;
-	return *(volatile uint8_t *)ecam_at(dev, fn, reg);
-}
-
-static void ecam_wr32(unsigned dev, unsigned fn, unsigned reg, uint32_t v)
-{
-	n_ecam++;
-	*(volatile uint32_t *)ecam_at(dev, fn, reg) = v;
-}
-
-static void ecam_wr16(unsigned dev, unsigned fn, unsigned reg, uint16_t v)
-{
-	n_ecam++;
-	*(volatile uint16_t *)ecam_at(dev, fn, reg) = v;
-}
 
 /* Sub-dword reads at every byte/word offset of a dword agree with the dword. */
 static bool subdword_agree(bool ecam, unsigned dev, unsigned fn, unsigned reg, char *why, size_t n)
@@ -207,9 +69,9 @@ static void check_mcfg(void)
 	const uint8_t *e = t + 44 + 16 * i;
 	uint64_t base = rd64(e);
 	unsigned end = e[11];
-	uint64_t span = (uint64_t)(end + 1) * ECAM_BUS_SIZE;
+	uint64_t span = (uint64_t)(end + 1) * PCI_ECAM_BUS_SIZE;
 	char why[96] = "";
-	bool ok = base && !(base & (ECAM_BUS_SIZE - 1)) && end >= e[10];
+	bool ok = base && !(base & (PCI_ECAM_BUS_SIZE - 1)) && end >= e[10];
 	if (!ok)
 		gsnprintf(why, sizeof(why), ", base not 1 MiB aligned or bad bus range");
 	/* Linux 6.1 uses ECAM only if it is e820-reserved or claimed by a PNP0C01/02 _CRS. */
@@ -221,15 +83,15 @@ static void check_mcfg(void)
 		gsnprintf(why, sizeof(why), ", range not reserved (e820 or PNP0C01/02 _CRS): "
 		          "Linux would not use it");
 	}
-	if (ok && !phys_map_uc(base, ECAM_BUS_SIZE)) {
+	if (ok && !phys_map_uc(base, PCI_ECAM_BUS_SIZE)) {
 		ok = false;
 		gsnprintf(why, sizeof(why), ", cannot map it");
 	}
 	if (ok) {
-		ecam_base = base;
-		ecam_end_bus = end;
-		if (!subdword_agree(true, 0, 0, CFG_ID, why + 2, sizeof(why) - 2) ||
-		    !subdword_agree(true, 0, 0, CFG_CLASS, why + 2, sizeof(why) - 2)) {
+		pci_ecam_base = base;
+		pci_ecam_end_bus = end;
+		if (!subdword_agree(true, 0, 0, PCI_CFG_ID, why + 2, sizeof(why) - 2) ||
+		    !subdword_agree(true, 0, 0, PCI_CFG_CLASS, why + 2, sizeof(why) - 2)) {
 			why[0] = ',';
 			why[1] = ' ';
 			ok = false;
@@ -245,22 +107,22 @@ static void check_mcfg(void)
 static void check_cf8_probe(void)
 {
 	outb(0xCFB, 0x01);
-	uint32_t saved = inl(CF8);
-	outl(CF8, CF8_ENABLE);
-	uint32_t probe = inl(CF8);
-	outl(CF8, saved);
-	uint32_t restored = inl(CF8);
-	n_cf8 += 6;
+	uint32_t saved = inl(PCI_CF8);
+	outl(PCI_CF8, PCI_CF8_ENABLE);
+	uint32_t probe = inl(PCI_CF8);
+	outl(PCI_CF8, saved);
+	uint32_t restored = inl(PCI_CF8);
+	pci_n_cf8 += 6;
 	char why[96] = "";
-	bool ok = probe == CF8_ENABLE && restored == saved;
+	bool ok = probe == PCI_CF8_ENABLE && restored == saved;
 	if (!ok)
 		gsnprintf(why, sizeof(why), ", probe read 0x%x (want 0x80000000), restore read 0x%x",
 		          probe, restored);
 	/* Sanity scan: some function on bus 0 is a host bridge/VGA or has an Intel/Compaq ID. */
 	unsigned devfn = 0;
 	for (; ok && devfn < 256; devfn++) {
-		uint16_t cls = cf8_rd16(devfn >> 3, devfn & 7, CFG_CLASS + 2);
-		uint16_t ven = cf8_rd16(devfn >> 3, devfn & 7, CFG_ID);
+		uint16_t cls = cf8_rd16(devfn >> 3, devfn & 7, PCI_CFG_CLASS + 2);
+		uint16_t ven = cf8_rd16(devfn >> 3, devfn & 7, PCI_CFG_ID);
 		if (cls == 0x0600 || cls == 0x0300 || ven == 0x8086 || ven == 0x0E11)
 			break;
 	}
@@ -271,8 +133,8 @@ static void check_cf8_probe(void)
 	/* Byte and word accesses at 0xCFC+k address config offset (reg & ~3) + k. */
 	if (ok && devfn < 256) {
 		unsigned d = devfn >> 3, f = devfn & 7;
-		ok = subdword_agree(false, d, f, CFG_ID, why + 2, sizeof(why) - 2) &&
-		     subdword_agree(false, d, f, CFG_CLASS, why + 2, sizeof(why) - 2) &&
+		ok = subdword_agree(false, d, f, PCI_CFG_ID, why + 2, sizeof(why) - 2) &&
+		     subdword_agree(false, d, f, PCI_CFG_CLASS, why + 2, sizeof(why) - 2) &&
 		     subdword_agree(false, d, f, 0x0C, why + 2, sizeof(why) - 2);
 		if (!ok)
 			why[0] = ',', why[1] = ' ';
@@ -284,29 +146,29 @@ static void check_cf8_probe(void)
 
 /* --- pci_enum_agree --- */
 
-static void print_fn(char *buf, size_t size, const struct pfn *f)
+static void print_fn(char *buf, size_t size, const struct pci_fn *f)
 {
-	gsnprintf(buf, size, "00:%02x.%u %04x:%04x %04x", f->dev, f->fn, f_vendor(f), f_device(f),
-	          f_class(f) >> 8);
+	gsnprintf(buf, size, "00:%02x.%u %04x:%04x %04x", f->dev, f->fn, pci_vendor(f), pci_device(f),
+	          pci_class(f) >> 8);
 }
 
 static void check_enum(void)
 {
 	unsigned mism = 0, absent_bad = 0, bad_dev = 0, bad_fn = 0, bad_reg = 0;
 	uint32_t bad_cf8 = 0, bad_ecam = 0;
-	if (!ecam_base) {
+	if (!pci_ecam_base) {
 		check("pci_enum_agree", false, "no ECAM from MCFG: nothing to compare with");
 		return;
 	}
-	unsigned c0 = n_cf8, m0 = n_ecam;
+	unsigned c0 = pci_n_cf8, m0 = pci_n_ecam;
 	uint64_t t0 = clock_us();
-	nfns = fns_dropped = 0;
+	pci_nfns = fns_dropped = 0;
 	for (unsigned dev = 0; dev < 32; dev++) {
 		for (unsigned fn = 0; fn < 8; fn++) {
-			uint32_t a = cf8_rd32(dev, fn, CFG_ID), b = ecam_rd32(dev, fn, CFG_ID);
+			uint32_t a = cf8_rd32(dev, fn, PCI_CFG_ID), b = ecam_rd32(dev, fn, PCI_CFG_ID);
 			bool absent_a = (uint16_t)a == 0xFFFF, absent_b = (uint16_t)b == 0xFFFF;
 			if (absent_a && absent_b) {
-				if (a != ALL_ONES || b != ALL_ONES) {
+				if (a != PCI_ALL_ONES || b != PCI_ALL_ONES) {
 					absent_bad++;
 					bad_dev = dev, bad_fn = fn, bad_cf8 = a, bad_ecam = b;
 				}
@@ -314,37 +176,37 @@ static void check_enum(void)
 					break;
 				continue;
 			}
-			struct pfn tmp, *f = nfns < MAX_FN ? &fns[nfns] : &tmp;
+			struct pci_fn tmp, *f = pci_nfns < PCI_MAX_FN ? &pci_fns[pci_nfns] : &tmp;
 			memset(f, 0, sizeof(*f));
 			f->dev = (uint8_t)dev;
 			f->fn = (uint8_t)fn;
 			f->hdr[0] = a;
 			if (a != b && mism++ == 0)
 				bad_dev = dev, bad_fn = fn, bad_reg = 0, bad_cf8 = a, bad_ecam = b;
-			for (unsigned r = 1; r < HDR_DWORDS; r++) {
+			for (unsigned r = 1; r < PCI_HDR_DWORDS; r++) {
 				f->hdr[r] = cf8_rd32(dev, fn, 4 * r);
 				uint32_t e = ecam_rd32(dev, fn, 4 * r);
 				if (e != f->hdr[r] && mism++ == 0)
 					bad_dev = dev, bad_fn = fn, bad_reg = 4 * r, bad_cf8 = f->hdr[r],
 					bad_ecam = e;
 			}
-			if (nfns < MAX_FN)
-				nfns++;
+			if (pci_nfns < PCI_MAX_FN)
+				pci_nfns++;
 			else
 				fns_dropped++;
-			if (fn == 0 && !(f_htype(f) & HDR_MULTI))
+			if (fn == 0 && !(pci_htype(f) & PCI_HDR_MULTI))
 				break;
 		}
 	}
-	unsigned c = n_cf8 - c0, m = n_ecam - m0;
+	unsigned c = pci_n_cf8 - c0, m = pci_n_ecam - m0;
 	uint64_t us = clock_us() - t0;
 	char list[200] = "", why[120] = "";
 	size_t at = 0;
-	for (unsigned i = 0; i < nfns; i++) {
+	for (unsigned i = 0; i < pci_nfns; i++) {
 		char one[40];
-		print_fn(one, sizeof(one), &fns[i]);
-		gprintf("pci: %s hdr 0x%02x cmd 0x%04x status 0x%04x\n", one, f_htype(&fns[i]),
-		        fns[i].hdr[1] & 0xFFFF, fns[i].hdr[1] >> 16);
+		print_fn(one, sizeof(one), &pci_fns[i]);
+		gprintf("pci: %s hdr 0x%02x cmd 0x%04x status 0x%04x\n", one, pci_htype(&pci_fns[i]),
+		        pci_fns[i].hdr[1] & 0xFFFF, pci_fns[i].hdr[1] >> 16);
 		if (at + strlen(one) + 3 < sizeof(list))
 			at += (size_t)gsnprintf(list + at, sizeof(list) - at, "%s%s", i ? ", " : "", one);
 	}
@@ -355,17 +217,17 @@ static void check_enum(void)
 		gsnprintf(why, sizeof(why), "; %u absent functions not all-ones, first 00:%02x.%u cf8 "
 		          "0x%x ecam 0x%x", absent_bad, bad_dev, bad_fn, bad_cf8, bad_ecam);
 	else if (fns_dropped)
-		gsnprintf(why, sizeof(why), "; %u functions beyond %u not recorded", fns_dropped, MAX_FN);
-	check("pci_enum_agree", !mism && !absent_bad && nfns > 0,
-	      "%u function%s (%s); cf8 accesses %u, ecam accesses %u, %lu us%s", nfns + fns_dropped,
-	      nfns + fns_dropped == 1 ? "" : "s", list, c, m, us, why);
+		gsnprintf(why, sizeof(why), "; %u functions beyond %u not recorded", fns_dropped, PCI_MAX_FN);
+	check("pci_enum_agree", !mism && !absent_bad && pci_nfns > 0,
+	      "%u function%s (%s); cf8 accesses %u, ecam accesses %u, %lu us%s", pci_nfns + fns_dropped,
+	      pci_nfns + fns_dropped == 1 ? "" : "s", list, c, m, us, why);
 }
 
 /* --- pci_host_bridge --- */
 
 static void check_host_bridge(const struct pci_opts *o)
 {
-	const struct pfn *f = nfns && fns[0].dev == 0 && fns[0].fn == 0 ? &fns[0] : NULL;
+	const struct pci_fn *f = pci_nfns && pci_fns[0].dev == 0 && pci_fns[0].fn == 0 ? &pci_fns[0] : NULL;
 	if (!f) {
 		check("pci_host_bridge", false, "00:00.0 absent");
 		return;
@@ -373,27 +235,27 @@ static void check_host_bridge(const struct pci_opts *o)
 	uint16_t cmd = (uint16_t)f->hdr[1], status = (uint16_t)(f->hdr[1] >> 16);
 	char why[120] = "", want[40] = "";
 	bool ok = true;
-	if (!is_host_bridge(f)) {
+	if (!pci_is_host_bridge(f)) {
 		ok = false;
-		gsnprintf(why, sizeof(why), ", class 0x%06x is not a host bridge (0x0600xx)", f_class(f));
-	} else if ((f_htype(f) & 0x7F) != 0) {
+		gsnprintf(why, sizeof(why), ", class 0x%06x is not a host bridge (0x0600xx)", pci_class(f));
+	} else if ((pci_htype(f) & 0x7F) != 0) {
 		ok = false;
-		gsnprintf(why, sizeof(why), ", header layout %u, want 0", f_htype(f) & 0x7F);
-	} else if ((cmd & CMD_RESERVED) || (status & STATUS_RESERVED)) {
+		gsnprintf(why, sizeof(why), ", header layout %u, want 0", pci_htype(f) & 0x7F);
+	} else if ((cmd & PCI_CMD_RESERVED) || (status & PCI_STATUS_RESERVED)) {
 		ok = false;
 		gsnprintf(why, sizeof(why), ", reserved COMMAND/STATUS bits set");
 	}
 	if (o->want_hb) {
 		gsnprintf(want, sizeof(want), " (hostbridge=%04x:%04x)", o->hb_vendor, o->hb_device);
-		if (ok && (f_vendor(f) != o->hb_vendor || f_device(f) != o->hb_device)) {
+		if (ok && (pci_vendor(f) != o->hb_vendor || pci_device(f) != o->hb_device)) {
 			ok = false;
 			gsnprintf(why, sizeof(why), ", vendor:device differs");
 		}
 	}
 	/* Capability list: bounded walk, pointers dword-aligned in 0x40-0xFF (PCI 3.0 6.7). */
 	unsigned caps = 0;
-	if (ok && (status & STATUS_CAP_LIST)) {
-		unsigned p = ecam_rd8(0, 0, CFG_CAP_PTR) & 0xFC;   /* bits 1:0 reserved */
+	if (ok && (status & PCI_STATUS_CAP_LIST)) {
+		unsigned p = ecam_rd8(0, 0, PCI_CFG_CAP_PTR) & 0xFC;   /* bits 1:0 reserved */
 		for (; p && caps < 48; caps++) {
 			if (p < 0x40) {
 				ok = false;
@@ -408,43 +270,43 @@ static void check_host_bridge(const struct pci_opts *o)
 		}
 	}
 	check("pci_host_bridge", ok, "00:00.0 %04x:%04x%s class 0x%06x hdr 0x%02x cmd 0x%04x "
-	      "status 0x%04x, %u capabilities%s", f_vendor(f), f_device(f), want, f_class(f),
-	      f_htype(f), cmd, status, caps, why);
+	      "status 0x%04x, %u capabilities%s", pci_vendor(f), pci_device(f), want, pci_class(f),
+	      pci_htype(f), cmd, status, caps, why);
 }
 
 /* --- pci_ecam_bounds --- */
 
 static void check_bounds(void)
 {
-	uint32_t bus1, bus255, off32, ecam1 = ALL_ONES;
+	uint32_t bus1, bus255, off32, ecam1 = PCI_ALL_ONES;
 	uint16_t off16;
 	uint8_t off8;
-	outl(CF8, cf8_addr(1, 0, 0, CFG_ID));
-	bus1 = inl(CFC);
-	outl(CF8, cf8_addr(255, 31, 7, CFG_ID));
-	bus255 = inl(CFC);
+	outl(PCI_CF8, pci_cf8_addr(1, 0, 0, PCI_CFG_ID));
+	bus1 = inl(PCI_CFC);
+	outl(PCI_CF8, pci_cf8_addr(255, 31, 7, PCI_CFG_ID));
+	bus255 = inl(PCI_CFC);
 	/* Enable bit clear, pointing at the host bridge: not a config cycle. */
-	outl(CF8, cf8_addr(0, 0, 0, CFG_ID) & ~CF8_ENABLE);
-	off32 = inl(CFC);
-	outl(CF8, cf8_addr(0, 0, 0, CFG_CLASS) & ~CF8_ENABLE);
-	off16 = inw(CFC + 2);
-	off8 = inb(CFC + 3);
-	outl(CF8, 0);
-	n_cf8 += 10;
+	outl(PCI_CF8, pci_cf8_addr(0, 0, 0, PCI_CFG_ID) & ~PCI_CF8_ENABLE);
+	off32 = inl(PCI_CFC);
+	outl(PCI_CF8, pci_cf8_addr(0, 0, 0, PCI_CFG_CLASS) & ~PCI_CF8_ENABLE);
+	off16 = inw(PCI_CFC + 2);
+	off8 = inb(PCI_CFC + 3);
+	outl(PCI_CF8, 0);
+	pci_n_cf8 += 10;
 	/* ECAM beyond bus 0 is only touched where MCFG says it is ECAM. */
-	bool ecam_bus1 = ecam_base && ecam_end_bus >= 1;
-	if (ecam_bus1 && phys_map_uc(ecam_base + ECAM_BUS_SIZE, 4)) {
-		ecam1 = *(volatile uint32_t *)(uintptr_t)(ecam_base + ECAM_BUS_SIZE);
-		n_ecam++;
+	bool ecam_bus1 = pci_ecam_base && pci_ecam_end_bus >= 1;
+	if (ecam_bus1 && phys_map_uc(pci_ecam_base + PCI_ECAM_BUS_SIZE, 4)) {
+		ecam1 = *(volatile uint32_t *)(uintptr_t)(pci_ecam_base + PCI_ECAM_BUS_SIZE);
+		pci_n_ecam++;
 	}
-	bool ok = bus1 == ALL_ONES && bus255 == ALL_ONES && off32 == ALL_ONES && off16 == 0xFFFF &&
-	          off8 == 0xFF && ecam1 == ALL_ONES;
+	bool ok = bus1 == PCI_ALL_ONES && bus255 == PCI_ALL_ONES && off32 == PCI_ALL_ONES && off16 == 0xFFFF &&
+	          off8 == 0xFF && ecam1 == PCI_ALL_ONES;
 	char e[64];
 	if (ecam_bus1)
 		gsnprintf(e, sizeof(e), "ECAM 01:00.0 0x%x", ecam1);
 	else
-		gsnprintf(e, sizeof(e), "ECAM beyond bus %u not in MCFG, not touched", ecam_end_bus);
-	check("pci_ecam_bounds", ok, "CF8 01:00.0 0x%x, ff:1f.7 0x%x; enable clear: dword 0x%x "
+		gsnprintf(e, sizeof(e), "ECAM beyond bus %u not in MCFG, not touched", pci_ecam_end_bus);
+	check("pci_ecam_bounds", ok, "PCI_CF8 01:00.0 0x%x, ff:1f.7 0x%x; enable clear: dword 0x%x "
 	      "word 0x%x byte 0x%x; %s", bus1, bus255, off32, off16, off8, e);
 }
 
@@ -455,45 +317,45 @@ struct size_result {
 	char why[120];
 };
 
-static void size_fn(struct pfn *f, struct size_result *r)
+static void size_fn(struct pci_fn *f, struct size_result *r)
 {
-	unsigned d = f->dev, fn = f->fn, nregs = (f_htype(f) & 0x7F) == 0 ? 6 :
-	                                    (f_htype(f) & 0x7F) == 1 ? 2 : 0;
+	unsigned d = f->dev, fn = f->fn, nregs = (pci_htype(f) & 0x7F) == 0 ? 6 :
+	                                    (pci_htype(f) & 0x7F) == 1 ? 2 : 0;
 	uint32_t orig[6], probe[6], after[6];
 	if (!nregs)
 		return;
-	uint16_t cmd = cf8_rd16(d, fn, CFG_COMMAND);
+	uint16_t cmd = cf8_rd16(d, fn, PCI_CFG_COMMAND);
 	/* Linux leaves host bridges decoding (mmio_always_on); everything else: decode off. */
-	bool toggle = !is_host_bridge(f) && (cmd & (CMD_IO | CMD_MEM));
+	bool toggle = !pci_is_host_bridge(f) && (cmd & (PCI_CMD_IO | PCI_CMD_MEM));
 	for (unsigned i = 0; i < nregs; i++)
-		orig[i] = cf8_rd32(d, fn, CFG_BAR0 + 4 * i);
+		orig[i] = cf8_rd32(d, fn, PCI_CFG_BAR0 + 4 * i);
 	if (toggle)
-		cf8_wr16(d, fn, CFG_COMMAND, (uint16_t)(cmd & ~(CMD_IO | CMD_MEM)));
+		cf8_wr16(d, fn, PCI_CFG_COMMAND, (uint16_t)(cmd & ~(PCI_CMD_IO | PCI_CMD_MEM)));
 	for (unsigned i = 0; i < nregs; i++) {
-		cf8_wr32(d, fn, CFG_BAR0 + 4 * i, ALL_ONES);
-		probe[i] = cf8_rd32(d, fn, CFG_BAR0 + 4 * i);
+		cf8_wr32(d, fn, PCI_CFG_BAR0 + 4 * i, PCI_ALL_ONES);
+		probe[i] = cf8_rd32(d, fn, PCI_CFG_BAR0 + 4 * i);
 		bool mem64 = !(orig[i] & 1) && ((orig[i] >> 1) & 3) == 2 && i + 1 < nregs;
 		if (mem64) {
-			cf8_wr32(d, fn, CFG_BAR0 + 4 * (i + 1), ALL_ONES);
-			probe[i + 1] = cf8_rd32(d, fn, CFG_BAR0 + 4 * (i + 1));
-			cf8_wr32(d, fn, CFG_BAR0 + 4 * i, orig[i]);
-			cf8_wr32(d, fn, CFG_BAR0 + 4 * (i + 1), orig[i + 1]);
+			cf8_wr32(d, fn, PCI_CFG_BAR0 + 4 * (i + 1), PCI_ALL_ONES);
+			probe[i + 1] = cf8_rd32(d, fn, PCI_CFG_BAR0 + 4 * (i + 1));
+			cf8_wr32(d, fn, PCI_CFG_BAR0 + 4 * i, orig[i]);
+			cf8_wr32(d, fn, PCI_CFG_BAR0 + 4 * (i + 1), orig[i + 1]);
 			i++;
 		} else {
-			cf8_wr32(d, fn, CFG_BAR0 + 4 * i, orig[i]);
+			cf8_wr32(d, fn, PCI_CFG_BAR0 + 4 * i, orig[i]);
 		}
 	}
 	if (toggle)
-		cf8_wr16(d, fn, CFG_COMMAND, cmd);
+		cf8_wr16(d, fn, PCI_CFG_COMMAND, cmd);
 	for (unsigned i = 0; i < nregs; i++)
-		after[i] = cf8_rd32(d, fn, CFG_BAR0 + 4 * i);
-	uint16_t cmd_after = cf8_rd16(d, fn, CFG_COMMAND);
+		after[i] = cf8_rd32(d, fn, PCI_CFG_BAR0 + 4 * i);
+	uint16_t cmd_after = cf8_rd16(d, fn, PCI_CFG_COMMAND);
 
 	/* Decode and judge (printing only now, with decode back on). */
 	f->nbars = 0;
 	bool any = false;
 	for (unsigned i = 0; i < nregs; i++) {
-		struct bar b = { .reg = (uint8_t)(CFG_BAR0 + 4 * i) };
+		struct pci_bar b = { .reg = (uint8_t)(PCI_CFG_BAR0 + 4 * i) };
 		uint32_t lo = probe[i], type_mask;
 		uint64_t mask;
 		if (orig[i] & 1) {
@@ -526,7 +388,7 @@ static void size_fn(struct pfn *f, struct size_result *r)
 		}
 		b.size = ~mask + 1;
 		uint64_t min = b.kind == BAR_IO ? 4 : 16;
-		bool ok = is_pow2(b.size) && b.size >= min && (lo & type_mask) == (orig[i] & type_mask) &&
+		bool ok = pci_is_pow2(b.size) && b.size >= min && (lo & type_mask) == (orig[i] & type_mask) &&
 		          !(b.addr & (b.size - 1));
 		for (unsigned k = 0; k < regs; k++)
 			ok = ok && after[i + k] == orig[i + k];
@@ -549,32 +411,26 @@ static void size_fn(struct pfn *f, struct size_result *r)
 		r->funcs++;
 }
 
-static bool ranges_overlap(uint64_t a, uint64_t al, uint64_t b, uint64_t bl)
-{
-	return a < b + bl && b < a + al;
-}
-
-/* Assigned memory BARs must not overlap each other, RAM or reserved memory, or the ECAM. */
 static void bar_overlaps(struct size_result *r)
 {
-	for (unsigned i = 0; i < nfns && !r->why[0]; i++)
-		for (unsigned j = 0; j < fns[i].nbars && !r->why[0]; j++) {
-			const struct bar *a = &fns[i].bar[j];
+	for (unsigned i = 0; i < pci_nfns && !r->why[0]; i++)
+		for (unsigned j = 0; j < pci_fns[i].nbars && !r->why[0]; j++) {
+			const struct pci_bar *a = &pci_fns[i].bar[j];
 			if (a->kind == BAR_IO || !a->addr)
 				continue;
 			if (memmap_overlaps(a->addr, a->size) ||
-			    (ecam_base && ranges_overlap(a->addr, a->size, ecam_base,
-			                                 (ecam_end_bus + 1) * ECAM_BUS_SIZE)))
+			    (pci_ecam_base && pci_ranges_overlap(a->addr, a->size, pci_ecam_base,
+			                                 (pci_ecam_end_bus + 1) * PCI_ECAM_BUS_SIZE)))
 				gsnprintf(r->why, sizeof(r->why), "; 00:%02x.%u BAR at 0x%x overlaps the "
-				          "memory map or ECAM", fns[i].dev, fns[i].fn, a->reg);
-			for (unsigned k = i; k < nfns && !r->why[0]; k++)
-				for (unsigned l = (k == i ? j + 1 : 0); l < fns[k].nbars; l++) {
-					const struct bar *b = &fns[k].bar[l];
+				          "memory map or ECAM", pci_fns[i].dev, pci_fns[i].fn, a->reg);
+			for (unsigned k = i; k < pci_nfns && !r->why[0]; k++)
+				for (unsigned l = (k == i ? j + 1 : 0); l < pci_fns[k].nbars; l++) {
+					const struct pci_bar *b = &pci_fns[k].bar[l];
 					if (b->kind != BAR_IO && b->addr &&
-					    ranges_overlap(a->addr, a->size, b->addr, b->size))
+					    pci_ranges_overlap(a->addr, a->size, b->addr, b->size))
 						gsnprintf(r->why, sizeof(r->why), "; BARs 00:%02x.%u@0x%x and "
-						          "00:%02x.%u@0x%x overlap", fns[i].dev, fns[i].fn,
-						          a->reg, fns[k].dev, fns[k].fn, b->reg);
+						          "00:%02x.%u@0x%x overlap", pci_fns[i].dev, pci_fns[i].fn,
+						          a->reg, pci_fns[k].dev, pci_fns[k].fn, b->reg);
 				}
 		}
 }
@@ -582,61 +438,20 @@ static void bar_overlaps(struct size_result *r)
 static void check_bar_sizing(void)
 {
 	struct size_result r = { 0 };
-	unsigned c0 = n_cf8;
-	for (unsigned i = 0; i < nfns; i++)
-		size_fn(&fns[i], &r);
+	unsigned c0 = pci_n_cf8;
+	for (unsigned i = 0; i < pci_nfns; i++)
+		size_fn(&pci_fns[i], &r);
 	bar_overlaps(&r);
 	if (!r.bars)
-		check("pci_bar_sizing", !r.why[0], "no BARs on %u function%s%s", nfns,
-		      nfns == 1 ? "" : "s", r.why);
+		check("pci_bar_sizing", !r.why[0], "no BARs on %u function%s%s", pci_nfns,
+		      pci_nfns == 1 ? "" : "s", r.why);
 	else
 		check("pci_bar_sizing", !r.why[0], "%u BARs on %u functions sized and restored, "
-		      "decode restored, no overlaps; cf8 accesses %u%s", r.bars, r.funcs, n_cf8 - c0, r.why);
+		      "decode restored, no overlaps; cf8 accesses %u%s", r.bars, r.funcs, pci_n_cf8 - c0, r.why);
 }
 
 /* --- pci_bar_move --- */
 
-/* virtio 1.2 4.1.4: the common configuration capability's BAR and offset, or -1. */
-static int virtio_common(const struct pfn *f, uint32_t *off)
-{
-	if (f_vendor(f) != VIRTIO_VENDOR || !((f->hdr[1] >> 16) & STATUS_CAP_LIST))
-		return -1;
-	unsigned p = ecam_rd8(f->dev, f->fn, CFG_CAP_PTR) & 0xFC;
-	for (unsigned n = 0; p >= 0x40 && n < 48; n++) {
-		uint32_t h = ecam_rd32(f->dev, f->fn, p);
-		if ((h & 0xFF) == CAP_VENDOR && ((h >> 24) & 0xFF) == VIRTIO_CAP_COMMON) {
-			*off = ecam_rd32(f->dev, f->fn, p + 8);
-			return ecam_rd8(f->dev, f->fn, p + 4);
-		}
-		p = (h >> 8) & 0xFC;
-	}
-	return -1;
-}
-
-static bool range_free(uint64_t a, uint64_t size, const struct bar *self)
-{
-	/* IOAPIC, HPET, LAPIC, flash: [0xFEC00000, 4 GiB) is never a BAR target. */
-	if (memmap_overlaps(a, size) || ranges_overlap(a, size, 0xFEC00000ULL, 0x1400000ULL) ||
-	    (ecam_base && ranges_overlap(a, size, ecam_base, (ecam_end_bus + 1) * ECAM_BUS_SIZE)))
-		return false;
-	for (unsigned i = 0; i < nfns; i++)
-		for (unsigned j = 0; j < fns[i].nbars; j++) {
-			const struct bar *b = &fns[i].bar[j];
-			if (b->kind != BAR_IO && b->addr && ranges_overlap(a, size, b->addr, b->size))
-				return false;
-		}
-	return !ranges_overlap(a, size, self->addr, self->size);
-}
-
-/* First naturally aligned free range of `size` at or above `lo` ending at or below `hi`. */
-static uint64_t find_free(uint64_t lo, uint64_t hi, uint64_t size, const struct bar *self)
-{
-	uint64_t al = size < GUEST_PAGE ? GUEST_PAGE : size;
-	for (uint64_t a = align_up(lo, al); a >= lo && a + size - 1 <= hi && a + size > a; a += al)
-		if (range_free(a, size, self))
-			return a;
-	return 0;
-}
 
 struct probe_val {
 	uint32_t first;       /* unknown device: the BAR's first dword */
@@ -661,25 +476,6 @@ static void probe_bar(uint64_t base, int64_t voff, struct probe_val *v)
 	*(volatile uint32_t *)(c + VCOMMON_DFSELECT) = 0;
 }
 
-/* Program a memory BAR through ECAM with decode off, then restore COMMAND. */
-static void bar_program(const struct pfn *f, const struct bar *b, uint64_t addr, uint16_t cmd)
-{
-	uint32_t type = ecam_rd32(f->dev, f->fn, b->reg) & 0xF;
-	ecam_wr16(f->dev, f->fn, CFG_COMMAND, (uint16_t)(cmd & ~CMD_MEM));
-	ecam_wr32(f->dev, f->fn, b->reg, (uint32_t)addr | type);
-	if (b->kind == BAR_MEM64)
-		ecam_wr32(f->dev, f->fn, b->reg + 4, (uint32_t)(addr >> 32));
-	ecam_wr16(f->dev, f->fn, CFG_COMMAND, cmd);
-}
-
-static uint64_t bar_read(const struct pfn *f, const struct bar *b)
-{
-	uint64_t a = ecam_rd32(f->dev, f->fn, b->reg) & ~0xFu;
-	if (b->kind == BAR_MEM64)
-		a |= (uint64_t)ecam_rd32(f->dev, f->fn, b->reg + 4) << 32;
-	return a;
-}
-
 static void check_bar_move(const struct pci_opts *o)
 {
 	if (!o->barmove) {
@@ -687,21 +483,21 @@ static void check_bar_move(const struct pci_opts *o)
 		return;
 	}
 	/* A virtio function's common-config BAR first, else the first assigned memory BAR. */
-	struct pfn *f = NULL;
-	struct bar *b = NULL;
+	struct pci_fn *f = NULL;
+	struct pci_bar *b = NULL;
 	int64_t voff = -1;
-	for (unsigned i = 0; i < nfns && !b; i++) {
+	for (unsigned i = 0; i < pci_nfns && !b; i++) {
 		uint32_t off;
-		int bi = virtio_common(&fns[i], &off);
-		for (unsigned j = 0; bi >= 0 && j < fns[i].nbars; j++)
-			if (fns[i].bar[j].reg == CFG_BAR0 + 4 * bi && fns[i].bar[j].kind != BAR_IO &&
-			    fns[i].bar[j].addr && off + 0x20 <= fns[i].bar[j].size)
-				f = &fns[i], b = &fns[i].bar[j], voff = off;
+		int bi = pci_virtio_common(&pci_fns[i], &off);
+		for (unsigned j = 0; bi >= 0 && j < pci_fns[i].nbars; j++)
+			if (pci_fns[i].bar[j].reg == PCI_CFG_BAR0 + 4 * bi && pci_fns[i].bar[j].kind != BAR_IO &&
+			    pci_fns[i].bar[j].addr && off + 0x20 <= pci_fns[i].bar[j].size)
+				f = &pci_fns[i], b = &pci_fns[i].bar[j], voff = off;
 	}
-	for (unsigned i = 0; i < nfns && !b; i++)
-		for (unsigned j = 0; j < fns[i].nbars && !b; j++)
-			if (!is_host_bridge(&fns[i]) && fns[i].bar[j].kind != BAR_IO && fns[i].bar[j].addr)
-				f = &fns[i], b = &fns[i].bar[j];
+	for (unsigned i = 0; i < pci_nfns && !b; i++)
+		for (unsigned j = 0; j < pci_fns[i].nbars && !b; j++)
+			if (!pci_is_host_bridge(&pci_fns[i]) && pci_fns[i].bar[j].kind != BAR_IO && pci_fns[i].bar[j].addr)
+				f = &pci_fns[i], b = &pci_fns[i].bar[j];
 	if (!b) {
 		check("pci_bar_move", true, "skipped: no function with an assigned memory BAR");
 		return;
@@ -714,19 +510,19 @@ static void check_bar_move(const struct pci_opts *o)
 	uint64_t old = b->addr, nu;
 	char where[48];
 	if (old < FOUR_GIB) {
-		nu = find_free(o->win32_lo, o->win32_hi, b->size, b);
+		nu = pci_find_free(o->win32_lo, o->win32_hi, b->size, b);
 		gsnprintf(where, sizeof(where), "win32 0x%lx-0x%lx", o->win32_lo, o->win32_hi);
 	} else if (o->win64_hi) {
-		nu = find_free(o->win64_lo, o->win64_hi, b->size, b);
+		nu = pci_find_free(o->win64_lo, o->win64_hi, b->size, b);
 		gsnprintf(where, sizeof(where), "win64 0x%lx-0x%lx", o->win64_lo, o->win64_hi);
 	} else {
 		uint64_t al = b->size < GUEST_PAGE ? GUEST_PAGE : b->size;
-		nu = find_free(old + b->size, align_up(old + b->size, al) + 64 * al - 1, b->size, b);
+		nu = pci_find_free(old + b->size, pci_align_up(old + b->size, al) + 64 * al - 1, b->size, b);
 		gsnprintf(where, sizeof(where), "just above it");
 	}
 	char name[48];
-	gsnprintf(name, sizeof(name), "00:%02x.%u %04x:%04x bar%u", f->dev, f->fn, f_vendor(f),
-	          f_device(f), (b->reg - CFG_BAR0) / 4);
+	gsnprintf(name, sizeof(name), "00:%02x.%u %04x:%04x bar%u", f->dev, f->fn, pci_vendor(f),
+	          pci_device(f), (b->reg - PCI_CFG_BAR0) / 4);
 	if (!nu) {
 		check("pci_bar_move", false, "%s %s 0x%lx size 0x%lx: no free aligned range %s", name,
 		      kind_name[b->kind], old, b->size, where);
@@ -737,15 +533,14 @@ static void check_bar_move(const struct pci_opts *o)
 		check("pci_bar_move", false, "%s: cannot map 0x%lx or 0x%lx", name, old, nu);
 		return;
 	}
-	uint16_t cmd = ecam_rd16(f->dev, f->fn, CFG_COMMAND);
-	if (!(cmd & CMD_MEM)) {
-		check("pci_bar_move", true, "skipped: %s has memory decode off", name);
-		return;
-	}
+	/* Decode off (no firmware ran): enable it first, as an OS does (pci_enable_device). */
+	uint16_t cmd0 = ecam_rd16(f->dev, f->fn, PCI_CFG_COMMAND), cmd = cmd0 | PCI_CMD_MEM;
+	if (cmd != cmd0)
+		ecam_wr16(f->dev, f->fn, PCI_CFG_COMMAND, cmd);
 	struct probe_val before, at_new, back;
 	probe_bar(old, voff, &before);
-	bar_program(f, b, nu, cmd);
-	uint64_t reg_new = bar_read(f, b);
+	pci_bar_program(f, b, nu, cmd);
+	uint64_t reg_new = pci_bar_get(f, b);
 	probe_bar(nu, voff, &at_new);
 	/*
 	 * Nothing may answer at the old address any more: an unclaimed read is all-ones under
@@ -760,12 +555,15 @@ static void check_bar_move(const struct pci_opts *o)
 		*(volatile uint32_t *)(op + voff + VCOMMON_DFSELECT) = 1;
 		old_sel = *(volatile uint32_t *)(uintptr_t)(nu + voff + VCOMMON_DFSELECT);
 	}
-	bool old_ones = old_first == ALL_ONES && (voff < 0 || old_numq == 0xFFFF);
+	bool old_ones = old_first == PCI_ALL_ONES && (voff < 0 || old_numq == 0xFFFF);
 	bool old_zero = old_first == 0 && (voff < 0 || old_numq == 0);
 	bool old_gone = (old_ones || (old_zero && !o->unclaimed_ones)) && old_sel == 0;
-	bar_program(f, b, old, cmd);
-	uint64_t reg_back = bar_read(f, b);
+	pci_bar_program(f, b, old, cmd);
+	uint64_t reg_back = pci_bar_get(f, b);
 	probe_bar(old, voff, &back);
+	if (cmd != cmd0)
+		ecam_wr16(f->dev, f->fn, PCI_CFG_COMMAND, cmd0);
+	const char *dec = cmd != cmd0 ? "; decode was off: on for the move" : "";
 
 	char why[120] = "";
 	bool ok = true;
@@ -777,7 +575,7 @@ static void check_bar_move(const struct pci_opts *o)
 		gsnprintf(why, sizeof(why), "; at the new address num_queues %u (was %u), "
 		          "feature_select %u, features[63:32] 0x%x (want VERSION_1)", at_new.numq,
 		          before.numq, at_new.sel, at_new.feat1), ok = false;
-	else if (voff < 0 && (at_new.first == ALL_ONES || at_new.first != before.first))
+	else if (voff < 0 && (at_new.first == PCI_ALL_ONES || at_new.first != before.first))
 		gsnprintf(why, sizeof(why), "; first dword 0x%x at the new address, was 0x%x",
 		          at_new.first, before.first), ok = false;
 	else if (!old_gone)
@@ -790,13 +588,13 @@ static void check_bar_move(const struct pci_opts *o)
 	if (voff >= 0)
 		check("pci_bar_move", ok, "%s %s size 0x%lx 0x%lx -> 0x%lx (%s) -> back: virtio common "
 		      "cfg num_queues %u, VERSION_1 at the new address; old address reads %s, writes "
-		      "ignored%s", name, kind_name[b->kind], b->size, old, nu, where, at_new.numq,
-		      old_ones ? "all-ones" : old_zero ? "zero" : "other", why);
+		      "ignored%s%s", name, kind_name[b->kind], b->size, old, nu, where, at_new.numq,
+		      old_ones ? "all-ones" : old_zero ? "zero" : "other", dec, why);
 	else
 		check("pci_bar_move", ok, "%s %s size 0x%lx 0x%lx -> 0x%lx (%s) -> back: first dword "
-		      "0x%x at the new address; old address reads %s%s", name, kind_name[b->kind],
+		      "0x%x at the new address; old address reads %s%s%s", name, kind_name[b->kind],
 		      b->size, old, nu, where, at_new.first,
-		      old_ones ? "all-ones" : old_zero ? "zero" : "other", why);
+		      old_ones ? "all-ones" : old_zero ? "zero" : "other", dec, why);
 }
 
 void pci_checks(const struct pci_opts *o)
@@ -811,5 +609,5 @@ void pci_checks(const struct pci_opts *o)
 	check_bar_sizing();
 	check_bar_move(o);
 	gprintf("pci: config accesses in all PCI checks: cf8 %u, ecam %u; %lu us (LAPIC clock)\n",
-	        n_cf8, n_ecam, clock_us() - t0);
+	        pci_n_cf8, pci_n_ecam, clock_us() - t0);
 }

@@ -15,6 +15,9 @@
 #     --require NAME   passed on to check-report.py (repeatable)
 #     --device SPEC    add "-device SPEC" (repeatable; no spaces), e.g.
 #                      virtio-rng-pci,disable-legacy=on
+#     --virtconsole    add a virtconsole (port 0, needs a virtio-serial device) on a pipe
+#                      chardev: the guest gets conin=TOKEN and TOKEN as its input line, and
+#                      the port's output must hold the guest's console lines
 #
 # Exit status: 0 if the guest reported "N passed, 0 failed" with all expected checks and
 # QEMU exited by itself; 77 (skip) without QEMU or /dev/kvm; 1 otherwise.
@@ -22,6 +25,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 smp=2 mem=512 extra='' reboot=0 tiny=0 timeout='' log='' requires='' machine=q35 devices=''
+vcon=0
 qemu=${QEMU:-qemu-system-x86_64}
 
 while [ $# -gt 1 ]; do
@@ -36,6 +40,7 @@ while [ $# -gt 1 ]; do
 	--log) log=$2; shift 2 ;;
 	--require) requires="$requires --require $2"; shift 2 ;;
 	--device) devices="$devices -device $2"; shift 2 ;;
+	--virtconsole) vcon=1; shift ;;
 	*) echo "run-qemu: unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -46,14 +51,27 @@ command -v "$qemu" >/dev/null 2>&1 || { echo "run-qemu: SKIP: no $qemu"; exit 77
 [ -w /dev/kvm ] || { echo "run-qemu: SKIP: /dev/kvm not usable"; exit 77; }
 
 [ -n "$timeout" ] || { [ $reboot -eq 1 ] && timeout=540 || timeout=300; }
-if [ -z "$log" ]; then
-	log=$(mktemp "${TMPDIR:-/tmp}/vireo-guest-qemu.XXXXXX") || exit 1
-	trap 'rm -f "$log"' EXIT
-fi
+work=$(mktemp -d "${TMPDIR:-/tmp}/vireo-guest-qemu.XXXXXX") || exit 1
+trap 'rm -rf "$work"' EXIT
+[ -n "$log" ] || log=$work/serial.log
 
 cmdline="cpus=$smp mem=$mem"
 [ $reboot -eq 1 ] && cmdline="$cmdline reboot=1"
 [ -n "$extra" ] && cmdline="$cmdline $extra"
+report_args=''
+if [ $vcon -eq 1 ]; then
+	# QEMU's pipe chardev opens PATH.in and PATH.out read-write, so neither side blocks on
+	# the other; the token is queued in the FIFO before QEMU starts.
+	mkfifo "$work/con.in" "$work/con.out" || exit 1
+	token="ping-$$-$(date +%s)"
+	cat "$work/con.out" >"$work/console.txt" &
+	cat_pid=$!
+	printf '%s\n' "$token" >"$work/con.in" &
+	feed_pid=$!
+	devices="$devices -chardev pipe,id=vcon,path=$work/con -device virtconsole,chardev=vcon"
+	cmdline="$cmdline conin=$token"
+	report_args="--console-out $work/console.txt"
+fi
 noreboot=-no-reboot
 [ $reboot -eq 1 ] && noreboot=
 
@@ -67,10 +85,21 @@ timeout -k 10 "$timeout" "$qemu" -enable-kvm -cpu host,-arch-capabilities -M "$m
 	-kernel "$elf" -append "$cmdline" </dev/null >"$log" 2>&1
 rc=$?
 end=$(date +%s)
+if [ $vcon -eq 1 ]; then
+	# Open and close each FIFO once more, so a reader or writer that QEMU never met returns.
+	: <>"$work/con.in"
+	: <>"$work/con.out"
+	wait "$feed_pid" "$cat_pid"
+fi
 echo "run-qemu: QEMU exit status $rc after $((end - start)) s"
 echo "----- serial log -----"
 cat "$log"
 echo "----- end of log -----"
+if [ $vcon -eq 1 ]; then
+	echo "----- virtconsole output -----"
+	cat "$work/console.txt"
+	echo "----- end of virtconsole output -----"
+fi
 
 status=0
 case $rc in
@@ -93,5 +122,5 @@ fi
 args="--cpus $smp"
 [ $reboot -eq 1 ] && args="$args --reboot"
 # shellcheck disable=SC2086
-python3 "$here/check-report.py" "$log" $args $requires || status=1
+python3 "$here/check-report.py" "$log" $args $requires $report_args || status=1
 exit $status

@@ -71,6 +71,7 @@ static uint8_t ap_stacks[GUEST_MAX_CPUS][AP_STACK] __attribute__((aligned(16), s
 
 static volatile uint32_t *lapic;
 static volatile unsigned timer_ticks, stray_irqs;
+static volatile unsigned irq_counts[256];
 static volatile uint32_t ap_count, ap_last_id;
 static volatile uint8_t ap_seen[256], ap_cpuid_id[256];
 
@@ -251,7 +252,9 @@ void isr_dispatch(struct isr_frame *f)
 	} else if (f->vec == VEC_SPURIOUS) {
 		stray_irqs++;            /* spurious vector: no EOI (SDM 11.9) */
 	} else if (f->vec >= 32) {
-		stray_irqs++;
+		irq_counts[f->vec]++;
+		if (f->vec < VEC_DEV_FIRST || f->vec > VEC_DEV_LAST)
+			stray_irqs++;
 		if (lapic)
 			lapic_wr(LAPIC_EOI, 0);
 	} else {
@@ -261,6 +264,12 @@ void isr_dispatch(struct isr_frame *f)
 		      f->vec, f->err, f->rip, cr2, lapic_id());
 		guest_finish();
 	}
+}
+
+/* Interrupts taken at `vec` so far (device vectors: the virtio checks' MSI-X messages). */
+unsigned irq_count(unsigned vec)
+{
+	return vec < 256 ? irq_counts[vec] : 0;
 }
 
 /* 64-bit interrupt gates (SDM vol 3A 6.14.1), type 0xE, present, DPL 0, code selector 0x18. */
