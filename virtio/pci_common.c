@@ -194,7 +194,7 @@ void vp_activate_locked(struct virtio_pci *vp)
 		ret = vd->ops->activate(vd);
 	if (ret) {
 		vp_count(&vp->stats.activate_errors);
-		pr_warn("%s: activation failed: %s", vp->pci.id, strerror(-ret));
+		pr_warn_ratelimited("%s: activation failed: %s", vp->pci.id, strerror(-ret));
 		vp_needs_reset(vp);
 		return;
 	}

@@ -86,7 +86,7 @@ void vp_needs_reset(struct virtio_pci *vp)
 					 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 		return;
 	vp_count(&vp->stats.needs_reset);
-	pr_warn("%s: device needs reset", vp->pci.id);
+	pr_warn_ratelimited("%s: device needs reset", vp->pci.id);
 	__atomic_or_fetch(&vp->isr, VIRTIO_PCI_ISR_CONFIG, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&vp->needs_reset, VP_NR_SHOWN, __ATOMIC_SEQ_CST);
 	vp_signal_config(vp);
