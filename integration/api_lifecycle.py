@@ -170,7 +170,8 @@ def run(api, spin, report, serial):
     expect_error("power-button after shutdown", api.call("PUT", "vm.power-button"), 500,
                  POWER_BUTTON_NOT_RUNNING)
     expect("add-disk while created", api.call("PUT", "vm.add-disk", {"path": "/tmp/x.img"}), 204)
-    expect("boot with a disk (no virtio-blk yet)", api.call("PUT", "vm.boot"), 500, "virtio-blk")
+    # /tmp/x.img does not exist: boot fails with a message about the disk.
+    expect("boot with a missing disk", api.call("PUT", "vm.boot"), 500, "disk")
     expect("delete", api.call("PUT", "vm.delete"), 204)
     expect("info after delete", api.call("GET", "vm.info"), 404)
     expect("create bad kernel", api.call("PUT", "vm.create", config("/nonexistent", serial)), 204)

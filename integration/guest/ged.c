@@ -2,10 +2,11 @@
 /*
  * vireo test guest: the ACPI power button through the Generic Event Device (ACPI 6.x 5.6.9),
  * with `powerbutton=1`. Like an OS: find the device whose _HID is "ACPI0013" in the DSDT, take
- * its event register and interrupt from its _CRS, route that GSI through the IOAPIC the MADT
- * names, say "ged: waiting power_button" and wait for the host's vm.power-button. On the
- * interrupt, read the register (read-to-clear) and report; main.c then powers off through the
- * FADT sleep registers, as Linux does on KEY_POWER.
+ * its interrupt from its _CRS and its event register from its SystemMemory OperationRegion
+ * (Linux's evged accepts nothing but interrupts in a GED's _CRS), route that GSI through the
+ * IOAPIC the MADT names, say "ged: waiting power_button" and wait for the host's
+ * vm.power-button. On the interrupt, read the register (read-to-clear) and report; main.c then
+ * powers off through the FADT sleep registers, as Linux does on KEY_POWER.
  *
  * What _EVT does is not interpreted: the guest knows vireo's (and Cloud Hypervisor's) register
  * contract, bit 3 = power button (docs/boot.md).
@@ -18,10 +19,12 @@
 #define GED_WAIT_US      120000000ULL       /* LAPIC time for the host to press the button */
 #define GED_WAIT_SPINS   2000000000ULL
 
-/* Small and large resource items (6.4.2, 6.4.3). */
+/* Small and large resource items (6.4.2, 6.4.3); OperationRegion (20.2.5.2). */
 #define RES_END_TAG      0x0F               /* small item name */
-#define RES_MEM32_FIXED  0x86
 #define RES_EXT_IRQ      0x89
+#define AML_EXT_PREFIX   0x5B
+#define AML_OPREGION     0x80
+#define AML_SYSTEM_MEM   0x00
 #define EXT_IRQ_EDGE     (1u << 1)
 #define EXT_IRQ_LOW      (1u << 2)
 
@@ -35,8 +38,8 @@
 #define REDIR_MASKED     (1u << 16)
 
 struct ged_res {
-	uint64_t reg;                       /* event register (Memory32Fixed), 0 if none */
-	uint32_t reg_len;
+	uint64_t reg;                       /* event register (OperationRegion), 0 if none */
+	uint64_t reg_len;
 	uint32_t gsi;
 	uint8_t irq_flags;
 	bool has_irq;
@@ -54,7 +57,7 @@ static uint32_t pkg_length(const uint8_t *p, uint32_t *n)
 	return v;
 }
 
-/* The descriptors of a _CRS buffer: the first Memory32Fixed and Extended Interrupt. */
+/* The descriptors of a _CRS buffer: the first Extended Interrupt. */
 static void parse_crs(const uint8_t *p, uint32_t n, struct ged_res *r)
 {
 	for (uint32_t o = 0; o < n;) {
@@ -71,10 +74,7 @@ static void parse_crs(const uint8_t *p, uint32_t n, struct ged_res *r)
 		const uint8_t *d = p + o;
 		if (o + 3 + len > n)
 			return;
-		if (tag == RES_MEM32_FIXED && len >= 9 && !r->reg) {
-			r->reg = rd32(d + 4);
-			r->reg_len = rd32(d + 8);
-		} else if (tag == RES_EXT_IRQ && len >= 6 && d[4] >= 1 && !r->has_irq) {
+		if (tag == RES_EXT_IRQ && len >= 6 && d[4] >= 1 && !r->has_irq) {
 			r->irq_flags = d[3];
 			r->gsi = rd32(d + 5);
 			r->has_irq = true;
@@ -83,9 +83,51 @@ static void parse_crs(const uint8_t *p, uint32_t n, struct ged_res *r)
 	}
 }
 
+/* An AML integer constant (20.2.3): Zero, One, Byte/Word/DWord/QWordConst; bytes used, or 0. */
+static uint32_t aml_int(const uint8_t *p, uint32_t n, uint64_t *v)
+{
+	static const uint8_t size[] = { [0x0A] = 1, [0x0B] = 2, [0x0C] = 4, [0x0E] = 8 };
+	if (n >= 1 && p[0] <= 0x01) {
+		*v = p[0];
+		return 1;
+	}
+	if (n < 1 || p[0] > 0x0E || !size[p[0]] || n < 1u + size[p[0]])
+		return 0;
+	*v = 0;
+	memcpy(v, p + 1, size[p[0]]);
+	return 1 + size[p[0]];
+}
+
+/* Name(_CRS, Buffer(){...}) at t[j]: the interrupt it names. */
+static void ged_crs(const uint8_t *t, uint32_t tl, uint32_t j, struct ged_res *r)
+{
+	uint32_t k = j + 6, used;
+	uint32_t end = k + pkg_length(t + k, &used);
+	k += used;
+	k += t[k] == 0x0A ? 2 : t[k] == 0x0B ? 3 : t[k] == 0x0C ? 5 : 1;   /* BufferSize */
+	if (end <= tl && k < end)
+		parse_crs(t + k, end - k, r);
+}
+
+/* OperationRegion(Name, SystemMemory, base, len) at t[j]: the event register. */
+static void ged_opregion(const uint8_t *t, uint32_t tl, uint32_t j, struct ged_res *r)
+{
+	uint32_t k = j + 2 + 4;                 /* opcode, NameSeg */
+	uint64_t base, len;
+	uint32_t n;
+	if (k >= tl || t[k++] != AML_SYSTEM_MEM || !(n = aml_int(t + k, tl - k, &base)))
+		return;
+	k += n;
+	if (aml_int(t + k, tl - k, &len) && base && len) {
+		r->reg = base;
+		r->reg_len = len;
+	}
+}
+
 /*
- * Name(_HID, "ACPI0013"), then the same device's Name(_CRS, Buffer(){...}) before any other
- * _HID (the static form vireo writes; a Method _CRS is not evaluated).
+ * Name(_HID, "ACPI0013"), then in the same device (up to the next _HID) its
+ * Name(_CRS, Buffer(){...}) and its SystemMemory OperationRegion. Static forms only, as vireo
+ * writes them: a Method _CRS is not evaluated.
  */
 static bool find_ged(struct ged_res *r)
 {
@@ -98,21 +140,14 @@ static bool find_ged(struct ged_res *r)
 		;
 	if (!t || i + sizeof(hid) > tl)
 		return false;
-	for (j = i + sizeof(hid); j + sizeof(crs) + 4 <= tl; j++) {
-		if (!memcmp(t + j, hid, 5))
-			return false;               /* the next device's _HID: no _CRS here */
-		if (memcmp(t + j, crs, sizeof(crs)))
-			continue;
-		uint32_t k = j + sizeof(crs), used;
-		uint32_t end = k + pkg_length(t + k, &used);
-		k += used;
-		k += t[k] == 0x0A ? 2 : t[k] == 0x0B ? 3 : t[k] == 0x0C ? 5 : 1;   /* BufferSize */
-		if (end > tl || k >= end)
-			return false;
-		parse_crs(t + k, end - k, r);
-		return r->reg && r->has_irq;
+	for (j = i + sizeof(hid); j + 12 <= tl && memcmp(t + j, hid, 5) && !(r->reg && r->has_irq);
+	     j++) {
+		if (!r->has_irq && !memcmp(t + j, crs, sizeof(crs)))
+			ged_crs(t, tl, j, r);
+		else if (!r->reg && t[j] == AML_EXT_PREFIX && t[j + 1] == AML_OPREGION)
+			ged_opregion(t, tl, j, r);
 	}
-	return false;
+	return r->reg && r->has_irq;
 }
 
 /* The MADT's I/O APIC (type 1, 5.2.12.3) whose GSI range holds `gsi`: its address and pin. */
@@ -185,13 +220,13 @@ void ged_power_button_check(const char *cmdline)
 	if (!want_power_button(cmdline))
 		return;
 	if (!find_ged(&r)) {
-		check("power_button", false, "no _HID %s device with Memory32Fixed and Interrupt in "
-		      "its _CRS in the DSDT", GED_HID);
+		check("power_button", false, "no _HID %s device with an Interrupt in its _CRS and a "
+		      "SystemMemory OperationRegion in the DSDT", GED_HID);
 		return;
 	}
 	volatile uint32_t *io = ioapic_for(r.gsi, &pin);
 	if (!io || r.reg_len < 4 || !phys_map_uc(r.reg, 4)) {
-		check("power_button", false, "GED register 0x%lx len %u, GSI %u: %s", r.reg,
+		check("power_button", false, "GED register 0x%lx len %lu, GSI %u: %s", r.reg,
 		      r.reg_len, r.gsi, io ? "register too small" : "no IOAPIC for the GSI");
 		return;
 	}
