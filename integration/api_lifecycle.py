@@ -9,6 +9,7 @@ usage: api_lifecycle.py VIREO SPIN_GUEST_ELF REPORT_GUEST_ELF TICKER_GUEST_ELF
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -64,7 +65,7 @@ class Vireo:
     """One vireo process serving the API on a fresh socket, with its event monitor."""
 
     def __init__(self, vireo, name):
-        work = tempfile.mkdtemp(prefix=f"api-{name}-")
+        self.work = work = tempfile.mkdtemp(prefix=f"api-{name}-")
         self.sock, self.events, self.serial = (os.path.join(work, n)
                                                for n in ("api.sock", "events", "serial"))
         self.proc = subprocess.Popen([vireo, "--api-socket", self.sock, "--event-monitor",
@@ -88,9 +89,14 @@ class Vireo:
             print(f"ok   vireo exited 0 after {why}")
 
     def kill(self):
+        """Stops vireo if it still runs; keeps the work directory (logs) only after a failure."""
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if failures:
+            print(f"logs kept in {self.work}")
+        else:
+            shutil.rmtree(self.work, ignore_errors=True)
 
 
 def main():
