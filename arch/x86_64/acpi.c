@@ -466,9 +466,11 @@ static void aml_field_dword(struct aml *a, const char region[4], const char fiel
 }
 
 /*
- * \_SB_.GED_, the Generic Event Device (5.6.9): its _CRS names the event register and the
- * interrupt; Linux's evged driver runs _EVT on each edge. _EVT reads the register once (it
- * clears on read) and notifies \_SB_.PWRB with 0x80, "button pressed" (4.8.2.2.1.2), when the
+ * \_SB_.GED_, the Generic Event Device (5.6.9): _CRS names the interrupt, and only that:
+ * Linux 6.1's evged.c takes every _CRS descriptor for an interrupt and fails its probe on any
+ * other (acpi_ged_request_interrupt), so the event register is described by the
+ * OperationRegion alone. Linux runs _EVT on each edge; _EVT reads the register once (it clears
+ * on read) and notifies \_SB_.PWRB with 0x80, "button pressed" (4.8.2.2.1.2), when the
  * power-button bit is set. Serialized, so two handlers never split one read.
  */
 static int dsdt_ged(struct aml *a, const struct acpi_platform *p)
@@ -482,7 +484,6 @@ static int dsdt_ged(struct aml *a, const struct acpi_platform *p)
 	aml_name_integer(a, "_UID", 0);
 	aml_name(a, "_CRS");
 	aml_begin_resource_template(a);
-	aml_res_memory32_fixed(a, false, g->base, g->reg_size);
 	aml_res_interrupt(a, AML_IRQ_CONSUMER | AML_IRQ_EDGE, g->gsi);
 	aml_end(a);
 	aml_opregion_memory(a, "EREG", g->base, g->reg_size);
