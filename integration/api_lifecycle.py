@@ -8,6 +8,7 @@ usage: api_lifecycle.py VIREO SPIN_GUEST_ELF REPORT_GUEST_ELF TICKER_GUEST_ELF
 """
 import http.client
 import json
+import re
 import os
 import shutil
 import socket
@@ -141,6 +142,30 @@ def expect_error(what, got, status, body):
         failures.append(f"{what}: expected {status} {json.dumps(body)}, got {got}")
 
 
+def check_device_tree(got):
+    """vm.info of a booted VM: every virtio function with its BDF, BAR0 and MSI-X GSIs."""
+    status, body = got
+    try:
+        info = json.loads(body)
+        tree = info["device_tree"]
+        seen = {}
+        for dev_id, node in tree.items():
+            res = {next(iter(r)): next(iter(r.values())) for r in node["resources"]}
+            bar, msi = res["PciBar"], res["MsiIrq"]
+            assert node["id"] == dev_id and re.fullmatch(r"0000:00:[0-1][0-9a-f]\.0",
+                                                        node["pci_bdf"]), node
+            assert bar["index"] == 0 and bar["size"] == 0x20000 and bar["type_"] == "Mmio64"
+            assert bar["base"] % bar["size"] == 0 and bar["base"] >= 0xc0000000, bar
+            assert len(msi["gsis"]) == msi["size"] and min(msi["gsis"]) >= 24, msi
+            assert 16 <= res["LegacyIrq"] <= 23, res
+            seen[dev_id] = node["pci_bdf"]
+        # CH's built-in ids; the console is on by default, the rng always.
+        assert set(seen) == {"__console", "__rng"}, seen
+        assert len(set(seen.values())) == len(seen), seen
+    except (ValueError, KeyError, AssertionError, StopIteration, TypeError) as e:
+        failures.append(f"device tree in vm.info: {e!r} in {body[:400]}")
+
+
 def run(api, spin, report, serial):
     expect("ping", api.call("GET", "vmm.ping"), 200, '"version"')
     expect("info before create", api.call("GET", "vm.info"), 404)
@@ -162,12 +187,21 @@ def run(api, spin, report, serial):
     expect("boot", api.call("PUT", "vm.boot"), 204)
     wait_for(lambda: "spin-guest: up" in read(serial), "the guest's first line")
     expect("info running", api.call("GET", "vm.info"), 200, '"state":"Running"')
+    check_device_tree(api.call("GET", "vm.info"))
     expect("boot while running", api.call("PUT", "vm.boot"), 500)
+    expect("snapshot while running", api.call("PUT", "vm.snapshot", {
+        "destination_url": "file:///nonexistent"}), 500, "Trying to snapshot while VM is running")
+    expect("restore while running", api.call("PUT", "vm.restore", {
+        "source_url": "file:///nonexistent"}), 500, "VM is already created")
     expect("resume while running", api.call("PUT", "vm.resume"), 500)
     expect("counters", api.call("GET", "vm.counters"), 200)
     expect("pause", api.call("PUT", "vm.pause"), 204)
     expect("info paused", api.call("GET", "vm.info"), 200, '"state":"Paused"')
     expect("pause twice", api.call("PUT", "vm.pause"), 500)
+    expect("snapshot into a missing directory", api.call("PUT", "vm.snapshot", {
+        "destination_url": "file:///nonexistent/dir"}), 400, "/nonexistent/dir")
+    expect("snapshot with a bad URL", api.call("PUT", "vm.snapshot", {
+        "destination_url": "http://x/y"}), 400, "destination_url")
     expect("resume", api.call("PUT", "vm.resume"), 204)
     expect("info resumed", api.call("GET", "vm.info"), 200, '"state":"Running"')
     expect("reboot", api.call("PUT", "vm.reboot"), 204)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "vmm/config.h"
 
@@ -25,6 +26,8 @@ const char config_usage[] =
 	"         bw_size=,bw_one_time_burst=,bw_refill_time=,ops_size=,ops_one_time_burst=,\n"
 	"         ops_refill_time=] ...   a virtio-blk disk on a raw image (repeatable)\n"
 	"  --api-socket path=P|fd=N|P    serve the REST API there (without --kernel: wait for it)\n"
+	"  --restore source_url=file:///DIR[,resume=on,prefault=on,memory_restore_mode=copy]\n"
+	"                                restore a snapshot instead of booting a kernel\n"
 	"  --event-monitor path=P|fd=N   write lifecycle events there as JSON\n"
 	"  -v                            more log output (repeat for debug)\n"
 	"  --log-file PATH               write vireo's log there instead of stderr\n"
@@ -82,6 +85,7 @@ void vmm_options_free(struct vmm_options *opts)
 	free(opts->log_file);
 	free(opts->api_socket);
 	free(opts->event_monitor);
+	free(opts->restore.source_url);
 	memset(opts, 0, sizeof(*opts));
 }
 
@@ -229,7 +233,7 @@ static int parse_console_opt(const char *opt, const char *val, struct console_co
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-	OPT_CONSOLE, OPT_RNG, OPT_DISK, OPT_LOG_FILE, OPT_API_SOCKET, OPT_EVENT_MONITOR,
+	OPT_CONSOLE, OPT_RNG, OPT_DISK, OPT_RESTORE, OPT_LOG_FILE, OPT_API_SOCKET, OPT_EVENT_MONITOR,
 };
 
 static const struct option cli_options[] = {
@@ -242,6 +246,7 @@ static const struct option cli_options[] = {
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "rng", required_argument, NULL, OPT_RNG },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 	{ "event-monitor", required_argument, NULL, OPT_EVENT_MONITOR },
@@ -249,6 +254,38 @@ static const struct option cli_options[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
+
+static bool kv_bool(const char *val, bool *out)
+{
+	if (!strcmp(val, "on") || !strcmp(val, "true"))
+		return (*out = true);
+	if (!strcmp(val, "off") || !strcmp(val, "false"))
+		return !(*out = false);
+	return false;
+}
+
+/* CH's RestoreConfig keys; memory_restore_mode copy|ondemand (vireo's ondemand maps lazily). */
+static int restore_kv(void *ctx, const char *key, const char *val, char *err, size_t errlen)
+{
+	struct vmm_options *opts = ctx;
+
+	if (!strcmp(key, "source_url"))
+		return set_string(&opts->restore.source_url, val);
+	if (!strcmp(key, "resume") && kv_bool(val, &opts->restore.resume))
+		return 0;
+	if (!strcmp(key, "prefault") && kv_bool(val, &opts->restore.prefault))
+		return 0;
+	if (!strcmp(key, "memory_restore_mode") && (!strcasecmp(val, "copy") ||
+						    !strcasecmp(val, "ondemand"))) {
+		opts->restore.copy = !strcasecmp(val, "copy");
+		return 0;
+	}
+	if (!strcmp(key, "resume") || !strcmp(key, "prefault") ||
+	    !strcmp(key, "memory_restore_mode"))
+		return fail(err, errlen, "--restore: %s='%s' is not valid", key, val);
+	return fail(err, errlen, "--restore: unknown key '%s' (supported: source_url, resume, "
+		    "prefault, memory_restore_mode)", key);
+}
 
 static int add_disk_opt(struct vm_config *cfg, const char *arg, char *err, size_t errlen)
 {
@@ -276,6 +313,12 @@ static int apply_option(int c, const char *arg, struct vm_config *cfg, struct vm
 	case OPT_CONSOLE: return parse_console_opt("--console", arg, &cfg->console, err, errlen);
 	case OPT_RNG: return parse_kv_list("--rng", arg, rng_kv, cfg, err, errlen);
 	case OPT_DISK: return add_disk_opt(cfg, arg, err, errlen);
+	case OPT_RESTORE:
+		if (parse_kv_list("--restore", arg, restore_kv, opts, err, errlen))
+			return -EINVAL;
+		if (!opts->restore.source_url)
+			return fail(err, errlen, "--restore: source_url= is required");
+		return 0;
 	case OPT_LOG_FILE: return set_string(&opts->log_file, arg);
 	case OPT_API_SOCKET: return set_string(&opts->api_socket, arg);
 	case OPT_EVENT_MONITOR: return set_string(&opts->event_monitor, arg);
@@ -319,6 +362,9 @@ int config_parse_cli(int argc, char **argv, struct vm_config *cfg, struct vmm_op
 		return fail(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
 	if (!cfg->cmdline && set_string(&cfg->cmdline, ""))
 		return fail(err, errlen, "out of memory");
+	if (opts->restore.source_url && cfg->kernel)
+		return fail(err, errlen, "--restore and --kernel exclude each other (the snapshot "
+			    "holds the VM's config)");
 	return 0;
 }
 

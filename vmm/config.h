@@ -75,6 +75,10 @@ struct vmm_options {
 	char *log_file;
 	char *api_socket;          /* --api-socket path=P | fd=N | P */
 	char *event_monitor;       /* --event-monitor path=P | fd=N */
+	struct {                   /* --restore source_url=..,resume=on,prefault=on,.. */
+		char *source_url;
+		bool resume, prefault, copy;
+	} restore;
 	bool version;
 	bool help;
 };

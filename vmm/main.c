@@ -37,7 +37,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* Without --kernel, an --api-socket VMM waits for vm.create; otherwise a kernel is due. */
-	if ((cfg->kernel || !opts.api_socket) && config_validate(cfg, err, sizeof(err))) {
+	if ((cfg->kernel || (!opts.api_socket && !opts.restore.source_url)) &&
+	    config_validate(cfg, err, sizeof(err))) {
 		fprintf(stderr, "vireo: error: %s\n", err);
 		goto out;
 	}

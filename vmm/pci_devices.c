@@ -15,29 +15,13 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "arch/x86_64/acpi.h"
 #include "vmm/log.h"
-#include "vmm/vm.h"
-#include "virtio/virtio.h"
+#include "vmm/pci_fn.h"
 
 /* Cloud Hypervisor's names for its built-in devices (the "__" prefix is reserved). */
 #define CONSOLE_ID "__console"
 #define RNG_ID     "__rng"
-
-enum fn_kind { FN_CONSOLE, FN_RNG };
-
-struct vm_pci_fn {
-	struct vm *vm;
-	enum fn_kind kind;
-	struct virtio_pci vp;
-	struct vm_msi_group msi;
-	struct vm_intx intx;
-	bool vp_ready;
-	void *model;              /* struct virtio_rng / virtio_console */
-	int own_fd;               /* rng source; -1 when none */
-};
 
 /* ------------------------------------------------------------------ BAR owner */
 
@@ -202,6 +186,17 @@ static int fn_make_model(struct vm_pci_fn *fn, const struct virtio_device_ops **
 {
 	const struct vm_config *cfg = fn->vm->cfg;
 
+	if (fn->kind == FN_BLK) {
+		struct virtio_blk *blk;
+		int ret = virtio_blk_new(&cfg->disks[fn->index], VIRTIO_BLK_ENGINE_AUTO, &blk,
+					 err, errlen);
+
+		if (ret)
+			return ret;
+		fn->model = blk;
+		*ops = virtio_blk_ops(blk);
+		return 0;
+	}
 	if (fn->kind == FN_RNG) {
 		*ops = &virtio_rng_ops;
 		fn->own_fd = open(cfg->rng.src, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -235,10 +230,13 @@ static void fn_free(struct vm_pci_fn *fn)
 	vm_msi_group_destroy(&fn->msi);
 	if (fn->kind == FN_RNG)
 		virtio_rng_free(fn->model);
+	else if (fn->kind == FN_BLK)
+		virtio_blk_free(fn->model);
 	else
 		virtio_console_free(fn->model);
 	if (fn->own_fd >= 0)
 		close(fn->own_fd);
+	cJSON_Delete(fn->counters_base);
 	free(fn);
 }
 
@@ -246,7 +244,7 @@ static const struct virtio_intx_ops fn_intx_ops = { .raise = vm_intx_raise };
 
 /* BAR0 from the 64-bit window, MSI-X vectors, slot, then the INTx pin its slot implies. */
 static int fn_plug(struct vm_pci_fn *fn, const char *id, const struct virtio_device_ops *ops,
-		   char *err, size_t errlen)
+		   int slot, char *err, size_t errlen)
 {
 	struct vm *vm = fn->vm;
 	uint64_t addr;
@@ -275,10 +273,13 @@ static int fn_plug(struct vm_pci_fn *fn, const char *id, const struct virtio_dev
 		return ret;
 	}
 	pci_dev_set_bar_ops(&fn->vp.pci, &vm_virtio_bar_ops, fn);
-	ret = pci_segment_add(&vm->pci, &fn->vp.pci, -1);
+	ret = pci_segment_add(&vm->pci, &fn->vp.pci, slot);
 	if (ret) {
 		range_alloc_free(&vm->mmio64, addr);
-		snprintf(err, errlen, "%s: no free PCI slot: %s", id, strerror(-ret));
+		if (ret == -EBUSY)
+			snprintf(err, errlen, "%s: PCI slot %d is already taken", id, slot);
+		else
+			snprintf(err, errlen, "%s: no free PCI slot: %s", id, strerror(-ret));
 		return ret;
 	}
 	gsi = ACPI_PCI_INTX_FIRST_GSI + (fn->vp.pci.slot - 1) % 8;   /* as the _PRT says */
@@ -291,18 +292,19 @@ static int fn_plug(struct vm_pci_fn *fn, const char *id, const struct virtio_dev
 	return 0;
 }
 
-static int vm_add_fn(struct vm *vm, enum fn_kind kind, char *err, size_t errlen)
+static int vm_add_fn(struct vm *vm, enum fn_kind kind, unsigned index, char *err, size_t errlen)
 {
-	const char *id = kind == FN_RNG ? RNG_ID : CONSOLE_ID;
+	const struct disk_config *disk = kind == FN_BLK ? &vm->cfg->disks[index] : NULL;
+	const char *id = disk ? disk->id : kind == FN_RNG ? RNG_ID : CONSOLE_ID;
 	const struct virtio_device_ops *ops;
 	struct vm_pci_fn *fn = calloc(1, sizeof(*fn)), **fns;
 	int ret;
 
 	if (!fn)
 		return -ENOMEM;
-	*fn = (struct vm_pci_fn){ .vm = vm, .kind = kind, .own_fd = -1 };
+	*fn = (struct vm_pci_fn){ .vm = vm, .kind = kind, .index = index, .own_fd = -1 };
 	ret = fn_make_model(fn, &ops, err, errlen);
-	ret = ret ?: fn_plug(fn, id, ops, err, errlen);
+	ret = ret ?: fn_plug(fn, id, ops, disk ? disk->pci_device_id : -1, err, errlen);
 	if (!ret) {
 		fns = realloc(vm->fns, (vm->nr_fns + 1) * sizeof(*fns));
 		ret = fns ? 0 : -ENOMEM;
@@ -324,8 +326,10 @@ int vm_setup_pci_devices(struct vm *vm, char *err, size_t errlen)
 
 	/* Cloud Hypervisor's order: console first, then disks, then rng. */
 	if (vm->cfg->console.mode != CONSOLE_OFF)
-		ret = vm_add_fn(vm, FN_CONSOLE, err, errlen);
-	ret = ret ?: vm_add_fn(vm, FN_RNG, err, errlen);
+		ret = vm_add_fn(vm, FN_CONSOLE, 0, err, errlen);
+	for (unsigned i = 0; !ret && i < vm->cfg->nr_disks; i++)
+		ret = vm_add_fn(vm, FN_BLK, i, err, errlen);
+	ret = ret ?: vm_add_fn(vm, FN_RNG, 0, err, errlen);
 	/* Map what the construction-time placements say; nothing decodes before the guest. */
 	if (!ret && pci_segment_pending(&vm->pci))
 		ret = pci_segment_apply(&vm->pci);
@@ -351,128 +355,4 @@ void vm_resume_pci_devices(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->nr_fns; i++)
 		virtio_pci_resume(&vm->fns[i]->vp);
-}
-
-/* ------------------------------------------------------------------ vm.info, vm.counters */
-
-/* u64 as a JSON integer written out exactly (cJSON numbers are doubles). */
-static bool put_u64(cJSON *obj, const char *key, uint64_t v)
-{
-	char num[24];
-
-	snprintf(num, sizeof(num), "%" PRIu64, v);
-	return cJSON_AddRawToObject(obj, key, num) != NULL;
-}
-
-static bool put_resource(cJSON *res, const char *type, cJSON **body)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	if (!o)
-		return false;
-	cJSON_AddItemToArray(res, o);
-	*body = cJSON_AddObjectToObject(o, type);
-	return *body != NULL;
-}
-
-/* CH's Resource enum, externally tagged: PciBar, MsiIrq, LegacyIrq. */
-static bool fn_resources(struct vm_pci_fn *fn, cJSON *res)
-{
-	struct pci_bar_info bi;
-	cJSON *body, *gsis, *o;
-
-	if (pci_dev_bar_info(&fn->vp.pci, VIRTIO_PCI_BAR, &bi) ||
-	    !put_resource(res, "PciBar", &body) || !put_u64(body, "index", VIRTIO_PCI_BAR) ||
-	    !put_u64(body, "base", bi.addr) || !put_u64(body, "size", bi.size) ||
-	    !cJSON_AddStringToObject(body, "type_", "Mmio64") ||
-	    !cJSON_AddBoolToObject(body, "prefetchable", bi.prefetch) ||
-	    !cJSON_AddBoolToObject(body, "mapped", bi.mapped))
-		return false;
-	if (!put_resource(res, "MsiIrq", &body) || !cJSON_AddStringToObject(body, "ty", "MsiX") ||
-	    !put_u64(body, "base", fn->msi.gsi[0]) || !put_u64(body, "size", fn->msi.nr) ||
-	    !(gsis = cJSON_AddArrayToObject(body, "gsis")))
-		return false;
-	for (unsigned v = 0; v < fn->msi.nr; v++) {
-		if (!(o = cJSON_CreateNumber(fn->msi.gsi[v])))
-			return false;
-		cJSON_AddItemToArray(gsis, o);
-	}
-	if (!(o = cJSON_CreateObject()) || !cJSON_AddItemToArray(res, o))
-		return cJSON_Delete(o), false;
-	return put_u64(o, "LegacyIrq", fn->intx.gsi);
-}
-
-cJSON *vm_device_tree_json(struct vm *vm)
-{
-	cJSON *tree = cJSON_CreateObject(), *node, *res;
-	char bdf[16];
-
-	for (unsigned i = 0; tree && i < vm->nr_fns; i++) {
-		struct vm_pci_fn *fn = vm->fns[i];
-
-		snprintf(bdf, sizeof(bdf), "%04x:00:%02x.0", vm->pci.id, fn->vp.pci.slot);
-		node = cJSON_AddObjectToObject(tree, fn->vp.pci.id);
-		if (!node || !cJSON_AddStringToObject(node, "id", fn->vp.pci.id) ||
-		    !(res = cJSON_AddArrayToObject(node, "resources")) || !fn_resources(fn, res) ||
-		    !cJSON_AddArrayToObject(node, "children") ||
-		    !cJSON_AddStringToObject(node, "pci_bdf", bdf)) {
-			cJSON_Delete(tree);
-			return NULL;
-		}
-	}
-	return tree;
-}
-
-/* Transport counters: what the guest did wrong and what the device had to refuse. */
-static bool fn_transport_counters(struct vm_pci_fn *fn, cJSON *o)
-{
-	const struct virtio_pci_stats *st = &fn->vp.stats;
-	uint64_t ring_errors = 0, popped = 0, pushed = 0;
-
-	for (unsigned q = 0; q < fn->vp.vdev.nr_queues; q++) {
-		const struct virtq *vq = &fn->vp.vdev.vqs[q];
-
-		for (unsigned e = 0; e < VIRTQ_NR_ERRORS; e++)
-			ring_errors += __atomic_load_n(&vq->errors[e], __ATOMIC_RELAXED);
-		popped += __atomic_load_n(&vq->popped, __ATOMIC_RELAXED);
-		pushed += __atomic_load_n(&vq->pushed, __ATOMIC_RELAXED);
-	}
-	return put_u64(o, "requests", popped) && put_u64(o, "completions", pushed) &&
-	       put_u64(o, "ring_errors", ring_errors) &&
-	       put_u64(o, "needs_reset", __atomic_load_n(&st->needs_reset, __ATOMIC_RELAXED)) &&
-	       put_u64(o, "bad_register_accesses",
-		       __atomic_load_n(&st->bad_access, __ATOMIC_RELAXED) +
-		       __atomic_load_n(&st->bad_queue_cfg, __ATOMIC_RELAXED) +
-		       __atomic_load_n(&st->bad_status, __ATOMIC_RELAXED)) &&
-	       put_u64(o, "features_refused",
-		       __atomic_load_n(&st->features_refused, __ATOMIC_RELAXED)) &&
-	       put_u64(o, "msix_ignored_accesses", msix_ignored(&fn->vp.msix)) &&
-	       put_u64(o, "irq_errors", __atomic_load_n(&st->irq_errors, __ATOMIC_RELAXED));
-}
-
-static bool fn_device_counters(struct vm_pci_fn *fn, cJSON *o)
-{
-	struct virtio_console_stats cs;
-
-	if (fn->kind == FN_RNG)
-		return put_u64(o, "entropy_bytes", virtio_rng_bytes(fn->model)) &&
-		       put_u64(o, "refused_requests", virtio_rng_refused(fn->model));
-	virtio_console_stats(fn->model, &cs);
-	return put_u64(o, "tx_bytes", cs.tx_bytes) && put_u64(o, "tx_dropped", cs.tx_dropped) &&
-	       put_u64(o, "rx_bytes", cs.rx_bytes);
-}
-
-cJSON *vm_counters_json(struct vm *vm)
-{
-	cJSON *root = cJSON_CreateObject(), *o;
-
-	for (unsigned i = 0; root && i < vm->nr_fns; i++) {
-		o = cJSON_AddObjectToObject(root, vm->fns[i]->vp.pci.id);
-		if (!o || !fn_device_counters(vm->fns[i], o) ||
-		    !fn_transport_counters(vm->fns[i], o)) {
-			cJSON_Delete(root);
-			return NULL;
-		}
-	}
-	return root;
 }

@@ -286,10 +286,32 @@ void vm_pause(struct vm *vm)
 	while (vm->vcpus_parked + vm->vcpus_exited < started)
 		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
 	pthread_mutex_unlock(&vm->pause_lock);
+	/* The guest clock stands still while paused (CH issue 7930): resume restores it. */
+	vm->clock_saved = !snap_clock_save(vm->vm_fd, &vm->paused_clock);
+	if (!vm->clock_saved)
+		pr_warn("KVM_GET_CLOCK at pause failed: the guest clock will jump on resume");
+}
+
+int vm_start_paused(struct vm *vm)
+{
+	int ret;
+
+	__atomic_store_n(&vm->pause_requested, true, __ATOMIC_RELEASE);
+	ret = vm_start(vm);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->vcpus_parked + vm->vcpus_exited < vm->nr_vcpus)
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return 0;
 }
 
 void vm_resume(struct vm *vm)
 {
+	if (vm->clock_saved && snap_clock_restore(vm->vm_fd, &vm->paused_clock))
+		pr_warn("KVM_SET_CLOCK at resume failed: %s", strerror(errno));
+	vm->clock_saved = false;
 	pthread_mutex_lock(&vm->pause_lock);
 	__atomic_store_n(&vm->pause_requested, false, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&vm->pause_cond);

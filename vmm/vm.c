@@ -104,6 +104,7 @@ static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
 	if (ret)
 		return fail(err, errlen, ret, "cannot allocate %llu MiB of guest RAM: %s",
 			    (unsigned long long)(vm->cfg->memory_size >> 20), strerror(-ret));
+	snap_ram_from_guest_mem(&vm->mem, &vm->ram);
 	for (i = 0; i < vm->mem.nr_regions; i++) {
 		const struct guest_region *r = &vm->mem.regions[i];
 		struct kvm_userspace_memory_region slot = {
@@ -294,8 +295,9 @@ static int vm_load_payload(struct vm *vm, uint64_t rsdp, char *err, size_t errle
 	return 0;
 }
 
-int vm_create(const struct vm_config *cfg, struct vm_persist *persist, struct vm **out,
-	      char *err, size_t errlen)
+/* @restoring: the guest's RAM (kernel, boot tables, ACPI) and registers come from a snapshot. */
+static int vm_build(const struct vm_config *cfg, struct vm_persist *persist, bool restoring,
+		    struct vm **out, char *err, size_t errlen)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 	uint64_t rsdp = 0;
@@ -308,6 +310,7 @@ int vm_create(const struct vm_config *cfg, struct vm_persist *persist, struct vm
 	vm->nr_vcpus = cfg->boot_vcpus;
 	vm->kvm_fd = vm->vm_fd = vm->serial_irq_fd = vm->irq_epfd = -1;
 	vm->mem.memfd = -1;
+	vm->ram.fd = -1;
 	vm->ged_irq_fd = -1;
 	pthread_mutex_init(&vm->pause_lock, NULL);
 	pthread_cond_init(&vm->pause_cond, NULL);
@@ -331,8 +334,10 @@ int vm_create(const struct vm_config *cfg, struct vm_persist *persist, struct vm
 	ret = ret ?: vm_setup_pci_devices(vm, err, errlen);
 	ret = ret ?: vm_setup_ged(vm, err, errlen);
 	ret = ret ?: vm_setup_vcpus(vm, err, errlen);
-	ret = ret ?: vm_setup_acpi(vm, &rsdp, err, errlen);
-	ret = ret ?: vm_load_payload(vm, rsdp, err, errlen);
+	if (!restoring) {
+		ret = ret ?: vm_setup_acpi(vm, &rsdp, err, errlen);
+		ret = ret ?: vm_load_payload(vm, rsdp, err, errlen);
+	}
 	if (ret)
 		goto err;
 	*out = vm;
@@ -340,6 +345,18 @@ int vm_create(const struct vm_config *cfg, struct vm_persist *persist, struct vm
 err:
 	vm_destroy(vm);
 	return ret;
+}
+
+int vm_create(const struct vm_config *cfg, struct vm_persist *persist, struct vm **out,
+	      char *err, size_t errlen)
+{
+	return vm_build(cfg, persist, false, out, err, errlen);
+}
+
+int vm_create_for_restore(const struct vm_config *cfg, struct vm_persist *persist,
+			  struct vm **out, char *err, size_t errlen)
+{
+	return vm_build(cfg, persist, true, out, err, errlen);
 }
 
 int vm_start(struct vm *vm)
@@ -416,6 +433,7 @@ void vm_destroy(struct vm *vm)
 	range_alloc_destroy(&vm->io_ports);
 	bus_destroy(&vm->pio_bus);
 	bus_destroy(&vm->mmio_bus);
+	snap_ram_release(&vm->ram);
 	if (vm->mem.memfd >= 0)
 		guest_mem_destroy(&vm->mem);
 	if (vm->serial_irq_fd >= 0)

@@ -15,6 +15,7 @@
 #include "arch/x86_64/arch.h"
 #include "pci/msix.h"
 #include "pci/pci.h"
+#include "snapshot/snapshot.h"
 #include "vmm/bus.h"
 #include "vmm/config.h"
 #include "vmm/devices.h"
@@ -76,6 +77,9 @@ struct vm {
 	int kvm_fd, vm_fd;
 	size_t run_size;
 	struct guest_mem mem;
+	struct snap_ram ram;      /* what backs RAM, for snapshots (memfd, or a lazy restore) */
+	struct kvm_clock_data paused_clock;   /* kvmclock when paused: resume continues from it */
+	bool clock_saved;
 	struct bus pio_bus, mmio_bus;
 	struct kvm_cpuid2 *cpuid;
 	struct boot_info boot;
@@ -130,8 +134,16 @@ struct vm {
  */
 int vm_create(const struct vm_config *cfg, struct vm_persist *persist, struct vm **out,
 	      char *err, size_t errlen);
+/*
+ * vm_create() for a snapshot restore: everything but the kernel, boot tables, ACPI and boot
+ * registers, which the snapshot's RAM and vCPU state bring (vmm/vm_snapshot.c).
+ */
+int vm_create_for_restore(const struct vm_config *cfg, struct vm_persist *persist,
+			  struct vm **out, char *err, size_t errlen);
 /* Starts the vCPU threads. */
 int vm_start(struct vm *vm);
+/* Starts them parked (a restored VM comes up Paused); vm_resume() lets them run. */
+int vm_start_paused(struct vm *vm);
 /* Readable once the VM wants to stop (guest poweroff/reset, fatal exit). */
 static inline int vm_exit_fd(const struct vm *vm) { return vm->exit_evt; }
 /* Stops the vCPUs and returns why the VM stopped (VM_EXIT_STOPPED if asked from outside). */
@@ -173,6 +185,9 @@ void vm_irq_poll(struct vm *vm);
 /* pci_devices.c: the virtio-pci functions of the config (console, rng). */
 int vm_setup_pci_devices(struct vm *vm, char *err, size_t errlen);
 void vm_destroy_pci_devices(struct vm *vm);
+/* Device sections of state.json (vmm/pci_devices.c); the VM paused, devices quiesced. */
+int vm_save_pci_devices(struct vm *vm, struct cJSON *state, char *err, size_t errlen);
+int vm_restore_pci_devices(struct vm *vm, const struct cJSON *state, char *err, size_t errlen);
 /* Parks / restarts every device worker (after vm_pause, before vm_resume). */
 void vm_pause_pci_devices(struct vm *vm);
 void vm_resume_pci_devices(struct vm *vm);
@@ -181,6 +196,29 @@ static inline int vm_info_fd(const struct vm *vm) { return vm->info_evt; }
 /* vm.info's device_tree object and vm.counters' object; NULL on ENOMEM. */
 struct cJSON *vm_device_tree_json(struct vm *vm);
 struct cJSON *vm_counters_json(struct vm *vm);
+
+/* vm_snapshot.c */
+/*
+ * Writes the paused VM (vCPUs parked, devices paused) into the existing directory @dir:
+ * config.json (@config_json), state.json + checksum, memory-ranges; atomically, nothing left
+ * behind on failure. -errno with one line in @err (-EEXIST: a snapshot is already there).
+ */
+int vm_snapshot(struct vm *vm, const char *config_json, const char *dir,
+		struct snap_mem_stats *stats, char *err, size_t errlen);
+
+struct vm_restore_opts {
+	bool copy;                /* read memory-ranges into RAM; default: map it lazily */
+	bool prefault;
+};
+
+/*
+ * Builds the VM @cfg describes from @st (state.json, already checksummed) and the directory
+ * @dirfd, every section validated first; vCPUs parked, devices running their workers again.
+ * On failure nothing is left behind.
+ */
+int vm_restore(const struct vm_config *cfg, struct vm_persist *persist,
+	       const struct cJSON *st, int dirfd, const struct vm_restore_opts *o,
+	       struct vm **out, char *err, size_t errlen);
 
 /* vcpu.c */
 int vcpu_create(struct vm *vm, unsigned id);

@@ -40,6 +40,7 @@ struct vmm {
 	int exit_status;
 	struct terminal term;
 	bool stdin_watched;           /* COM1 input in tty mode */
+	const struct vmm_options *opts;
 };
 
 /*
@@ -168,14 +169,30 @@ static int vmm_open_outputs(struct vmm *vmm, char *err, size_t errlen)
 	return 0;
 }
 
+/* A VM now exists (booted or restored): watch its fds, give it the terminal. */
+static void vmm_attach_vm(struct vmm *vmm)
+{
+	vmm_watch(vmm, vm_exit_fd(vmm->vm), true);
+	vmm_watch(vmm, vm_irq_fd(vmm->vm), true);
+	vmm_watch(vmm, vm_info_fd(vmm->vm), true);
+	/* tty input goes to COM1 through here; virtio-console's worker reads it itself. */
+	if (vmm->cfg->serial.mode == CONSOLE_TTY) {
+		vmm_watch(vmm, STDIN_FILENO, true);   /* fails harmlessly for a regular file */
+		vmm->stdin_watched = true;
+	}
+	if (vmm->cfg->serial.mode == CONSOLE_TTY || vmm->cfg->console.mode == CONSOLE_TTY)
+		terminal_raw(&vmm->term);
+}
+
 /* Creates and starts the VM from vmm->cfg. -errno with the reason in @err. */
 static int vmm_boot(struct vmm *vmm, char *err, size_t errlen)
 {
 	int ret;
 
-	if (vmm->cfg->nr_disks) {
-		snprintf(err, errlen, "disks[0]: virtio-blk is not implemented yet");
-		return -ENOTSUP;
+	/* Disks without an id get _diskN (CH's one counter), from the CLI as from the API. */
+	if (api_config_assign_ids(vmm->cfg, &vmm->id_counter)) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
 	ret = vmm_open_outputs(vmm, err, errlen);
 	if (ret)
@@ -192,16 +209,7 @@ static int vmm_boot(struct vmm *vmm, char *err, size_t errlen)
 		return ret;
 	}
 	vmm->persist.boots++;
-	vmm_watch(vmm, vm_exit_fd(vmm->vm), true);
-	vmm_watch(vmm, vm_irq_fd(vmm->vm), true);
-	vmm_watch(vmm, vm_info_fd(vmm->vm), true);
-	/* tty input goes to COM1 through here; virtio-console's worker reads it itself. */
-	if (vmm->cfg->serial.mode == CONSOLE_TTY) {
-		vmm_watch(vmm, STDIN_FILENO, true);   /* fails harmlessly for a regular file */
-		vmm->stdin_watched = true;
-	}
-	if (vmm->cfg->serial.mode == CONSOLE_TTY || vmm->cfg->console.mode == CONSOLE_TTY)
-		terminal_raw(&vmm->term);
+	vmm_attach_vm(vmm);
 	vmm->state = API_STATE_RUNNING;
 	pr_info("booted %s (boot %u, %u vCPUs, %llu MiB)", vmm->cfg->kernel, vmm->persist.boots,
 		vmm->cfg->boot_vcpus, (unsigned long long)(vmm->cfg->memory_size >> 20));
@@ -262,7 +270,7 @@ static void vmm_api_boot(struct vmm *vmm, struct api_request *req)
 				 "Invalid VmConfig", err, NULL);
 		return;
 	}
-	if (api_config_assign_ids(vmm->cfg, &vmm->id_counter) || vmm_boot(vmm, err, sizeof(err))) {
+	if (vmm_boot(vmm, err, sizeof(err))) {
 		pr_err("boot failed: %s", err);
 		api_request_fail(req, 500, "The VM could not boot", err, NULL);
 		return;
@@ -329,6 +337,125 @@ static void vmm_api_edit_config(struct vmm *vmm, struct api_request *req)
 	}
 }
 
+/* Errors the caller can fix (bad URL, missing directory, existing snapshot) answer 400. */
+static int snapshot_status(int ret)
+{
+	return ret == -ENOMEM || ret == -EIO || ret == -ENOSPC ? 500 : 400;
+}
+
+static void vmm_api_snapshot(struct vmm *vmm, struct api_request *req)
+{
+	struct snap_mem_stats stats = { 0 };
+	char path[4096], err[512];
+	char *config = NULL;
+	int ret;
+
+	ret = snap_url_to_path(req->url, "destination_url", path, sizeof(path), err, sizeof(err));
+	if (!ret && !(config = api_config_to_json(vmm->cfg))) {
+		snprintf(err, sizeof(err), "out of memory");
+		ret = -ENOMEM;
+	}
+	if (!ret) {
+		api_event("vm", "snapshotting");
+		ret = vm_snapshot(vmm->vm, config, path, &stats, err, sizeof(err));
+	}
+	free(config);
+	if (ret) {
+		pr_err("snapshot failed: %s", err);
+		api_request_fail(req, snapshot_status(ret), "The VM could not be snapshotted", err,
+				 NULL);
+		return;
+	}
+	pr_info("snapshot in %s: %llu bytes of RAM written", path,
+		(unsigned long long)stats.written);
+	api_event("vm", "snapshotted");
+	api_request_complete(req, 204, NULL);
+}
+
+/* config.json as the API parses a VmConfig, then CH's boot-time checks. */
+static int read_snapshot_config(int dirfd, struct vm_config *cfg, char *err, size_t errlen)
+{
+	char *text, why[384];
+	cJSON *json = NULL;
+	size_t len;
+	int ret;
+
+	ret = snap_read_file(dirfd, SNAP_CONFIG_FILE, 1u << 20, &text, &len, err, errlen);
+	if (ret)
+		return ret;
+	ret = api_json_parse(text, len, &json, why, sizeof(why));
+	free(text);
+	ret = ret ?: api_config_from_json(json, cfg, why, sizeof(why));
+	cJSON_Delete(json);
+	ret = ret ?: api_config_validate(cfg, why, sizeof(why));
+	if (ret)
+		snprintf(err, errlen, "%s: %s", SNAP_CONFIG_FILE, why);
+	return ret;
+}
+
+static int vmm_restore(struct vmm *vmm, const char *url, const struct vm_restore_opts *o, bool resume,
+		char *err, size_t errlen)
+{
+	struct vm_config *cfg = calloc(1, sizeof(*cfg));
+	cJSON *st = NULL;
+	char path[4096];
+	int dirfd = -1, ret = -ENOMEM;
+
+	if (!cfg)
+		return snprintf(err, errlen, "out of memory"), ret;
+	ret = snap_url_to_path(url, "source_url", path, sizeof(path), err, errlen);
+	if (!ret && (dirfd = snap_dir_open(path, err, errlen)) < 0)
+		ret = dirfd;
+	ret = ret ?: read_snapshot_config(dirfd, cfg, err, errlen);
+	ret = ret ?: snap_state_read(dirfd, &st, err, errlen);
+	vmm->cfg = cfg;   /* vmm_forget_vm() frees it on failure */
+	vmm->state = API_STATE_CREATED;
+	if (!ret) {
+		api_event("vm", "restoring");
+		ret = vmm_open_outputs(vmm, err, errlen);
+	}
+	ret = ret ?: vm_restore(cfg, &vmm->persist, st, dirfd, o, &vmm->vm, err, errlen);
+	cJSON_Delete(st);
+	if (dirfd >= 0)
+		close(dirfd);
+	if (ret) {
+		vmm_forget_vm(vmm);   /* CH issue 6869: the VMM stays clean for a retry */
+		return ret;
+	}
+	vmm->persist.boots++;
+	vmm_attach_vm(vmm);
+	vmm->state = API_STATE_PAUSED;
+	api_event("vm", "restored");
+	if (resume) {
+		vm_resume(vmm->vm);
+		vmm->state = API_STATE_RUNNING;
+	} else {
+		vm_pause_pci_devices(vmm->vm);   /* restore restarted active devices' workers */
+	}
+	pr_info("restored from %s (%s memory%s)%s", path, o->copy ? "copied" : "lazily mapped",
+		o->prefault ? ", prefaulted" : "", resume ? ", resumed" : ", paused");
+	return 0;
+}
+
+static void vmm_api_restore(struct vmm *vmm, struct api_request *req)
+{
+	struct vm_restore_opts o = {
+		.copy = req->restore.memory_mode == API_RESTORE_COPY,
+		.prefault = req->restore.prefault,
+	};
+	char err[512];
+	int ret = vmm_restore(vmm, req->url, &o, req->restore.resume, err, sizeof(err));
+
+	vmm_publish(vmm);
+	if (ret) {
+		pr_err("restore failed: %s", err);
+		api_request_fail(req, ret == -ENOMEM ? 500 : 400, "The VM could not be restored",
+				 err, NULL);
+		return;
+	}
+	api_request_complete(req, 204, NULL);
+}
+
 static void vmm_api_counters(struct vmm *vmm, struct api_request *req)
 {
 	cJSON *counters = vm_counters_json(vmm->vm);
@@ -392,6 +519,8 @@ static void vmm_handle_request(struct vmm *vmm, struct api_request *req)
 		api_request_complete(req, 204, NULL);
 		break;
 	case API_VM_COUNTERS: vmm_api_counters(vmm, req); break;
+	case API_VM_SNAPSHOT: vmm_api_snapshot(vmm, req); break;
+	case API_VM_RESTORE: vmm_api_restore(vmm, req); break;
 	case API_VM_POWER_BUTTON: vmm_api_power_button(vmm, req); break;
 	case API_VM_ADD_DISK:
 	case API_VM_REMOVE_DEVICE:
@@ -447,6 +576,18 @@ int vmm_run(struct vmm *vmm)
 	if (vmm->cfg && vmm_boot(vmm, err, sizeof(err))) {
 		pr_err("%s", err);
 		return 1;
+	}
+	/* --restore: the same path as vm.restore. */
+	if (vmm->opts->restore.source_url) {
+		struct vm_restore_opts o = {
+			.copy = vmm->opts->restore.copy, .prefault = vmm->opts->restore.prefault,
+		};
+
+		if (vmm_restore(vmm, vmm->opts->restore.source_url, &o, vmm->opts->restore.resume,
+				err, sizeof(err))) {
+			pr_err("--restore: %s", err);
+			return 1;
+		}
 	}
 	vmm_publish(vmm);
 	while (!vmm->quit) {
@@ -527,6 +668,7 @@ int vmm_create(const struct vmm_options *opts, struct vm_config *cli_cfg, struct
 	}
 	vmm_watch(vmm, vmm->signal_fd, true);
 	vmm->cfg = cli_cfg;
+	vmm->opts = opts;
 	vmm->state = cli_cfg ? API_STATE_CREATED : API_STATE_NONE;
 	api_event("vmm", "starting");
 	*out = vmm;

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""virtio-blk host-side benchmark (not a test): the device model driven through its queues in
+guest memory by blk_bench (no KVM, no guest CPU), against fio on the same image with the same
+engine and flags (io_uring, O_DIRECT, same block size and depth), interleaved round by round.
+Prints the medians and the ratio vireo / fio per workload, then the rate limiter's accuracy
+(achieved vs configured rate, both buckets).
+
+usage: blk_bench.py --harness build/tests/virtio/blk_bench [--image /var/tmp/vireo-blk.img]
+                    [--size-mib 1024] [--rounds 5] [--seconds 5] [--pin CPU] [--json out.json]
+
+--pin CPU runs both fio and the harness under `taskset -c CPU`: the harness's driver thread and
+the device's queue thread then hand requests to each other on one CPU, which takes out the
+cost of cross-CPU wake-ups (large inside a VM) and leaves the device model's own overhead.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+
+WORKLOADS = [  # name, fio rw, block size, depth
+    ("4k-randread-qd32", "randread", 4096, 32),
+    ("4k-randwrite-qd32", "randwrite", 4096, 32),
+    ("1m-read-qd8", "read", 1 << 20, 8),
+    ("1m-write-qd8", "write", 1 << 20, 8),
+]
+
+# name, harness rw, block size, depth, limiter options, configured rate, unit
+LIMITS = [
+    ("bw 40 MiB/s, 4k randread", "randread", 4096, 32,
+     ["--bw-size", str(4 << 20), "--bw-refill-ms", "100"], (4 << 20) * 10, "bytes"),
+    ("bw 50 MiB/s, 1m read", "read", 1 << 20, 8,
+     ["--bw-size", str(5 << 20), "--bw-refill-ms", "100"], (5 << 20) * 10, "bytes"),
+    ("ops 5000/s, 4k randread", "randread", 4096, 32,
+     ["--ops-size", "500", "--ops-refill-ms", "100"], 5000, "ops"),
+]
+
+
+def make_image(path, size_mib):
+    """A fully written image: reads of holes or unwritten extents would never reach the disk."""
+    if os.path.exists(path) and os.path.getsize(path) == size_mib << 20:
+        return
+    chunk = os.urandom(1 << 20)
+    with open(path, "wb") as f:
+        for _ in range(size_mib):
+            f.write(chunk)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def pinned(args, cmd):
+    return ["taskset", "-c", str(args.pin), *cmd] if args.pin is not None else cmd
+
+
+def run_fio(args, rw, bs, depth, seconds):
+    image = args.image
+    cmd = ["fio", "--name=blk", f"--filename={image}", "--ioengine=io_uring", "--direct=1",
+           f"--rw={rw}", f"--bs={bs}", f"--iodepth={depth}", f"--runtime={seconds}",
+           "--time_based", "--norandommap", "--randrepeat=0", "--output-format=json"]
+    out = json.loads(subprocess.run(pinned(args, cmd), check=True, capture_output=True,
+                                    text=True).stdout)
+    job = out["jobs"][0]["write" if "write" in rw else "read"]
+    return job["iops"], job["bw_bytes"]
+
+
+def run_vireo(args, rw, bs, depth, seconds, extra=()):
+    cmd = [args.harness, "--file", args.image, "--rw", rw, "--bs", str(bs), "--depth", str(depth),
+           "--seconds", str(seconds), "--direct", *extra]
+    res = subprocess.run(pinned(args, cmd), capture_output=True, text=True)
+    if res.returncode != 0:
+        sys.exit(f"blk_bench failed: {res.stderr.strip()}")
+    return json.loads(res.stdout)
+
+
+def throughput(args):
+    rows = []
+    for name, rw, bs, depth in WORKLOADS:
+        fio, vireo = [], []
+        for r in range(args.rounds):
+            # Alternate who goes first so a drifting machine favours neither.
+            order = ("fio", "vireo") if r % 2 == 0 else ("vireo", "fio")
+            for who in order:
+                if who == "fio":
+                    fio.append(run_fio(args, rw, bs, depth, args.seconds))
+                else:
+                    v = run_vireo(args, rw, bs, depth, args.seconds)
+                    vireo.append((v["iops"], v["bw_bytes"]))
+        f_iops = statistics.median(x[0] for x in fio)
+        v_iops = statistics.median(x[0] for x in vireo)
+        f_bw = statistics.median(x[1] for x in fio)
+        v_bw = statistics.median(x[1] for x in vireo)
+        rows.append({"workload": name, "fio_iops": f_iops, "vireo_iops": v_iops,
+                     "fio_mib_s": f_bw / 2**20, "vireo_mib_s": v_bw / 2**20,
+                     "ratio": v_iops / f_iops,
+                     "vireo_runs": [round(x[0]) for x in vireo],
+                     "fio_runs": [round(x[0]) for x in fio]})
+        r = rows[-1]
+        print(f"{name:20} fio {r['fio_iops']:9.0f} IOPS {r['fio_mib_s']:8.1f} MiB/s | vireo "
+              f"{r['vireo_iops']:9.0f} IOPS {r['vireo_mib_s']:8.1f} MiB/s | ratio "
+              f"{r['ratio']:.3f}", flush=True)
+    return rows
+
+
+def limiter(args):
+    rows = []
+    for name, rw, bs, depth, opts, rate, unit in LIMITS:
+        got = []
+        for _ in range(max(3, args.rounds // 2)):
+            v = run_vireo(args, rw, bs, depth, args.limit_seconds, opts)
+            got.append((v["bytes"] if unit == "bytes" else v["ops"]) / v["seconds"])
+        achieved = statistics.median(got)
+        rows.append({"limit": name, "configured": rate, "achieved": achieved,
+                     "ratio": achieved / rate, "unit": unit + "/s"})
+        print(f"{name:28} configured {rate:12.0f} {unit}/s achieved {achieved:12.0f} "
+              f"ratio {achieved / rate:.3f}", flush=True)
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--harness", required=True)
+    ap.add_argument("--image", default="/var/tmp/vireo-blk-bench.img")
+    ap.add_argument("--size-mib", type=int, default=1024)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--limit-seconds", type=float, default=10)
+    ap.add_argument("--skip-limits", action="store_true")
+    ap.add_argument("--pin", type=int, help="run both sides on this CPU only")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    if not shutil.which("fio"):
+        sys.exit("fio not found (scripts/deps.sh installs it)")
+    make_image(args.image, args.size_mib)
+    print(f"image {args.image} ({args.size_mib} MiB), {args.rounds} rounds of "
+          f"{args.seconds:g} s, medians; io_uring + O_DIRECT on both sides"
+          + (f"; both pinned to CPU {args.pin}" if args.pin is not None else ""), flush=True)
+    result = {"throughput": throughput(args)}
+    if not args.skip_limits:
+        result["rate_limiter"] = limiter(args)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private glue between the virtio-blk files (blk*.c): not part of the public API. */
+#ifndef VIREO_VIRTIO_BLK_INTERNAL_H
+#define VIREO_VIRTIO_BLK_INTERNAL_H
+
+#include <liburing.h>
+#include <linux/virtio_blk.h>
+#include <sys/uio.h>
+
+#include "virtio/virtio.h"
+
+struct blk_queue;
+
+/* What a validated request does. */
+enum blk_op { BLK_OP_READ, BLK_OP_WRITE, BLK_OP_FLUSH, BLK_OP_GET_ID, BLK_OP_DISCARD,
+	      BLK_OP_WRITE_ZEROES };
+
+/* One request from pop to used; lives in its queue's slot table. */
+struct blk_req {
+	enum blk_op op;
+	uint16_t head;
+	uint8_t *status;                  /* last byte of the last writable segment */
+	uint64_t offset, len;             /* bytes */
+	bool unmap;                       /* WRITE_ZEROES may deallocate */
+	struct iovec *iov;                /* this slot's iovec array (seg_max + 2 entries) */
+	unsigned nr_iov;
+	uint64_t done;                    /* bytes transferred so far (short I/O resumes) */
+	uint64_t start_ns;
+	unsigned slot;
+	/* Flush ordering: writes carry the queue's epoch; a flush waits for older ones. */
+	uint64_t epoch;
+	unsigned waiting;                 /* FLUSH: older writes still in flight */
+	struct blk_req *next_flush;
+};
+
+/* The disk, shared by every queue. */
+struct virtio_blk {
+	struct virtio_device_ops ops;     /* filled once at creation, const afterwards */
+	int fd;
+	char *path;
+	bool readonly, direct;
+	enum virtio_blk_engine engine;
+	uint64_t capacity;                /* sectors */
+	uint32_t seg_max;
+	unsigned num_queues, queue_size;
+	uint8_t id[VIRTIO_BLK_ID_LEN];    /* GET_ID answer, NUL-padded */
+	struct virtio_blk_config config;  /* little-endian, as the driver reads it */
+	struct rate_limiter rl;
+	struct blk_queue *queues;         /* num_queues, threads started at activate */
+	/* counters (atomics) */
+	struct virtio_blk_counters ctr;
+	uint64_t read_lat_sum, write_lat_sum;   /* ns */
+	unsigned inflight;
+};
+
+/* What woke a queue thread (bits). */
+enum { BLK_EV_CTL = 1, BLK_EV_KICK = 2, BLK_EV_TIMER = 4, BLK_EV_IO = 8 };
+
+/* Per-queue engine state. */
+struct blk_io {
+	bool uring;
+	bool ring_ok;
+	bool fixed;                       /* the image is registered file 0 */
+	struct io_uring ring;
+	bool deferred;                    /* SINGLE_ISSUER | DEFER_TASKRUN, enabled by the thread */
+	unsigned queued;                  /* SQEs prepared, not yet submitted */
+	unsigned events;                  /* BLK_EV_* seen on the ring, not yet handled */
+	uint64_t kick_count;              /* the kick eventfd, read through the ring */
+};
+
+struct blk_queue {
+	struct virtio_blk *blk;
+	struct virtio_dev *vd;
+	unsigned idx;
+	pthread_t thread;
+	bool running;
+	int ctl_fd, epfd, timer_fd;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop, pause_req, paused;     /* under lock */
+	int ctl_flag;                     /* atomic: stop or pause requested */
+	struct virtq_chain chain;
+	struct blk_io io;
+	struct blk_req *reqs;
+	struct iovec *iovs;
+	unsigned *free_slots, nr_free, nr_slots, iov_per_req;
+	bool throttled;                   /* waiting for timer_fd */
+	bool starved;                     /* stopped popping: every slot in flight */
+	bool pushed;                      /* used entries not yet notified */
+	uint64_t epoch;                   /* bumped by every FLUSH that has to wait */
+	unsigned writes_inflight;         /* OUT / DISCARD / WRITE_ZEROES started, not done */
+	struct blk_req *flush_head, *flush_tail;   /* FLUSHes waiting, oldest first */
+};
+
+/* blk_req.c: validation (5.2.6) of q->chain into @r; VIRTIO_BLK_R_NR when valid. */
+enum virtio_blk_reject blk_req_parse(const struct virtio_blk *blk, uint64_t features,
+				     const struct virtq_chain *c, struct blk_req *r);
+/* Copies the device ID into the request's writable data; returns the bytes written. */
+uint32_t blk_req_get_id(const struct virtio_blk *blk, struct blk_req *r);
+
+/* blk_queue.c: per-queue workers. */
+int blk_queues_start(struct virtio_blk *blk, struct virtio_dev *vd);
+void blk_queues_stop(struct virtio_blk *blk);
+void blk_queues_pause(struct virtio_blk *blk);
+void blk_queues_resume(struct virtio_blk *blk);
+/* A request is over: status byte, counters, used ring. @res 0 or -errno. */
+void blk_req_done(struct blk_queue *q, struct blk_req *r, int res);
+/* Handles BLK_EV_* bits; true when the thread must exit. */
+bool blk_queue_events(struct blk_queue *q, unsigned events);
+/* The fds behind BLK_EV_CTL, BLK_EV_KICK, BLK_EV_TIMER. */
+int blk_queue_event_fd(const struct blk_queue *q, unsigned ev);
+
+/*
+ * blk_io.c: engines. start either completes @r (sync) or queues it (io_uring). With
+ * io_uring the queue thread waits in the ring itself (blk_io_run): the event fds are polled
+ * by multishot POLL_ADDs, so one io_uring_enter submits, waits and wakes for everything.
+ */
+int blk_io_probe(void);
+int blk_io_init(struct blk_queue *q, unsigned entries);
+/* In the queue thread, before anything else: the ring becomes this thread's. */
+int blk_io_thread_start(struct blk_queue *q);
+void blk_io_run(struct blk_queue *q);
+void blk_io_exit(struct blk_queue *q);
+void blk_io_start(struct blk_queue *q, struct blk_req *r);
+void blk_io_submit(struct blk_queue *q);
+void blk_io_reap(struct blk_queue *q);
+void blk_io_wait_all(struct blk_queue *q);
+
+/* blk.c */
+void blk_count_add(uint64_t *c, uint64_t n);
+/* A successful request's counters; @lat_ns from pop to completion. */
+void blk_account(struct virtio_blk *blk, const struct blk_req *r, uint64_t lat_ns);
+bool blk_writethrough(const struct virtio_blk *blk, uint64_t features);
+
+#endif
