@@ -127,3 +127,20 @@ void cmos_destroy(struct cmos *c)
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
+
+uint8_t cmos_get_index(struct cmos *c)
+{
+	uint8_t index;
+
+	pthread_mutex_lock(&c->lock);
+	index = c->index;
+	pthread_mutex_unlock(&c->lock);
+	return index;
+}
+
+void cmos_set_index(struct cmos *c, uint8_t index)
+{
+	pthread_mutex_lock(&c->lock);
+	c->index = index;
+	pthread_mutex_unlock(&c->lock);
+}

@@ -28,11 +28,24 @@ void serial_destroy(struct serial *s);
 /* Queues input bytes for the guest; returns how many fit (the rest are dropped and counted). */
 size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len);
 uint64_t serial_tx_bytes(const struct serial *s);
+/* Guest-visible UART state, for snapshots: registers, interrupt state, unread input. */
+struct serial_state {
+	uint8_t ier, lcr, mcr, msr, scr, fcr, dll, dlm;
+	bool thri_pending, irq_level;
+	unsigned rx_count;
+	uint8_t rx[1024];
+};
+void serial_get_state(struct serial *s, struct serial_state *st);
+/* -EINVAL (nothing changed) if rx_count is too large. No interrupt edge is sent. */
+int serial_set_state(struct serial *s, const struct serial_state *st);
 
 /* MC146818 RTC + NVRAM. @nvram (128 bytes) belongs to the caller so it survives a reboot. */
 struct cmos;
 extern const struct bus_device_ops cmos_bus_ops;
 struct cmos *cmos_create(uint8_t *nvram);
+/* The index register (0x70), for snapshots; the NVRAM is the caller's already. */
+uint8_t cmos_get_index(struct cmos *c);
+void cmos_set_index(struct cmos *c, uint8_t index);
 void cmos_destroy(struct cmos *c);
 
 /* i8042 controller: only the 0xFE "pulse reset line" command does anything. */
@@ -68,6 +81,8 @@ void ged_destroy(struct ged *g);
 int ged_notify(struct ged *g, uint32_t events);
 /* Events latched and not yet read by the guest; accesses the register refused (counters). */
 uint32_t ged_pending(const struct ged *g);
+/* Snapshot restore: the latched events, without an interrupt (the irqchip state has it). */
+int ged_set_pending(struct ged *g, uint32_t events);
 uint64_t ged_bad_accesses(const struct ged *g);
 
 #endif

@@ -83,6 +83,14 @@ int ged_notify(struct ged *g, uint32_t events)
 	return 0;
 }
 
+int ged_set_pending(struct ged *g, uint32_t events)
+{
+	if (events & ~GED_EVENTS_ALL)
+		return -EINVAL;
+	__atomic_store_n(&g->pending, events, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
 uint32_t ged_pending(const struct ged *g)
 {
 	return __atomic_load_n(&g->pending, __ATOMIC_SEQ_CST);

@@ -305,7 +305,7 @@ int vm_restore_pci_devices(struct vm *vm, const cJSON *state, char *err, size_t 
 
 		for (i = 0; i < vm->nr_fns && strcmp(vm->fns[i]->vp.pci.id, d->string); i++)
 			;
-		if (i == vm->nr_fns) {
+		if (i == vm->nr_fns && !vm_platform_device_id(d->string)) {
 			snprintf(err, errlen, "state.json: devices.%.64s: no such device in "
 				 "config.json", d->string);
 			return -EINVAL;

@@ -258,3 +258,38 @@ uint64_t serial_tx_bytes(const struct serial *s)
 {
 	return __atomic_load_n(&s->tx_bytes, __ATOMIC_RELAXED);
 }
+
+void serial_get_state(struct serial *s, struct serial_state *st)
+{
+	pthread_mutex_lock(&s->lock);
+	*st = (struct serial_state){
+		.ier = s->ier, .lcr = s->lcr, .mcr = s->mcr, .msr = s->msr, .scr = s->scr,
+		.fcr = s->fcr, .dll = s->dll, .dlm = s->dlm, .thri_pending = s->thri_pending,
+		.irq_level = s->irq_level, .rx_count = s->rx_count,
+	};
+	for (unsigned i = 0; i < s->rx_count; i++)
+		st->rx[i] = s->rx[(s->rx_head + i) % RX_FIFO_SIZE];
+	pthread_mutex_unlock(&s->lock);
+}
+
+int serial_set_state(struct serial *s, const struct serial_state *st)
+{
+	if (st->rx_count > RX_FIFO_SIZE || st->rx_count > sizeof(st->rx))
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	s->ier = st->ier;
+	s->lcr = st->lcr;
+	s->mcr = st->mcr;
+	s->msr = st->msr;
+	s->scr = st->scr;
+	s->fcr = st->fcr;
+	s->dll = st->dll;
+	s->dlm = st->dlm;
+	s->thri_pending = st->thri_pending;
+	s->irq_level = st->irq_level;
+	s->rx_head = 0;
+	s->rx_count = st->rx_count;
+	memcpy(s->rx, st->rx, st->rx_count);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}

@@ -206,6 +206,11 @@ struct cJSON *vm_counters_json(struct vm *vm);
 int vm_snapshot(struct vm *vm, const char *config_json, const char *dir,
 		struct snap_mem_stats *stats, char *err, size_t errlen);
 
+/* platform_snap.c: COM1, CMOS, GED as state.json devices "__serial", "__cmos", "__ged". */
+int vm_save_platform(struct vm *vm, struct cJSON *state, char *err, size_t errlen);
+int vm_restore_platform(struct vm *vm, const struct cJSON *state, char *err, size_t errlen);
+bool vm_platform_device_id(const char *id);
+
 struct vm_restore_opts {
 	bool copy;                /* read memory-ranges into RAM; default: map it lazily */
 	bool prefault;

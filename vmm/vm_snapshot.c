@@ -76,6 +76,7 @@ int vm_snapshot(struct vm *vm, const char *config_json, const char *dir,
 	if (!ret && (ret = save_allocators(vm, st)))
 		snprintf(err, errlen, "cannot save the address allocators: %s", strerror(-ret));
 	ret = ret ?: vm_save_pci_devices(vm, st, err, errlen);
+	ret = ret ?: vm_save_platform(vm, st, err, errlen);
 	ret = ret ?: snap_writer_put(w, SNAP_CONFIG_FILE, config_json, strlen(config_json), err,
 				     errlen);
 	ret = ret ?: snap_state_write(w, st, err, errlen);
@@ -139,6 +140,7 @@ static int restore_state(struct vm *vm, const cJSON *st, int dirfd,
 	ret = ret ?: snap_vm_restore(vm->vm_fd, s, err, errlen);
 	ret = ret ?: restore_allocators(vm, st, err, errlen);
 	ret = ret ?: vm_restore_pci_devices(vm, st, err, errlen);
+	ret = ret ?: vm_restore_platform(vm, st, err, errlen);
 	if (!ret) {
 		vm->paused_clock = s->clock;
 		vm->clock_saved = true;
