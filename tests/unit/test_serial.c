@@ -390,6 +390,42 @@ TEST(test_no_fds)
 	serial_destroy(NULL);
 }
 
+/* Snapshot state: what the guest sees after restore is what it saw before. */
+TEST(test_state_round_trip)
+{
+	struct serial *copy = serial_create(-1, -1);
+	struct serial_state st, bad;
+	const uint8_t in[] = "ab";
+
+	assert_non_null(copy);
+	outb(LCR, LCR_DLAB);
+	outb(RX, 0x0c);
+	outb(LCR, 0x03);
+	outb(SCR, 0x5a);
+	outb(IER, IER_RDI);
+	assert_int_equal(serial_receive(uart, in, 2), 2);
+	assert_int_equal(inb(RX), 'a');             /* one byte left unread */
+	serial_get_state(uart, &st);
+	assert_int_equal(st.rx_count, 1);
+	assert_int_equal(serial_set_state(copy, &st), 0);
+	{
+		uint8_t v = 0;
+
+		serial_bus_ops.read(copy, SCR, &v, 1);
+		assert_int_equal(v, 0x5a);
+		serial_bus_ops.read(copy, LSR, &v, 1);
+		assert_true(v & LSR_DR);
+		serial_bus_ops.read(copy, RX, &v, 1);
+		assert_int_equal(v, 'b');
+		serial_bus_ops.read(copy, IER, &v, 1);
+		assert_int_equal(v, IER_RDI);
+	}
+	bad = st;
+	bad.rx_count = 100000;
+	assert_int_equal(serial_set_state(copy, &bad), -EINVAL);
+	serial_destroy(copy);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -416,6 +452,7 @@ int main(void)
 		T(test_closed_output_does_not_crash),
 		T(test_full_output_drops_byte_and_continues),
 		T(test_no_fds),
+		T(test_state_round_trip),
 #undef T
 	};
 
