@@ -4,31 +4,49 @@
 # virtio-console: the guest reads a token line vireo gets on stdin and writes known lines that
 # must appear on vireo's stdout (--console tty). With --hostile the guest also runs the
 # hostile-driver checks, and vireo's log must hold the rate-limited lines they provoke.
+# With --blk (--blk-direct: the writable disk with direct=on) two virtio-blk disks: a writable
+# one with 2 queues and a read-only one, images made with a random seed (guest/blk-image.py);
+# the guest checks them (blk=, plus blkhostile=1 with --hostile) and afterwards every sector
+# of both images must hold what the guest's "blkimage:" lines declare, the rest the pattern.
 # usage: run-vireo-guest.sh VIREO GUEST_ELF CHECK_REPORT CPUS MEM_MIB [--reboot] [--hostile]
+#                           [--blk|--blk-direct]
 set -uo pipefail
 vireo=$1 guest=$2 check=$3 cpus=$4 mem=$5
 shift 5
-reboot=0 hostile=0
+reboot=0 hostile=0 blk=0 direct=
 for a in "$@"; do
 	case $a in
 	--reboot) reboot=1 ;;
 	--hostile) hostile=1 ;;
+	--blk) blk=1 ;;
+	--blk-direct) blk=1 direct=,direct=on ;;
 	*) echo "run-vireo-guest: unknown option $a" >&2; exit 2 ;;
 	esac
 done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+image="$(dirname "$0")/guest/blk-image.py"
 
 token="ping-$$-$RANDOM"
 cmdline="cpus=$cpus mem=$mem hostbridge=8086:0d57 barmove=1 unclaimed=ones"
 cmdline+=" virtio=rng,console conin=$token"
 [ $reboot -eq 1 ] && cmdline+=" reboot=1"
 [ $hostile -eq 1 ] && cmdline+=" hostile=1"
+disks=()
+if [ $blk -eq 1 ]; then
+	seed=$(printf '0x%x' $(((RANDOM << 30 | RANDOM << 15 | RANDOM) | 1)))
+	python3 "$image" make "$work/rw.img" 8192 "$seed" &&
+		python3 "$image" make "$work/ro.img" 4096 $((seed + 1)) || exit 1
+	disks=(--disk "path=$work/rw.img,num_queues=2,serial=vireo-rw$direct"
+	       "path=$work/ro.img,readonly=on,serial=vireo-ro")
+	cmdline+=" blk=vireo-rw:rw:8192:2,vireo-ro:ro:4096:1 blkseed=$seed"
+	[ $hostile -eq 1 ] && cmdline+=" blkhostile=1"
+fi
 # stdin is a pipe: vireo's console input needs an fd epoll can watch (not a regular file).
 printf '%s\n' "$token" |
 	timeout -k 10 600 "$vireo" --kernel "$guest" --cpus "boot=$cpus" --memory "size=${mem}M" \
 		--cmdline "$cmdline" --serial "file=$work/serial.log" --console tty -v \
-		--log-file "$work/vireo.log" >"$work/console.out"
+		--log-file "$work/vireo.log" "${disks[@]}" >"$work/console.out"
 status=${PIPESTATUS[1]}
 cat "$work/serial.log"
 echo "--- vireo stdout (virtio-console)"
@@ -59,5 +77,17 @@ if [ $hostile -eq 1 ]; then
 	done
 	n=$(grep -c "device needs reset" "$work/vireo.log")
 	[ "$n" -ge 10 ] || { echo "FAIL: $n 'device needs reset' lines in vireo's log, want 10"; fail=1; }
+fi
+if [ $blk -eq 1 ]; then
+	python3 "$image" verify "$work/rw.img" "$seed" --log "$work/serial.log" --disk 0 || fail=1
+	python3 "$image" verify "$work/ro.img" $((seed + 1)) --log "$work/serial.log" --disk 1 || fail=1
+	# The first refusals (virtio/blk_req.c names), well inside the log's burst of 10.
+	reasons=("write to a read-only disk")
+	[ $hostile -eq 1 ] && reasons+=("header missing, writable or short"
+		"no device-writable status descriptor")
+	for what in "${reasons[@]}"; do
+		grep -q "warn: disk '.*' queue 0: request refused: $what" "$work/vireo.log" ||
+			{ echo "FAIL: no 'request refused: $what' warning in vireo's log"; fail=1; }
+	done
 fi
 exit $fail

@@ -10,8 +10,10 @@ in the first boot and "reboot PASS" in the last.
 
 The PCI checks (pci_*) are required unless the guest's command line, as echoed in its
 "vireo-guest: cmdline" line, has pci=0 (or --no-pci / --no-default is given). The same
-command line selects the virtio checks (virtio=rng,console) and the hostile ones (hostile=1);
---console-out FILE also demands the guest's virtio-console lines in the host-side output.
+command line selects the virtio checks (virtio=rng,console), the hostile ones (hostile=1),
+the virtio-blk checks of each disk in blk=SERIAL:rw|ro:SECTORS:QUEUES and the malformed
+requests (blkhostile=1); --console-out FILE also demands the guest's virtio-console lines in
+the host-side output.
 
 Exit status: 0 good, 1 bad, 2 usage or unreadable log.
 """
@@ -49,6 +51,24 @@ HOSTILE_REQUIRED = ["hostile_features_no_version1", "hostile_features_unoffered"
                     "hostile_desc_mmio_hole", "hostile_desc_wrap", "hostile_indirect_nested",
                     "hostile_indirect_len", "hostile_msix_table", "hostile_queue_select",
                     "hostile_vector_range"]
+# Per disk N of blk=SERIAL:MODE:SECTORS:QUEUES (blk.c), "{}" standing for blkN.
+BLK_REQUIRED = ["blk_disks"]
+BLK_DISK = ["virtio_{}_caps", "virtio_{}_features", "virtio_{}_init", "{}_config", "{}_read",
+            "{}_seg_max", "{}_get_id"]
+BLK_RW = ["{}_write_flush", "{}_discard", "{}_write_zeroes"]
+BLK_RO = ["{}_readonly"]
+BLK_MQ = ["{}_two_queues"]
+# With blkhostile=1 (blkhostile.c), on the first writable disk.
+BLK_HOSTILE = ["blkh_hdr_short", "blkh_hdr_writable", "blkh_hdr_missing", "blkh_status_readonly",
+               "blkh_status_empty", "blkh_status_empty_out", "blkh_status_not_last",
+               "blkh_dir_in", "blkh_dir_out", "blkh_dir_get_id", "blkh_dir_discard",
+               "blkh_range_end", "blkh_range_cross", "blkh_range_wrap", "blkh_range_max",
+               "blkh_dwz_range_wrap", "blkh_len_unaligned", "blkh_len_unaligned_out",
+               "blkh_flush_data", "blkh_no_data_in", "blkh_no_data_out",
+               "blkh_no_data_get_id", "blkh_unsupp_type", "blkh_unsupp_lifetime",
+               "blkh_discard_unmap", "blkh_dwz_flags", "blkh_dwz_two_segs", "blkh_dwz_len",
+               "blkh_dwz_too_big", "blkh_chain_long", "blkh_seg_size",
+               "blkh_status_before_data", "blkh_avail_jump"]
 # What the guest writes on virtio-console's transmitq0, in this order (vcheck.c).
 CONSOLE_LINES = ["vireo-guest: virtio-console hello", "vireo-guest: virtio-console after reset"]
 
@@ -124,6 +144,26 @@ def virtio_required(words):
                 req += VIRTIO_REQUIRED.get(dev, [])
     if "hostile=1" in words:
         req += HOSTILE_REQUIRED
+    return req + blk_required(words)
+
+
+def blk_required(words):
+    """The virtio-blk checks blk=... and blkhostile=1 ask for (blkdurable= prints none)."""
+    req = []
+    for w in words:
+        if not w.startswith("blk="):
+            continue
+        req += BLK_REQUIRED
+        for n, spec in enumerate(w[len("blk="):].split(",")):
+            parts = spec.split(":")
+            if len(parts) != 4 or parts[1] not in ("rw", "ro") or not parts[3].isdigit():
+                continue                 # the guest ignores it too (and blk_disks then fails)
+            tag = f"blk{n}"
+            names = BLK_DISK + (BLK_RW if parts[1] == "rw" else BLK_RO)
+            names += BLK_MQ if int(parts[3]) > 1 else []
+            req += [x.format(tag) for x in names]
+    if "blkhostile=1" in words and req:
+        req += BLK_HOSTILE
     return req
 
 

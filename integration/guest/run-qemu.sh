@@ -18,6 +18,10 @@
 #     --virtconsole    add a virtconsole (port 0, needs a virtio-serial device) on a pipe
 #                      chardev: the guest gets conin=TOKEN and TOKEN as its input line, and
 #                      the port's output must hold the guest's console lines
+#     --blk            add two virtio-blk-pci disks on fresh images (blk-image.py): a writable
+#                      one with 2 queues (discard=unmap) and a read-only one; the guest gets
+#                      blk=... blkseed=..., and afterwards both images must hold what its
+#                      "blkimage:" lines declare (the rest: the pattern)
 #
 # Exit status: 0 if the guest reported "N passed, 0 failed" with all expected checks and
 # QEMU exited by itself; 77 (skip) without QEMU or /dev/kvm; 1 otherwise.
@@ -25,7 +29,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 smp=2 mem=512 extra='' reboot=0 tiny=0 timeout='' log='' requires='' machine=q35 devices=''
-vcon=0
+vcon=0 blk=0
 qemu=${QEMU:-qemu-system-x86_64}
 
 while [ $# -gt 1 ]; do
@@ -41,6 +45,7 @@ while [ $# -gt 1 ]; do
 	--require) requires="$requires --require $2"; shift 2 ;;
 	--device) devices="$devices -device $2"; shift 2 ;;
 	--virtconsole) vcon=1; shift ;;
+	--blk) blk=1; shift ;;
 	*) echo "run-qemu: unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -71,6 +76,17 @@ if [ $vcon -eq 1 ]; then
 	devices="$devices -chardev pipe,id=vcon,path=$work/con -device virtconsole,chardev=vcon"
 	cmdline="$cmdline conin=$token"
 	report_args="--console-out $work/console.txt"
+fi
+if [ $blk -eq 1 ]; then
+	# QEMU defaults num-queues to the vCPU count: the read-only disk asks for 1 explicitly.
+	seed=$(printf '0x%x' $(( ($(date +%s) << 8 | $$ % 256) | 1 )))
+	python3 "$here/blk-image.py" make "$work/rw.img" 8192 "$seed" &&
+		python3 "$here/blk-image.py" make "$work/ro.img" 4096 $((seed + 1)) || exit 1
+	devices="$devices -drive file=$work/rw.img,if=none,id=d0,format=raw,discard=unmap"
+	devices="$devices -device virtio-blk-pci,drive=d0,disable-legacy=on,serial=qemu-rw,num-queues=2"
+	devices="$devices -drive file=$work/ro.img,if=none,id=d1,format=raw,readonly=on"
+	devices="$devices -device virtio-blk-pci,drive=d1,disable-legacy=on,serial=qemu-ro,num-queues=1"
+	cmdline="$cmdline blk=qemu-rw:rw:8192:2,qemu-ro:ro:4096:1 blkseed=$seed"
 fi
 noreboot=-no-reboot
 [ $reboot -eq 1 ] && noreboot=
@@ -123,4 +139,9 @@ args="--cpus $smp"
 [ $reboot -eq 1 ] && args="$args --reboot"
 # shellcheck disable=SC2086
 python3 "$here/check-report.py" "$log" $args $requires $report_args || status=1
+if [ $blk -eq 1 ]; then
+	python3 "$here/blk-image.py" verify "$work/rw.img" "$seed" --log "$log" --disk 0 || status=1
+	python3 "$here/blk-image.py" verify "$work/ro.img" $((seed + 1)) --log "$log" --disk 1 ||
+		status=1
+fi
 exit $status

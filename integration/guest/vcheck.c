@@ -94,23 +94,29 @@ static void check_features(struct vdev *d, const char *name)
 }
 
 /* caps, features, init: false if the device is unusable for the checks that follow. */
-static bool bring_up(struct vdev *d, uint16_t id, const char *tag, uint8_t vec0, unsigned nvq,
-                     bool want)
+bool virtio_bring_up(struct vdev *d, const struct vdev_want *w)
 {
 	char why[200] = "", name[32];
-	if (!vdev_probe(d, id, tag, vec0, why, sizeof(why))) {
+	const char *tag = w->tag;
+	uint8_t vec0 = w->vec0;
+	if (!vdev_probe(d, w->id, w->nth, tag, vec0, why, sizeof(why))) {
 		gsnprintf(name, sizeof(name), "virtio_%s_caps", tag);
-		if (want || d->f)
+		if (w->must || d->f)
 			check(name, false, "%s", why);
 		return false;
 	}
+	d->qsize_want = w->qsize;
+	d->rings = w->rings;
+	d->nrings = w->nrings;
+	unsigned nvq = w->nvq ? w->nvq : cc_r16(d, VC_NUMQ);
+	nvq = nvq < VDEV_QUEUES ? nvq : VDEV_QUEUES;
 	gsnprintf(name, sizeof(name), "virtio_%s_caps", tag);
 	report_caps(d, name);
 	gsnprintf(name, sizeof(name), "virtio_%s_features", tag);
 	check_features(d, name);
 	gsnprintf(name, sizeof(name), "virtio_%s_init", tag);
 	bool ok = msix_setup(d, 1 + nvq, why, sizeof(why)) &&
-	          vdev_init(d, nvq, VF_INDIRECT_DESC, why, sizeof(why));
+	          vdev_init(d, nvq, VF_INDIRECT_DESC | w->features, why, sizeof(why));
 	check(name, ok, "reset, ACK, DRIVER, features 0x%lx of 0x%lx, FEATURES_OK, MSI-X on (vectors "
 	      "0x%x-0x%x to APIC %u), %u queue%s of %u (num_queues %u), DRIVER_OK: status 0x%x%s%s",
 	      d->features, d->offered, vec0, vec0 + d->msix_used - 1, lapic_id(), nvq,
@@ -328,9 +334,13 @@ void virtio_checks(const struct virtio_opts *o)
 {
 	static struct vdev rng, con;
 	clock_start();
-	if (bring_up(&rng, VIRTIO_ID_RNG, "rng", VEC_RNG, 1, o->want_rng))
+	const struct vdev_want rng_want = { .id = VIRTIO_ID_RNG, .tag = "rng", .vec0 = VEC_RNG,
+	                                    .nvq = 1, .must = o->want_rng };
+	const struct vdev_want con_want = { .id = VIRTIO_ID_CONSOLE, .tag = "con", .vec0 = VEC_CON,
+	                                    .nvq = 2, .must = o->want_con };
+	if (virtio_bring_up(&rng, &rng_want))
 		virtio_rng_checks(&rng);
-	if (bring_up(&con, VIRTIO_ID_CONSOLE, "con", VEC_CON, 2, o->want_con))
+	if (virtio_bring_up(&con, &con_want))
 		virtio_con_checks(&con, o);
 	if (o->hostile && rng.f && rng.cc)
 		virtio_hostile_checks(&rng);
@@ -339,4 +349,5 @@ void virtio_checks(const struct virtio_opts *o)
 	for (unsigned v = VEC_RNG; v < VEC_CON + 3; v++)
 		if (irq_count(v))
 			gprintf("virtio: vector 0x%x: %u interrupts\n", v, irq_count(v));
+	blk_checks();
 }

@@ -73,17 +73,19 @@ bool vdev_map(struct vdev *d, char *why, size_t n)
 	return !miss;
 }
 
-bool vdev_probe(struct vdev *d, uint16_t device_id, const char *name, uint8_t vec0,
+bool vdev_probe(struct vdev *d, uint16_t device_id, unsigned nth, const char *name, uint8_t vec0,
                 char *why, size_t n)
 {
 	memset(d, 0, sizeof(*d));
 	d->name = name;
 	d->vec0 = vec0;
+	unsigned seen = 0;
 	for (unsigned i = 0; i < pci_nfns && !d->f; i++)
-		if (pci_vendor(&pci_fns[i]) == PCI_VENDOR_VIRTIO && pci_device(&pci_fns[i]) == device_id)
+		if (pci_vendor(&pci_fns[i]) == PCI_VENDOR_VIRTIO && pci_device(&pci_fns[i]) == device_id &&
+		    seen++ == nth)
 			d->f = &pci_fns[i];
 	if (!d->f) {
-		gsnprintf(why, n, "no function 1af4:%04x on bus 0", device_id);
+		gsnprintf(why, n, "no function 1af4:%04x #%u on bus 0", device_id, nth);
 		return false;
 	}
 	/* pci_enable_device + pci_set_master: decode (no firmware may have run), DMA, no INTx. */
@@ -131,12 +133,19 @@ bool vdev_reset(struct vdev *d)
 	return false;
 }
 
-static void ring_layout(struct vq *q, uint64_t mem)
+/*
+ * Descriptors at 0, avail at 0x400 and used at 0x800 (2.7: 16-, 2- and 4-byte alignment);
+ * a ring larger than 64 entries moves them up: 128 entries end at 0xd0e.
+ */
+static void ring_layout(struct vq *q, uint64_t mem, uint16_t size)
 {
+	uint64_t avail = 16ULL * size > 0x400 ? 16ULL * size : 0x400;
+	uint64_t used = pci_align_up(avail + 6 + 2ULL * size, 4);
 	q->mem = mem;
+	q->size = size;
 	q->desc = (volatile struct vring_desc *)(uintptr_t)mem;
-	q->avail = (volatile uint16_t *)(uintptr_t)(mem + 0x400);
-	q->used = (volatile uint32_t *)(uintptr_t)(mem + 0x800);
+	q->avail = (volatile uint16_t *)(uintptr_t)(mem + avail);
+	q->used = (volatile uint32_t *)(uintptr_t)(mem + (used > 0x800 ? used : 0x800));
 	q->avail_idx = q->used_seen = q->next_desc = 0;
 }
 
@@ -144,9 +153,10 @@ static void ring_layout(struct vq *q, uint64_t mem)
 static bool queue_setup(struct vdev *d, unsigned qi, char *why, size_t n)
 {
 	struct vq *q = &d->vq[qi];
-	uint8_t *mem = ring_pool[ring_next++ % RING_POOL];
+	uint8_t *mem = d->rings ? d->rings[d->ring_next++ % d->nrings]
+	                        : ring_pool[ring_next++ % RING_POOL];
+	uint16_t want = d->qsize_want && d->qsize_want <= VQ_MAX ? d->qsize_want : VQ_WANT;
 	memset(mem, 0, VQ_MEM);
-	ring_layout(q, (uint64_t)(uintptr_t)mem);
 	q->index = qi;
 	cc_w16(d, VC_QSELECT, (uint16_t)qi);
 	uint16_t max = cc_r16(d, VC_QSIZE);
@@ -154,12 +164,12 @@ static bool queue_setup(struct vdev *d, unsigned qi, char *why, size_t n)
 		gsnprintf(why, n, "q%u: queue_size %u (want a power of two)", qi, max);
 		return false;
 	}
-	q->size = max < VQ_WANT ? max : VQ_WANT;
+	ring_layout(q, (uint64_t)(uintptr_t)mem, max < want ? max : want);
 	cc_w16(d, VC_QSIZE, q->size);
 	cc_w16(d, VC_QMSIX, (uint16_t)vq_entry(d, qi));
 	cc_w64(d, VC_QDESC, q->mem);
-	cc_w64(d, VC_QDRIVER, q->mem + 0x400);
-	cc_w64(d, VC_QDEVICE, q->mem + 0x800);
+	cc_w64(d, VC_QDRIVER, (uint64_t)(uintptr_t)q->avail);
+	cc_w64(d, VC_QDEVICE, (uint64_t)(uintptr_t)q->used);
 	uint16_t size = cc_r16(d, VC_QSIZE), vec = cc_r16(d, VC_QMSIX);
 	uint64_t desc = cc_r64(d, VC_QDESC);
 	q->notify_off = cc_r16(d, VC_QNOFF);

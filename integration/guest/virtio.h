@@ -9,7 +9,8 @@
 
 #include "guest.h"
 
-#define VIRTIO_ID_CONSOLE       0x1043        /* 0x1040 + 3 (4.1.2.1) */
+#define VIRTIO_ID_BLOCK         0x1042        /* 0x1040 + 2 (4.1.2.1) */
+#define VIRTIO_ID_CONSOLE       0x1043        /* 0x1040 + 3 */
 #define VIRTIO_ID_RNG           0x1044        /* 0x1040 + 4 */
 
 /* virtio_pci_cap cfg_type (4.1.4) */
@@ -61,9 +62,9 @@ struct vring_desc {
 	uint16_t flags, next;
 };
 
-#define VQ_MAX                  64            /* largest ring this driver lays out */
-#define VQ_WANT                 16            /* queue_size it asks for (max if smaller) */
-#define VQ_MEM                  4096          /* desc 0, avail 0x400, used 0x800 */
+#define VQ_MAX                  128           /* largest ring that fits VQ_MEM */
+#define VQ_WANT                 16            /* default queue_size to ask for (max if smaller) */
+#define VQ_MEM                  4096          /* desc 0, avail 0x400, used 0x800 (ring_layout) */
 #define VDEV_QUEUES             2
 #define VIRTIO_TIMEOUT_US       10000000ULL   /* LAPIC time for any device reaction */
 
@@ -100,6 +101,10 @@ struct vdev {
 	uint16_t num_queues;
 	unsigned nvq;
 	struct vq vq[VDEV_QUEUES];
+	/* Set between vdev_probe and vdev_init (probe clears them): 0 / NULL = defaults. */
+	uint16_t qsize_want;                      /* queue_size to ask for (VQ_WANT) */
+	uint8_t (*rings)[VQ_MEM];                 /* own ring memory, used cyclically */
+	unsigned nrings, ring_next;
 };
 
 /* IDT vector of MSI-X entry e: config = entry 0, queue q = entry 1 + q. */
@@ -121,8 +126,8 @@ uint32_t cc_r32(struct vdev *d, unsigned off);
 void cc_w8(struct vdev *d, unsigned off, uint8_t v);
 void cc_w16(struct vdev *d, unsigned off, uint16_t v);
 void cc_w32(struct vdev *d, unsigned off, uint32_t v);
-/* Finds the function by ID (first match), reads its capabilities, maps its BARs. */
-bool vdev_probe(struct vdev *d, uint16_t device_id, const char *name, uint8_t vec0,
+/* Finds the `nth` function (0: first) with that ID, reads its capabilities, maps its BARs. */
+bool vdev_probe(struct vdev *d, uint16_t device_id, unsigned nth, const char *name, uint8_t vec0,
                 char *why, size_t n);
 /* Recomputes the register pointers from the BAR registers (after a move). */
 bool vdev_map(struct vdev *d, char *why, size_t n);
@@ -166,6 +171,21 @@ bool irq_wait(unsigned vec, unsigned before, uint64_t timeout_us);
 bool poll_until(bool (*cond)(void *), void *arg, uint64_t timeout_us);
 
 /* vcheck.c, vmove.c, hostile.c: the checks. */
+/* What virtio_bring_up looks for and how it initializes it. */
+struct vdev_want {
+	uint16_t id;
+	unsigned nth;                             /* the nth function with that ID */
+	const char *tag;                          /* check-name infix: virtio_<tag>_caps */
+	uint8_t vec0;                             /* IDT vector of MSI-X entry 0 */
+	unsigned nvq;                             /* 0: num_queues, at most VDEV_QUEUES */
+	uint16_t qsize;                           /* 0: VQ_WANT */
+	uint64_t features;                        /* accepted if offered, besides VERSION_1 */
+	uint8_t (*rings)[VQ_MEM];                 /* NULL: the shared pool */
+	unsigned nrings;
+	bool must;                                /* absent is a FAIL */
+};
+/* Prints virtio_<tag>_caps, _features, _init; false if the device is unusable. */
+bool virtio_bring_up(struct vdev *d, const struct vdev_want *w);
 struct virtio_opts {
 	bool want_rng, want_con;                  /* virtio=rng,console: must be present */
 	bool hostile;                             /* hostile=1 */
@@ -180,5 +200,8 @@ void virtio_move_check(struct vdev *d);
 void virtio_hostile_checks(struct vdev *d);
 bool rng_fetch(struct vdev *d, uint8_t *buf, uint32_t len, uint32_t *got, char *why, size_t n);
 bool rng_looks_random(const uint8_t *b, uint32_t len);
+/* blk.c: virtio-blk checks (README.md "virtio-blk checks"); blk* command-line words. */
+bool blk_parse_word(const char *w, size_t len);
+void blk_checks(void);
 
 #endif
