@@ -4,17 +4,27 @@
 #
 #   run-linux.sh --vmm vireo|qemu [--vireo PATH] [--kernel VMLINUX]
 #                [--cpus N] [--mem MiB] [--timeout S] [--expect-file F]...
-#                [--append ARGS] [--log-dir DIR] [--quiet]
+#                [--initramfs auto|none|PATH] [--append ARGS] [--log-dir DIR]
+#                [--quiet]
 #
 #   --vireo PATH      vireo binary (default: $VIREO, else build/vireo in the repo)
 #   --kernel VMLINUX  kernel to boot (default: build/fetch it with build-kernel.sh)
 #   --cpus N          vCPUs (default 2); ${CPUS} in expectation regexes becomes N
 #   --mem MiB         guest memory in MiB (default 512)
 #   --timeout S       give up after S seconds (default 600 for vireo, 900 for qemu)
-#   --expect-file F   milestone file (repeatable; default milestones-foundation.txt)
+#   --expect-file F   milestone file (repeatable; default milestones-foundation.txt
+#                     and milestones-virtio.txt)
+#   --initramfs X     auto (default): build one from init.c with mkinitramfs.py,
+#                     except on kvm-pvm, where user space cannot make system
+#                     calls (README.md); none; or an existing cpio archive.
+#                     With an initramfs, milestones-init.txt is added and the
+#                     VMM must exit 0 (/init powers off).
 #   --append ARGS     extra kernel arguments
 #   --log-dir DIR     where console/VMM logs go (default: a new temp directory)
 #   --quiet           do not echo the console while it runs
+#
+# Both VMMs get the same two modern virtio-pci functions: virtio-console (hvc0,
+# written to <log-dir>/linux-<vmm>-hvc0.log) and virtio-rng.
 #
 # Exit status: 0 all milestones seen; 1 failed; 77 skipped (QEMU not installed,
 # no usable /dev/kvm); 99 usage/setup error.
@@ -33,8 +43,9 @@ expect=()
 append_extra=
 logdir=
 quiet=()
+initramfs=auto
 
-usage() { sed -n '2,20p' "$0" >&2; exit 99; }
+usage() { sed -n '2,30p' "$0" >&2; exit 99; }
 while [ $# -gt 0 ]; do
     case $1 in
         --vmm) vmm=$2; shift 2 ;;
@@ -44,6 +55,7 @@ while [ $# -gt 0 ]; do
         --mem) mem=${2%[Mm]}; shift 2 ;;
         --timeout) timeout=$2; shift 2 ;;
         --expect-file) expect+=("$2"); shift 2 ;;
+        --initramfs) initramfs=$2; shift 2 ;;
         --append) append_extra=$2; shift 2 ;;
         --log-dir) logdir=$2; shift 2 ;;
         --quiet) quiet=(--quiet); shift ;;
@@ -54,7 +66,7 @@ done
 case $vmm in vireo|qemu) ;; *) echo "run-linux.sh: --vmm vireo|qemu required" >&2; usage ;; esac
 [[ $cpus =~ ^[0-9]+$ && $cpus -ge 1 ]] || { echo "run-linux.sh: bad --cpus $cpus" >&2; exit 99; }
 [[ $mem =~ ^[0-9]+$ ]] || { echo "run-linux.sh: bad --mem $mem (MiB)" >&2; exit 99; }
-[ ${#expect[@]} -gt 0 ] || expect=("$here/milestones-foundation.txt")
+[ ${#expect[@]} -gt 0 ] || expect=("$here/milestones-foundation.txt" "$here/milestones-virtio.txt")
 # Generous limits: on the kvm-pvm emulator the direct boot to "all CPUs up"
 # takes under a minute, and QEMU first spends ~31 s in SeaBIOS.
 [ -n "$timeout" ] || { [ "$vmm" = vireo ] && timeout=600 || timeout=900; }
@@ -107,8 +119,12 @@ lpj=$((tsc_khz * 1000 / hz))
 #  noxsave nopcid nofsgsbase clearcpuid=...: keep the kernel away from
 #     instructions kvm-pvm cannot emulate (xsave, cmpxchg16b, stac/clac, ...);
 #     harmless on hardware KVM;
-#  lpj=: skip delay-loop calibration;  panic=-1: reboot (VMM exits) on panic.
-cmdline="console=ttyS0 earlyprintk=serial,ttyS0 noxsave nopcid nofsgsbase"
+#  lpj=: skip delay-loop calibration;  panic=-1: reboot at once on a panic
+#     (QEMU's -no-reboot then exits; vireo, like CH, boots again, and the
+#     watcher has already stopped on the "Kernel panic" fatal line);
+#  console=hvc0 console=ttyS0: kernel messages go to both, COM1 stays the
+#     milestone stream and /dev/console (the last console= wins).
+cmdline="console=hvc0 console=ttyS0 earlyprintk=serial,ttyS0 noxsave nopcid nofsgsbase"
 cmdline+=" clearcpuid=cx16,smap,smep,popcnt,rdrand,rdseed,rdpid,invpcid,umip,rdtscp"
 cmdline+=" lpj=$lpj panic=-1"
 # Only on kvm-pvm (software KVM; detected from the module, never from timing):
@@ -124,29 +140,74 @@ if [ -d /sys/module/kvm_pvm ]; then
     kvm_pvm=1
     cmdline+=" nopv tsc_early_khz=$tsc_khz tsc=reliable"
 fi
-[ -z "$append_extra" ] || cmdline+=" $append_extra"
 
 [ -n "$logdir" ] || logdir=$(mktemp -d /tmp/vireo-linux.XXXXXX)
 mkdir -p "$logdir"
 console_log=$logdir/linux-$vmm-console.log
 report=$logdir/linux-$vmm-report.txt
+hvc_log=$logdir/linux-$vmm-hvc0.log
+rm -f "$hvc_log"
+
+# User space on kvm-pvm: the emulator enters entry_SYSCALL_64 still at CPL 3,
+# so /init's first system call faults ("init[1]: segfault at
+# ffffffff81400040", then "Attempted to kill init"), and INT 0x80 raises #UD.
+# So the initramfs is used only where the guest really runs (README.md).
+if [ "$initramfs" = auto ]; then
+    if [ $kvm_pvm -eq 1 ]; then
+        initramfs=none
+        echo "run-linux: kvm-pvm: no initramfs (user space cannot make system calls here); kernel milestones only"
+    else
+        initramfs=$logdir/initramfs.cpio
+        python3 "$here/mkinitramfs.py" --out "$initramfs" ||
+            { echo "run-linux: cannot build the initramfs (--initramfs none to boot without)" >&2; exit 99; }
+    fi
+fi
+watch_extra=()
+initrd_args=()
+if [ "$initramfs" = none ]; then
+    # No root device: the kernel waits for it for ever after its last
+    # initcall ("Waiting for root device"), instead of panicking.
+    cmdline+=" root=/dev/vda rootwait"
+else
+    [ -r "$initramfs" ] || { echo "run-linux: initramfs $initramfs not found" >&2; exit 99; }
+    expect+=("$here/milestones-init.txt")
+    watch_extra+=(--wait-exit)
+fi
+[ -z "$append_extra" ] || cmdline+=" $append_extra"
 
 if [ "$vmm" = vireo ]; then
     vmm_log=$logdir/linux-vireo-vmm.log
-    cmd=("$vireo_bin" --kernel "$kernel" --cmdline "$cmdline"
-         --cpus "boot=$cpus" --memory "size=${mem}M" --serial tty --console off
+    api_sock=$logdir/linux-vireo-api.sock
+    rm -f "$api_sock"
+    [ "$initramfs" = none ] || initrd_args=(--initramfs "$initramfs")
+    # virtio-rng is always there (--rng src=/dev/urandom by default).  The API
+    # socket serves vm.counters to the watcher.
+    cmd=("$vireo_bin" --kernel "$kernel" "${initrd_args[@]}" --cmdline "$cmdline"
+         --cpus "boot=$cpus" --memory "size=${mem}M" --serial tty
+         --console "file=$hvc_log" --api-socket "path=$api_sock"
          -v --log-file "$vmm_log")
+    watch_extra+=(--api-socket "$api_sock")
 else
     vmm_log=
     # QEMU accepts a PVH ELF with -kernel.  -arch-capabilities: kvm-pvm
     # refuses MSR 0x10a.  QEMU stays alive and paused after a KVM internal
     # error, so console-watch kills the whole process group when it stops.
+    # The same virtio functions as vireo, at the same slots (no VGA in slot
+    # 1): modern only, one vector per queue plus config (vireo: queues + 1),
+    # and a single-port virtio-serial (no MULTIPORT, like vireo and CH) whose
+    # port 0 is the console.
+    [ "$initramfs" = none ] || initrd_args=(-initrd "$initramfs")
+    # shellcheck disable=SC2054  # the commas are QEMU's option syntax
     cmd=("$qemu" -enable-kvm -cpu host,-arch-capabilities -M q35 -m "${mem}M"
-         -smp "$cpus" -nographic -no-reboot -nic none
-         -kernel "$kernel" -append "$cmdline")
+         -smp "$cpus" -nographic -no-reboot -nic none -vga none
+         -device virtio-serial-pci,disable-legacy=on,max_ports=1,vectors=3,addr=0x1
+         -chardev "file,id=hvc0,path=$hvc_log" -device virtconsole,chardev=hvc0
+         -device virtio-rng-pci,disable-legacy=on,vectors=2,addr=0x2
+         -kernel "$kernel" "${initrd_args[@]}" -append "$cmdline")
 fi
 
 echo "run-linux: vmm=$vmm cpus=$cpus mem=${mem}M timeout=${timeout}s kvm-pvm=$kvm_pvm kernel=$kernel"
+echo "run-linux: initramfs: $initramfs"
 echo "run-linux: cmdline: $cmdline"
 echo "run-linux: logs in $logdir"
 printf 'run-linux: command:'; printf ' %q' "${cmd[@]}"; echo
@@ -158,7 +219,8 @@ for f in "${expect[@]}"; do expect_args+=(--expect-file "$f"); done
 # killed without a chance to clean up.
 rc=0
 python3 "$here/console-watch.py" --timeout "$timeout" "${expect_args[@]}" \
-    --var "CPUS=$cpus" --console-log "$console_log" --report "$report" \
+    --var "CPUS=$cpus" --stream "hvc0=$hvc_log" "${watch_extra[@]}" \
+    --console-log "$console_log" --report "$report" \
     --label "vmm=$vmm cpus=$cpus" "${quiet[@]}" -- \
     timeout -k 10 "$((timeout + 60))" "${cmd[@]}" || rc=$?
 
