@@ -163,6 +163,9 @@ void pci_checks(const struct pci_opts *o);
 /* ged.c: with powerbutton=1 in `cmdline`, the ACPI power button through the GED. */
 void ged_power_button_check(const char *cmdline);
 
+/* snapcheck.c: with snapcheck=1 in `cmdline`, state checked in rounds forever (README.md). */
+void snapcheck_run(const char *cmdline);
+
 /*
  * pcicfg.c: config access to bus 0 of segment 0 (PCI 3.0 3.2.2.3.2 CF8/CFC, PCIe 7.2.2
  * ECAM), each access counted (one access = one VM exit); the function table the PCI checks

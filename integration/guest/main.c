@@ -619,6 +619,7 @@ void guest_main(void)
 		virtio_checks(&virtio_opt);
 	}
 	check("debugport", true, "wrote 0x10,0x20,0x30");
+	snapcheck_run(cmdline);            /* snapcheck=1: checks in rounds, never returns */
 	ged_power_button_check(cmdline);   /* powerbutton=1: waits for the host (ged.c) */
 	guest_finish();
 }
