@@ -66,6 +66,7 @@ struct blk_io {
 	unsigned queued;                  /* SQEs prepared, not yet submitted */
 	unsigned events;                  /* BLK_EV_* seen on the ring, not yet handled */
 	uint64_t kick_count;              /* the kick eventfd, read through the ring */
+	bool kick_polled;                 /* ...or polled, where ring reads do not wait */
 };
 
 struct blk_queue {
@@ -120,6 +121,8 @@ int blk_io_init(struct blk_queue *q, unsigned entries);
 /* In the queue thread, before anything else: the ring becomes this thread's. */
 int blk_io_thread_start(struct blk_queue *q);
 void blk_io_run(struct blk_queue *q);
+/* Whether the ring already read the kick eventfd (else the thread drains it). */
+bool blk_io_kick_consumed(const struct blk_queue *q);
 void blk_io_exit(struct blk_queue *q);
 void blk_io_start(struct blk_queue *q, struct blk_req *r);
 void blk_io_submit(struct blk_queue *q);

@@ -266,6 +266,11 @@ void blk_io_start(struct blk_queue *q, struct blk_req *r)
 		blk_req_done(q, r, sync_exec(q, r));
 }
 
+bool blk_io_kick_consumed(const struct blk_queue *q)
+{
+	return q->io.uring && !q->io.kick_polled;
+}
+
 void blk_io_submit(struct blk_queue *q)
 {
 	int ret;
@@ -294,7 +299,7 @@ static void arm_event(struct blk_queue *q, unsigned ev)
 		pr_err("disk '%s': no SQE to wait for events", q->blk->path);
 		return;
 	}
-	if (ev == BLK_EV_KICK)
+	if (ev == BLK_EV_KICK && !q->io.kick_polled)
 		io_uring_prep_read(sqe, fd, &q->io.kick_count, sizeof(q->io.kick_count), 0);
 	else
 		io_uring_prep_poll_multishot(sqe, fd, POLLIN);
@@ -314,6 +319,9 @@ void blk_io_reap(struct blk_queue *q)
 
 		n++;
 		if (data <= BLK_EV_IO) {
+			/* Kernels that honour O_NONBLOCK for ring reads: poll the kick fd instead. */
+			if (data == BLK_EV_KICK && cqe->res == -EAGAIN)
+				q->io.kick_polled = true;
 			q->io.events |= (unsigned)data;
 			if (!(cqe->flags & IORING_CQE_F_MORE))
 				arm_event(q, (unsigned)data);    /* read done, or poll ended */

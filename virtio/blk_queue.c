@@ -286,8 +286,8 @@ bool blk_queue_events(struct blk_queue *q, unsigned events)
 		events |= BLK_EV_KICK;
 	}
 	if (events & BLK_EV_KICK) {
-		if (!q->io.uring)
-			drain_fd(virtio_dev_kick_fd(q->vd, q->idx));   /* io_uring read it already */
+		if (!blk_io_kick_consumed(q))
+			drain_fd(virtio_dev_kick_fd(q->vd, q->idx));
 		process(q);
 	} else if (q->starved) {
 		process(q);                       /* completions freed slots */

@@ -58,6 +58,8 @@ struct bench {
 	bool write, random;
 	uint16_t last_used;
 	uint64_t ops, bytes, errors;
+	double *sent;                      /* per request: when it was published */
+	double e2e;                        /* sum of publish-to-harvest times */
 };
 
 static int irq_raise(void *ctx)
@@ -123,6 +125,7 @@ static void prep(struct bench *b, unsigned i)
 	drv_desc(&b->ring, (uint16_t)(d + 2), STAT_GPA + i, 1, VRING_DESC_F_WRITE, 0);
 	*drv_u16(&b->ring, b->ring.avail + 4 + 2ULL * (b->ring.avail_idx % b->ring.size)) = d;
 	b->ring.avail_idx++;
+	b->sent[i] = now_s();
 }
 
 /* Publishes the new avail index and kicks only if the device asked for it (2.7.10). */
@@ -154,6 +157,7 @@ static unsigned harvest(struct bench *b, bool stop)
 			b->errors++;
 		b->ops++;
 		b->bytes += b->o.bs;
+		b->e2e += now_s() - b->sent[i];
 		n++;
 		if (!stop)
 			prep(b, i);
@@ -339,17 +343,21 @@ int main(int argc, char **argv)
 		die("--rw: randread, randwrite, read or write");
 	b.rnd = 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid();
 	b.pos = (uint64_t)-1;
+	b.sent = calloc(b.o.depth, sizeof(*b.sent));
+	if (!b.sent)
+		die("out of memory");
 	setup(&b);
 	secs = run(&b);
 	virtio_blk_counters(b.blk, &c);
 	printf("{\"engine\": \"%s\", \"rw\": \"%s\", \"bs\": %u, \"depth\": %u, "
 	       "\"seconds\": %.3f, \"ops\": %llu, \"bytes\": %llu, \"iops\": %.1f, "
-	       "\"bw_bytes\": %.1f, \"errors\": %llu, \"throttled\": %llu, \"lat_us\": %llu}\n",
+	       "\"bw_bytes\": %.1f, \"errors\": %llu, \"throttled\": %llu, \"device_lat_us\": %llu, \"e2e_lat_us\": %.0f}\n",
 	       b.o.engine == VIRTIO_BLK_ENGINE_SYNC ? "sync" : "uring", b.o.rw, b.o.bs, b.o.depth,
 	       secs, (unsigned long long)b.ops, (unsigned long long)b.bytes, b.ops / secs,
 	       b.bytes / secs, (unsigned long long)(b.errors + c.io_errors),
 	       (unsigned long long)c.throttled,
-	       (unsigned long long)(b.write ? c.write_latency_avg : c.read_latency_avg));
+	       (unsigned long long)(b.write ? c.write_latency_avg : c.read_latency_avg),
+	       b.ops ? b.e2e / (double)b.ops * 1e6 : 0.0);
 	virtio_pci_destroy(&b.vp);
 	virtio_blk_free(b.blk);
 	guest_mem_destroy(&b.mem);

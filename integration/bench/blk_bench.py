@@ -2,15 +2,14 @@
 """virtio-blk host-side benchmark (not a test): the device model driven through its queues in
 guest memory by blk_bench (no KVM, no guest CPU), against fio on the same image with the same
 engine and flags (io_uring, O_DIRECT, same block size and depth), interleaved round by round.
-Prints the medians and the ratio vireo / fio per workload, then the rate limiter's accuracy
-(achieved vs configured rate, both buckets).
+Prints the medians per tool and the median of the per-round ratios vireo / fio per workload,
+then the rate limiter's accuracy (achieved vs configured rate, both buckets).
 
 usage: blk_bench.py --harness build/tests/virtio/blk_bench [--image /var/tmp/vireo-blk.img]
                     [--size-mib 1024] [--rounds 5] [--seconds 5] [--pin CPU] [--json out.json]
 
---pin CPU runs both fio and the harness under `taskset -c CPU`: the harness's driver thread and
-the device's queue thread then hand requests to each other on one CPU, which takes out the
-cost of cross-CPU wake-ups (large inside a VM) and leaves the device model's own overhead.
+--pin CPU runs both fio and the harness under `taskset -c CPU` (the harness's driver thread and
+the device's queue thread then share that CPU): an experiment on cross-CPU wake-up costs.
 """
 import argparse
 import json
@@ -54,9 +53,9 @@ def pinned(args, cmd):
     return ["taskset", "-c", str(args.pin), *cmd] if args.pin is not None else cmd
 
 
-def run_fio(args, rw, bs, depth, seconds):
+def run_fio(args, rw, bs, depth, seconds, iomem="malloc"):
     image = args.image
-    cmd = ["fio", "--name=blk", f"--filename={image}", "--ioengine=io_uring", "--direct=1",
+    cmd = ["fio", f"--iomem={iomem}", "--name=blk", f"--filename={image}", "--ioengine=io_uring", "--direct=1",
            f"--rw={rw}", f"--bs={bs}", f"--iodepth={depth}", f"--runtime={seconds}",
            "--time_based", "--norandommap", "--randrepeat=0", "--output-format=json"]
     out = json.loads(subprocess.run(pinned(args, cmd), check=True, capture_output=True,
@@ -75,31 +74,42 @@ def run_vireo(args, rw, bs, depth, seconds, extra=()):
 
 
 def throughput(args):
+    """fio with its usual heap buffers, fio with shared-memory buffers (guest RAM is a shared
+    memfd, and O_DIRECT into shmem pages costs more than into anonymous ones), and vireo."""
     rows = []
     for name, rw, bs, depth in WORKLOADS:
-        fio, vireo = [], []
+        runs = {"fio": [], "fio-shm": [], "vireo": []}
         for r in range(args.rounds):
-            # Alternate who goes first so a drifting machine favours neither.
-            order = ("fio", "vireo") if r % 2 == 0 else ("vireo", "fio")
+            # Rotate who goes first so a drifting machine favours nobody.
+            order = list(runs)[r % 3:] + list(runs)[:r % 3]
             for who in order:
-                if who == "fio":
-                    fio.append(run_fio(args, rw, bs, depth, args.seconds))
-                else:
+                if who == "vireo":
                     v = run_vireo(args, rw, bs, depth, args.seconds)
-                    vireo.append((v["iops"], v["bw_bytes"]))
-        f_iops = statistics.median(x[0] for x in fio)
-        v_iops = statistics.median(x[0] for x in vireo)
-        f_bw = statistics.median(x[1] for x in fio)
-        v_bw = statistics.median(x[1] for x in vireo)
-        rows.append({"workload": name, "fio_iops": f_iops, "vireo_iops": v_iops,
-                     "fio_mib_s": f_bw / 2**20, "vireo_mib_s": v_bw / 2**20,
-                     "ratio": v_iops / f_iops,
-                     "vireo_runs": [round(x[0]) for x in vireo],
-                     "fio_runs": [round(x[0]) for x in fio]})
-        r = rows[-1]
-        print(f"{name:20} fio {r['fio_iops']:9.0f} IOPS {r['fio_mib_s']:8.1f} MiB/s | vireo "
-              f"{r['vireo_iops']:9.0f} IOPS {r['vireo_mib_s']:8.1f} MiB/s | ratio "
-              f"{r['ratio']:.3f}", flush=True)
+                    runs[who].append((v["iops"], v["bw_bytes"], v["device_lat_us"],
+                                      v["e2e_lat_us"]))
+                else:
+                    iomem = "shm" if who == "fio-shm" else "malloc"
+                    runs[who].append(run_fio(args, rw, bs, depth, args.seconds, iomem))
+        med = {who: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v))
+               for who, v in runs.items()}
+        r = {"workload": name,
+             **{f"{who}_iops": m[0] for who, m in med.items()},
+             **{f"{who}_mib_s": m[1] / 2**20 for who, m in med.items()},
+             # Per-round ratios first: a round's three runs are minutes apart at most, so the
+             # machine's drift cancels out better than in a ratio of medians.
+             "ratio": statistics.median(v[0] / f[0] for v, f in zip(runs["vireo"], runs["fio"])),
+             "ratio_shm": statistics.median(v[0] / f[0]
+                                            for v, f in zip(runs["vireo"], runs["fio-shm"])),
+             "vireo_device_lat_us": statistics.median(x[2] for x in runs["vireo"]),
+             "vireo_e2e_lat_us": statistics.median(x[3] for x in runs["vireo"]),
+             "runs": {who: [round(x[0]) for x in v] for who, v in runs.items()}}
+        rows.append(r)
+        print(f"{name:18} fio {r['fio_iops']:7.0f} IOPS {r['fio_mib_s']:7.1f} MiB/s | fio-shm "
+              f"{r['fio-shm_iops']:7.0f} | vireo {r['vireo_iops']:7.0f} IOPS "
+              f"{r['vireo_mib_s']:7.1f} MiB/s | median of round ratios: vireo/fio {r['ratio']:.3f}, "
+              f"vireo/fio-shm "
+              f"{r['ratio_shm']:.3f} | vireo latency device {r['vireo_device_lat_us']:.0f} us, "
+              f"driver-seen {r['vireo_e2e_lat_us']:.0f} us", flush=True)
     return rows
 
 

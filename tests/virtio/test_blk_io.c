@@ -356,7 +356,7 @@ static void test_throttle_retries(void **state)
 	uint16_t heads[4], i;
 
 	f->cfg.rate_limiter = (struct rate_limiter_config){
-		.set = true, .bandwidth = { .set = true, .size = 4096, .refill_time = 100 } };
+		.set = true, .bandwidth = { .set = true, .size = 4096, .refill_time = 500 } };
 	fx_open(f, ALL_F);
 	for (i = 0; i < 4; i++)
 		heads[i] = req3_q(f, 0, VIRTIO_BLK_T_IN, 8 * i, 4096, W, false);
