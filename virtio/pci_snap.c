@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "virtio/internal.h"
+#include "vmm/memory.h"
 #include "vmm/log.h"
 
 #define SNAP_VERSION 1
@@ -158,6 +159,31 @@ static int parse_queue(const struct virtio_pci *vp, const cJSON *o, struct snap_
 	if (s->enabled && virtq_check_rings(vp->vdev.mem, (unsigned)s->size, s->desc, s->driver,
 					    s->device))
 		return -EINVAL;
+	/* The device never uses more than it took, nor holds more than the ring (2.7.13). */
+	if ((uint16_t)(s->next_avail - s->next_used) > s->size)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * An active queue's indices against the restored guest RAM: the device published
+ * used->idx = next_used (nothing is in flight when paused), and a healthy queue is never more
+ * than a ring ahead of the driver's avail->idx.
+ */
+static int check_ring_indices(const struct virtio_pci *vp, const struct snap_queue *s)
+{
+	const uint8_t *avail = guest_mem_ptr(vp->vdev.mem, s->driver, 4);
+	const uint8_t *used = guest_mem_ptr(vp->vdev.mem, s->device, 4);
+	uint16_t avail_idx, used_idx;
+
+	if (!avail || !used)
+		return -EINVAL;
+	memcpy(&avail_idx, avail + 2, sizeof(avail_idx));
+	memcpy(&used_idx, used + 2, sizeof(used_idx));
+	if (used_idx != (uint16_t)s->next_used)
+		return -EINVAL;
+	if (!s->broken && (uint16_t)(avail_idx - s->next_avail) > s->size)
+		return -EINVAL;
 	return 0;
 }
 
@@ -270,10 +296,11 @@ int virtio_pci_restore(struct virtio_pci *vp, const struct cJSON *json)
 	if (!s.q)
 		return -ENOMEM;
 	ret = parse(vp, json, &s);
-	if (ret) {
-		pr_warn("%s: virtio transport state rejected", vp->pci.id);
-		goto out;
-	}
+	for (unsigned q = 0; !ret && s.activated && q < vp->vdev.nr_queues; q++)
+		if (s.q[q].enabled)
+			ret = check_ring_indices(vp, &s.q[q]);
+	if (ret)
+		goto out;   /* the caller reports it, naming the device */
 	pthread_mutex_lock(&vp->lock);
 	apply(vp, &s);
 	pthread_mutex_unlock(&vp->lock);

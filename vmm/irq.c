@@ -123,6 +123,7 @@ static int msi_trigger(void *ctx, unsigned vector)
 
 	if (vector >= g->nr)
 		return -EINVAL;
+	__atomic_add_fetch(&g->signalled, 1, __ATOMIC_RELAXED);
 	return eventfd_pulse(g->fd[vector]);
 }
 
@@ -262,7 +263,10 @@ int vm_intx_raise(void *ctx)
 {
 	struct vm_intx *x = ctx;
 
-	return x->vm ? eventfd_pulse(x->fd) : -ENODEV;   /* no pin bound yet */
+	if (!x->vm)
+		return -ENODEV;   /* no pin bound yet */
+	__atomic_add_fetch(&x->raised, 1, __ATOMIC_RELAXED);
+	return eventfd_pulse(x->fd);
 }
 
 void vm_irq_poll(struct vm *vm)

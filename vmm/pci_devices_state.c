@@ -103,6 +103,9 @@ static bool fn_transport_counters(struct vm_pci_fn *fn, cJSON *o)
 	       put_u64(o, "features_refused",
 		       __atomic_load_n(&st->features_refused, __ATOMIC_RELAXED)) &&
 	       put_u64(o, "msix_ignored_accesses", msix_ignored(&fn->vp.msix)) &&
+	       put_u64(o, "msix_enabled", msix_enabled(&fn->vp.msix)) &&
+	       put_u64(o, "msix_interrupts", __atomic_load_n(&fn->msi.signalled, __ATOMIC_RELAXED)) &&
+	       put_u64(o, "intx_interrupts", __atomic_load_n(&fn->intx.raised, __ATOMIC_RELAXED)) &&
 	       put_u64(o, "irq_errors", __atomic_load_n(&st->irq_errors, __ATOMIC_RELAXED));
 }
 
@@ -164,6 +167,8 @@ static bool counters_add_base(cJSON *live, const cJSON *base)
 		if (json_get_u64(base, it->string, &b) || !it->valuestring)
 			continue;
 		l = strtoull(it->valuestring, NULL, 10);
+		if (!strcmp(it->string, "msix_enabled"))
+			continue;                       /* a state, not a count */
 		if (strstr(it->string, "latency"))
 			l = latency_unset(l) ? b : l;
 		else
@@ -262,12 +267,67 @@ int vm_save_pci_devices(struct vm *vm, cJSON *state, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The restored BAR0 must be a placement the restored allocators hold for exactly this BAR,
+ * inside one of the PCI windows, and what the guest reads from the BAR register.
+ */
+static int fn_check_bar(struct vm_pci_fn *fn, char *err, size_t errlen)
+{
+	struct vm *vm = fn->vm;
+	const struct range_alloc *win = NULL;
+	const struct range_alloc_entry *e;
+	struct pci_bar_info bi;
+
+	if (pci_dev_bar_info(&fn->vp.pci, VIRTIO_PCI_BAR, &bi))
+		return -EINVAL;
+	if (bi.addr >= vm->mmio64.base && bi.addr - vm->mmio64.base < vm->mmio64.size)
+		win = &vm->mmio64;
+	else if (bi.addr >= vm->mmio32.base && bi.addr - vm->mmio32.base < vm->mmio32.size)
+		win = &vm->mmio32;
+	e = win ? range_alloc_find(win, bi.addr) : NULL;
+	if (!win)
+		snprintf(err, errlen, "state.json: devices.%s.pci: BAR0 at 0x%" PRIx64 " is outside "
+			 "the PCI windows", fn->vp.pci.id, bi.addr);
+	else if (!e || e->size != bi.size)
+		snprintf(err, errlen, "state.json: devices.%s.pci: BAR0 at 0x%" PRIx64 " is not "
+			 "reserved in allocators.%s", fn->vp.pci.id, bi.addr, win->name);
+	else if (pci_bar_reg_addr(&fn->vp.pci, VIRTIO_PCI_BAR) != bi.addr)
+		snprintf(err, errlen, "state.json: devices.%s.pci: the BAR0 register (0x%" PRIx64
+			 ") disagrees with bars[0].addr (0x%" PRIx64 ")", fn->vp.pci.id,
+			 pci_bar_reg_addr(&fn->vp.pci, VIRTIO_PCI_BAR), bi.addr);
+	else
+		return 0;
+	return -EINVAL;
+}
+
+/* Two functions claiming the same placement would share one allocator entry. */
+static int fns_check_overlap(struct vm *vm, char *err, size_t errlen)
+{
+	struct pci_bar_info a, b;
+
+	for (unsigned i = 0; i < vm->nr_fns; i++) {
+		pci_dev_bar_info(&vm->fns[i]->vp.pci, VIRTIO_PCI_BAR, &a);
+		for (unsigned j = i + 1; j < vm->nr_fns; j++) {
+			pci_dev_bar_info(&vm->fns[j]->vp.pci, VIRTIO_PCI_BAR, &b);
+			if (a.addr < b.addr + b.size && b.addr < a.addr + a.size) {
+				snprintf(err, errlen, "state.json: devices.%s.pci and devices.%s.pci: "
+					 "BAR0s overlap", vm->fns[i]->vp.pci.id,
+					 vm->fns[j]->vp.pci.id);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
 static int fn_restore(struct vm_pci_fn *fn, const cJSON *o, char *err, size_t errlen)
 {
 	const char *id = fn->vp.pci.id, *what = "pci";
 	int ret;
 
 	ret = pci_dev_restore(&fn->vp.pci, cJSON_GetObjectItemCaseSensitive(o, "pci"));
+	if (!ret && fn_check_bar(fn, err, errlen))
+		return -EINVAL;
 	if (!ret) {
 		what = "msix";
 		ret = msix_restore(&fn->vp.msix, cJSON_GetObjectItemCaseSensitive(o, "msix"));
@@ -323,5 +383,5 @@ int vm_restore_pci_devices(struct vm *vm, const cJSON *state, char *err, size_t 
 		if (ret)
 			return ret;
 	}
-	return 0;
+	return fns_check_overlap(vm, err, errlen);
 }

@@ -49,6 +49,7 @@ struct vm_msi_group {
 	int *fd;
 	bool *assigned;             /* irqfd bound */
 	struct msi_route *route;    /* .masked = no route */
+	uint64_t signalled;         /* atomic: vectors delivered (irqfd written) */
 };
 
 struct vm_intx {
@@ -57,6 +58,7 @@ struct vm_intx {
 	int fd, resample_fd;
 	void (*resample)(void *ctx);
 	void *ctx;
+	uint64_t raised;            /* atomic: line assertions */
 };
 
 struct vm_pci_fn;

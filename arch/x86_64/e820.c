@@ -42,8 +42,10 @@ static int e820_add(struct e820_entry *out, unsigned max, unsigned *n, uint64_t 
 
 /*
  * RAM below 640 KiB, the legacy hole (which holds the ACPI tables) reserved up to 1 MiB,
- * RAM from 1 MiB to the 32-bit MMIO hole, then RAM above 4 GiB. The MMIO hole itself is
- * not listed: Linux 6.1 clips host-bridge windows against e820 reservations.
+ * RAM from 1 MiB to the 32-bit MMIO hole, the PCI ECAM reserved, then RAM above 4 GiB. The
+ * rest of the hole is not listed: Linux 6.1 clips host-bridge windows against e820
+ * reservations. The ECAM lies outside every window, and Linux 6.1 only uses MMCONFIG before
+ * ACPI is up if e820 reserves it (arch/x86/pci/mmconfig-shared.c).
  */
 int arch_e820_build(const struct guest_mem *mem, struct e820_entry *out, unsigned max)
 {
@@ -59,6 +61,8 @@ int arch_e820_build(const struct guest_mem *mem, struct e820_entry *out, unsigne
 			      LAYOUT_HIGH_RAM_START - LAYOUT_EBDA_START, E820_RESERVED);
 	ret = ret ?: e820_add(out, max, &n, LAYOUT_HIGH_RAM_START,
 			      low_end - LAYOUT_HIGH_RAM_START, E820_RAM);
+	ret = ret ?: e820_add(out, max, &n, LAYOUT_PCI_ECAM_START, LAYOUT_PCI_ECAM_SIZE,
+			      E820_RESERVED);
 	for (i = 1; i < mem->nr_regions && !ret; i++)
 		ret = e820_add(out, max, &n, mem->regions[i].gpa, mem->regions[i].size, E820_RAM);
 	return ret ?: (int)n;

@@ -34,16 +34,6 @@ from vireo_proc import (Vireo, conclude, copy_snapshot, disk_locked, edit_config
 WAIT = 180
 # case name -> what vireo does wrong (reported to the lead, docs/snapshot.md "VM-level tests")
 KNOWN = {
-    "bar-outside-window": "pci_snap.c load_bar checks alignment only: BAR beyond the mmio64 "
-                          "window accepted, mapped there",
-    "bar-overlaps-ram": "BAR at guest RAM 0x1000000 accepted; the device is unreachable",
-    "bar-register-outside-window": "cfg-space BAR dword not checked against bars[].addr or the "
-                                   "window: the guest reads one address, vireo maps another",
-    "queue-used-ahead": "next_used ahead of next_avail accepted (virtio/pci_snap.c parse_queue)",
-    "queue-avail-beyond-ring": "next_avail - next_used > size accepted; the device only finds "
-                               "out at the next kick (needs reset)",
-    "cli-queue-size": "a 'warn: __rng: virtio transport state rejected' line precedes the "
-                      "one-line error",
 }
 
 known_seen, vague = [], []

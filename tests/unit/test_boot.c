@@ -289,7 +289,7 @@ TEST(test_bootparams_fields)
 	assert_int_equal(get32(zp + 0x21c), 0x123456);        /* ramdisk_size */
 	assert_int_equal(get32(zp + 0xc0), 0);                /* ext_ramdisk_image */
 	assert_int_equal(get32(zp + 0xc4), 0);
-	assert_int_equal(n, 3);
+	assert_int_equal(n, 4);                               /* RAM, hole, RAM, ECAM */
 	assert_int_equal(zp[0x1e8], n);
 	assert_memory_equal(zp + 0x2d0, e820, n * sizeof(e820[0]));
 	assert_int_equal(zp[0x2d0 + n * 20], 0);              /* nothing after the table */
@@ -579,13 +579,15 @@ TEST(test_pvh_start_info_without_initrd_5g)
 	bi = (struct boot_info){ .protocol = BOOT_PVH };
 	assert_int_equal(arch_pvh_start_info_write(&big, &bi, 0), 0);
 	si = gpa(&big, 0x6000, 56);
-	mm = gpa(&big, 0x7000, 24 * 4);
+	mm = gpa(&big, 0x7000, 24 * 5);
 	assert_int_equal(get32(si + 12), 0);
 	assert_int_equal(get64(si + 16), 0);
-	assert_int_equal(get32(si + 48), 4);
-	assert_int_equal(get64(mm + 24 * 3), 4 * GiB);
-	assert_int_equal(get64(mm + 24 * 3 + 8), 2 * GiB);
-	assert_int_equal(get32(mm + 24 * 3 + 16), E820_RAM);
+	assert_int_equal(get32(si + 48), 5);
+	assert_int_equal(get64(mm + 24 * 3), LAYOUT_PCI_ECAM_START);
+	assert_int_equal(get32(mm + 24 * 3 + 16), E820_RESERVED);
+	assert_int_equal(get64(mm + 24 * 4), 4 * GiB);
+	assert_int_equal(get64(mm + 24 * 4 + 8), 2 * GiB);
+	assert_int_equal(get32(mm + 24 * 4 + 16), E820_RAM);
 	assert_int_equal(get32(mm + 24 * 1 + 16), E820_RESERVED);
 }
 

@@ -97,10 +97,11 @@ static void test_e820_512m(void **state)
 	struct e820_entry e[E820_MAX_ENTRIES];
 
 	(void)state;
-	assert_int_equal(arch_e820_build(&mem, e, E820_MAX_ENTRIES), 3);
+	assert_int_equal(arch_e820_build(&mem, e, E820_MAX_ENTRIES), 4);
 	expect_entry(&e[0], 0, 0xa0000, E820_RAM);
 	expect_entry(&e[1], 0xa0000, 0x100000 - 0xa0000, E820_RESERVED);
 	expect_entry(&e[2], 0x100000, 512 * MiB - 0x100000, E820_RAM);
+	expect_entry(&e[3], LAYOUT_PCI_ECAM_START, LAYOUT_PCI_ECAM_SIZE, E820_RESERVED);
 }
 
 static void test_e820_5g(void **state)
@@ -109,11 +110,12 @@ static void test_e820_5g(void **state)
 	struct e820_entry e[E820_MAX_ENTRIES];
 
 	(void)state;
-	assert_int_equal(arch_e820_build(&mem, e, E820_MAX_ENTRIES), 4);
+	assert_int_equal(arch_e820_build(&mem, e, E820_MAX_ENTRIES), 5);
 	expect_entry(&e[0], 0, 0xa0000, E820_RAM);
 	expect_entry(&e[1], 0xa0000, 0x60000, E820_RESERVED);
 	expect_entry(&e[2], 0x100000, 3 * GiB - 0x100000, E820_RAM);
-	expect_entry(&e[3], 4 * GiB, 2 * GiB, E820_RAM);
+	expect_entry(&e[3], LAYOUT_PCI_ECAM_START, LAYOUT_PCI_ECAM_SIZE, E820_RESERVED);
+	expect_entry(&e[4], 4 * GiB, 2 * GiB, E820_RAM);
 }
 
 static void test_e820_total_ram_matches_size(void **state)
@@ -131,13 +133,16 @@ static void test_e820_total_ram_matches_size(void **state)
 
 		assert_true(n > 0);
 		for (j = 0; j < n; j++) {
-			/* Sorted, non-overlapping, and never inside the 32-bit MMIO hole. */
+			/* Sorted, non-overlapping; in the 32-bit MMIO hole only the ECAM. */
 			assert_true(e[j].addr >= prev_end);
 			prev_end = e[j].addr + e[j].size;
 			if (e[j].type == E820_RAM)
 				ram += e[j].size;
-			assert_false(e[j].addr < LAYOUT_RAM_64BIT_START &&
-				     prev_end > LAYOUT_MEM_32BIT_GAP_START);
+			if (e[j].addr == LAYOUT_PCI_ECAM_START)
+				assert_int_equal(e[j].type, E820_RESERVED);
+			else
+				assert_false(e[j].addr < LAYOUT_RAM_64BIT_START &&
+					     prev_end > LAYOUT_MEM_32BIT_GAP_START);
 		}
 		/* All RAM but the 384 KiB legacy hole is listed as usable. */
 		assert_int_equal(ram, sizes[i] - 0x60000);
@@ -147,14 +152,14 @@ static void test_e820_total_ram_matches_size(void **state)
 static void test_e820_enospc(void **state)
 {
 	struct guest_mem small = layout_only(512 * MiB), big = layout_only(5 * GiB);
-	struct e820_entry e[4];
+	struct e820_entry e[5];
 
 	(void)state;
 	assert_int_equal(arch_e820_build(&small, e, 0), -ENOSPC);
-	assert_int_equal(arch_e820_build(&small, e, 2), -ENOSPC);
-	assert_int_equal(arch_e820_build(&small, e, 3), 3);
-	assert_int_equal(arch_e820_build(&big, e, 3), -ENOSPC);
-	assert_int_equal(arch_e820_build(&big, e, 4), 4);
+	assert_int_equal(arch_e820_build(&small, e, 3), -ENOSPC);
+	assert_int_equal(arch_e820_build(&small, e, 4), 4);
+	assert_int_equal(arch_e820_build(&big, e, 4), -ENOSPC);
+	assert_int_equal(arch_e820_build(&big, e, 5), 5);
 }
 
 static void test_e820_einval_for_tiny_ram(void **state)
@@ -168,7 +173,7 @@ static void test_e820_einval_for_tiny_ram(void **state)
 	assert_int_equal(arch_e820_build(&below, e, E820_MAX_ENTRIES), -EINVAL);
 	assert_int_equal(arch_e820_build(&none, e, E820_MAX_ENTRIES), -EINVAL);
 	one_mib = layout_only(1 * MiB + 4 * KiB);
-	assert_int_equal(arch_e820_build(&one_mib, e, E820_MAX_ENTRIES), 3);
+	assert_int_equal(arch_e820_build(&one_mib, e, E820_MAX_ENTRIES), 4);
 	expect_entry(&e[2], 1 * MiB, 4 * KiB, E820_RAM);
 }
 

@@ -191,6 +191,10 @@ static void m_fraction(cJSON *j) { set_num(queue(j, 1), "next_used", 1.5); }
 static void m_missing(cJSON *j) { cJSON_DeleteItemFromObject(queue(j, 0), "enabled"); }
 static void m_not_ready(cJSON *j) { set_num(j, "status", 0x0b); }
 static void m_no_version1(cJSON *j) { set_str(j, "driver_features", "0x20000004"); }
+/* Indices: used beyond avail, used->idx in RAM disagreeing, the device ahead of the driver. */
+static void m_used_ahead(cJSON *j) { set_num(queue(j, 1), "next_used", 200); }
+static void m_used_ram(cJSON *j) { set_num(queue(j, 1), "next_used", 1); }
+static void m_avail_far(cJSON *j) { set_num(queue(j, 1), "next_avail", 34); }
 
 static void test_restore_validation(void **state)
 {
@@ -199,6 +203,7 @@ static void test_restore_validation(void **state)
 		m_unoffered, m_size_pow2, m_size_max, m_ring_ram, m_ring_align, m_vector,
 		m_cfg_vector, m_u64_number, m_u64_junk, m_status_bits, m_type, m_queues,
 		m_index, m_fraction, m_missing, m_not_ready, m_no_version1,
+		m_used_ahead, m_used_ram, m_avail_far,
 	};
 	unsigned i;
 
