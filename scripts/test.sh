@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: installs, builds from scratch where needed, runs the unit tests in a normal and a
-# sanitizer build, the test guest under vireo and QEMU, the CLI checks and the slow Linux suite.
+# sanitizer build, the test guest under vireo and QEMU, snapshot/restore, the CLI checks and the
+# slow Linux suite.
 # Ends with one "N passed, N failed, N skipped" line; exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,6 @@ tally=$(mktemp)
 trap 'rm -f "$tally"' EXIT
 run build-asan unit api
 run build unit cli guest api
-run build guest-build guest-qemu linux-slow
+run build guest-build guest-qemu snapshot linux-slow
 python3 scripts/summarize-tests.py --total "$tally"
 exit $status
