@@ -280,6 +280,46 @@ static int parse_disks(struct jfield *top, struct vm_config *cfg)
 	return 0;
 }
 
+/*
+ * pci_segments[] and platform.num_pci_segments: vireo has segment 0 only, which gets both
+ * whole windows, so only that is accepted; other values are refused rather than ignored.
+ */
+static int parse_segments(struct jfield *top)
+{
+	const cJSON *arr, *it, *plat;
+	uint64_t seg, w, n;
+	unsigned i = 0;
+	char ctx[40];
+	int ret = jf_get(top, "pci_segments", &arr);
+
+	if (!ret && arr && !cJSON_IsArray(arr))
+		return jf_fail(top, "pci_segments", "invalid type: expected an array");
+	for (it = arr ? arr->child : NULL; !ret && it; it = it->next, i++) {
+		struct jfield f = sub(top, it, api_fmt(ctx, sizeof(ctx), "pci_segments[%u]", i));
+		bool has;
+
+		if (!cJSON_IsObject(it))
+			return jf_fail(&f, "", "invalid type: expected a PciSegmentConfig object");
+		ret = jf_u64(&f, "pci_segment", UINT16_MAX, &seg, &has);
+		if (!ret && !has)
+			return jf_fail(&f, "pci_segment", "missing field");
+		if (!ret && seg)
+			return jf_fail(&f, "pci_segment", "vireo has only segment 0");
+		ret = ret ?: jf_u64(&f, "mmio32_aperture_weight", UINT32_MAX, &w, NULL);
+		ret = ret ?: jf_u64(&f, "mmio64_aperture_weight", UINT32_MAX, &w, NULL);
+	}
+	ret = ret ?: get_object(top, "platform", &plat);
+	if (!ret && plat) {
+		struct jfield f = sub(top, plat, "platform");
+		bool has;
+
+		ret = jf_u64(&f, "num_pci_segments", UINT16_MAX, &n, &has);
+		if (!ret && has && n != 1)
+			return jf_fail(&f, "num_pci_segments", "vireo has one PCI segment");
+	}
+	return ret;
+}
+
 /* CH's defaults for a VmConfig given as JSON, where they differ from the CLI's. */
 static int json_defaults(struct vm_config *cfg)
 {
@@ -314,7 +354,7 @@ int api_config_from_json(const cJSON *json, struct vm_config *cfg, char *err, si
 	if ((ret = parse_payload(&top, cfg)) || (ret = parse_cpus(&top, cfg)) ||
 	    (ret = parse_memory(&top, cfg)) || (ret = parse_console(&top, "serial", &cfg->serial)) ||
 	    (ret = parse_console(&top, "console", &cfg->console)) || (ret = parse_disks(&top, cfg)) ||
-	    (ret = parse_rng(&top, cfg)))
+	    (ret = parse_rng(&top, cfg)) || (ret = parse_segments(&top)))
 		goto fail;
 	if (!cfg->cmdline && !(cfg->cmdline = strdup(""))) {
 		ret = -ENOMEM;

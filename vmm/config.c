@@ -26,6 +26,8 @@ const char config_usage[] =
 	"         bw_size=,bw_one_time_burst=,bw_refill_time=,ops_size=,ops_one_time_burst=,\n"
 	"         ops_refill_time=] ...   a virtio-blk disk on a raw image (repeatable)\n"
 	"  --api-socket path=P|fd=N|P    serve the REST API there (without --kernel: wait for it)\n"
+	"  --pci-segment pci_segment=0[,mmio32_aperture_weight=N,mmio64_aperture_weight=N]\n"
+	"                                accepted for compatibility: vireo has one PCI segment\n"
 	"  --restore source_url=file:///DIR[,resume=on,prefault=on,memory_restore_mode=copy]\n"
 	"                                restore a snapshot instead of booting a kernel\n"
 	"  --event-monitor path=P|fd=N   write lifecycle events there as JSON\n"
@@ -233,7 +235,7 @@ static int parse_console_opt(const char *opt, const char *val, struct console_co
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-	OPT_CONSOLE, OPT_RNG, OPT_DISK, OPT_RESTORE, OPT_LOG_FILE, OPT_API_SOCKET, OPT_EVENT_MONITOR,
+	OPT_CONSOLE, OPT_RNG, OPT_DISK, OPT_RESTORE, OPT_PCI_SEGMENT, OPT_LOG_FILE, OPT_API_SOCKET, OPT_EVENT_MONITOR,
 };
 
 static const struct option cli_options[] = {
@@ -247,6 +249,7 @@ static const struct option cli_options[] = {
 	{ "rng", required_argument, NULL, OPT_RNG },
 	{ "disk", required_argument, NULL, OPT_DISK },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
+	{ "pci-segment", required_argument, NULL, OPT_PCI_SEGMENT },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 	{ "event-monitor", required_argument, NULL, OPT_EVENT_MONITOR },
@@ -287,6 +290,31 @@ static int restore_kv(void *ctx, const char *key, const char *val, char *err, si
 		    "prefault, memory_restore_mode)", key);
 }
 
+/*
+ * --pci-segment pci_segment=0[,mmio32_aperture_weight=N,mmio64_aperture_weight=N]: vireo has
+ * one segment, which gets both whole windows; anything else is refused, never ignored.
+ */
+static int pci_segment_kv(void *ctx, const char *key, const char *val, char *err,
+			  size_t errlen)
+{
+	char *end;
+	unsigned long n;
+
+	(void)ctx;
+	if (strcmp(key, "pci_segment") && strcmp(key, "mmio32_aperture_weight") &&
+	    strcmp(key, "mmio64_aperture_weight"))
+		return fail(err, errlen, "--pci-segment: unknown key '%s' (supported: pci_segment, "
+			    "mmio32_aperture_weight, mmio64_aperture_weight)", key);
+	errno = 0;
+	n = strtoul(val, &end, 10);
+	if (errno || end == val || *end || *val == '-')
+		return fail(err, errlen, "--pci-segment: %s='%s' is not a number", key, val);
+	if (!strcmp(key, "pci_segment"))
+		return n ? fail(err, errlen, "--pci-segment: pci_segment=%lu: vireo has only "
+				"segment 0", n) : 0;
+	return n ? 0 : fail(err, errlen, "--pci-segment: %s must be at least 1", key);
+}
+
 static int add_disk_opt(struct vm_config *cfg, const char *arg, char *err, size_t errlen)
 {
 	struct disk_config d;
@@ -313,6 +341,8 @@ static int apply_option(int c, const char *arg, struct vm_config *cfg, struct vm
 	case OPT_CONSOLE: return parse_console_opt("--console", arg, &cfg->console, err, errlen);
 	case OPT_RNG: return parse_kv_list("--rng", arg, rng_kv, cfg, err, errlen);
 	case OPT_DISK: return add_disk_opt(cfg, arg, err, errlen);
+	case OPT_PCI_SEGMENT: return parse_kv_list("--pci-segment", arg, pci_segment_kv, NULL, err,
+						 errlen);
 	case OPT_RESTORE:
 		if (parse_kv_list("--restore", arg, restore_kv, opts, err, errlen))
 			return -EINVAL;

@@ -207,6 +207,19 @@ static void test_unsupported_refused(void **state)
 	expect_error("{\"cpus\":{\"boot_vcpus\":2,\"max_vcpus\":4}}", "cpus.max_vcpus: must equal");
 	expect_error("{\"serial\":{\"mode\":\"Pty\"}}", "serial.mode: 'Pty' is not supported");
 	expect_error("{\"disks\":[{\"vhost_user\":true}]}", "disks[0].vhost_user: not supported");
+	expect_error("{\"pci_segments\":[{\"pci_segment\":1}]}",
+		     "pci_segments[0].pci_segment: vireo has only segment 0");
+	expect_error("{\"pci_segments\":[{}]}", "pci_segments[0].pci_segment: missing field");
+	expect_error("{\"platform\":{\"num_pci_segments\":2}}",
+		     "platform.num_pci_segments: vireo has one PCI segment");
+	{
+		struct vm_config ok;
+
+		assert_int_equal(from_text("{\"pci_segments\":[{\"pci_segment\":0,"
+					   "\"mmio64_aperture_weight\":4}],"
+					   "\"platform\":{\"num_pci_segments\":1}}", &ok), 0);
+		config_free(&ok);
+	}
 }
 
 static void expect_invalid(const char *text, int ret, const char *msg)

@@ -331,6 +331,20 @@ static void test_disk_errors(void **state)
 	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "disks[0].id", NULL);
 }
 
+static void test_pci_segment_option(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(PARSE(f, "--pci-segment", "pci_segment=0,mmio32_aperture_weight=2,"
+			       "mmio64_aperture_weight=1"), 0);
+	expect_error(f, PARSE(f, "--pci-segment", "pci_segment=1"), "pci_segment=1",
+		     "only segment 0");
+	expect_error(f, PARSE(f, "--pci-segment", "pci_segment=0,mmio32_aperture_weight=0"),
+		     "mmio32_aperture_weight", "at least 1");
+	expect_error(f, PARSE(f, "--pci-segment", "pci_segment=zero"), "--pci-segment", "number");
+	expect_error(f, PARSE(f, "--pci-segment", "iommu=on"), "unknown key", "iommu");
+}
+
 /* CH's DoubleTtyMode: only one of serial and console may own the terminal. */
 static void test_validate_double_tty(void **state)
 {
@@ -540,6 +554,7 @@ int main(void)
 		T(test_rng_option),
 		T(test_validate_double_tty),
 		T(test_disk_option),
+		T(test_pci_segment_option),
 		T(test_disk_errors),
 		T(test_error_stray_positional),
 		T(test_validate_accepts_complete_config),
