@@ -164,10 +164,22 @@ if [ "$initramfs" = auto ]; then
 fi
 watch_extra=()
 initrd_args=()
+# A 64 MiB disk with an MBR and one Linux partition from sector 2048: the
+# kernel must report its capacity and find the partition (virtio-blk).
+disk_img=$logdir/linux-disk.img
+python3 - "$disk_img" <<'PYEOF' || { echo "run-linux: cannot create $disk_img" >&2; exit 99; }
+import struct, sys
+sectors = 64 << 11
+with open(sys.argv[1], "wb") as f:
+    f.truncate(sectors * 512)
+    entry = struct.pack("<B3sB3sII", 0, b"\0\0\0", 0x83, b"\0\0\0", 2048, sectors - 2048)
+    f.seek(446)
+    f.write(entry + bytes(48) + b"\x55\xaa")
+PYEOF
 if [ "$initramfs" = none ]; then
-    # No root device: the kernel waits for it for ever after its last
-    # initcall ("Waiting for root device"), instead of panicking.
-    cmdline+=" root=/dev/vda rootwait"
+    # No such root device (the disk is vda): the kernel waits for it for ever
+    # after its last initcall ("Waiting for root device"), instead of panicking.
+    cmdline+=" root=/dev/vdz rootwait"
 else
     [ -r "$initramfs" ] || { echo "run-linux: initramfs $initramfs not found" >&2; exit 99; }
     expect+=("$here/milestones-init.txt")
@@ -185,6 +197,7 @@ if [ "$vmm" = vireo ]; then
     cmd=("$vireo_bin" --kernel "$kernel" "${initrd_args[@]}" --cmdline "$cmdline"
          --cpus "boot=$cpus" --memory "size=${mem}M" --serial tty
          --console "file=$hvc_log" --api-socket "path=$api_sock"
+         --disk "path=$disk_img,serial=vireo-linux"
          -v --log-file "$vmm_log")
     watch_extra+=(--api-socket "$api_sock")
 else
@@ -202,7 +215,9 @@ else
          -smp "$cpus" -nographic -no-reboot -nic none -vga none
          -device virtio-serial-pci,disable-legacy=on,max_ports=1,vectors=3,addr=0x1
          -chardev "file,id=hvc0,path=$hvc_log" -device virtconsole,chardev=hvc0
-         -device virtio-rng-pci,disable-legacy=on,vectors=2,addr=0x2
+         -drive "file=$disk_img,if=none,id=d0,format=raw"
+         -device virtio-blk-pci,drive=d0,disable-legacy=on,serial=vireo-linux,num-queues=1,vectors=2,addr=0x2
+         -device virtio-rng-pci,disable-legacy=on,vectors=2,addr=0x3
          -kernel "$kernel" "${initrd_args[@]}" -append "$cmdline")
 fi
 
