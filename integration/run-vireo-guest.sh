@@ -8,18 +8,20 @@
 # one with 2 queues and a read-only one, images made with a random seed (guest/blk-image.py);
 # the guest checks them (blk=, plus blkhostile=1 with --hostile) and afterwards every sector
 # of both images must hold what the guest's "blkimage:" lines declare, the rest the pattern.
+# With --intx the guest finally drives virtio-rng on INTx with MSI-X off (intx=1).
 # usage: run-vireo-guest.sh VIREO GUEST_ELF CHECK_REPORT CPUS MEM_MIB [--reboot] [--hostile]
-#                           [--blk|--blk-direct]
+#                           [--blk|--blk-direct] [--intx]
 set -uo pipefail
 vireo=$1 guest=$2 check=$3 cpus=$4 mem=$5
 shift 5
-reboot=0 hostile=0 blk=0 direct=
+reboot=0 hostile=0 blk=0 direct= intx=0
 for a in "$@"; do
 	case $a in
 	--reboot) reboot=1 ;;
 	--hostile) hostile=1 ;;
 	--blk) blk=1 ;;
 	--blk-direct) blk=1 direct=,direct=on ;;
+	--intx) intx=1 ;;
 	*) echo "run-vireo-guest: unknown option $a" >&2; exit 2 ;;
 	esac
 done
@@ -32,6 +34,7 @@ cmdline="cpus=$cpus mem=$mem hostbridge=8086:0d57 barmove=1 unclaimed=ones"
 cmdline+=" virtio=rng,console conin=$token"
 [ $reboot -eq 1 ] && cmdline+=" reboot=1"
 [ $hostile -eq 1 ] && cmdline+=" hostile=1"
+[ $intx -eq 1 ] && cmdline+=" intx=1"
 disks=()
 if [ $blk -eq 1 ]; then
 	seed=$(printf '0x%x' $(((RANDOM << 30 | RANDOM << 15 | RANDOM) | 1)))

@@ -11,9 +11,9 @@ in the first boot and "reboot PASS" in the last.
 The PCI checks (pci_*) are required unless the guest's command line, as echoed in its
 "vireo-guest: cmdline" line, has pci=0 (or --no-pci / --no-default is given). The same
 command line selects the virtio checks (virtio=rng,console), the hostile ones (hostile=1),
-the virtio-blk checks of each disk in blk=SERIAL:rw|ro:SECTORS:QUEUES and the malformed
-requests (blkhostile=1); --console-out FILE also demands the guest's virtio-console lines in
-the host-side output.
+virtio_intx (intx=1), the virtio-blk checks of each disk in blk=SERIAL:rw|ro:SECTORS:QUEUES
+and the malformed requests (blkhostile=1); --console-out FILE also demands the guest's
+virtio-console lines in the host-side output.
 
 Exit status: 0 good, 1 bad, 2 usage or unreadable log.
 """
@@ -144,6 +144,8 @@ def virtio_required(words):
                 req += VIRTIO_REQUIRED.get(dev, [])
     if "hostile=1" in words:
         req += HOSTILE_REQUIRED
+    if "intx=1" in words:
+        req.append("virtio_intx")
     return req + blk_required(words)
 
 

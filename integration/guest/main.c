@@ -32,7 +32,8 @@ static struct {
 	int cpus;              /* cpus=N, -1 if absent */
 	uint64_t mem_mib;      /* mem=N (MiB, or with an M/G suffix), 0 if absent */
 	bool reboot;           /* reboot=1 */
-} opt = { -1, 0, false };
+	bool intx;             /* intx=1: virtio-rng on INTx after the other checks (intx.c) */
+} opt = { -1, 0, false, false };
 
 static struct pci_opts pci_opt = {
 	.win32_lo = 0xC0000000ULL, .win32_hi = 0xE7FFFFFFULL,   /* vireo's 32-bit window */
@@ -186,6 +187,8 @@ static void parse_word(const char *w, size_t len)
 		opt.mem_mib = v;
 	else if (len == 8 && memcmp(w, "reboot=1", 8) == 0)
 		opt.reboot = true;
+	else if (len == 6 && memcmp(w, "intx=1", 6) == 0)
+		opt.intx = true;
 	else if (len == 5 && memcmp(w, "pci=0", 5) == 0)
 		pci_opt.skip = true;
 	else if (len == 9 && memcmp(w, "barmove=1", 9) == 0)
@@ -617,6 +620,8 @@ void guest_main(void)
 	if (!pci_opt.skip) {
 		pci_checks(&pci_opt);
 		virtio_checks(&virtio_opt);
+		if (opt.intx)
+			virtio_intx_check();
 	}
 	check("debugport", true, "wrote 0x10,0x20,0x30");
 	snapcheck_run(cmdline);            /* snapcheck=1: checks in rounds, never returns */

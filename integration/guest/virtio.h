@@ -200,6 +200,8 @@ void virtio_move_check(struct vdev *d);
 void virtio_hostile_checks(struct vdev *d);
 bool rng_fetch(struct vdev *d, uint8_t *buf, uint32_t len, uint32_t *got, char *why, size_t n);
 bool rng_looks_random(const uint8_t *b, uint32_t len);
+/* intx.c: virtio-rng on INTx, MSI-X off (intx=1, after the other virtio checks). */
+void virtio_intx_check(void);
 /* blk.c: virtio-blk checks (README.md "virtio-blk checks"); blk* command-line words. */
 bool blk_parse_word(const char *w, size_t len);
 void blk_checks(void);
