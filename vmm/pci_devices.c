@@ -240,7 +240,21 @@ static void fn_free(struct vm_pci_fn *fn)
 	free(fn);
 }
 
-static const struct virtio_intx_ops fn_intx_ops = { .raise = vm_intx_raise };
+/*
+ * PCI 3.0 6.2.2: COMMAND.Interrupt Disable stops the function asserting INTx# (Linux sets it
+ * while it uses MSI-X). An interrupt kept back here stays in the ISR, and the driver that
+ * clears the bit reads the ISR first (virtio 1.2 4.1.5.3).
+ */
+static int fn_intx_raise(void *ctx)
+{
+	struct vm_pci_fn *fn = ctx;
+
+	if (pci_cfg_get16(&fn->vp.pci, PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE)
+		return 0;
+	return vm_intx_raise(&fn->intx);
+}
+
+static const struct virtio_intx_ops fn_intx_ops = { .raise = fn_intx_raise };
 
 /* BAR0 from the 64-bit window, MSI-X vectors, slot, then the INTx pin its slot implies. */
 static int fn_plug(struct vm_pci_fn *fn, const char *id, const struct virtio_device_ops *ops,
@@ -259,7 +273,7 @@ static int fn_plug(struct vm_pci_fn *fn, const char *id, const struct virtio_dev
 	ret = virtio_pci_init(&fn->vp, &(struct virtio_pci_args){
 		.id = id, .ops = ops, .opaque = fn->model, .mem = &vm->mem,
 		.msix_ops = &vm_msix_irq_ops, .msix_ctx = &fn->msi,
-		.intx_ops = &fn_intx_ops, .intx_ctx = &fn->intx });
+		.intx_ops = &fn_intx_ops, .intx_ctx = fn });
 	if (ret) {
 		snprintf(err, errlen, "%s: cannot create the virtio-pci function: %s", id,
 			 strerror(-ret));
