@@ -5,8 +5,9 @@
  * byte. Everything about it is checked here, before the rate limiter or the file sees it,
  * on a chain whose segments virtq_pop_chain() already bounds-checked against guest RAM.
  *
- * Framing (2.6.4): the header is the first 16 bytes of the first segment, the status the
- * last byte of the last segment; bytes around them in those segments are data. The guest can
+ * Framing (2.6.4): the header is the first 16 device-readable bytes, however the driver split
+ * them over descriptors, the status the last byte of the last segment; bytes around them in
+ * those segments are data. The guest can
  * rewrite its buffers at any time, so each header or segment descriptor is copied once into
  * a local before it is looked at.
  */
@@ -181,7 +182,7 @@ static enum virtio_blk_reject check_frame(const struct virtio_blk *blk,
 		if (c->segs[i].len > VIRTIO_BLK_SIZE_MAX)
 			return VIRTIO_BLK_R_SEG_SIZE;
 	}
-	if (!c->nr_read || c->segs[0].len < HDR_LEN)
+	if (c->read_len < HDR_LEN)
 		return VIRTIO_BLK_R_HEADER;
 	return VIRTIO_BLK_R_NR;
 }
@@ -189,6 +190,7 @@ static enum virtio_blk_reject check_frame(const struct virtio_blk *blk,
 enum virtio_blk_reject blk_req_parse(const struct virtio_blk *blk, uint64_t features,
 				     const struct virtq_chain *c, struct blk_req *r)
 {
+	struct span hd = { 0, c->nr_read, 0, 0, HDR_LEN };
 	struct span rd = { 0, c->nr_read, HDR_LEN, 0, 0 };
 	struct span wr = { c->nr_read, c->nr, 0, 1, 0 };
 	struct virtio_blk_outhdr hdr;
@@ -203,7 +205,10 @@ enum virtio_blk_reject blk_req_parse(const struct virtio_blk *blk, uint64_t feat
 	rej = check_frame(blk, c, r);
 	if (rej != VIRTIO_BLK_R_NR)
 		return rej;
-	memcpy(&hdr, c->segs[0].addr, HDR_LEN);          /* read once */
+	span_read(c, &hd, &hdr, HDR_LEN);                /* read once, wherever it lies */
+	/* The data starts in the segment where the header's 16 bytes end. */
+	while (rd.first < rd.end && rd.skip >= c->segs[rd.first].len)
+		rd.skip -= c->segs[rd.first++].len;
 	rd.len = c->read_len - HDR_LEN;
 	wr.len = c->write_len - 1;
 	sector = le64toh(hdr.sector);

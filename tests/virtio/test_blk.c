@@ -143,6 +143,22 @@ static void test_header_short(void **state)
 	expect_reject(f, head, VIRTIO_BLK_S_IOERR, VIRTIO_BLK_R_HEADER);
 }
 
+/* 2.6.4: the header may be split over descriptors; the device must not assume a layout. */
+static void test_header_split(void **state)
+{
+	struct bfx *f = *state;
+	uint16_t head = f->next_desc[0];
+	uint64_t h = hdr(f, 0, VIRTIO_BLK_T_IN, 1);
+	struct d ds[5] = { { h, 8, R }, { h + 8, 4, R }, { h + 12, 4, R },
+			   { data_gpa(head), 512, W }, { stat_gpa(head), 1, W } };
+
+	fx_open(f, ALL_F);
+	submit(f, 0, ds, 5);
+	expect_done(f, 0, 0, head, VIRTIO_BLK_S_OK, 513);
+	assert_int_equal(ctr(f).read_ops, 1);
+	assert_int_equal(ctr(f).read_bytes, 512);
+}
+
 /* seg_max = QS - 2 = 14: 16 segments pass, 17 do not (an indirect table makes room). */
 static uint16_t indirect_read(struct bfx *f, unsigned data_segs)
 {
@@ -457,6 +473,7 @@ int main(void)
 		TEST(test_status_at_last_byte),
 		TEST(test_header_writable),
 		TEST(test_header_short),
+		TEST(test_header_split),
 		TEST(test_segments),
 		TEST(test_segment_size),
 		TEST(test_in_with_readable_data),
