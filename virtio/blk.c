@@ -141,6 +141,7 @@ static void build_id(struct virtio_blk *blk, const char *serial)
 	struct stat st;
 
 	memset(blk->id, 0, sizeof(blk->id));
+	blk->id_from_serial = serial != NULL;
 	if (!serial) {
 		if (fstat(blk->fd, &st))
 			return;
@@ -494,12 +495,19 @@ int virtio_blk_restore(struct virtio_blk *blk, const struct cJSON *json)
 	    json_get_u64(json, "num_queues", &nq) || json_get_u64(json, "queue_size", &qs) ||
 	    !cJSON_IsString(saved_id))
 		return -EINVAL;
-	/* The image must be the one the guest knew: same size, mode, queues and identity. */
+	/*
+	 * The disk must look the same to the guest: size, mode, queues, and a serial= the user
+	 * gave. An ID derived from the image's inode is not the user's: a copied or moved image
+	 * keeps answering GET_ID with the ID the guest already saw.
+	 */
 	id_string(blk, id);
 	if (cap != blk->capacity || readonly != blk->readonly || nq != blk->num_queues ||
-	    qs != blk->queue_size || strcmp(saved_id->valuestring, id)) {
-		pr_warn("disk '%s': the snapshot was taken with a different disk", blk->path);
+	    qs != blk->queue_size || strlen(saved_id->valuestring) > VIRTIO_BLK_ID_LEN ||
+	    (blk->id_from_serial && strcmp(saved_id->valuestring, id)))
 		return -EINVAL;
+	if (!blk->id_from_serial) {
+		memset(blk->id, 0, sizeof(blk->id));
+		memcpy(blk->id, saved_id->valuestring, strlen(saved_id->valuestring));
 	}
 	return 0;
 }

@@ -44,6 +44,7 @@ struct virtio_blk {
 	uint32_t seg_max;
 	unsigned num_queues, queue_size;
 	uint8_t id[VIRTIO_BLK_ID_LEN];    /* GET_ID answer, NUL-padded */
+	bool id_from_serial;              /* the user gave serial=; else derived from the inode */
 	struct virtio_blk_config config;  /* little-endian, as the driver reads it */
 	struct rate_limiter rl;
 	struct blk_queue *queues;         /* num_queues, threads started at activate */
