@@ -80,19 +80,23 @@ static void bar_unmap(void *ctx, struct pci_dev *dev, unsigned bar, uint64_t add
 }
 
 /* BAR0 is 64-bit: the guest may place it in either window (PCI 3.0 6.2.5.1). */
-static struct range_alloc *bar_window(struct vm *vm, uint64_t addr)
+struct range_alloc *vm_bar_window(struct vm *vm, uint64_t addr)
 {
 	if (addr >= vm->mmio64.base && addr - vm->mmio64.base < vm->mmio64.size)
 		return &vm->mmio64;
-	return &vm->mmio32;
+	if (addr >= vm->mmio32.base && addr - vm->mmio32.base < vm->mmio32.size)
+		return &vm->mmio32;
+	return NULL;
 }
 
 /* Moves the reservation, possibly across windows; unchanged on failure. */
 static int bar_reserve_move(struct vm *vm, uint64_t old_addr, uint64_t new_addr, uint64_t size)
 {
-	struct range_alloc *from = bar_window(vm, old_addr), *to = bar_window(vm, new_addr);
+	struct range_alloc *from = vm_bar_window(vm, old_addr), *to = vm_bar_window(vm, new_addr);
 	int ret;
 
+	if (!from || !to)
+		return -EINVAL;   /* the PCI side only moves BARs into the windows; be sure */
 	if (from == to)
 		return range_alloc_move(from, old_addr, new_addr);
 	ret = range_alloc_reserve(to, new_addr, size, size);

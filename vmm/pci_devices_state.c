@@ -273,17 +273,13 @@ int vm_save_pci_devices(struct vm *vm, cJSON *state, char *err, size_t errlen)
  */
 static int fn_check_bar(struct vm_pci_fn *fn, char *err, size_t errlen)
 {
-	struct vm *vm = fn->vm;
-	const struct range_alloc *win = NULL;
+	const struct range_alloc *win;
 	const struct range_alloc_entry *e;
 	struct pci_bar_info bi;
 
 	if (pci_dev_bar_info(&fn->vp.pci, VIRTIO_PCI_BAR, &bi))
 		return -EINVAL;
-	if (bi.addr >= vm->mmio64.base && bi.addr - vm->mmio64.base < vm->mmio64.size)
-		win = &vm->mmio64;
-	else if (bi.addr >= vm->mmio32.base && bi.addr - vm->mmio32.base < vm->mmio32.size)
-		win = &vm->mmio32;
+	win = vm_bar_window(fn->vm, bi.addr);
 	e = win ? range_alloc_find(win, bi.addr) : NULL;
 	if (!win)
 		snprintf(err, errlen, "state.json: devices.%s.pci: BAR0 at 0x%" PRIx64 " is outside "

@@ -26,4 +26,7 @@ struct vm_pci_fn {
 	cJSON *counters_base;     /* counters at the snapshot this VM was restored from */
 };
 
+/* The PCI window (mmio32 or mmio64 allocator) holding @addr, or NULL. */
+struct range_alloc *vm_bar_window(struct vm *vm, uint64_t addr);
+
 #endif
