@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "api/api_internal.h"
+#include "vmm/log.h"
 
 static bool add_u64(cJSON *obj, const char *key, uint64_t v)
 {
@@ -130,24 +131,11 @@ char *api_config_to_json(const struct vm_config *cfg)
 
 /* ---- validation (CH's VmConfig::validate at boot, plus vireo's limits) --------------------- */
 
-static int bad(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int bad(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
 static int validate_console(const char *name, const struct console_config *c, char *err,
 			    size_t errlen)
 {
 	if (c->mode == CONSOLE_FILE && (!c->file || !*c->file))
-		return bad(err, errlen, -EINVAL, "%s.file: required with mode File", name);
+		return set_err(err, errlen, -EINVAL, "%s.file: required with mode File", name);
 	return 0;
 }
 
@@ -156,22 +144,22 @@ int api_config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 	int ret;
 
 	if (!cfg->kernel || !*cfg->kernel)
-		return bad(err, errlen, -EINVAL, "payload.kernel: No bootitem provided");
+		return set_err(err, errlen, -EINVAL, "payload.kernel: No bootitem provided");
 	if (cfg->boot_vcpus < 1 || cfg->boot_vcpus > CONFIG_MAX_VCPUS)
-		return bad(err, errlen, -EINVAL, "cpus.boot_vcpus: must be between 1 and %d",
+		return set_err(err, errlen, -EINVAL, "cpus.boot_vcpus: must be between 1 and %d",
 			   CONFIG_MAX_VCPUS);
 	if (cfg->memory_size < CONFIG_MIN_MEMORY || cfg->memory_size > CONFIG_MAX_MEMORY)
-		return bad(err, errlen, -EINVAL, "memory.size: %" PRIu64 " is outside 2 MiB..1 TiB",
+		return set_err(err, errlen, -EINVAL, "memory.size: %" PRIu64 " is outside 2 MiB..1 TiB",
 			   cfg->memory_size);
 	if (cfg->memory_size & 0xfff)
-		return bad(err, errlen, -EINVAL, "memory.size: %" PRIu64 " is not a multiple of 4 KiB",
+		return set_err(err, errlen, -EINVAL, "memory.size: %" PRIu64 " is not a multiple of 4 KiB",
 			   cfg->memory_size);
 	if ((ret = validate_console("serial", &cfg->serial, err, errlen)))
 		return ret;
 	if ((ret = validate_console("console", &cfg->console, err, errlen)))
 		return ret;
 	if (!cfg->rng.src || !*cfg->rng.src)
-		return bad(err, errlen, -EINVAL, "rng.src: must not be empty");
+		return set_err(err, errlen, -EINVAL, "rng.src: must not be empty");
 	if ((ret = config_check_consoles(cfg, err, errlen)))
 		return ret;
 	for (unsigned i = 0; i < cfg->nr_disks; i++)
@@ -214,7 +202,7 @@ int api_config_add_disk(struct vm_config *cfg, struct disk_config *disk, char *e
 	int ret;
 
 	if (!disks)
-		return bad(err, errlen, -ENOMEM, "out of memory");
+		return set_err(err, errlen, -ENOMEM, "out of memory");
 	cfg->disks = disks;
 	disks[cfg->nr_disks] = *disk;
 	/* CH validates a copy of the config with the disk appended. */

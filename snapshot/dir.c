@@ -47,16 +47,16 @@ int snap_url_to_path(const char *url, const char *field, char *path, size_t path
 	const char *p;
 
 	if (!url || strncmp(url, scheme, sizeof(scheme) - 1))
-		return snap_err(err, errlen, -EINVAL, "%s: expected a file:///absolute/dir URL",
+		return set_err(err, errlen, -EINVAL, "%s: expected a file:///absolute/dir URL",
 				field);
 	p = url + sizeof(scheme) - 1;
 	if (!strncmp(p, "localhost/", 10))   /* RFC 8089: file://localhost/path */
 		p += 9;
 	if (p[0] != '/')
-		return snap_err(err, errlen, -EINVAL,
+		return set_err(err, errlen, -EINVAL,
 				"%s: the path must be absolute (file:///dir)", field);
 	if (strlen(p) >= pathlen || strlen(p) >= PATH_MAX)
-		return snap_err(err, errlen, -ENAMETOOLONG, "%s: path too long", field);
+		return set_err(err, errlen, -ENAMETOOLONG, "%s: path too long", field);
 	snprintf(path, pathlen, "%s", p);
 	return 0;
 }
@@ -68,9 +68,9 @@ static int open_dir(const char *dir, char *err, size_t errlen)
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0 && errno == ENOTDIR)
-		return snap_err(err, errlen, -ENOTDIR, "%s is not a directory", dir);
+		return set_err(err, errlen, -ENOTDIR, "%s is not a directory", dir);
 	if (fd < 0)
-		return snap_err(err, errlen, -errno, "cannot open directory %s: %s", dir,
+		return set_err(err, errlen, -errno, "cannot open directory %s: %s", dir,
 				strerror(errno));
 	return fd;
 }
@@ -82,7 +82,7 @@ static int refuse_existing(int dirfd, const char *dir, char *err, size_t errlen)
 
 	for (i = 0; i < SNAP_ARRAY_SIZE(snapshot_files); i++)
 		if (!fstatat(dirfd, snapshot_files[i], &st, AT_SYMLINK_NOFOLLOW))
-			return snap_err(err, errlen, -EEXIST,
+			return set_err(err, errlen, -EEXIST,
 					"%s already holds a snapshot (%s): use another directory",
 					dir, snapshot_files[i]);
 	return 0;
@@ -98,14 +98,14 @@ int snap_writer_open(const char *dir, struct snap_writer **out, char *err, size_
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
 		ret = errno == EWOULDBLOCK ? -EBUSY : -errno;
 		close(fd);
-		return snap_err(err, errlen, ret, "%s: another snapshot is being written there",
+		return set_err(err, errlen, ret, "%s: another snapshot is being written there",
 				dir);
 	}
 	ret = refuse_existing(fd, dir, err, errlen);
 	w = ret ? NULL : calloc(1, sizeof(*w));
 	if (!w) {
 		close(fd);
-		return ret ?: snap_err(err, errlen, -ENOMEM, "out of memory");
+		return ret ?: set_err(err, errlen, -ENOMEM, "out of memory");
 	}
 	w->dirfd = fd;
 	snprintf(w->dir, sizeof(w->dir), "%s", dir);
@@ -130,18 +130,18 @@ int snap_writer_file(struct snap_writer *w, const char *name, int *fd, char *err
 	unsigned i;
 
 	if (!known_name(name))
-		return snap_err(err, errlen, -EINVAL, "%s is not a snapshot file name", name);
+		return set_err(err, errlen, -EINVAL, "%s is not a snapshot file name", name);
 	for (i = 0; i < w->nr; i++)
 		if (!strcmp(w->files[i].name, name))
-			return snap_err(err, errlen, -EEXIST, "%s written twice", name);
+			return set_err(err, errlen, -EEXIST, "%s written twice", name);
 	if (w->nr == SNAP_MAX_FILES)
-		return snap_err(err, errlen, -ENOSPC, "too many snapshot files");
+		return set_err(err, errlen, -ENOSPC, "too many snapshot files");
 	f = &w->files[w->nr];
 	snprintf(f->name, sizeof(f->name), "%s", name);
 	snprintf(f->tmp, sizeof(f->tmp), ".%s.tmp", name);
 	f->fd = openat(w->dirfd, f->tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (f->fd < 0)
-		return snap_err(err, errlen, -errno, "cannot create %s/%s: %s", w->dir, f->tmp,
+		return set_err(err, errlen, -errno, "cannot create %s/%s: %s", w->dir, f->tmp,
 				strerror(errno));
 	w->nr++;
 	*fd = f->fd;
@@ -160,7 +160,7 @@ int snap_writer_put(struct snap_writer *w, const char *name, const void *buf, si
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return snap_err(err, errlen, n < 0 ? -errno : -EIO, "writing %s/%s: %s",
+			return set_err(err, errlen, n < 0 ? -errno : -EIO, "writing %s/%s: %s",
 					w->dir, name, n < 0 ? strerror(errno) : "short write");
 		p += n;
 		len -= (size_t)n;
@@ -207,10 +207,10 @@ static int commit_files(struct snap_writer *w, char *err, size_t errlen)
 	unsigned i;
 
 	if (!writer_find(w, SNAP_STATE_FILE))
-		return snap_err(err, errlen, -EINVAL, "no %s written", SNAP_STATE_FILE);
+		return set_err(err, errlen, -EINVAL, "no %s written", SNAP_STATE_FILE);
 	for (i = 0; i < w->nr; i++)
 		if (fsync(w->files[i].fd))
-			return snap_err(err, errlen, -errno, "fsync %s/%s: %s", w->dir,
+			return set_err(err, errlen, -errno, "fsync %s/%s: %s", w->dir,
 					w->files[i].tmp, strerror(errno));
 	for (i = 0; i < SNAP_ARRAY_SIZE(snapshot_files); i++) {
 		struct snap_file *f = writer_find(w, snapshot_files[i]);
@@ -218,12 +218,12 @@ static int commit_files(struct snap_writer *w, char *err, size_t errlen)
 		if (!f)
 			continue;
 		if (renameat2(w->dirfd, f->tmp, w->dirfd, f->name, RENAME_NOREPLACE))
-			return snap_err(err, errlen, -errno, "renaming %s/%s: %s", w->dir, f->name,
+			return set_err(err, errlen, -errno, "renaming %s/%s: %s", w->dir, f->name,
 					strerror(errno));
 		f->renamed = true;
 	}
 	if (fsync(w->dirfd))
-		return snap_err(err, errlen, -errno, "fsync %s: %s", w->dir, strerror(errno));
+		return set_err(err, errlen, -errno, "fsync %s: %s", w->dir, strerror(errno));
 	return 0;
 }
 
@@ -268,10 +268,10 @@ int snap_read_file(int dirfd, const char *name, size_t max, char **buf, size_t *
 	char *b;
 
 	if (fd < 0)
-		return snap_err(err, errlen, -errno, "%s: %s", name,
+		return set_err(err, errlen, -errno, "%s: %s", name,
 				errno == ENOENT ? "missing from the snapshot" : strerror(errno));
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
-		ret = snap_err(err, errlen, -EINVAL, "%s: not a regular file of at most %zu bytes",
+		ret = set_err(err, errlen, -EINVAL, "%s: not a regular file of at most %zu bytes",
 			       name, max);
 		goto out;
 	}
@@ -279,7 +279,7 @@ int snap_read_file(int dirfd, const char *name, size_t max, char **buf, size_t *
 	ret = b ? read_all(fd, b, (size_t)st.st_size) : -ENOMEM;
 	if (ret) {
 		free(b);
-		snap_err(err, errlen, ret, "%s: %s", name, strerror(-ret));
+		set_err(err, errlen, ret, "%s: %s", name, strerror(-ret));
 		goto out;
 	}
 	b[st.st_size] = '\0';

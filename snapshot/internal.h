@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "snapshot/snapshot.h"
+#include "vmm/log.h"
 
 struct cJSON;
 
@@ -29,9 +30,7 @@ void snap_ctx_pop(struct snap_ctx *c, size_t mark);
 /* Formats the error and returns -EINVAL. @field may be NULL. */
 int snap_fail(struct snap_ctx *c, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* The same for non-parse errors: "<message>", returns @ret. */
-int snap_err(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+/* Non-parse errors use set_err() (vmm/log.h): "<message>", returns @ret. */
 
 /*
  * A table of unsigned integer fields of a C struct, written as "0x..." strings (u64 never goes

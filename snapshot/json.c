@@ -57,16 +57,6 @@ int snap_fail(struct snap_ctx *c, const char *field, const char *fmt, ...)
 	return -EINVAL;
 }
 
-int snap_err(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
 int snap_parse_hex(const char *s, uint64_t *val)
 {
 	size_t i, n;

@@ -231,19 +231,19 @@ int snap_mem_save(const struct snap_ram *ram, struct snap_writer *w, cJSON *stat
 	if (ret)
 		return ret;
 	if (ftruncate(out, (off_t)file_size))
-		return snap_err(err, errlen, -errno, "%s: cannot size it to %llu bytes: %s",
+		return set_err(err, errlen, -errno, "%s: cannot size it to %llu bytes: %s",
 				SNAP_MEMORY_FILE, (unsigned long long)file_size, strerror(errno));
 	if (ram->private_cow && (pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)) < 0)
-		return snap_err(err, errlen, -errno, "/proc/self/pagemap: %s", strerror(errno));
+		return set_err(err, errlen, -errno, "/proc/self/pagemap: %s", strerror(errno));
 	for (i = 0; i < ram->nr && !ret; i++)
 		ret = save_region(ram, &ram->r[i], out, pagemap, &st);
 	if (pagemap >= 0)
 		close(pagemap);
 	if (ret)
-		return snap_err(err, errlen, ret, "writing %s: %s", SNAP_MEMORY_FILE,
+		return set_err(err, errlen, ret, "writing %s: %s", SNAP_MEMORY_FILE,
 				strerror(-ret));
 	if (add_index(state, ram, file_size))
-		return snap_err(err, errlen, -ENOMEM, "out of memory for the memory index");
+		return set_err(err, errlen, -ENOMEM, "out of memory for the memory index");
 	if (stats)
 		*stats = st;
 	return 0;

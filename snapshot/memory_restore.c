@@ -115,11 +115,11 @@ static int open_memory_file(int dirfd, uint64_t size, char *err, size_t errlen)
 	struct stat st;
 
 	if (fd < 0)
-		return snap_err(err, errlen, -errno, "%s: %s", SNAP_MEMORY_FILE,
+		return set_err(err, errlen, -errno, "%s: %s", SNAP_MEMORY_FILE,
 				errno == ENOENT ? "missing from the snapshot" : strerror(errno));
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size) {
 		close(fd);
-		return snap_err(err, errlen, -EINVAL,
+		return set_err(err, errlen, -EINVAL,
 				"%s: %lld bytes, state.json says 0x%llx (truncated or replaced?)",
 				SNAP_MEMORY_FILE, (long long)st.st_size, (unsigned long long)size);
 	}
@@ -197,7 +197,7 @@ int snap_mem_restore(const cJSON *state, int dirfd, const struct guest_mem *mem,
 			: copy_region(fd, &ix.r[i], mem->regions[i].host, prefault);
 	if (ret) {
 		close(fd);
-		return snap_err(err, errlen, ret, "%s: %s guest RAM failed: %s", SNAP_MEMORY_FILE,
+		return set_err(err, errlen, ret, "%s: %s guest RAM failed: %s", SNAP_MEMORY_FILE,
 				mode == SNAP_MEM_LAZY ? "mapping" : "reading", strerror(-ret));
 	}
 	if (mode == SNAP_MEM_COPY) {

@@ -100,14 +100,14 @@ int snap_msrs_get(int vcpu_fd, const uint32_t *indices, unsigned nr, struct snap
 	int got;
 
 	if (!msrs)
-		return snap_err(err, errlen, -ENOMEM, "out of memory for MSRs");
+		return set_err(err, errlen, -ENOMEM, "out of memory for MSRs");
 	while (pos < nr) {
 		unsigned want = nr - pos < MSR_BATCH ? nr - pos : MSR_BATCH;
 
 		got = msr_read(vcpu_fd, indices + pos, want, &b);
 		if (got < 0) {
 			free(msrs);
-			return snap_err(err, errlen, got, "KVM_GET_MSRS: %s", strerror(-got));
+			return set_err(err, errlen, got, "KVM_GET_MSRS: %s", strerror(-got));
 		}
 		for (i = 0; i < (unsigned)got; i++)
 			msrs[n++] = (struct snap_msr){ b.e[i].index, b.e[i].data };
@@ -133,10 +133,10 @@ static int msr_refused(int vcpu_fd, uint32_t id, const struct snap_msr *m, char 
 	struct msr_batch b;
 
 	if (msr_read(vcpu_fd, &m->index, 1, &b) != 1)
-		return snap_err(err, errlen, -EINVAL,
+		return set_err(err, errlen, -EINVAL,
 				"vcpu %u: this host's KVM does not know MSR %#x", id, m->index);
 	if (b.e[0].data != m->data)
-		return snap_err(err, errlen, -EINVAL,
+		return set_err(err, errlen, -EINVAL,
 				"vcpu %u: KVM refused MSR %#x = %#llx (the vCPU holds %#llx)", id,
 				m->index, (unsigned long long)m->data,
 				(unsigned long long)b.e[0].data);
@@ -162,7 +162,7 @@ static int msr_write(int vcpu_fd, uint32_t id, const struct snap_msr *msrs, unsi
 							 .data = msrs[pos + i].data };
 		set = ioctl(vcpu_fd, KVM_SET_MSRS, &b);
 		if (set < 0)
-			return snap_err(err, errlen, -errno, "vcpu %u: KVM_SET_MSRS: %s", id,
+			return set_err(err, errlen, -errno, "vcpu %u: KVM_SET_MSRS: %s", id,
 					strerror(errno));
 		pos += (unsigned)set;
 		if ((unsigned)set < want) {
@@ -189,7 +189,7 @@ int snap_msrs_set(int vcpu_fd, uint32_t id, const struct snap_msr *msrs, unsigne
 	int ret;
 
 	if (!early)
-		return snap_err(err, errlen, -ENOMEM, "out of memory for MSRs");
+		return set_err(err, errlen, -ENOMEM, "out of memory for MSRs");
 	for (i = 0; i < nr; i++) {
 		if (msrs[i].index == MSR_IA32_TSC_DEADLINE && !n_late)
 			late[n_late++] = msrs[i];

@@ -130,7 +130,7 @@ int snap_state_write(struct snap_writer *w, const cJSON *state, char *err, size_
 	int ret;
 
 	if (!text)
-		return snap_err(err, errlen, -ENOMEM, "out of memory printing %s", SNAP_STATE_FILE);
+		return set_err(err, errlen, -ENOMEM, "out of memory printing %s", SNAP_STATE_FILE);
 	len = strlen(text);
 	snprintf(sum, sizeof(sum), "crc32c 0x%08" PRIx32 " size %zu\n", snap_crc32c(0, text, len),
 		 len);
@@ -158,11 +158,11 @@ static int read_checksum(int dirfd, uint32_t *crc, size_t *size, char *err, size
 	else
 		again[0] = '\0';
 	if (strcmp(again, text))
-		ret = snap_err(err, errlen, -EINVAL,
+		ret = set_err(err, errlen, -EINVAL,
 			       "%s: expected one line \"crc32c 0x<8 hex digits> size <bytes>\"",
 			       SNAP_CHECKSUM_FILE);
 	else if (n > SNAP_MAX_STATE_SIZE)
-		ret = snap_err(err, errlen, -EINVAL, "%s: size %llu is above the %u-byte limit",
+		ret = set_err(err, errlen, -EINVAL, "%s: size %llu is above the %u-byte limit",
 			       SNAP_CHECKSUM_FILE, n, SNAP_MAX_STATE_SIZE);
 	free(text);
 	*crc = c;
@@ -242,7 +242,7 @@ static int parse_state(const char *text, size_t len, cJSON **out, char *err, siz
 		const char *at = cJSON_GetErrorPtr();
 		ptrdiff_t pos = at && at >= text && at <= text + len ? at - text : -1;
 
-		return snap_err(err, errlen, -EINVAL, "%s: not valid JSON (near byte %td)",
+		return set_err(err, errlen, -EINVAL, "%s: not valid JSON (near byte %td)",
 				SNAP_STATE_FILE, pos);
 	}
 	snap_ctx_init(&c, SNAP_STATE_FILE, "", err, errlen);
@@ -269,10 +269,10 @@ int snap_state_read(int dirfd, cJSON **out, char *err, size_t errlen)
 		return ret;
 	crc = snap_crc32c(0, text, len);
 	if (len != want_len)
-		ret = snap_err(err, errlen, -EINVAL, "%s: %zu bytes, %s says %zu (truncated?)",
+		ret = set_err(err, errlen, -EINVAL, "%s: %zu bytes, %s says %zu (truncated?)",
 			       SNAP_STATE_FILE, len, SNAP_CHECKSUM_FILE, want_len);
 	else if (crc != want_crc)
-		ret = snap_err(err, errlen, -EINVAL,
+		ret = set_err(err, errlen, -EINVAL,
 			       "%s: checksum mismatch (crc32c 0x%08x, %s says 0x%08x)",
 			       SNAP_STATE_FILE, crc, SNAP_CHECKSUM_FILE, want_crc);
 	else

@@ -303,7 +303,7 @@ int snap_vcpu_from_json(const cJSON *o, const char *where, struct snap_vcpu *v, 
 	ret = ret ?: get_msrs(o, v, &c);
 	ret = ret ?: get_cpuid_table(o, v, &c);
 	if (ret == -ENOMEM)
-		snap_err(err, errlen, ret, "out of memory reading %s", SNAP_STATE_FILE);
+		set_err(err, errlen, ret, "out of memory reading %s", SNAP_STATE_FILE);
 	if (ret)
 		snap_vcpu_free(v);
 	return ret;

@@ -25,7 +25,7 @@ static int vcpu_ioctl(int fd, unsigned long req, void *arg, const char *what, ui
 		      char *err, size_t errlen)
 {
 	if (ioctl(fd, req, arg) < 0)
-		return snap_err(err, errlen, -errno, "vcpu %u: %s: %s", id, what, strerror(errno));
+		return set_err(err, errlen, -errno, "vcpu %u: %s: %s", id, what, strerror(errno));
 	return 0;
 }
 
@@ -55,7 +55,7 @@ static int save_fpu(int kvm_fd, int fd, struct snap_vcpu *v, char *err, size_t e
 		size = sizeof(struct kvm_xsave);
 	v->xsave = calloc(1, (size_t)size);
 	if (!v->xsave)
-		return snap_err(err, errlen, -ENOMEM, "out of memory for XSAVE state");
+		return set_err(err, errlen, -ENOMEM, "out of memory for XSAVE state");
 	v->xsave_size = (uint32_t)size;
 	return vcpu_ioctl(fd, req, v->xsave, "KVM_GET_XSAVE", v->id, err, errlen);
 }
@@ -89,7 +89,7 @@ static int save_msrs(int kvm_fd, int fd, struct snap_vcpu *v, char *err, size_t 
 	int ret = snap_msr_list(kvm_fd, &indices, &nr);
 
 	if (ret)
-		return snap_err(err, errlen, ret, "KVM_GET_MSR_INDEX_LIST: %s", strerror(-ret));
+		return set_err(err, errlen, ret, "KVM_GET_MSR_INDEX_LIST: %s", strerror(-ret));
 	ret = snap_msrs_get(fd, indices, nr, &v->msrs, &v->nr_msrs, err, errlen);
 	free(indices);
 	return ret;
@@ -134,7 +134,7 @@ int snap_vcpu_save(int kvm_fd, int fd, uint32_t id, struct snap_vcpu *v, char *e
 	ret = ret ?: save_optional(kvm_fd, fd, v, err, errlen);
 	ret = ret ?: vcpu_ioctl(fd, KVM_GET_LAPIC, &v->lapic, "KVM_GET_LAPIC", id, err, errlen);
 	if (!ret && (ret = get_cpuid(fd, &v->cpuid)))
-		snap_err(err, errlen, ret, "vcpu %u: KVM_GET_CPUID2: %s", id, strerror(-ret));
+		set_err(err, errlen, ret, "vcpu %u: KVM_GET_CPUID2: %s", id, strerror(-ret));
 	ret = ret ?: save_msrs(kvm_fd, fd, v, err, errlen);
 	/* Events last: the reads above may have changed pending-exception state. */
 	ret = ret ?: vcpu_ioctl(fd, KVM_GET_VCPU_EVENTS, &v->events, "KVM_GET_VCPU_EVENTS", id,
@@ -169,7 +169,7 @@ static int restore_tsc_khz(int kvm_fd, int fd, const struct snap_vcpu *v, char *
 		return 0;
 	host = cap(kvm_fd, KVM_CAP_GET_TSC_KHZ) ? ioctl(fd, KVM_GET_TSC_KHZ, 0) : -1;
 	if (host <= 0)
-		return snap_err(err, errlen, -ENOTSUP,
+		return set_err(err, errlen, -ENOTSUP,
 				"vcpu %u: this KVM cannot report the TSC rate (snapshot: %u kHz)",
 				v->id, v->tsc_khz);
 	diff = (uint64_t)(host > (int)v->tsc_khz ? (uint32_t)host - v->tsc_khz
@@ -177,7 +177,7 @@ static int restore_tsc_khz(int kvm_fd, int fd, const struct snap_vcpu *v, char *
 	if (diff * 1000000 <= (uint64_t)v->tsc_khz * TSC_KHZ_TOLERANCE_PPM)
 		return 0;
 	if (ioctl(fd, KVM_SET_TSC_KHZ, (unsigned long)v->tsc_khz))
-		return snap_err(err, errlen, -errno,
+		return set_err(err, errlen, -errno,
 				"vcpu %u: TSC rate %u kHz cannot be set on this host (%d kHz): %s",
 				v->id, v->tsc_khz, host, strerror(errno));
 	return 0;
@@ -209,7 +209,7 @@ static int check_cpuid(int fd, const struct snap_vcpu *v, char *err, size_t errl
 	int ret = get_cpuid(fd, &host);
 
 	if (ret)
-		return snap_err(err, errlen, ret, "vcpu %u: KVM_GET_CPUID2: %s", v->id,
+		return set_err(err, errlen, ret, "vcpu %u: KVM_GET_CPUID2: %s", v->id,
 				strerror(-ret));
 	for (i = 0; i < SNAP_ARRAY_SIZE(leaves) && host->nent && !ret; i++) {
 		uint32_t fn = leaves[i].fn, index = leaves[i].index;
@@ -224,7 +224,7 @@ static int check_cpuid(int fd, const struct snap_vcpu *v, char *err, size_t errl
 			memcpy(hv, &h->eax, sizeof(hv));
 		for (r = fn == 1 ? 2 : 1; r < 4 && !ret; r++)   /* leaf 1 ebx: APIC ID */
 			if (sv[r] & ~hv[r])
-				ret = snap_err(err, errlen, -ENOTSUP,
+				ret = set_err(err, errlen, -ENOTSUP,
 					       "vcpu %u: CPUID leaf %#x %s bits %#x: not here",
 					       v->id, fn, regs[r], sv[r] & ~hv[r]);
 	}
@@ -247,13 +247,13 @@ static int restore_fpu(int kvm_fd, int fd, const struct snap_vcpu *v, char *err,
 	if (size <= 0)
 		size = cap(kvm_fd, KVM_CAP_XSAVE) ? XSAVE_LEGACY_SIZE : 0;
 	if (v->xsave_size > (uint32_t)size)
-		return snap_err(err, errlen, -ENOTSUP,
+		return set_err(err, errlen, -ENOTSUP,
 				"vcpu %u: XSAVE state of %u bytes, this KVM takes %d", v->id,
 				v->xsave_size, size);
 	/* KVM_SET_XSAVE reads the full KVM_CAP_XSAVE2 size: pad with zeros (components off). */
 	buf = calloc(1, (size_t)size);
 	if (!buf)
-		return snap_err(err, errlen, -ENOMEM, "out of memory for XSAVE state");
+		return set_err(err, errlen, -ENOMEM, "out of memory for XSAVE state");
 	memcpy(buf, v->xsave, v->xsave_size);
 	ret = vcpu_ioctl(fd, KVM_SET_XSAVE, buf, "KVM_SET_XSAVE", v->id, err, errlen);
 	free(buf);
@@ -267,7 +267,7 @@ static int restore_optional(int kvm_fd, int fd, const struct snap_vcpu *v, char 
 	int ret = 0;
 
 	if (no_xcrs || (v->has_debugregs && !cap(kvm_fd, KVM_CAP_DEBUGREGS)))
-		return snap_err(err, errlen, -ENOTSUP,
+		return set_err(err, errlen, -ENOTSUP,
 				"vcpu %u: the snapshot has %s, this KVM lacks them", v->id,
 				no_xcrs ? "XCRs" : "debug registers");
 	if (v->has_xcrs)
@@ -293,7 +293,7 @@ static int restore_msrs(int fd, const struct snap_vcpu *v, char *err, size_t err
 	int ret;
 
 	if (!m)
-		return snap_err(err, errlen, -ENOMEM, "out of memory for MSRs");
+		return set_err(err, errlen, -ENOMEM, "out of memory for MSRs");
 	memcpy(m, v->msrs, v->nr_msrs * sizeof(*m));
 	memcpy(&lvtt, v->lapic.regs + APIC_LVTT, sizeof(lvtt));
 	for (i = 0; i < v->nr_msrs; i++)
@@ -343,7 +343,7 @@ int snap_vcpu_restore(int kvm_fd, int fd, const struct snap_vcpu *v, char *err, 
 		return ret;
 	/* Tell a kvmclock guest it was stopped (no soft-lockup splat); EINVAL: kvmclock off. */
 	if (ioctl(fd, KVM_KVMCLOCK_CTRL, 0) && errno != EINVAL && errno != ENOTTY)
-		return snap_err(err, errlen, -errno, "vcpu %u: KVM_KVMCLOCK_CTRL: %s", v->id,
+		return set_err(err, errlen, -errno, "vcpu %u: KVM_KVMCLOCK_CTRL: %s", v->id,
 				strerror(errno));
 	return 0;
 }

@@ -55,7 +55,7 @@ static int vm_ioctl(int fd, unsigned long req, void *arg, const char *what, char
 		    size_t errlen)
 {
 	if (ioctl(fd, req, arg) < 0)
-		return snap_err(err, errlen, -errno, "%s: %s", what, strerror(errno));
+		return set_err(err, errlen, -errno, "%s: %s", what, strerror(errno));
 	return 0;
 }
 
@@ -101,7 +101,7 @@ int snap_vm_save(int vm_fd, const struct kvm_clock_data *paused_clock, struct sn
 	if (paused_clock)
 		s->clock = *paused_clock;
 	else if ((ret = snap_clock_save(vm_fd, &s->clock)))
-		return snap_err(err, errlen, ret, "KVM_GET_CLOCK: %s", strerror(-ret));
+		return set_err(err, errlen, ret, "KVM_GET_CLOCK: %s", strerror(-ret));
 	ret = irqchip_get(vm_fd, KVM_IRQCHIP_PIC_MASTER, &s->pic_master, sizeof(s->pic_master),
 			  err, errlen);
 	ret = ret ?: irqchip_get(vm_fd, KVM_IRQCHIP_PIC_SLAVE, &s->pic_slave,
@@ -124,7 +124,7 @@ int snap_vm_restore(int vm_fd, const struct snap_vm *s, char *err, size_t errlen
 	ret = ret ?: irqchip_set(vm_fd, KVM_IRQCHIP_IOAPIC, &s->ioapic, sizeof(s->ioapic), err,
 				 errlen);
 	if (!ret && (ret = snap_clock_restore(vm_fd, &s->clock)))
-		snap_err(err, errlen, ret, "KVM_SET_CLOCK: %s", strerror(-ret));
+		set_err(err, errlen, ret, "KVM_SET_CLOCK: %s", strerror(-ret));
 	return ret;
 }
 

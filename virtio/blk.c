@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/fs.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,16 +41,6 @@ bool blk_writethrough(const struct virtio_blk *blk, uint64_t features)
 	return !(features & VIRTIO_BIT(VIRTIO_BLK_F_FLUSH));
 }
 
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
 /* ------------------------------------------------------------------ image */
 
 /*
@@ -65,9 +54,9 @@ static int lock_image(struct virtio_blk *blk, char *err, size_t errlen)
 	if (!fcntl(blk->fd, F_OFD_SETLK, &fl))
 		return 0;
 	if (errno == EAGAIN || errno == EACCES)
-		return fail(err, errlen, -EBUSY, "disk '%s' is locked by another process "
+		return set_err(err, errlen, -EBUSY, "disk '%s' is locked by another process "
 			    "(already in use by a VM?)", blk->path);
-	return fail(err, errlen, -errno, "disk '%s': cannot lock: %s", blk->path,
+	return set_err(err, errlen, -errno, "disk '%s': cannot lock: %s", blk->path,
 		    strerror(errno));
 }
 
@@ -83,7 +72,7 @@ static int probe_size(struct virtio_blk *blk, struct geometry *g, char *err, siz
 
 	*g = (struct geometry){ 0, VIRTIO_BLK_SECTOR_SIZE, VIRTIO_BLK_SECTOR_SIZE, 0, 0 };
 	if (fstat(blk->fd, &st))
-		return fail(err, errlen, -errno, "disk '%s': %s", blk->path, strerror(errno));
+		return set_err(err, errlen, -errno, "disk '%s': %s", blk->path, strerror(errno));
 	if (S_ISBLK(st.st_mode)) {
 		int lbs = 0, pbs = 0;
 		unsigned min_io = 0, opt_io = 0;
@@ -91,7 +80,7 @@ static int probe_size(struct virtio_blk *blk, struct geometry *g, char *err, siz
 		if (ioctl(blk->fd, BLKGETSIZE64, &g->bytes) || ioctl(blk->fd, BLKSSZGET, &lbs) ||
 		    ioctl(blk->fd, BLKPBSZGET, &pbs) || ioctl(blk->fd, BLKIOMIN, &min_io) ||
 		    ioctl(blk->fd, BLKIOOPT, &opt_io))
-			return fail(err, errlen, -errno, "disk '%s': cannot size block device: %s",
+			return set_err(err, errlen, -errno, "disk '%s': cannot size block device: %s",
 				    blk->path, strerror(errno));
 		*g = (struct geometry){ g->bytes, (uint32_t)lbs, (uint32_t)pbs, min_io, opt_io };
 	} else if (S_ISREG(st.st_mode)) {
@@ -104,12 +93,12 @@ static int probe_size(struct virtio_blk *blk, struct geometry *g, char *err, siz
 		    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align > g->logical)
 			g->logical = stx.stx_dio_offset_align;
 	} else {
-		return fail(err, errlen, -EINVAL, "disk '%s' is neither a file nor a block device",
+		return set_err(err, errlen, -EINVAL, "disk '%s' is neither a file nor a block device",
 			    blk->path);
 	}
 	if (g->logical < VIRTIO_BLK_SECTOR_SIZE || (g->logical & (g->logical - 1)) ||
 	    g->logical > 65536)
-		return fail(err, errlen, -EINVAL, "disk '%s': unusable block size %u", blk->path,
+		return set_err(err, errlen, -EINVAL, "disk '%s': unusable block size %u", blk->path,
 			    g->logical);
 	if (g->physical < g->logical || (g->physical & (g->physical - 1)))
 		g->physical = g->logical;
@@ -128,9 +117,9 @@ static int open_image(struct virtio_blk *blk, char *err, size_t errlen)
 	if (blk->fd >= 0)
 		return 0;
 	if (errno == EINVAL && blk->direct)
-		return fail(err, errlen, -EINVAL, "disk '%s': direct=on is not supported by its "
+		return set_err(err, errlen, -EINVAL, "disk '%s': direct=on is not supported by its "
 			    "filesystem", blk->path);
-	return fail(err, errlen, -errno, "disk '%s': cannot open%s: %s", blk->path,
+	return set_err(err, errlen, -errno, "disk '%s': cannot open%s: %s", blk->path,
 		    blk->readonly ? "" : " read-write", strerror(errno));
 }
 
@@ -246,12 +235,12 @@ static int check_cfg(const struct disk_config *cfg, unsigned *nq, unsigned *qs, 
 	*nq = cfg->num_queues ? cfg->num_queues : 1;
 	*qs = cfg->queue_size ? cfg->queue_size : 128;
 	if (!cfg->path || !*cfg->path)
-		return fail(err, errlen, -EINVAL, "disk: no path given");
+		return set_err(err, errlen, -EINVAL, "disk: no path given");
 	if (*nq > VIRTIO_PCI_MAX_QUEUES || *nq + 1 > MSIX_MAX_VECTORS)
-		return fail(err, errlen, -EINVAL, "disk '%s': num_queues=%u is out of range "
+		return set_err(err, errlen, -EINVAL, "disk '%s': num_queues=%u is out of range "
 			    "(1-%u)", cfg->path, *nq, VIRTIO_PCI_MAX_QUEUES);
 	if (*qs < 2 || *qs > VIRTQ_MAX_SIZE || (*qs & (*qs - 1)))
-		return fail(err, errlen, -EINVAL, "disk '%s': queue_size=%u is not a power of two "
+		return set_err(err, errlen, -EINVAL, "disk '%s': queue_size=%u is not a power of two "
 			    "in 2-%u", cfg->path, *qs, VIRTQ_MAX_SIZE);
 	return 0;
 }
@@ -279,7 +268,7 @@ static int pick_engine(struct virtio_blk *blk, enum virtio_blk_engine engine, ch
 		return 0;
 	}
 	if (engine == VIRTIO_BLK_ENGINE_URING)
-		return fail(err, errlen, ret, "disk '%s': io_uring unavailable: %s", blk->path,
+		return set_err(err, errlen, ret, "disk '%s': io_uring unavailable: %s", blk->path,
 			    strerror(-ret));
 	if (engine == VIRTIO_BLK_ENGINE_AUTO)
 		pr_info("disk '%s': io_uring unavailable (%s), synchronous I/O", blk->path,
@@ -302,7 +291,7 @@ int virtio_blk_new(const struct disk_config *cfg, enum virtio_blk_engine engine,
 	blk = calloc(1, sizeof(*blk));
 	if (!blk || !(blk->path = strdup(cfg->path))) {
 		free(blk);
-		return fail(err, errlen, -ENOMEM, "disk '%s': out of memory", cfg->path);
+		return set_err(err, errlen, -ENOMEM, "disk '%s': out of memory", cfg->path);
 	}
 	blk->readonly = cfg->readonly;
 	blk->direct = cfg->direct;
@@ -319,12 +308,12 @@ int virtio_blk_new(const struct disk_config *cfg, enum virtio_blk_engine engine,
 		goto err_close;
 	ret = rate_limiter_init(&blk->rl, &cfg->rate_limiter, rl_now_ns());
 	if (ret) {
-		fail(err, errlen, ret, "disk '%s': rate limiter: %s", blk->path, strerror(-ret));
+		set_err(err, errlen, ret, "disk '%s': rate limiter: %s", blk->path, strerror(-ret));
 		goto err_close;
 	}
 	blk->queues = calloc(nq, sizeof(*blk->queues));
 	if (!blk->queues) {
-		ret = fail(err, errlen, -ENOMEM, "disk '%s': out of memory", blk->path);
+		ret = set_err(err, errlen, -ENOMEM, "disk '%s': out of memory", blk->path);
 		goto err_rl;
 	}
 	build_id(blk, cfg->serial);

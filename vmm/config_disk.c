@@ -5,25 +5,12 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vmm/config.h"
-
-static int bad(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int bad(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return ret;
-}
+#include "vmm/log.h"
 
 int config_validate_disk(const struct vm_config *cfg, unsigned i, char *err, size_t errlen)
 {
@@ -31,30 +18,30 @@ int config_validate_disk(const struct vm_config *cfg, unsigned i, char *err, siz
 	unsigned qs = d->queue_size;
 
 	if (!d->path || !*d->path)
-		return bad(err, errlen, -EINVAL, "disks[%u].path: missing (vireo has no vhost-user)", i);
+		return set_err(err, errlen, -EINVAL, "disks[%u].path: missing (vireo has no vhost-user)", i);
 	if (d->num_queues < 1 || d->num_queues > 64)
-		return bad(err, errlen, -EINVAL, "disks[%u].num_queues: must be between 1 and 64", i);
+		return set_err(err, errlen, -EINVAL, "disks[%u].num_queues: must be between 1 and 64", i);
 	if (qs <= 2 || qs > 32768 || (qs & (qs - 1)))
-		return bad(err, errlen, -EINVAL,
+		return set_err(err, errlen, -EINVAL,
 			   "disks[%u].queue_size: must be a power of two between 4 and 32768", i);
 	if (d->id && !strncmp(d->id, "__", 2))
-		return bad(err, errlen, -EINVAL, "disks[%u].id: '%s' must not start with '__'", i,
+		return set_err(err, errlen, -EINVAL, "disks[%u].id: '%s' must not start with '__'", i,
 			   d->id);
 	if (d->pci_segment)
-		return bad(err, errlen, -EINVAL, "disks[%u].pci_segment: only segment 0 exists", i);
+		return set_err(err, errlen, -EINVAL, "disks[%u].pci_segment: only segment 0 exists", i);
 	if (d->pci_device_id == 0 || d->pci_device_id > 31)
-		return bad(err, errlen, -EINVAL, "disks[%u].pci_device_id: must be between 1 and 31 "
+		return set_err(err, errlen, -EINVAL, "disks[%u].pci_device_id: must be between 1 and 31 "
 			   "(0 is the host bridge)", i);
 	for (unsigned j = 0; j < i; j++) {
 		/* CH's IdentifierNotUnique and DuplicateDevicePath: 409 since its PR #8665. */
 		if (d->id && cfg->disks[j].id && !strcmp(d->id, cfg->disks[j].id))
-			return bad(err, errlen, -EEXIST, "disks[%u].id: identifier '%s' is not unique",
+			return set_err(err, errlen, -EEXIST, "disks[%u].id: identifier '%s' is not unique",
 				   i, d->id);
 		if (d->pci_device_id > 0 && d->pci_device_id == cfg->disks[j].pci_device_id)
-			return bad(err, errlen, -EEXIST, "disks[%u].pci_device_id: slot %d is already "
+			return set_err(err, errlen, -EEXIST, "disks[%u].pci_device_id: slot %d is already "
 				   "used by disks[%u]", i, d->pci_device_id, j);
 		if (cfg->disks[j].path && !strcmp(d->path, cfg->disks[j].path))
-			return bad(err, errlen, -EEXIST, "disks[%u].path: '%s' is already used by "
+			return set_err(err, errlen, -EEXIST, "disks[%u].path: '%s' is already used by "
 				   "disks[%u]", i, d->path, j);
 	}
 	return 0;
@@ -69,7 +56,7 @@ static int parse_bool(const char *key, const char *val, bool *out, char *err, si
 	else if (!strcmp(val, "off") || !strcmp(val, "false"))
 		*out = false;
 	else
-		return bad(err, errlen, -EINVAL, "--disk: %s='%s' is not on or off", key, val);
+		return set_err(err, errlen, -EINVAL, "--disk: %s='%s' is not on or off", key, val);
 	return 0;
 }
 
@@ -82,7 +69,7 @@ static int parse_num(const char *key, const char *val, uint64_t max, uint64_t *o
 	errno = 0;
 	v = strtoull(val, &end, 10);
 	if (errno || end == val || *end || *val == '-' || v > max)
-		return bad(err, errlen, -EINVAL, "--disk: %s='%s' is not a number in 0-%" PRIu64,
+		return set_err(err, errlen, -EINVAL, "--disk: %s='%s' is not a number in 0-%" PRIu64,
 			   key, val, max);
 	*out = v;
 	return 0;
@@ -164,14 +151,14 @@ static int disk_kv(struct disk_config *d, const char *key, const char *val, char
 			return ret;
 	}
 	if (!strcmp(key, "image_type") && strcmp(val, "raw"))
-		return bad(err, errlen, -EINVAL, "--disk: image_type=%s is not supported (raw only)",
+		return set_err(err, errlen, -EINVAL, "--disk: image_type=%s is not supported (raw only)",
 			   val);
 	if (!strcmp(key, "image_type"))
 		return 0;
 	for (unsigned i = 0; unsupported[i]; i++)
 		if (!strcmp(key, unsupported[i]))
-			return bad(err, errlen, -EINVAL, "--disk: %s is not supported by vireo", key);
-	return bad(err, errlen, -EINVAL, "--disk: unknown key '%s'", key);
+			return set_err(err, errlen, -EINVAL, "--disk: %s is not supported by vireo", key);
+	return set_err(err, errlen, -EINVAL, "--disk: unknown key '%s'", key);
 }
 
 int config_parse_disk(const char *s, struct disk_config *d, char *err, size_t errlen)
@@ -189,7 +176,7 @@ int config_parse_disk(const char *s, struct disk_config *d, char *err, size_t er
 		char *eq = strchr(item, '=');
 
 		if (!eq) {
-			ret = bad(err, errlen, -EINVAL, "--disk: expected key=value, got '%s'", item);
+			ret = set_err(err, errlen, -EINVAL, "--disk: expected key=value, got '%s'", item);
 			break;
 		}
 		*eq = '\0';
@@ -197,11 +184,11 @@ int config_parse_disk(const char *s, struct disk_config *d, char *err, size_t er
 	}
 	free(copy);
 	if (!ret && !d->path)
-		ret = bad(err, errlen, -EINVAL, "--disk: path= is required");
+		ret = set_err(err, errlen, -EINVAL, "--disk: path= is required");
 	if (!ret && d->rate_limiter.set &&
 	    ((d->rate_limiter.bandwidth.set && !d->rate_limiter.bandwidth.refill_time) ||
 	     (d->rate_limiter.ops.set && !d->rate_limiter.ops.refill_time)))
-		ret = bad(err, errlen, -EINVAL, "--disk: a rate limit needs its *_refill_time");
+		ret = set_err(err, errlen, -EINVAL, "--disk: a rate limit needs its *_refill_time");
 	if (ret)
 		config_disk_free(d);
 	return ret;

@@ -116,3 +116,13 @@ int log_ratelimit_allow(struct log_ratelimit *rl, unsigned burst, unsigned *supp
 	pthread_mutex_unlock(&logger.lock);
 	return allow;
 }
+
+int set_err(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return ret;
+}

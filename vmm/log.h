@@ -3,6 +3,7 @@
 #ifndef VIREO_VMM_LOG_H
 #define VIREO_VMM_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
@@ -33,6 +34,13 @@ struct log_ratelimit {
 	unsigned suppressed;
 };
 int log_ratelimit_allow(struct log_ratelimit *rl, unsigned burst, unsigned *suppressed);
+
+/*
+ * The "-errno plus one line" convention of fallible builders (vm_create, the loaders, config
+ * checks): writes the message into @err and returns @ret, so `return set_err(...)` does both.
+ */
+int set_err(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #define pr_warn_ratelimited(...)                                                        \
 	do {                                                                            \

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,19 +16,6 @@
 #include "arch/x86_64/layout.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
-
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return ret;
-}
 
 void vm_request_exit(struct vm *vm, enum vm_exit_reason reason)
 {
@@ -60,21 +46,21 @@ static int vm_open_kvm(struct vm *vm, char *err, size_t errlen)
 
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0)
-		return fail(err, errlen, -errno, "cannot open /dev/kvm: %s", strerror(errno));
+		return set_err(err, errlen, -errno, "cannot open /dev/kvm: %s", strerror(errno));
 	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
-		return fail(err, errlen, -ENOTSUP, "/dev/kvm has an unsupported API version");
+		return set_err(err, errlen, -ENOTSUP, "/dev/kvm has an unsupported API version");
 	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++)
 		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, required[i].cap) <= 0)
-			return fail(err, errlen, -ENOTSUP, "KVM lacks KVM_CAP_%s", required[i].name);
+			return set_err(err, errlen, -ENOTSUP, "KVM lacks KVM_CAP_%s", required[i].name);
 	run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (run_size <= 0)
-		return fail(err, errlen, -errno, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+		return set_err(err, errlen, -errno, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
 	vm->run_size = (size_t)run_size;
 	do
 		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	while (vm->vm_fd < 0 && errno == EINTR);
 	if (vm->vm_fd < 0)
-		return fail(err, errlen, -errno, "KVM_CREATE_VM: %s", strerror(errno));
+		return set_err(err, errlen, -errno, "KVM_CREATE_VM: %s", strerror(errno));
 	return 0;
 }
 
@@ -85,13 +71,13 @@ static int vm_setup_irqchip(struct vm *vm, char *err, size_t errlen)
 
 	/* VMX needs the TSS (3 pages) before any vCPU runs: APs start in real mode. */
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_KVM_TSS))
-		return fail(err, errlen, -errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+		return set_err(err, errlen, -errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
 	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity_map))
-		return fail(err, errlen, -errno, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+		return set_err(err, errlen, -errno, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0))
-		return fail(err, errlen, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+		return set_err(err, errlen, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit))
-		return fail(err, errlen, -errno, "KVM_CREATE_PIT2: %s", strerror(errno));
+		return set_err(err, errlen, -errno, "KVM_CREATE_PIT2: %s", strerror(errno));
 	return 0;
 }
 
@@ -102,7 +88,7 @@ static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
 
 	ret = guest_mem_init(&vm->mem, vm->cfg->memory_size);
 	if (ret)
-		return fail(err, errlen, ret, "cannot allocate %llu MiB of guest RAM: %s",
+		return set_err(err, errlen, ret, "cannot allocate %llu MiB of guest RAM: %s",
 			    (unsigned long long)(vm->cfg->memory_size >> 20), strerror(-ret));
 	snap_ram_from_guest_mem(&vm->mem, &vm->ram);
 	for (i = 0; i < vm->mem.nr_regions; i++) {
@@ -115,7 +101,7 @@ static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
 		};
 
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot))
-			return fail(err, errlen, -errno, "KVM_SET_USER_MEMORY_REGION: %s",
+			return set_err(err, errlen, -errno, "KVM_SET_USER_MEMORY_REGION: %s",
 				    strerror(errno));
 	}
 	return 0;
@@ -146,14 +132,14 @@ static int vm_setup_legacy_devices(struct vm *vm, char *err, size_t errlen)
 	vm->notifier = (struct platform_notifier){ vm_platform_notify, vm };
 	vm->serial_irq_fd = vm_irqfd(vm, LAYOUT_COM1_GSI);
 	if (vm->serial_irq_fd < 0)
-		return fail(err, errlen, vm->serial_irq_fd, "KVM_IRQFD for COM1: %s",
+		return set_err(err, errlen, vm->serial_irq_fd, "KVM_IRQFD for COM1: %s",
 			    strerror(-vm->serial_irq_fd));
 	vm->serial = serial_create(vm->persist->serial_out_fd, vm->serial_irq_fd);
 	vm->cmos = cmos_create(vm->persist->cmos_nvram);
 	vm->i8042 = i8042_create(&vm->notifier);
 	vm->acpi_pm = acpi_pm_create(&vm->notifier);
 	if (!vm->serial || !vm->cmos || !vm->i8042 || !vm->acpi_pm)
-		return fail(err, errlen, -ENOMEM, "out of memory for devices");
+		return set_err(err, errlen, -ENOMEM, "out of memory for devices");
 	if (vm->cfg->serial.mode != CONSOLE_OFF)
 		ret = bus_register(&vm->pio_bus, LAYOUT_COM1_PORT, 8, &serial_bus_ops, vm->serial);
 	else
@@ -164,7 +150,7 @@ static int vm_setup_legacy_devices(struct vm *vm, char *err, size_t errlen)
 	ret = ret ?: bus_register(&vm->pio_bus, LAYOUT_ACPI_PM_PORT, LAYOUT_ACPI_PM_LEN,
 				  &acpi_pm_bus_ops, vm->acpi_pm);
 	if (ret)
-		return fail(err, errlen, ret, "cannot register legacy devices: %s", strerror(-ret));
+		return set_err(err, errlen, ret, "cannot register legacy devices: %s", strerror(-ret));
 	return 0;
 }
 
@@ -181,7 +167,7 @@ static int vm_setup_pci(struct vm *vm, char *err, size_t errlen)
 	arch_mmio64_window(&vm->mem, arch_host_phys_bits(), &m64_base, &m64_size);
 	ret = pci_segment_init(&vm->pci, 0);
 	if (ret)
-		return fail(err, errlen, ret, "cannot create PCI segment 0: %s", strerror(-ret));
+		return set_err(err, errlen, ret, "cannot create PCI segment 0: %s", strerror(-ret));
 	vm->pci_ready = true;
 	ret = range_alloc_init(&vm->mmio32, "mmio32", LAYOUT_PCI_MMIO32_START,
 			       LAYOUT_PCI_MMIO32_SIZE);
@@ -195,7 +181,7 @@ static int vm_setup_pci(struct vm *vm, char *err, size_t errlen)
 	ret = ret ?: bus_register(&vm->mmio_bus, LAYOUT_PCI_ECAM_START, LAYOUT_PCI_ECAM_SIZE,
 				  &pci_ecam_ops, &vm->pci);
 	if (ret)
-		return fail(err, errlen, ret, "cannot set up PCI segment 0: %s", strerror(-ret));
+		return set_err(err, errlen, ret, "cannot set up PCI segment 0: %s", strerror(-ret));
 	return 0;
 }
 
@@ -212,18 +198,18 @@ static int vm_setup_ged(struct vm *vm, char *err, size_t errlen)
 	if (!gsi_alloc_used(&vm->gsis, vm->ged_gsi))
 		ret = gsi_alloc_reserve(&vm->gsis, vm->ged_gsi);
 	if (ret)
-		return fail(err, errlen, ret, "cannot reserve GSI %u for the GED: %s", vm->ged_gsi,
+		return set_err(err, errlen, ret, "cannot reserve GSI %u for the GED: %s", vm->ged_gsi,
 			    strerror(-ret));
 	vm->ged_irq_fd = vm_irqfd(vm, vm->ged_gsi);
 	if (vm->ged_irq_fd < 0)
-		return fail(err, errlen, vm->ged_irq_fd, "KVM_IRQFD for the GED: %s",
+		return set_err(err, errlen, vm->ged_irq_fd, "KVM_IRQFD for the GED: %s",
 			    strerror(-vm->ged_irq_fd));
 	vm->ged = ged_create(vm->ged_irq_fd);
 	if (!vm->ged)
-		return fail(err, errlen, -ENOMEM, "out of memory for the GED");
+		return set_err(err, errlen, -ENOMEM, "out of memory for the GED");
 	ret = bus_register(&vm->mmio_bus, LAYOUT_GED_START, GED_REG_SIZE, &ged_bus_ops, vm->ged);
 	if (ret)
-		return fail(err, errlen, ret, "cannot register the GED: %s", strerror(-ret));
+		return set_err(err, errlen, ret, "cannot register the GED: %s", strerror(-ret));
 	return 0;
 }
 
@@ -247,10 +233,10 @@ static int vm_setup_acpi(struct vm *vm, uint64_t *rsdp, char *err, size_t errlen
 	int ret;
 
 	if (!area)
-		return fail(err, errlen, -EFAULT, "no guest RAM for the ACPI tables");
+		return set_err(err, errlen, -EFAULT, "no guest RAM for the ACPI tables");
 	ret = acpi_build_tables(&platform, area, LAYOUT_ACPI_START, LAYOUT_ACPI_SIZE, rsdp);
 	if (ret)
-		return fail(err, errlen, ret, "cannot build ACPI tables: %s", strerror(-ret));
+		return set_err(err, errlen, ret, "cannot build ACPI tables: %s", strerror(-ret));
 	return 0;
 }
 
@@ -261,16 +247,16 @@ static int vm_setup_vcpus(struct vm *vm, char *err, size_t errlen)
 
 	ret = arch_cpuid_supported(vm->kvm_fd, &vm->cpuid);
 	if (ret)
-		return fail(err, errlen, ret, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-ret));
+		return set_err(err, errlen, ret, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-ret));
 	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
-		return fail(err, errlen, -ENOMEM, "out of memory for vCPUs");
+		return set_err(err, errlen, -ENOMEM, "out of memory for vCPUs");
 	for (i = 0; i < vm->nr_vcpus; i++)
 		vm->vcpus[i].fd = -1;
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		ret = vcpu_create(vm, i);
 		if (ret)
-			return fail(err, errlen, ret, "cannot create vcpu%u: %s", i, strerror(-ret));
+			return set_err(err, errlen, ret, "cannot create vcpu%u: %s", i, strerror(-ret));
 	}
 	return 0;
 }
@@ -291,7 +277,7 @@ static int vm_load_payload(struct vm *vm, uint64_t rsdp, char *err, size_t errle
 	ret = arch_write_boot_tables(&vm->mem, vm->boot.protocol);
 	ret = ret ?: arch_vcpu_set_boot_regs(vm->vcpus[0].fd, &vm->boot);
 	if (ret)
-		return fail(err, errlen, ret, "cannot set up the boot vCPU: %s", strerror(-ret));
+		return set_err(err, errlen, ret, "cannot set up the boot vCPU: %s", strerror(-ret));
 	return 0;
 }
 
@@ -304,7 +290,7 @@ static int vm_build(const struct vm_config *cfg, struct vm_persist *persist, boo
 	int ret;
 
 	if (!vm)
-		return fail(err, errlen, -ENOMEM, "out of memory");
+		return set_err(err, errlen, -ENOMEM, "out of memory");
 	vm->cfg = cfg;
 	vm->persist = persist;
 	vm->nr_vcpus = cfg->boot_vcpus;
@@ -318,12 +304,12 @@ static int vm_build(const struct vm_config *cfg, struct vm_persist *persist, boo
 	vm->info_evt = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->exit_evt < 0 || vm->info_evt < 0 || bus_init(&vm->pio_bus, "pio") ||
 	    bus_init(&vm->mmio_bus, "mmio")) {
-		ret = fail(err, errlen, -ENOMEM, "cannot create VM event/bus state");
+		ret = set_err(err, errlen, -ENOMEM, "cannot create VM event/bus state");
 		goto err;
 	}
 	ret = vm_irq_init(vm);
 	if (ret) {
-		fail(err, errlen, ret, "cannot create the interrupt poller: %s", strerror(-ret));
+		set_err(err, errlen, ret, "cannot create the interrupt poller: %s", strerror(-ret));
 		goto err;
 	}
 	ret = vm_open_kvm(vm, err, errlen);

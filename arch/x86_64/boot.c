@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -17,6 +16,7 @@
 
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/layout.h"
+#include "vmm/log.h"
 
 /* boot.rst "The Real-Mode Kernel Header" offsets, in the file and in the zero page. */
 #define BP_ACPI_RSDP_ADDR   0x070
@@ -65,19 +65,6 @@ struct hvm_memmap_entry {
 _Static_assert(sizeof(struct hvm_start_info) == 56, "hvm_start_info v1 is 56 bytes");
 _Static_assert(sizeof(struct hvm_memmap_entry) == 24, "memmap entry is 24 bytes");
 
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
 static uint32_t get_le32(const uint8_t *p)
 {
 	uint32_t v;
@@ -120,23 +107,23 @@ int arch_bzimage_load(const struct guest_mem *mem, const uint8_t *img, size_t le
 	uint64_t code_off, code_len, init_size;
 
 	if (len < BP_INIT_SIZE + 4 || get_le32(img + BP_HEADER) != HDRS_MAGIC)
-		return fail(err, errlen, -ENOEXEC, "not a bzImage (no HdrS header)");
+		return set_err(err, errlen, -ENOEXEC, "not a bzImage (no HdrS header)");
 	if (get_le16(img + BP_VERSION) < BOOT_MIN_VERSION)
-		return fail(err, errlen, -ENOEXEC, "boot protocol %#x is older than 2.12",
+		return set_err(err, errlen, -ENOEXEC, "boot protocol %#x is older than 2.12",
 			    get_le16(img + BP_VERSION));
 	if (!(img[BP_XLOADFLAGS] & XLF_KERNEL_64) || !(img[BP_LOADFLAGS] & LOADED_HIGH))
-		return fail(err, errlen, -ENOEXEC, "bzImage has no 64-bit entry point");
+		return set_err(err, errlen, -ENOEXEC, "bzImage has no 64-bit entry point");
 	setup_sects = img[BP_SETUP_SECTS] ? img[BP_SETUP_SECTS] : 4;
 	code_off = (uint64_t)(setup_sects + 1) * 512;
 	if (code_off >= len)
-		return fail(err, errlen, -ENOEXEC, "bzImage is truncated");
+		return set_err(err, errlen, -ENOEXEC, "bzImage is truncated");
 	code_len = len - code_off;
 	init_size = get_le32(img + BP_INIT_SIZE);
 	if (init_size < code_len)
 		init_size = code_len;
 	/* The decompressor needs init_size bytes at the load address (boot.rst). */
 	if (!guest_mem_ptr(mem, LAYOUT_HIGH_RAM_START, init_size))
-		return fail(err, errlen, -E2BIG, "kernel needs %llu MiB above 1 MiB; add memory",
+		return set_err(err, errlen, -E2BIG, "kernel needs %llu MiB above 1 MiB; add memory",
 			    (unsigned long long)(init_size >> 20) + 1);
 	load_segment(mem, LAYOUT_HIGH_RAM_START, img + code_off, code_len, 0);
 	*out = (struct boot_info){
@@ -239,26 +226,26 @@ int arch_pvh_load(const struct guest_mem *mem, const uint8_t *img, size_t len,
 	unsigned i;
 
 	if (elf_parse_header(img, len, &v))
-		return fail(err, errlen, -ENOEXEC, "not a little-endian ELF executable");
+		return set_err(err, errlen, -ENOEXEC, "not a little-endian ELF executable");
 	for (i = 0; i < v.phnum; i++) {
 		if (elf_phdr(img, len, &v, i, &ph))
-			return fail(err, errlen, -ENOEXEC, "ELF program header %u is corrupt", i);
+			return set_err(err, errlen, -ENOEXEC, "ELF program header %u is corrupt", i);
 		if (ph.type == PT_NOTE && !have_entry)
 			have_entry = !elf_find_pvh_note(img + ph.offset, ph.filesz, &entry);
 		if (ph.type != PT_LOAD || !ph.memsz)
 			continue;
 		if (load_segment(mem, ph.paddr, img + ph.offset, ph.filesz, ph.memsz - ph.filesz))
-			return fail(err, errlen, -EFAULT,
+			return set_err(err, errlen, -EFAULT,
 				    "ELF segment %u (0x%llx, %llu bytes) is not in guest RAM above 1 MiB",
 				    i, (unsigned long long)ph.paddr, (unsigned long long)ph.memsz);
 		lo = ph.paddr < lo ? ph.paddr : lo;
 		hi = ph.paddr + ph.memsz > hi ? ph.paddr + ph.memsz : hi;
 	}
 	if (!have_entry)
-		return fail(err, errlen, -ENOEXEC,
+		return set_err(err, errlen, -ENOEXEC,
 			    "ELF kernel has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)");
 	if (hi == 0)
-		return fail(err, errlen, -ENOEXEC, "ELF kernel has no loadable segment");
+		return set_err(err, errlen, -ENOEXEC, "ELF kernel has no loadable segment");
 	*out = (struct boot_info){
 		.protocol = BOOT_PVH,
 		.entry = entry,
@@ -344,20 +331,20 @@ static int map_file(const char *what, const char *path, uint8_t **data, size_t *
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "cannot open %s '%s': %s", what, path,
+		return set_err(err, errlen, -errno, "cannot open %s '%s': %s", what, path,
 			    strerror(errno));
 	if (fstat(fd, &st)) {
-		ret = fail(err, errlen, -errno, "cannot stat %s '%s': %s", what, path,
+		ret = set_err(err, errlen, -errno, "cannot stat %s '%s': %s", what, path,
 			   strerror(errno));
 	} else if (!S_ISREG(st.st_mode)) {
-		ret = fail(err, errlen, -EINVAL, "%s '%s' is not a regular file", what, path);
+		ret = set_err(err, errlen, -EINVAL, "%s '%s' is not a regular file", what, path);
 	} else if (st.st_size == 0) {
-		ret = fail(err, errlen, -EINVAL, "%s '%s' is empty", what, path);
+		ret = set_err(err, errlen, -EINVAL, "%s '%s' is empty", what, path);
 	} else {
 		*len = (size_t)st.st_size;
 		*data = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (*data == MAP_FAILED)
-			ret = fail(err, errlen, -errno, "cannot map %s '%s': %s", what, path,
+			ret = set_err(err, errlen, -errno, "cannot map %s '%s': %s", what, path,
 				   strerror(errno));
 	}
 	close(fd);
@@ -384,7 +371,7 @@ static int load_initramfs(const struct guest_mem *mem, const char *path, uint64_
 		top = max_end;
 	gpa = (top - len) & ~0xfffULL;
 	if (len > top || gpa < bi->kernel_end) {
-		ret = fail(err, errlen, -E2BIG, "initramfs '%s' (%zu bytes) does not fit in guest "
+		ret = set_err(err, errlen, -E2BIG, "initramfs '%s' (%zu bytes) does not fit in guest "
 			   "RAM below %#llx after the kernel", path, len, (unsigned long long)top);
 		goto out;
 	}
@@ -402,7 +389,7 @@ static int write_cmdline(const struct guest_mem *mem, const char *cmdline, char 
 	size_t len = strlen(cmdline);
 
 	if (len >= LAYOUT_CMDLINE_MAX)
-		return fail(err, errlen, -E2BIG, "kernel command line is %zu bytes; the limit is %llu",
+		return set_err(err, errlen, -E2BIG, "kernel command line is %zu bytes; the limit is %llu",
 			    len, LAYOUT_CMDLINE_MAX - 1);
 	return guest_mem_write(mem, LAYOUT_CMDLINE_START, cmdline, len + 1);
 }
@@ -425,7 +412,7 @@ int arch_load_kernel(const struct guest_mem *mem, const struct boot_request *req
 	} else if (len >= SELFMAG && !memcmp(img, ELFMAG, SELFMAG)) {
 		ret = arch_pvh_load(mem, img, len, out, err, errlen);
 	} else {
-		ret = fail(err, errlen, -ENOEXEC, "'%s' is neither a bzImage nor an ELF kernel",
+		ret = set_err(err, errlen, -ENOEXEC, "'%s' is neither a bzImage nor an ELF kernel",
 			   req->kernel_path);
 	}
 	if (!ret && req->initramfs_path)
@@ -435,12 +422,12 @@ int arch_load_kernel(const struct guest_mem *mem, const struct boot_request *req
 	if (!ret && out->protocol == BOOT_LINUX64) {
 		ret = arch_bootparams_write(mem, img, len, out, strlen(req->cmdline), req->rsdp_gpa);
 		if (ret)
-			fail(err, errlen, ret, "cannot write the zero page: %s%s", strerror(-ret),
+			set_err(err, errlen, ret, "cannot write the zero page: %s%s", strerror(-ret),
 			     ret == -E2BIG ? " (command line longer than the kernel accepts)" : "");
 	} else if (!ret) {
 		ret = arch_pvh_start_info_write(mem, out, req->rsdp_gpa);
 		if (ret)
-			fail(err, errlen, ret, "cannot write hvm_start_info: %s", strerror(-ret));
+			set_err(err, errlen, ret, "cannot write hvm_start_info: %s", strerror(-ret));
 	}
 	munmap(img, len);
 	return ret;
