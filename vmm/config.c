@@ -258,13 +258,15 @@ static const struct option cli_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static bool kv_bool(const char *val, bool *out)
+bool config_parse_bool(const char *val, bool *out)
 {
 	if (!strcmp(val, "on") || !strcmp(val, "true"))
-		return (*out = true);
-	if (!strcmp(val, "off") || !strcmp(val, "false"))
-		return !(*out = false);
-	return false;
+		*out = true;
+	else if (!strcmp(val, "off") || !strcmp(val, "false"))
+		*out = false;
+	else
+		return false;
+	return true;
 }
 
 /* CH's RestoreConfig keys; memory_restore_mode copy|ondemand (vireo's ondemand maps lazily). */
@@ -274,9 +276,9 @@ static int restore_kv(void *ctx, const char *key, const char *val, char *err, si
 
 	if (!strcmp(key, "source_url"))
 		return set_string(&opts->restore.source_url, val);
-	if (!strcmp(key, "resume") && kv_bool(val, &opts->restore.resume))
+	if (!strcmp(key, "resume") && config_parse_bool(val, &opts->restore.resume))
 		return 0;
-	if (!strcmp(key, "prefault") && kv_bool(val, &opts->restore.prefault))
+	if (!strcmp(key, "prefault") && config_parse_bool(val, &opts->restore.prefault))
 		return 0;
 	if (!strcmp(key, "memory_restore_mode") && (!strcasecmp(val, "copy") ||
 						    !strcasecmp(val, "ondemand"))) {

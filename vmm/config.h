@@ -116,6 +116,8 @@ int config_add_disk(struct vm_config *cfg, const struct disk_config *d);
 int config_validate_disk(const struct vm_config *cfg, unsigned i, char *err, size_t errlen);
 /* Checks that at most one of serial and console uses the terminal (CH's DoubleTtyMode). */
 int config_check_consoles(const struct vm_config *cfg, char *err, size_t errlen);
+/* Cloud Hypervisor's on/off/true/false; false (and *@out untouched) for anything else. */
+bool config_parse_bool(const char *val, bool *out);
 /* "tty", "null", "off", "file=PATH". */
 int config_parse_console(const char *s, struct console_config *out, char *err, size_t errlen);
 

@@ -51,11 +51,7 @@ int config_validate_disk(const struct vm_config *cfg, unsigned i, char *err, siz
 
 static int parse_bool(const char *key, const char *val, bool *out, char *err, size_t errlen)
 {
-	if (!strcmp(val, "on") || !strcmp(val, "true"))
-		*out = true;
-	else if (!strcmp(val, "off") || !strcmp(val, "false"))
-		*out = false;
-	else
+	if (!config_parse_bool(val, out))
 		return set_err(err, errlen, -EINVAL, "--disk: %s='%s' is not on or off", key, val);
 	return 0;
 }
