@@ -345,6 +345,28 @@ static void test_pci_segment_option(void **state)
 	expect_error(f, PARSE(f, "--pci-segment", "iommu=on"), "unknown key", "iommu");
 }
 
+static void test_restore_option(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(PARSE(f, "--restore", "source_url=file:///s,resume=on,prefault=true,"
+			       "memory_restore_mode=copy"), 0);
+	assert_string_equal(f->opts.restore.source_url, "file:///s");
+	assert_true(f->opts.restore.resume && f->opts.restore.prefault && f->opts.restore.copy);
+	assert_int_equal(PARSE(f, "--restore", "source_url=file:///s,memory_restore_mode=OnDemand"),
+			 0);
+	assert_false(f->opts.restore.resume || f->opts.restore.prefault || f->opts.restore.copy);
+	expect_error(f, PARSE(f, "--restore", "resume=on"), "--restore", "source_url");
+	expect_error(f, PARSE(f, "--restore", "source_url=file:///s,resume=maybe"), "resume",
+		     "maybe");
+	expect_error(f, PARSE(f, "--restore", "source_url=file:///s,memory_restore_mode=fast"),
+		     "memory_restore_mode", "fast");
+	expect_error(f, PARSE(f, "--restore", "source_url=file:///s,speed=1"), "unknown key",
+		     "speed");
+	expect_error(f, PARSE(f, "--restore", "source_url=file:///s", "--kernel", "/k"),
+		     "--restore", "--kernel");
+}
+
 /* CH's DoubleTtyMode: only one of serial and console may own the terminal. */
 static void test_validate_double_tty(void **state)
 {
@@ -555,6 +577,7 @@ int main(void)
 		T(test_validate_double_tty),
 		T(test_disk_option),
 		T(test_pci_segment_option),
+		T(test_restore_option),
 		T(test_disk_errors),
 		T(test_error_stray_positional),
 		T(test_validate_accepts_complete_config),
