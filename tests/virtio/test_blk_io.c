@@ -487,6 +487,43 @@ static void test_snapshot_identity(void **state)
 	virtio_pci_resume(&f->vp);
 }
 
+/* Without serial=, a copied or moved image answers GET_ID as the guest saw it before. */
+static void test_snapshot_id_of_copied_image(void **state)
+{
+	struct bfx *f = *state;
+	struct disk_config cfg = f->cfg;
+	struct virtio_blk *a = NULL, *b = NULL;
+	char err[256], copy[] = "/tmp/vireo-blk-copy-XXXXXX";
+	int in = open(f->cfg.path, O_RDONLY | O_CLOEXEC), out = mkstemp(copy);
+	cJSON *saved, *now;
+	ssize_t n;
+
+	assert_true(in >= 0 && out >= 0);
+	while ((n = copy_file_range(in, NULL, out, NULL, 1 << 20, 0)) > 0)
+		;
+	assert_int_equal(n, 0);
+	close(in);
+	close(out);
+	cfg.serial = NULL;
+	assert_int_equal(virtio_blk_new(&cfg, g_engine, &a, err, sizeof(err)), 0);
+	saved = virtio_blk_save(a);
+	virtio_blk_free(a);
+	cfg.path = copy;
+	assert_int_equal(virtio_blk_new(&cfg, g_engine, &b, err, sizeof(err)), 0);
+	now = virtio_blk_save(b);
+	assert_string_not_equal(cJSON_GetObjectItem(now, "id")->valuestring,
+				cJSON_GetObjectItem(saved, "id")->valuestring);   /* another inode */
+	cJSON_Delete(now);
+	assert_int_equal(virtio_blk_restore(b, saved), 0);
+	now = virtio_blk_save(b);
+	assert_string_equal(cJSON_GetObjectItem(now, "id")->valuestring,
+			    cJSON_GetObjectItem(saved, "id")->valuestring);
+	cJSON_Delete(now);
+	cJSON_Delete(saved);
+	virtio_blk_free(b);
+	unlink(copy);
+}
+
 #define RUN(name, group) cmocka_run_group_tests_name(name, tests, group, NULL)
 
 int main(void)
@@ -509,6 +546,7 @@ int main(void)
 		TEST(test_config_read_only),
 		TEST(test_open_errors),
 		TEST(test_snapshot_identity),
+		TEST(test_snapshot_id_of_copied_image),
 	};
 
 	return RUN("virtio-blk I/O, io_uring", group_uring) | RUN("virtio-blk I/O, sync", group_sync);
