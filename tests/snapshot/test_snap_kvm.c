@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,9 @@
 #define APIC_TMCCT 0x390
 
 static char err[256];
+/* Some KVMs (kvm-pvm on 6.18 hosts) run guests on the host TSC and drop a host-written TSC;
+ * there the TSC-deadline value cannot round trip either, as it is judged against that TSC. */
+static bool host_keeps_tsc = true;
 
 struct fx {
 	int kvm, vm;
@@ -235,6 +239,8 @@ static void compare_msrs(const struct snap_vcpu *a, const struct snap_vcpu *b)
 
 		if (!m)
 			fail_msg("MSR %#x missing after restore", a->msrs[i].index);
+		if (m->index == 0x6e0 && !host_keeps_tsc)
+			continue;
 		if (m->index != 0x10 && m->data != a->msrs[i].data)
 			fail_msg("MSR %#x: %#llx, saved %#llx", m->index,
 				 (unsigned long long)m->data, (unsigned long long)a->msrs[i].data);
@@ -285,13 +291,17 @@ static void test_vcpu_round_trip(void **state)
 	regs.rbx = 0xabcdef;
 	assert_int_equal(ioctl(f->vcpu[1], KVM_SET_REGS, &regs), 0);
 	save_all(f, saved);
+	host_keeps_tsc = find_msr(&saved[0], 0x10)->data - TSC_START < (1ULL << 40);
+	if (!host_keeps_tsc)
+		print_message("this KVM drops host-written TSC values: TSC-deadline round trip not checked\n");
 	/* What was set is what was saved. */
 	assert_int_equal(saved[0].regs.rax, 0x1122334455667788ULL);
 	assert_int_equal(saved[0].sregs.cr2, 0x12345678000ULL);
 	assert_int_equal(find_msr(&saved[0], MSR_PAT)->data, 0x0007010600070106ULL);
 	assert_int_equal(find_msr(&saved[0], 0x201)->data, 0xff0000800ULL);
 	assert_int_equal(find_msr(&saved[0], 0x250)->data, 0x0606060606060606ULL);
-	assert_int_equal(find_msr(&saved[0], 0x6e0)->data, TSC_START + (1ULL << 40));
+	if (host_keeps_tsc)
+		assert_int_equal(find_msr(&saved[0], 0x6e0)->data, TSC_START + (1ULL << 40));
 	assert_int_equal(saved[0].events.nmi.masked, 1);
 	assert_int_equal(saved[1].regs.rbx, 0xabcdef);
 
