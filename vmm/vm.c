@@ -312,9 +312,11 @@ static int vm_build(const struct vm_config *cfg, struct vm_persist *persist, boo
 		set_err(err, errlen, ret, "cannot create the interrupt poller: %s", strerror(-ret));
 		goto err;
 	}
+	/* RAM slots before the irqchip: once an in-kernel irqchip exists, each memslot change
+	 * waits for an SRCU grace period (~4-10 ms on kvm-pvm, measured; 0.5 ms before). */
 	ret = vm_open_kvm(vm, err, errlen);
-	ret = ret ?: vm_setup_irqchip(vm, err, errlen);
 	ret = ret ?: vm_setup_memory(vm, err, errlen);
+	ret = ret ?: vm_setup_irqchip(vm, err, errlen);
 	ret = ret ?: vm_setup_legacy_devices(vm, err, errlen);
 	ret = ret ?: vm_setup_pci(vm, err, errlen);
 	ret = ret ?: vm_setup_pci_devices(vm, err, errlen);
