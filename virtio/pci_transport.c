@@ -341,6 +341,11 @@ static void pci_cfg_hook_write(struct pci_dev *dev, unsigned off, unsigned len, 
 	uint8_t buf[4];
 
 	(void)val;
+	/* PCI 3.0 6.2.2: Interrupt Disable masks INTx# only; an interrupt the function still
+	 * holds in its ISR asserts the pin again as soon as the bit is cleared. */
+	if (off < PCI_COMMAND + 2 && off + len > PCI_COMMAND &&
+	    !(pci_cfg_get16(dev, PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE))
+		virtio_pci_intx_resample(vp);
 	if (!hits_data(vp, off, len) || !pci_cfg_window(vp, &boff, &blen))
 		return;
 	for (i = 0; i < 4; i++)

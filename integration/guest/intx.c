@@ -8,8 +8,10 @@
  *
  * The driver needs to read the ISR before the EOI, but smp.c's handler EOIs at once; so an
  * interrupt is seen arriving in the local APIC's IRR with interrupts off, the ISR is read, and
- * only then is the interrupt taken (handler: count, EOI). Runs after every other virtio check
- * and leaves the function reset with INTx disabled again.
+ * only then is the interrupt taken (handler: count, EOI). A third request is served with
+ * COMMAND.Interrupt Disable set: nothing may arrive, and clearing the bit with the ISR still
+ * set must assert the line (PCI 3.0 6.2.2: the bit masks INTx#, not the function's interrupt).
+ * Runs after every other virtio check and leaves the function reset with INTx disabled again.
  */
 #include "virtio.h"
 
@@ -37,7 +39,7 @@
 #define SPIN_MAX         50000000ULL
 #define ENTROPY          32
 
-static uint8_t entropy[2][64] __attribute__((aligned(64)));
+static uint8_t entropy[3][64] __attribute__((aligned(64)));
 
 struct intx {
 	struct vdev d;
@@ -45,7 +47,7 @@ struct intx {
 	volatile uint32_t *io;                   /* IOAPIC holding the GSI */
 	uint32_t pin;
 	uint8_t line;
-	unsigned taken[3];                       /* per take(): request 1 twice, request 2 */
+	unsigned taken[4];                       /* per take(): request 1 twice, requests 2, 3 */
 	uint64_t quiet_us;                       /* the shorter silence watched (LAPIC time) */
 	char why[200];
 };
@@ -199,6 +201,37 @@ static bool isr_then_eoi(struct intx *x, uint32_t *got, uint8_t *isr)
 	return true;
 }
 
+static void set_intx_off(struct intx *x, bool off)
+{
+	const struct pci_fn *f = x->d.f;
+	uint16_t cmd = ecam_rd16(f->dev, f->fn, PCI_CFG_COMMAND);
+	cmd = off ? (uint16_t)(cmd | PCI_CMD_INTX_OFF) : (uint16_t)(cmd & ~PCI_CMD_INTX_OFF);
+	ecam_wr16(f->dev, f->fn, PCI_CFG_COMMAND, cmd);
+}
+
+/* Request 3: served with Interrupt Disable set, no interrupt; cleared, the held one arrives. */
+static bool intx_disable_holds(struct intx *x, uint64_t quiet, uint32_t *got, uint8_t *isr)
+{
+	struct vq *q = &x->d.vq[0];
+	struct vbuf b = { (uint64_t)(uintptr_t)entropy[2], ENTROPY, true };
+	uint16_t want = (uint16_t)(q->used_seen + 1);
+	uint32_t id;
+	uint64_t us;
+	set_intx_off(x, true);
+	vq_post(q, &b, 1);
+	vq_kick(&x->d, q);
+	if (!vq_wait_used(q, want, VIRTIO_TIMEOUT_US) || !vq_pop_used(q, &id, got) || *got == 0)
+		return fail(x, "request 3 (Interrupt Disable set): never served");
+	if (!stays_quiet(x, quiet))
+		return fail(x, "request 3: interrupt delivered with Interrupt Disable set");
+	set_intx_off(x, false);
+	if (!wait_pending(x, VIRTIO_TIMEOUT_US, &us))
+		return fail(x, "request 3: Interrupt Disable cleared with the ISR set, no interrupt");
+	if (!isr_ack(x, isr) || !take(x, 3))
+		return x->why[0] ? false : fail(x, "request 3: pending in the IRR but never taken");
+	return true;
+}
+
 /*
  * The function as Linux leaves it without MSI-X: INTx enabled (COMMAND bit 10 clear), MSI-X
  * Enable clear, DRIVER_OK with one queue. The vector fields are ignored without MSI-X.
@@ -242,7 +275,7 @@ static void restore(struct intx *x)
 	}
 }
 
-static bool run(struct intx *x, uint32_t got[2], uint8_t isr[2], uint64_t *reassert,
+static bool run(struct intx *x, uint32_t got[3], uint8_t isr[3], uint64_t *reassert,
                 uint64_t *quiet, unsigned *stale)
 {
 	if (!bring_up_intx(x))
@@ -268,26 +301,33 @@ static bool run(struct intx *x, uint32_t got[2], uint8_t isr[2], uint64_t *reass
 		return fail(x, "request 2: interrupt after the ISR read and EOI (line stuck)");
 	if (memcmp(entropy[0], entropy[1], 8) == 0)
 		return fail(x, "both requests returned the same bytes");
+	if (!intx_disable_holds(x, *quiet, &got[2], &isr[2]))
+		return false;
+	if (!stays_quiet(x, *quiet))
+		return fail(x, "request 3: interrupt after the ISR read and EOI (line stuck)");
 	return true;
 }
 
 void virtio_intx_check(void)
 {
 	static struct intx x;
-	uint32_t got[2] = { 0 };
-	uint8_t isr[2] = { 0 };
+	uint32_t got[3] = { 0 };
+	uint8_t isr[3] = { 0 };
 	uint64_t reassert = 0, quiet = 0;
 	unsigned stale = 0;
 	clock_start();
 	memset(&x, 0, sizeof(x));
 	bool ok = run(&x, got, isr, &reassert, &quiet, &stale);
 	uint32_t rte = x.io ? io_rd(x.io, RTE(x.pin)) : 0;
-	ok = ok && x.taken[1] == 1 && x.taken[2] == 1 && stale == 0 && !(rte & RTE_REMOTE_IRR);
+	ok = ok && x.taken[1] == 1 && x.taken[2] == 1 && x.taken[3] == 1 && stale == 0 &&
+	     !(rte & RTE_REMOTE_IRR);
 	check("virtio_intx", ok, "GSI %u (Interrupt Line), INTA#, IOAPIC pin %u level low -> 0x%x, "
 	      "%u stale; req 1 (%u B): EOI, no ISR read -> again after %lu us, ISR 0x%x; req 2 "
-	      "(%u B): ISR 0x%x, EOI; quiet %lu us (of %lu) after each; taken %u/%u/%u (want "
-	      "1+/1/1), RTE 0x%x%s%s",
-	      x.line, x.pin, VEC_INTX, stale, got[0], reassert, isr[0], got[1], isr[1], x.quiet_us,
-	      quiet, x.taken[0], x.taken[1], x.taken[2], rte, x.why[0] ? "; " : "", x.why);
+	      "(%u B): ISR 0x%x, EOI; req 3 (%u B) under Interrupt Disable: none, cleared -> ISR "
+	      "0x%x; quiet %lu us (of %lu) after each; taken %u/%u/%u/%u (want 1+/1/1/1), RTE "
+	      "0x%x%s%s",
+	      x.line, x.pin, VEC_INTX, stale, got[0], reassert, isr[0], got[1], isr[1], got[2],
+	      isr[2], x.quiet_us, quiet, x.taken[0], x.taken[1], x.taken[2], x.taken[3], rte,
+	      x.why[0] ? "; " : "", x.why);
 	restore(&x);
 }

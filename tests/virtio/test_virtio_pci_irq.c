@@ -52,6 +52,23 @@ static void test_intx_queue_and_resample(void **state)
 	virtq_chain_free(&c);
 }
 
+/* PCI 3.0 6.2.2: clearing Interrupt Disable with the ISR still set asserts INTx again. */
+static void test_intx_disable_cleared_reasserts(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(pci_cfg_write(&f->vp.pci, PCI_COMMAND, 2, PCI_COMMAND_INTX_DISABLE), 0);
+	virtio_dev_config_changed(&f->vp.vdev);
+	assert_int_equal(f->raises, 1);                           /* the owner masks it */
+	assert_int_equal(pci_cfg_write(&f->vp.pci, PCI_COMMAND, 2, PCI_COMMAND_INTX_DISABLE), 0);
+	assert_int_equal(f->raises, 1);                           /* still disabled */
+	assert_int_equal(pci_cfg_write(&f->vp.pci, PCI_COMMAND, 2, 0), 0);
+	assert_int_equal(f->raises, 2);                           /* held interrupt: again */
+	assert_int_equal(bar_rd(&f->vp, VIRTIO_PCI_ISR_OFF, 1), VIRTIO_PCI_ISR_CONFIG);
+	assert_int_equal(pci_cfg_write(&f->vp.pci, PCI_COMMAND, 2, 0), 0);
+	assert_int_equal(f->raises, 2);                           /* ISR clear: nothing */
+}
+
 static void test_msix_delivery(void **state)
 {
 	struct fx *f = *state;
@@ -194,6 +211,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_isr_read_to_clear_intx),
 		T(test_intx_queue_and_resample),
+		T(test_intx_disable_cleared_reasserts),
 		T(test_msix_delivery),
 		T(test_needs_reset_once),
 		T(test_notify_mmio),
