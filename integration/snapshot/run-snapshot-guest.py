@@ -7,7 +7,8 @@ vector masked with its PBA bit set, and a disk write pattern, and prints "snapch
 ok" per round or a FAIL. Here, through the REST API of real vireo processes:
   1. boot it; pause, vm.snapshot, SIGKILL vireo; restore in a new vireo (config.json edited:
      new serial file), check Paused, the counters, resume; the rounds go on from the same
-     number with no FAIL (old serial up to the pause + new serial = one stream); "unmask" on
+     number with no FAIL (old serial up to the pause + new serial = one stream); vm.info's
+     device tree shows the rng BAR where the guest moved it, before and after; "unmask" on
      the console: the message pending since before the snapshot arrives once;
   2. the same again from the restored VM (twice in a row);
   3. snapshot once more, copy the directory (and the disk), resume the original and restore
@@ -18,6 +19,7 @@ Restores use --mode (lazy = OnDemand, copy) and --prefault.
 usage: run-snapshot-guest.py VIREO GUEST_ELF [--mode lazy|copy] [--prefault] [--mem MIB]
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -33,11 +35,22 @@ from vireo_proc import (Vireo, conclude, copy_snapshot, disk_locked, edit_config
 ROUND = re.compile(r"^snapcheck: round (\d+) ok .*$")
 PENDING = re.compile(r"CHECK snapcheck_msix_pending PASS .* pending since round (\d+), "
                      r"unmasked at round (\d+)")
+SETUP_BAR = re.compile(r"CHECK snapcheck_setup PASS .*rng BAR (0x[0-9a-f]+) -> (0x[0-9a-f]+)")
 WAIT = 180          # seconds for anything the guest does (it runs under an emulator here)
 
 def expect(what, got, status, contains=None):
     good = got[0] == status and (contains is None or contains in got[1])
     return ok(what, good, f"{got[0]} {got[1][:200]}")
+
+
+def rng_bar(v):
+    """Base of __rng's BAR0 in vm.info's device tree (None if absent)."""
+    try:
+        node = json.loads(v.call("GET", "vm.info")[1])["device_tree"]["__rng"]
+        return next(r["PciBar"]["base"] for r in node["resources"]
+                    if "PciBar" in r and r["PciBar"]["index"] == 0)
+    except (ValueError, KeyError, TypeError, StopIteration):
+        return None
 
 
 def rounds(text):
@@ -87,6 +100,11 @@ class Run:
         ok("guest checks before the rounds", "CHECK snapcheck_setup PASS" in log and
            "FAIL" not in log and "disk present" in log,
            [l for l in log.splitlines() if "FAIL" in l or "snapcheck_setup" in l][:3])
+        m = SETUP_BAR.search(log)
+        self.bar_at = int(m.group(2), 16) if m else None
+        ok("vm.info shows the rng BAR where the guest moved it", m is not None and
+           m.group(1) != m.group(2) and rng_bar(v) == self.bar_at,
+           f"guest {m.groups() if m else None}, vm.info {rng_bar(v)}")
         expect("snapshot while running", v.call("PUT", "vm.snapshot",
                                                 {"destination_url": "file:///tmp"}), 500,
                "while VM is running")
@@ -138,6 +156,8 @@ class Run:
                new_serial)
         expect(f"vm{k}: restore into a VMM with a VM", n.call(
             "PUT", "vm.restore", self.restore_body("file://" + snap)), 500, "already created")
+        ok(f"vm{k}: restored vm.info shows the moved rng BAR", rng_bar(n) == self.bar_at,
+           f"{rng_bar(n)}, moved to {self.bar_at}")
         got = n.call("GET", "vm.counters")
         ok(f"vm{k}: counters survive the restore", got == counters,
            f"before {counters[1][:150]} after {got[1][:150]}")
