@@ -8,13 +8,15 @@
 # one with 2 queues and a read-only one, images made with a random seed (guest/blk-image.py);
 # the guest checks them (blk=, plus blkhostile=1 with --hostile) and afterwards every sector
 # of both images must hold what the guest's "blkimage:" lines declare, the rest the pattern.
+# With --ro-slot=N the read-only disk asks for PCI slot N (pci_device_id) and the guest must
+# find a virtio-blk function at 00:N.0.
 # With --intx the guest finally drives virtio-rng on INTx with MSI-X off (intx=1).
 # usage: run-vireo-guest.sh VIREO GUEST_ELF CHECK_REPORT CPUS MEM_MIB [--reboot] [--hostile]
-#                           [--blk|--blk-direct] [--intx]
+#                           [--blk|--blk-direct] [--ro-slot=N] [--intx]
 set -uo pipefail
 vireo=$1 guest=$2 check=$3 cpus=$4 mem=$5
 shift 5
-reboot=0 hostile=0 blk=0 direct= intx=0
+reboot=0 hostile=0 blk=0 direct= intx=0 ro_slot=
 for a in "$@"; do
 	case $a in
 	--reboot) reboot=1 ;;
@@ -22,6 +24,7 @@ for a in "$@"; do
 	--blk) blk=1 ;;
 	--blk-direct) blk=1 direct=,direct=on ;;
 	--intx) intx=1 ;;
+	--ro-slot=*) ro_slot=${a#--ro-slot=} ;;
 	*) echo "run-vireo-guest: unknown option $a" >&2; exit 2 ;;
 	esac
 done
@@ -41,7 +44,7 @@ if [ $blk -eq 1 ]; then
 	python3 "$image" make "$work/rw.img" 8192 "$seed" &&
 		python3 "$image" make "$work/ro.img" 4096 $((seed + 1)) || exit 1
 	disks=(--disk "path=$work/rw.img,num_queues=2,serial=vireo-rw$direct"
-	       "path=$work/ro.img,readonly=on,serial=vireo-ro")
+	       "path=$work/ro.img,readonly=on,serial=vireo-ro${ro_slot:+,pci_device_id=$ro_slot}")
 	cmdline+=" blk=vireo-rw:rw:8192:2,vireo-ro:ro:4096:1 blkseed=$seed"
 	[ $hostile -eq 1 ] && cmdline+=" blkhostile=1"
 fi
@@ -84,6 +87,11 @@ fi
 if [ $blk -eq 1 ]; then
 	python3 "$image" verify "$work/rw.img" "$seed" --log "$work/serial.log" --disk 0 || fail=1
 	python3 "$image" verify "$work/ro.img" $((seed + 1)) --log "$work/serial.log" --disk 1 || fail=1
+	if [ -n "$ro_slot" ]; then
+		at=$(printf '00:%02x.0' "$ro_slot")
+		grep -q "^CHECK blk_disks PASS .*[(,]$at[,)]" "$work/serial.log" ||
+			{ echo "FAIL: no virtio-blk function at $at (pci_device_id=$ro_slot)"; fail=1; }
+	fi
 	# The first refusals (virtio/blk_req.c names), well inside the log's burst of 10.
 	reasons=("write to a read-only disk")
 	[ $hostile -eq 1 ] && reasons+=("header missing, writable or short"
