@@ -4,6 +4,7 @@
 Used by run-linux.sh.  Usage:
 
   console-watch.py [--timeout S] [--expect-file F]... [--var NAME=VALUE]...
+                   [--skip-file F]... [--skip-reason TEXT]
                    [--stream NAME=PATH]... [--api-socket PATH] [--wait-exit]
                    [--console-log F] [--report F] [--quiet] -- COMMAND ARGS...
 
@@ -37,6 +38,9 @@ Two other sources than the console, chosen by an "@source " prefix:
 
 An entry whose source this run does not have (no such --stream, or no
 --api-socket, e.g. counters under QEMU) is reported as n/a and not required.
+The milestones of a --skip-file are not looked for (its fatal entries are
+ignored): the report lists each as "skipped: TEXT" (--skip-reason), for what
+this run cannot check at all (e.g. user space on kvm-pvm).
 
 The run stops as soon as every required milestone has been seen (and, with
 --wait-exit, the VMM has exited by itself with status 0), or on a fatal line,
@@ -196,6 +200,9 @@ def parse_args():
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--expect-file", action="append", default=[])
     ap.add_argument("--var", action="append", default=[])
+    ap.add_argument("--skip-file", action="append", default=[],
+                    help="milestones this run cannot check, reported as skipped")
+    ap.add_argument("--skip-reason", default="not checked in this run")
     ap.add_argument("--stream", action="append", default=[], metavar="NAME=PATH",
                     help="a file the VMM writes, matched by '@NAME regex' entries")
     ap.add_argument("--api-socket", help="vireo's API socket, for '@counters' entries")
@@ -230,6 +237,9 @@ def main():
             raise SystemExit(f"console-watch: bad --stream {v}")
         streams[k] = FileStream(k, path)
     entries = load_expectations(args.expect_file, variables)
+    skipped = [e for e in load_expectations(args.skip_file, variables) if e.kind != "fatal"]
+    for e in skipped:
+        e.kind = "skipped"
     sources = {"console"} | set(streams) | ({"counters"} if args.api_socket else set())
     for e in entries:
         if e.stream not in sources and e.kind == "required":
@@ -411,7 +421,7 @@ def main():
     ok = state["fatal"] is None and all(e.time is not None for e in required)
     if args.wait_exit and vmm_rc != 0:
         ok = False
-    write_report(args, state, milestones, ok, stopped, nlines, vmm_rc, out)
+    write_report(args, state, milestones + skipped, ok, stopped, nlines, vmm_rc, out)
     if console_log:
         console_log.close()
     return 0 if ok else 1
@@ -425,11 +435,13 @@ def write_report(args, state, milestones, ok, stopped, nlines, vmm_rc, out):
     width = max([len(e.name) for e in milestones] + [9])
     for e in milestones:
         t = f"{e.time:9.2f}" if e.time is not None else "        -"
-        flag = {"required": "", "optional": " (optional)", "n/a": ""}[e.kind]
+        flag = {"required": "", "optional": " (optional)", "n/a": "", "skipped": ""}[e.kind]
         src = "" if e.stream == "console" else f"[{e.stream}] "
         shown = (e.line or "NOT SEEN")[:110]
         if e.kind == "n/a":
             shown = f"n/a: no {e.stream} source for this VMM"
+        elif e.kind == "skipped":
+            shown = f"skipped: {args.skip_reason}"
         lines.append(f"  {e.name:<{width}} {t} s  {src}{shown}{flag}")
     if args.wait_exit:
         t = f"{state['exit']:9.2f}" if state["exit"] is not None else "        -"

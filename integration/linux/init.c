@@ -6,8 +6,10 @@
  * program under the kvm-pvm emulator, where every instruction counts. It shows from user
  * space what the kernel log does not: which drivers bound the PCI and virtio devices,
  * whether their interrupts are MSI-X and arrive, that hwrng delivers bytes and that hvc0
- * reaches the VMM. Every line starts with "vireo-init: " (console = ttyS0); the suite's
- * milestones-virtio.txt matches them. It ends with reboot(POWER_OFF) so the VMM exits 0.
+ * reaches the VMM, and the MD5 of the disk's partition /dev/vda1 (run-linux.sh writes a known
+ * image and computes its MD5 on the host). Every line starts with "vireo-init: " (console =
+ * ttyS0); the suite's milestones-init.txt matches them. It ends with reboot(POWER_OFF) so the
+ * VMM exits 0.
  */
 #define SYS_read	0
 #define SYS_write	1
@@ -18,6 +20,9 @@
 #define SYS_mount	165
 #define SYS_reboot	169
 #define SYS_getdents64	217
+#define SYS_clock_gettime 228
+
+#define CLOCK_MONOTONIC	1
 
 #define O_RDONLY	0
 #define O_WRONLY	1
@@ -28,6 +33,8 @@
 #define REBOOT_MAGIC1	0xfee1deadL
 #define REBOOT_MAGIC2	672274793L
 #define REBOOT_POWER_OFF 0x4321fedcL
+
+#include "md5.h"
 
 typedef unsigned long size_t;
 
@@ -481,6 +488,60 @@ static void read_hwrng(void)
 	end();
 }
 
+static long now_ms(void)
+{
+	struct { long sec, nsec; } ts = { 0, 0 };
+
+	sys(SYS_clock_gettime, CLOCK_MONOTONIC, &ts, 0);
+	return ts.sec * 1000 + ts.nsec / 1000000;
+}
+
+/*
+ * Reads /dev/vda1 to its end through virtio-blk and prints its MD5, byte and 512-byte sector
+ * counts: "vda1 md5 <32 hex> bytes <n> sectors <n/512> in <ms> ms".
+ */
+static void md5_vda1(void)
+{
+	static unsigned char buf[64 * 1024];
+	unsigned char digest[16];
+	struct md5 m;
+	long fd = sys(SYS_open, "/dev/vda1", O_RDONLY, 0), n, total = 0, t0 = now_ms();
+
+	if (fd < 0) {
+		start("vda1 open error ");
+		put_dec(fd);
+		end();
+		return;
+	}
+	md5_init(&m);
+	while ((n = sys(SYS_read, fd, buf, sizeof(buf))) > 0) {
+		md5_update(&m, buf, (unsigned long)n);
+		total += n;
+	}
+	sys(SYS_close, fd, 0, 0);
+	if (n < 0) {
+		start("vda1 read error ");
+		put_dec(n);
+		put(" after ");
+		put_dec(total);
+		put(" bytes");
+		end();
+		return;
+	}
+	md5_final(&m, digest);
+	start("vda1 md5 ");
+	for (int i = 0; i < 16; i++)
+		put_hex_byte(digest[i]);
+	put(" bytes ");
+	put_dec(total);
+	put(" sectors ");
+	put_dec(total / 512);
+	put(" in ");
+	put_dec(now_ms() - t0);
+	put(" ms");
+	end();
+}
+
 static const char hvc_line[] = "vireo-hvc0: hello from the initramfs on hvc0\n";
 
 /*
@@ -530,6 +591,7 @@ void init_main(void)
 	show_text("rng_available", "/sys/class/misc/hw_random/rng_available");
 	read_hwrng();
 	write_hvc0();
+	md5_vda1();
 	show_virtio_interrupts("after");
 
 	start("done, powering off");

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Build the slow Linux suite's initramfs from init.c.
 
-  mkinitramfs.py [--cc CC] [--source init.c] --out FILE
+  mkinitramfs.py [--cc CC] [--source FILE.c]... --out FILE
 
-Compiles init.c (freestanding, static, no libc) and writes an uncompressed
+Compiles init.c and md5.c (or the --source files; freestanding, static, no
+libc) into /init and writes an uncompressed
 "newc" cpio archive holding /init, /dev/console (char 5:1, which the kernel
 opens for init's stdin/stdout/stderr before devtmpfs is mounted), and empty
 /dev, /proc and /sys.  No cpio tool and no root are needed: device nodes are
@@ -43,13 +44,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cc", default=os.environ.get("CC", "cc"))
-    ap.add_argument("--source", default=os.path.join(here, "init.c"))
+    ap.add_argument("--source", action="append",
+                    help="C source of /init (repeatable; default init.c md5.c)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
+    sources = args.source or [os.path.join(here, f) for f in ("init.c", "md5.c")]
 
     with tempfile.TemporaryDirectory() as tmp:
         exe = os.path.join(tmp, "init")
-        cmd = [args.cc, *CFLAGS, "-o", exe, args.source]
+        cmd = [args.cc, *CFLAGS, "-o", exe, *sources]
         res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if res.returncode:
             sys.stderr.write(res.stdout)

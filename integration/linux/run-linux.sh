@@ -2,38 +2,46 @@
 # Boot the cached small Linux 6.1 kernel under vireo or QEMU and check the
 # milestone lines it prints on its serial console.
 #
-#   run-linux.sh --vmm vireo|qemu [--vireo PATH] [--kernel VMLINUX]
+#   run-linux.sh --vmm vireo|qemu [--accel kvm|tcg] [--vireo PATH] [--kernel VMLINUX]
 #                [--cpus N] [--mem MiB] [--timeout S] [--expect-file F]...
 #                [--initramfs auto|none|PATH] [--append ARGS] [--log-dir DIR]
 #                [--quiet]
 #
+#   --accel kvm|tcg   QEMU's accelerator (default kvm; vireo is always KVM).  tcg:
+#                     QEMU's own emulator, no /dev/kvm needed; slower than KVM
+#                     on real hardware, but on kvm-pvm it runs user space
 #   --vireo PATH      vireo binary (default: $VIREO, else build/vireo in the repo)
 #   --kernel VMLINUX  kernel to boot (default: build/fetch it with build-kernel.sh)
 #   --cpus N          vCPUs (default 2); ${CPUS} in expectation regexes becomes N
 #   --mem MiB         guest memory in MiB (default 512)
-#   --timeout S       give up after S seconds (default 600 for vireo, 900 for qemu)
+#   --timeout S       give up after S seconds (default 600 for vireo and
+#                     qemu tcg, 900 for qemu kvm)
 #   --expect-file F   milestone file (repeatable; default milestones-foundation.txt
 #                     and milestones-virtio.txt)
 #   --initramfs X     auto (default): build one from init.c with mkinitramfs.py,
 #                     except on kvm-pvm, where user space cannot make system
-#                     calls (README.md); none; or an existing cpio archive.
-#                     With an initramfs, milestones-init.txt is added and the
-#                     VMM must exit 0 (/init powers off).
+#                     calls (README.md): each of its milestones is then
+#                     reported as "skipped: kvm-pvm"; none; or an existing
+#                     cpio archive.  With an initramfs, milestones-init.txt is
+#                     added (including the MD5 of the disk's partition vda1)
+#                     and the VMM must exit 0 (/init powers off).
 #   --append ARGS     extra kernel arguments
 #   --log-dir DIR     where console/VMM logs go (default: a new temp directory)
 #   --quiet           do not echo the console while it runs
 #
-# Both VMMs get the same two modern virtio-pci functions: virtio-console (hvc0,
-# written to <log-dir>/linux-<vmm>-hvc0.log) and virtio-rng.
+# Both VMMs get the same three modern virtio-pci functions: virtio-console
+# (hvc0, written to <log-dir>/linux-<run>-hvc0.log), virtio-blk (a 64 MiB
+# image made by mkdisk.py) and virtio-rng.  <run> is vireo, qemu or qemu-tcg.
 #
 # Exit status: 0 all milestones seen; 1 failed; 77 skipped (QEMU not installed,
-# no usable /dev/kvm); 99 usage/setup error.
+# no usable /dev/kvm for a KVM run); 99 usage/setup error.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
 vmm=
+accel=kvm
 vireo_bin=${VIREO:-}
 kernel=
 cpus=2
@@ -45,10 +53,11 @@ logdir=
 quiet=()
 initramfs=auto
 
-usage() { sed -n '2,30p' "$0" >&2; exit 99; }
+usage() { sed -n '2,37p' "$0" >&2; exit 99; }
 while [ $# -gt 0 ]; do
     case $1 in
         --vmm) vmm=$2; shift 2 ;;
+        --accel) accel=$2; shift 2 ;;
         --vireo) vireo_bin=$2; shift 2 ;;
         --kernel) kernel=$2; shift 2 ;;
         --cpus) cpus=$2; shift 2 ;;
@@ -64,14 +73,20 @@ while [ $# -gt 0 ]; do
     esac
 done
 case $vmm in vireo|qemu) ;; *) echo "run-linux.sh: --vmm vireo|qemu required" >&2; usage ;; esac
+case $vmm/$accel in vireo/kvm|qemu/kvm|qemu/tcg) ;;
+    *) echo "run-linux.sh: --accel $accel: kvm, or tcg with --vmm qemu" >&2; usage ;; esac
+# The name of this run's logs: linux-<run>-console.log etc.
+run=$vmm
+[ "$accel" = kvm ] || run=$vmm-$accel
 [[ $cpus =~ ^[0-9]+$ && $cpus -ge 1 ]] || { echo "run-linux.sh: bad --cpus $cpus" >&2; exit 99; }
 [[ $mem =~ ^[0-9]+$ ]] || { echo "run-linux.sh: bad --mem $mem (MiB)" >&2; exit 99; }
 [ ${#expect[@]} -gt 0 ] || expect=("$here/milestones-foundation.txt" "$here/milestones-virtio.txt")
 # Generous limits: on the kvm-pvm emulator the direct boot to "all CPUs up"
-# takes under a minute, and QEMU first spends ~31 s in SeaBIOS.
-[ -n "$timeout" ] || { [ "$vmm" = vireo ] && timeout=600 || timeout=900; }
+# takes under a minute, and QEMU first spends ~31 s in SeaBIOS.  Under TCG
+# /init powers off after a few seconds (README.md).
+[ -n "$timeout" ] || { [ "$run" = qemu ] && timeout=900 || timeout=600; }
 
-if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+if [ "$accel" = kvm ] && { [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; }; then
     echo "run-linux.sh: SKIP: /dev/kvm not usable" >&2
     exit 77
 fi
@@ -127,7 +142,9 @@ lpj=$((tsc_khz * 1000 / hz))
 cmdline="console=hvc0 console=ttyS0 earlyprintk=serial,ttyS0 noxsave nopcid nofsgsbase"
 cmdline+=" clearcpuid=cx16,smap,smep,popcnt,rdrand,rdseed,rdpid,invpcid,umip,rdtscp"
 cmdline+=" lpj=$lpj panic=-1"
-# Only on kvm-pvm (software KVM; detected from the module, never from timing):
+# Only when the accelerator is kvm-pvm (software KVM; detected from the module,
+# never from timing; not under TCG, which has neither its limits nor KVM's PV
+# features):
 #  nopv: KVM's PV IPI hypercall (CPUID 0x40000001 bit 11, advertised by KVM)
 #     does not work there: with it the boot hangs for ever after
 #     "x86: Booting SMP configuration:".  nopv turns all KVM PV features off
@@ -136,50 +153,57 @@ cmdline+=" lpj=$lpj panic=-1"
 #     multi-CPU AMD guest without invariant-TSC CPUID marks the TSC unstable;
 #     give the known host rate and keep the TSC as clocksource.
 kvm_pvm=0
-if [ -d /sys/module/kvm_pvm ]; then
+if [ "$accel" = kvm ] && [ -d /sys/module/kvm_pvm ]; then
     kvm_pvm=1
     cmdline+=" nopv tsc_early_khz=$tsc_khz tsc=reliable"
 fi
 
 [ -n "$logdir" ] || logdir=$(mktemp -d /tmp/vireo-linux.XXXXXX)
 mkdir -p "$logdir"
-console_log=$logdir/linux-$vmm-console.log
-report=$logdir/linux-$vmm-report.txt
-hvc_log=$logdir/linux-$vmm-hvc0.log
+console_log=$logdir/linux-$run-console.log
+report=$logdir/linux-$run-report.txt
+hvc_log=$logdir/linux-$run-hvc0.log
 rm -f "$hvc_log"
 
 # User space on kvm-pvm: the emulator enters entry_SYSCALL_64 still at CPL 3,
 # so /init's first system call faults ("init[1]: segfault at
 # ffffffff81400040", then "Attempted to kill init"), and INT 0x80 raises #UD.
-# So the initramfs is used only where the guest really runs (README.md).
+# So the initramfs is used only where the guest really runs (README.md), and
+# what only /init can show is reported as skipped, with the reason.
+skip_reason=
 if [ "$initramfs" = auto ]; then
     if [ $kvm_pvm -eq 1 ]; then
         initramfs=none
+        skip_reason=kvm-pvm
         echo "run-linux: kvm-pvm: no initramfs (user space cannot make system calls here); kernel milestones only"
     else
-        initramfs=$logdir/initramfs.cpio
+        initramfs=$logdir/initramfs-$run.cpio
         python3 "$here/mkinitramfs.py" --out "$initramfs" ||
             { echo "run-linux: cannot build the initramfs (--initramfs none to boot without)" >&2; exit 99; }
     fi
+elif [ "$initramfs" = none ]; then
+    skip_reason="--initramfs none"
 fi
 watch_extra=()
 initrd_args=()
-# A 64 MiB disk with an MBR and one Linux partition from sector 2048: the
-# kernel must report its capacity and find the partition (virtio-blk).
-disk_img=$logdir/linux-disk.img
-python3 - "$disk_img" <<'PYEOF' || { echo "run-linux: cannot create $disk_img" >&2; exit 99; }
-import struct, sys
-sectors = 64 << 11
-with open(sys.argv[1], "wb") as f:
-    f.truncate(sectors * 512)
-    entry = struct.pack("<B3sB3sII", 0, b"\0\0\0", 0x83, b"\0\0\0", 2048, sectors - 2048)
-    f.seek(446)
-    f.write(entry + bytes(48) + b"\x55\xaa")
-PYEOF
+# A 64 MiB disk with an MBR and one Linux partition from sector 2048 holding
+# a known pattern: the kernel must report its capacity and find the partition
+# (virtio-blk), and /init must read the partition with the MD5 mkdisk.py
+# computed here.
+disk_img=$logdir/linux-$run-disk.img
+disk_vars=$(python3 "$here/mkdisk.py" --out "$disk_img") ||
+    { echo "run-linux: cannot create $disk_img" >&2; exit 99; }
+echo "run-linux: disk $disk_img: $disk_vars"
+var_args=(--var "CPUS=$cpus")
+for v in $disk_vars; do var_args+=(--var "$v"); done
 if [ "$initramfs" = none ]; then
     # No such root device (the disk is vda): the kernel waits for it for ever
     # after its last initcall ("Waiting for root device"), instead of panicking.
     cmdline+=" root=/dev/vdz rootwait"
+    echo "skipped: $skip_reason: vda1 md5 (needs user space)"
+    echo "skipped: $skip_reason: milestones-init.txt:" \
+        "$(awk -F '\t' '/^[^#!?]/ && NF > 1 { printf "%s ", $1 }' "$here/milestones-init.txt")(needs user space)"
+    watch_extra+=(--skip-file "$here/milestones-init.txt" --skip-reason "$skip_reason (needs user space)")
 else
     [ -r "$initramfs" ] || { echo "run-linux: initramfs $initramfs not found" >&2; exit 99; }
     expect+=("$here/milestones-init.txt")
@@ -210,8 +234,16 @@ else
     # and a single-port virtio-serial (no MULTIPORT, like vireo and CH) whose
     # port 0 is the console.
     [ "$initramfs" = none ] || initrd_args=(-initrd "$initramfs")
-    # shellcheck disable=SC2054  # the commas are QEMU's option syntax
-    cmd=("$qemu" -enable-kvm -cpu host,-arch-capabilities -M q35 -m "${mem}M"
+    # TCG: QEMU's default CPU model (qemu64), multi-threaded TCG (one host
+    # thread per vCPU, QEMU's default for x86 on x86).
+    if [ "$accel" = tcg ]; then
+        accel_args=(-accel tcg)
+    else
+        # shellcheck disable=SC2054  # the commas are QEMU's option syntax
+        accel_args=(-enable-kvm -cpu host,-arch-capabilities)
+    fi
+    # shellcheck disable=SC2054
+    cmd=("$qemu" "${accel_args[@]}" -M q35 -m "${mem}M"
          -smp "$cpus" -nographic -no-reboot -nic none -vga none
          -device virtio-serial-pci,disable-legacy=on,max_ports=1,vectors=3,addr=0x1
          -chardev "file,id=hvc0,path=$hvc_log" -device virtconsole,chardev=hvc0
@@ -221,7 +253,7 @@ else
          -kernel "$kernel" "${initrd_args[@]}" -append "$cmdline")
 fi
 
-echo "run-linux: vmm=$vmm cpus=$cpus mem=${mem}M timeout=${timeout}s kvm-pvm=$kvm_pvm kernel=$kernel"
+echo "run-linux: vmm=$vmm accel=$accel cpus=$cpus mem=${mem}M timeout=${timeout}s kvm-pvm=$kvm_pvm kernel=$kernel"
 echo "run-linux: initramfs: $initramfs"
 echo "run-linux: cmdline: $cmdline"
 echo "run-linux: logs in $logdir"
@@ -234,9 +266,9 @@ for f in "${expect[@]}"; do expect_args+=(--expect-file "$f"); done
 # killed without a chance to clean up.
 rc=0
 python3 "$here/console-watch.py" --timeout "$timeout" "${expect_args[@]}" \
-    --var "CPUS=$cpus" --stream "hvc0=$hvc_log" "${watch_extra[@]}" \
+    "${var_args[@]}" --stream "hvc0=$hvc_log" "${watch_extra[@]}" \
     --console-log "$console_log" --report "$report" \
-    --label "vmm=$vmm cpus=$cpus" "${quiet[@]}" -- \
+    --label "vmm=$vmm accel=$accel cpus=$cpus" "${quiet[@]}" -- \
     timeout -k 10 "$((timeout + 60))" "${cmd[@]}" || rc=$?
 
 if [ $rc -ne 0 ] && [ ${#quiet[@]} -gt 0 ] && [ -s "$console_log" ]; then
