@@ -147,6 +147,9 @@ void __attribute__((noreturn)) guest_finish(void);
 bool memmap_covers(uint64_t start, uint64_t len, uint32_t type);
 bool memmap_overlaps(uint64_t start, uint64_t len);
 uint64_t memmap_ram_end(void);
+void ram_exclude(uint64_t start, uint64_t len);
+bool ram_excluded(uint64_t page);
+void check_ram(const struct hvm_memmap_entry *memmap, unsigned memmap_n, uint64_t mem_mib);
 
 /* pci.c: PCI segment 0 checks (README.md "PCI checks"). Windows are inclusive [lo, hi]. */
 struct pci_opts {

@@ -11,8 +11,6 @@
 #define CMOS_INDEX        0x70
 #define CMOS_DATA         0x71
 #define CMOS_BOOT_COUNTER 0x7E
-#define RAM_SAMPLES       64
-#define EXCL_MAX          64
 #define FAIL_KEEP         16
 #define LOW_SKIP          0x10000ULL      /* never touch the first 64 KiB */
 #define LEGACY_HOLE       0xA0000ULL
@@ -44,15 +42,6 @@ static struct virtio_opts virtio_opt;
 static unsigned n_pass, n_fail;
 static char fail_lines[FAIL_KEEP][LINE_MAX];
 
-static struct { uint64_t s, e; } excl[EXCL_MAX];
-static unsigned excl_n;
-
-static uint64_t samples[RAM_SAMPLES + 2];
-static uint64_t saved[RAM_SAMPLES + 2][3];
-static const unsigned qw_off[3] = { 0, 2048, 4088 };
-
-static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
-static uint64_t align_down(uint64_t v, uint64_t a) { return v & ~(a - 1); }
 static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
 void check(const char *name, bool ok, const char *fmt, ...)
@@ -291,25 +280,6 @@ static void check_memmap(void)
 	      want, why);
 }
 
-/* --- exclusions: memory the RAM test must not touch, and the trampoline must avoid --- */
-
-static void exclude(uint64_t start, uint64_t len)
-{
-	if (len && excl_n < EXCL_MAX) {
-		excl[excl_n].s = align_down(start, GUEST_PAGE);
-		excl[excl_n].e = align_up(start + len, GUEST_PAGE);
-		excl_n++;
-	}
-}
-
-static bool excluded(uint64_t page)
-{
-	for (unsigned i = 0; i < excl_n; i++)
-		if (page < excl[i].e && page + GUEST_PAGE > excl[i].s)
-			return true;
-	return false;
-}
-
 /* One memory-map entry of `type` holds all of [start, start+len). */
 bool memmap_covers(uint64_t start, uint64_t len, uint32_t type)
 {
@@ -349,15 +319,15 @@ static void exclude_firmware(void)
 	const uint16_t *seg = phys_ptr(0x40E, 2);
 	uint64_t ebda = (uint64_t)*seg << 4;
 	uint64_t lo = (ebda > 0x400 && ebda < LEGACY_HOLE) ? ebda : LEGACY_HOLE;
-	exclude(lo, ONE_MIB - lo);      /* EBDA, VGA, option ROMs, BIOS */
-	exclude((uint64_t)(uintptr_t)__image_start, (uint64_t)(__image_end - __image_start));
+	ram_exclude(lo, ONE_MIB - lo);      /* EBDA, VGA, option ROMs, BIOS */
+	ram_exclude((uint64_t)(uintptr_t)__image_start, (uint64_t)(__image_end - __image_start));
 	if (acpi.rsdp_pa)
-		exclude(acpi.rsdp_pa, 36);
-	exclude(acpi.root_pa, acpi_table_len(acpi.root_pa));
+		ram_exclude(acpi.rsdp_pa, 36);
+	ram_exclude(acpi.root_pa, acpi_table_len(acpi.root_pa));
 	for (unsigned i = 0; i < acpi_root_count(); i++)
-		exclude(acpi_root_entry(i), acpi_table_len(acpi_root_entry(i)));
-	exclude(acpi.dsdt_pa, acpi_table_len(acpi.dsdt_pa));
-	exclude(acpi.facs_pa, acpi_table_len(acpi.facs_pa));
+		ram_exclude(acpi_root_entry(i), acpi_table_len(acpi_root_entry(i)));
+	ram_exclude(acpi.dsdt_pa, acpi_table_len(acpi.dsdt_pa));
+	ram_exclude(acpi.facs_pa, acpi_table_len(acpi.facs_pa));
 }
 
 /* The SIPI vector is a page number below 1 MiB (SDM 9.4.4): take a RAM page we own. */
@@ -366,107 +336,12 @@ static uint32_t place_trampoline(void)
 	static const uint32_t cand[] = { 0x8000, 0x10000, 0x70000 };
 	size_t len = (size_t)(ap_tramp_end - ap_tramp_start);
 	for (unsigned i = 0; i < sizeof(cand) / sizeof(cand[0]); i++) {
-		if (!is_ram(cand[i], GUEST_PAGE) || excluded(cand[i]))
+		if (!is_ram(cand[i], GUEST_PAGE) || ram_excluded(cand[i]))
 			continue;
 		memcpy(phys_ptr(cand[i], len), ap_tramp_start, len);
 		return cand[i];
 	}
 	return 0;
-}
-
-/* --- RAM sampling --- */
-
-struct ram_result {
-	unsigned regions, pages, bad, unmapped;
-	uint64_t bad_pa;
-};
-
-static uint64_t pattern(uint64_t pa)
-{
-	return (pa * 0x9E3779B97F4A7C15ULL) ^ 0x5A5AA5A5C3C33C3CULL;
-}
-
-/* First page, last page and RAM_SAMPLES pages evenly spread, minus excluded pages. */
-static unsigned pick_samples(uint64_t s, uint64_t e)
-{
-	uint64_t first = align_up(s, GUEST_PAGE), end = align_down(e, GUEST_PAGE);
-	if (end <= first)
-		return 0;
-	uint64_t last = end - GUEST_PAGE, step = (last - first) / (RAM_SAMPLES + 1);
-	unsigned n = 0;
-	for (unsigned k = 0; k <= RAM_SAMPLES + 1; k++) {
-		uint64_t pa = k == RAM_SAMPLES + 1 ? last : align_down(first + step * k, GUEST_PAGE);
-		if ((n && pa <= samples[n - 1]) || excluded(pa))
-			continue;
-		samples[n++] = pa;
-	}
-	return n;
-}
-
-/* Write all samples first, then verify, so aliased pages show up; restore afterwards. */
-static void ram_sample_test(unsigned n, struct ram_result *r)
-{
-	for (unsigned i = 0; i < n; i++)
-		for (unsigned j = 0; j < 3; j++) {
-			volatile uint64_t *q = (volatile uint64_t *)(uintptr_t)(samples[i] + qw_off[j]);
-			saved[i][j] = *q;
-			*q = pattern(samples[i] + qw_off[j]);
-		}
-	for (unsigned i = 0; i < n; i++)
-		for (unsigned j = 0; j < 3; j++) {
-			volatile uint64_t *q = (volatile uint64_t *)(uintptr_t)(samples[i] + qw_off[j]);
-			if (*q != pattern(samples[i] + qw_off[j]) && r->bad++ == 0)
-				r->bad_pa = samples[i] + qw_off[j];
-		}
-	for (unsigned i = 0; i < n; i++)
-		for (unsigned j = 0; j < 3; j++)
-			*(volatile uint64_t *)(uintptr_t)(samples[i] + qw_off[j]) = saved[i][j];
-}
-
-static void ram_region(uint64_t s, uint64_t e, struct ram_result *r)
-{
-	unsigned n = pick_samples(s, e), m = 0;
-	for (unsigned i = 0; i < n; i++) {
-		if (phys_map(samples[i], GUEST_PAGE))
-			samples[m++] = samples[i];
-		else
-			r->unmapped++;
-	}
-	r->regions++;
-	r->pages += m;
-	ram_sample_test(m, r);
-}
-
-static void report_ram(const char *name, const struct ram_result *r)
-{
-	char first[40] = "";
-	if (r->bad)
-		gsnprintf(first, sizeof(first), " (first at 0x%lx)", r->bad_pa);
-	check(name, r->pages && !r->bad && !r->unmapped,
-	      "%u regions, %u pages sampled, %u mismatches%s, %u unmappable", r->regions,
-	      r->pages, r->bad, first, r->unmapped);
-}
-
-static void check_ram(void)
-{
-	struct ram_result lo = { 0 }, hi = { 0 };
-	for (unsigned i = 0; i < memmap_n; i++) {
-		uint64_t s = memmap[i].addr, e = s + memmap[i].size;
-		if (memmap[i].type != E820_RAM)
-			continue;
-		if (s < FOUR_GIB)
-			ram_region(s, e < FOUR_GIB ? e : FOUR_GIB, &lo);
-		if (e > FOUR_GIB)
-			ram_region(s > FOUR_GIB ? s : FOUR_GIB, e, &hi);
-	}
-	report_ram("ram_low", &lo);
-	if (hi.regions)
-		report_ram("ram_high", &hi);
-	else if (opt.mem_mib > 3072)
-		check("ram_high", false, "mem=%lu MiB needs RAM above 4 GiB, the memmap has none",
-		      opt.mem_mib);
-	else
-		check("ram_high", true, "none above 4GiB%s", opt.mem_mib ? "" : " (no mem= given)");
 }
 
 /* --- ACPI --- */
@@ -611,9 +486,9 @@ void guest_main(void)
 	outb(DEBUGPORT, MARK_ACPI);
 	exclude_firmware();
 	uint32_t tramp = place_trampoline();
-	exclude(0, LOW_SKIP);
-	exclude(tramp, tramp ? GUEST_PAGE : 0);
-	check_ram();
+	ram_exclude(0, LOW_SKIP);
+	ram_exclude(tramp, tramp ? GUEST_PAGE : 0);
+	check_ram(memmap, memmap_n, opt.mem_mib);
 	check_cpus(tramp);
 	outb(DEBUGPORT, MARK_APS);
 	check_timer();
