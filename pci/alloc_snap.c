@@ -7,9 +7,11 @@
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "pci/internal.h"
+#include "vmm/log.h"
 
 cJSON *range_alloc_save(const struct range_alloc *a)
 {
@@ -39,42 +41,98 @@ err:
 	return NULL;
 }
 
-static int restore_range(struct range_alloc *tmp, const cJSON *e)
+/* One saved range: the reasons range_alloc_reserve() would refuse it, each named. */
+static int restore_range(struct range_alloc *tmp, const cJSON *e, unsigned i, char *err,
+			 size_t errlen)
 {
 	uint64_t base, size, align;
+	char where[24];
+	int ret;
 
-	if (!cJSON_IsObject(e) || json_get_u64(e, "base", &base) ||
-	    json_get_u64(e, "size", &size) || json_get_u64(e, "align", &align))
-		return -EINVAL;
-	return range_alloc_reserve(tmp, base, size, align) ? -EINVAL : 0;
+	snprintf(where, sizeof(where), "ranges[%u]", i);
+	if (!cJSON_IsObject(e))
+		return json_field_err(err, errlen, where, NULL, "expected an object");
+	ret = json_field_u64(e, where, "base", &base, err, errlen);
+	ret = ret ?: json_field_u64(e, where, "size", &size, err, errlen);
+	ret = ret ?: json_field_u64(e, where, "align", &align, err, errlen);
+	if (ret)
+		return ret;
+	if (!is_pow2(align))
+		return json_field_err(err, errlen, where, "align", "0x%llx is not a power of two",
+				      (unsigned long long)align);
+	if (base & (align - 1))
+		return json_field_err(err, errlen, where, "base", "0x%llx is not aligned to 0x%llx",
+				      (unsigned long long)base, (unsigned long long)align);
+	if (!size || base < tmp->base || size > tmp->size || base - tmp->base > tmp->size - size)
+		return json_field_err(err, errlen, where, NULL, "[0x%llx, +0x%llx) is not inside "
+				      "the %s window [0x%llx, +0x%llx)", (unsigned long long)base,
+				      (unsigned long long)size, tmp->name,
+				      (unsigned long long)tmp->base, (unsigned long long)tmp->size);
+	ret = range_alloc_reserve(tmp, base, size, align);
+	if (ret == -EEXIST)
+		return json_field_err(err, errlen, where, NULL, "[0x%llx, +0x%llx) overlaps an "
+				      "earlier range", (unsigned long long)base,
+				      (unsigned long long)size);
+	return ret ? set_err(err, errlen, ret, "%s", strerror(-ret)) : 0;
 }
 
-int range_alloc_restore(struct range_alloc *a, const cJSON *json)
+/* The window must be this VM's: same base and size. */
+static int check_window(const struct range_alloc *a, const cJSON *json, char *err,
+			size_t errlen)
 {
-	const cJSON *ranges = cJSON_GetObjectItemCaseSensitive(json, "ranges"), *e;
-	struct range_alloc tmp;
 	uint64_t base, size;
-	int ret = -EINVAL;
+	int ret;
 
-	if (!cJSON_IsObject(json) || json_get_u64(json, "base", &base) ||
-	    json_get_u64(json, "size", &size) || base != a->base || size != a->size ||
-	    !cJSON_IsArray(ranges))
-		return -EINVAL;
+	if (!cJSON_IsObject(json))
+		return json_field_err(err, errlen, NULL, NULL, "expected an object");
+	ret = json_field_u64(json, NULL, "base", &base, err, errlen);
+	ret = ret ?: json_field_u64(json, NULL, "size", &size, err, errlen);
+	if (ret)
+		return ret;
+	if (base != a->base)
+		return json_field_err(err, errlen, NULL, "base", "0x%llx, but this VM's %s window "
+				      "starts at 0x%llx", (unsigned long long)base, a->name,
+				      (unsigned long long)a->base);
+	if (size != a->size)
+		return json_field_err(err, errlen, NULL, "size", "0x%llx, but this VM's %s window "
+				      "is 0x%llx bytes", (unsigned long long)size, a->name,
+				      (unsigned long long)a->size);
+	if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(json, "ranges")))
+		return json_field_err(err, errlen, NULL, "ranges", "expected an array");
+	return 0;
+}
+
+int range_alloc_restore_err(struct range_alloc *a, const cJSON *json, char *err,
+			    size_t errlen)
+{
+	const cJSON *e;
+	struct range_alloc tmp;
+	unsigned i = 0;
+	int ret = check_window(a, json, err, errlen);
+
+	if (ret)
+		return ret;
 	if (range_alloc_init(&tmp, a->name, a->base, a->size))
-		return -EINVAL;
-	cJSON_ArrayForEach(e, ranges) {
-		ret = restore_range(&tmp, e);
-		if (ret)
-			goto err;
+		return set_err(err, errlen, -ENOMEM, "out of memory");
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(json, "ranges")) {
+		ret = restore_range(&tmp, e, i++, err, errlen);
+		if (ret) {
+			range_alloc_destroy(&tmp);
+			return ret;
+		}
 	}
 	range_alloc_destroy(a);
 	a->used = tmp.used;
 	a->nr = tmp.nr;
 	a->cap = tmp.cap;
 	return 0;
-err:
-	range_alloc_destroy(&tmp);
-	return ret;
+}
+
+int range_alloc_restore(struct range_alloc *a, const cJSON *json)
+{
+	char err[8];
+
+	return range_alloc_restore_err(a, json, err, sizeof(err));
 }
 
 static int gsi_put_run(cJSON *used, uint32_t first, uint32_t last)
@@ -114,45 +172,72 @@ err:
 	return NULL;
 }
 
-/* An integral JSON number in [0, GSI_MAX). */
-static int gsi_number(const cJSON *item, uint32_t *out)
+/* An integral JSON number in [0, GSI_MAX): used[@r][@k]. */
+static int gsi_number(const cJSON *item, unsigned r, unsigned k, uint32_t *out, char *err,
+		      size_t errlen)
 {
+	char where[32];
 	double d;
 
+	snprintf(where, sizeof(where), "used[%u][%u]", r, k);
 	if (!cJSON_IsNumber(item))
-		return -EINVAL;
+		return json_field_err(err, errlen, where, NULL, "expected a GSI number");
 	d = cJSON_GetNumberValue(item);
 	if (!(d >= 0 && d < GSI_MAX) || d != (double)(uint32_t)d)
-		return -EINVAL;
+		return json_field_err(err, errlen, where, NULL, "%.17g is not a GSI in 0..%u", d,
+				      GSI_MAX - 1);
 	*out = (uint32_t)d;
 	return 0;
 }
 
-static int gsi_restore_run(struct gsi_alloc *tmp, const cJSON *run)
+static int gsi_restore_run(struct gsi_alloc *tmp, const cJSON *run, unsigned r, char *err,
+			   size_t errlen)
 {
 	uint32_t first, last, n;
+	char where[24];
+	int ret;
 
-	if (!cJSON_IsArray(run) || cJSON_GetArraySize(run) != 2 ||
-	    gsi_number(cJSON_GetArrayItem(run, 0), &first) ||
-	    gsi_number(cJSON_GetArrayItem(run, 1), &last) || first > last)
-		return -EINVAL;
+	snprintf(where, sizeof(where), "used[%u]", r);
+	if (!cJSON_IsArray(run) || cJSON_GetArraySize(run) != 2)
+		return json_field_err(err, errlen, where, NULL, "expected [first, last]");
+	ret = gsi_number(cJSON_GetArrayItem(run, 0), r, 0, &first, err, errlen);
+	ret = ret ?: gsi_number(cJSON_GetArrayItem(run, 1), r, 1, &last, err, errlen);
+	if (ret)
+		return ret;
+	if (first > last)
+		return json_field_err(err, errlen, where, NULL, "[%u, %u] ends before it starts",
+				      first, last);
 	for (n = first; n <= last; n++)
 		if (gsi_alloc_reserve(tmp, n))
-			return -EINVAL;         /* overlapping runs */
+			return json_field_err(err, errlen, where, NULL, "[%u, %u]: GSI %u is "
+					      "already in an earlier run", first, last, n);
+	return 0;
+}
+
+int gsi_alloc_restore_err(struct gsi_alloc *g, const cJSON *json, char *err, size_t errlen)
+{
+	const cJSON *used = cJSON_GetObjectItemCaseSensitive(json, "used"), *run;
+	struct gsi_alloc tmp;
+	unsigned r = 0;
+	int ret;
+
+	if (!cJSON_IsObject(json))
+		return json_field_err(err, errlen, NULL, NULL, "expected an object");
+	if (!cJSON_IsArray(used))
+		return json_field_err(err, errlen, NULL, "used", "expected an array of runs");
+	gsi_alloc_init(&tmp);
+	cJSON_ArrayForEach(run, used) {
+		ret = gsi_restore_run(&tmp, run, r++, err, errlen);
+		if (ret)
+			return ret;
+	}
+	*g = tmp;
 	return 0;
 }
 
 int gsi_alloc_restore(struct gsi_alloc *g, const cJSON *json)
 {
-	const cJSON *used = cJSON_GetObjectItemCaseSensitive(json, "used"), *run;
-	struct gsi_alloc tmp;
+	char err[8];
 
-	if (!cJSON_IsArray(used))
-		return -EINVAL;
-	gsi_alloc_init(&tmp);
-	cJSON_ArrayForEach(run, used)
-		if (gsi_restore_run(&tmp, run))
-			return -EINVAL;
-	*g = tmp;
-	return 0;
+	return gsi_alloc_restore_err(g, json, err, sizeof(err));
 }

@@ -105,7 +105,8 @@ uint64_t msix_ignored(struct msix *m);
  * With the VM paused.
  */
 struct cJSON *msix_save(struct msix *m);
-int msix_restore(struct msix *m, const struct cJSON *json);
+/* -EINVAL with @err naming the field ("table[2].ctrl: ..."), or -ENOMEM; @m unchanged. */
+int msix_restore(struct msix *m, const struct cJSON *json, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------ KVM routing table */
 

@@ -16,6 +16,7 @@
 #include <linux/pci_regs.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vmm/bus.h"
@@ -65,7 +66,13 @@ int range_alloc_move(struct range_alloc *a, uint64_t old_base, uint64_t new_base
 const struct range_alloc_entry *range_alloc_find(const struct range_alloc *a, uint64_t base);
 /* {"name","base":"0x..","size":"0x..","ranges":[{"base","size","align"}]}; NULL on ENOMEM. */
 struct cJSON *range_alloc_save(const struct range_alloc *a);
-/* Replaces the used ranges; the window must match. -EINVAL on any inconsistency, a unchanged. */
+/*
+ * Replaces the used ranges; the window must match. -EINVAL on any inconsistency (@err names
+ * the field: "ranges[1].base: ..."), -ENOMEM; @a unchanged on failure.
+ */
+int range_alloc_restore_err(struct range_alloc *a, const struct cJSON *json, char *err,
+			    size_t errlen);
+/* The same without the message; for callers not yet passing one. */
 int range_alloc_restore(struct range_alloc *a, const struct cJSON *json);
 
 /*
@@ -89,7 +96,10 @@ int gsi_alloc_free(struct gsi_alloc *g, uint32_t gsi);         /* -EINVAL, -ENOE
 bool gsi_alloc_used(const struct gsi_alloc *g, uint32_t gsi);
 /* {"used":[[first,last],...]} (numbers < 4096 are exact in JSON doubles). */
 struct cJSON *gsi_alloc_save(const struct gsi_alloc *g);
-int gsi_alloc_restore(struct gsi_alloc *g, const struct cJSON *json);   /* -EINVAL */
+/* -EINVAL, @err naming the field ("used[2][1]: ..."); @g unchanged on failure. */
+int gsi_alloc_restore_err(struct gsi_alloc *g, const struct cJSON *json, char *err,
+			  size_t errlen);
+int gsi_alloc_restore(struct gsi_alloc *g, const struct cJSON *json);   /* without @err */
 
 /* ------------------------------------------------------------------ functions */
 
@@ -279,7 +289,28 @@ int json_put_u64(struct cJSON *obj, const char *key, uint64_t val);
 int json_get_u64(const struct cJSON *obj, const char *key, uint64_t *val);
 int json_get_bool(const struct cJSON *obj, const char *key, bool *val);
 
+/*
+ * Restore errors: a snapshot is untrusted input, and each rejection is one line naming the
+ * field and the bad value, "<where>.<key>: <problem>" ("<key>: ..." when @where is NULL or
+ * empty, "<where>: ..." when @key is NULL), written to @err; returns -EINVAL. Paths are
+ * relative to the section a restore function is given (its caller knows where that section
+ * sits and prefixes it, e.g. "state.json: devices._disk0.virtio."), so the restore functions
+ * below always start their message with a field, never with a bare problem, except for a
+ * section that is not a JSON object at all (callers check that first).
+ */
+int json_field_err(char *err, size_t errlen, const char *where, const char *key,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* json_get_u64 / json_get_bool reporting like json_field_err: "missing", "expected ...". */
+int json_field_u64(const struct cJSON *obj, const char *where, const char *key, uint64_t *val,
+		   char *err, size_t errlen);
+int json_field_bool(const struct cJSON *obj, const char *where, const char *key, bool *val,
+		    char *err, size_t errlen);
+/* An integral JSON number in [0, @max]. */
+int json_field_num(const struct cJSON *obj, const char *where, const char *key, uint64_t max,
+		   uint64_t *val, char *err, size_t errlen);
+
 struct cJSON *pci_dev_save(struct pci_dev *dev);
-int pci_dev_restore(struct pci_dev *dev, const struct cJSON *json);
+/* -EINVAL with @err naming the field ("cfg[0x0]: ...", "bars[2].addr: ..."), or -ENOMEM. */
+int pci_dev_restore(struct pci_dev *dev, const struct cJSON *json, char *err, size_t errlen);
 
 #endif

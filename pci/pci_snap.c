@@ -6,11 +6,14 @@
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pci/internal.h"
 #include "pci/msix.h"
+#include "vmm/log.h"
 
 static int save_bar(cJSON *bars, const struct pci_bar *b)
 {
@@ -66,45 +69,140 @@ cJSON *pci_dev_save(struct pci_dev *dev)
 	return root;
 }
 
-/* Read-only bits must match the constructed device; w1c bits may only be set where allowed. */
-static int check_cfg(const struct pci_dev *dev, const uint8_t *cfg)
+/* ------------------------------------------------------------------ restore errors */
+
+int json_field_err(char *err, size_t errlen, const char *where, const char *key,
+		   const char *fmt, ...)
 {
+	bool has_where = where && where[0];
+	char msg[192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (errlen)
+		snprintf(err, errlen, "%s%s%s%s%s", has_where ? where : "",
+			 has_where && key && key[0] != '[' ? "." : "", key ? key : "",
+			 has_where || key ? ": " : "", msg);
+	return -EINVAL;
+}
+
+int json_field_u64(const cJSON *obj, const char *where, const char *key, uint64_t *val,
+		   char *err, size_t errlen)
+{
+	if (!cJSON_GetObjectItemCaseSensitive(obj, key))
+		return json_field_err(err, errlen, where, key, "missing");
+	if (json_get_u64(obj, key, val))
+		return json_field_err(err, errlen, where, key,
+				      "expected a \"0x...\" hex string of at most 16 digits");
+	return 0;
+}
+
+int json_field_bool(const cJSON *obj, const char *where, const char *key, bool *val,
+		    char *err, size_t errlen)
+{
+	if (!cJSON_GetObjectItemCaseSensitive(obj, key))
+		return json_field_err(err, errlen, where, key, "missing");
+	if (json_get_bool(obj, key, val))
+		return json_field_err(err, errlen, where, key, "expected true or false");
+	return 0;
+}
+
+int json_field_num(const cJSON *obj, const char *where, const char *key, uint64_t max,
+		   uint64_t *val, char *err, size_t errlen)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+	double d;
+
+	if (!item)
+		return json_field_err(err, errlen, where, key, "missing");
+	if (!cJSON_IsNumber(item))
+		return json_field_err(err, errlen, where, key, "expected an integer in 0..%llu",
+				      (unsigned long long)max);
+	d = cJSON_GetNumberValue(item);
+	if (!(d >= 0) || d > (double)max || (double)(uint64_t)d != d)
+		return json_field_err(err, errlen, where, key, "%.17g is not an integer in 0..%llu",
+				      d, (unsigned long long)max);
+	*val = (uint64_t)d;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ restore */
+
+/* Read-only bits must match the constructed device; w1c bits may only be set where allowed. */
+static int check_cfg(const struct pci_dev *dev, const uint8_t *cfg, char *err, size_t errlen)
+{
+	char where[16];
 	unsigned i;
 
 	for (i = 0; i < PCI_CFG_SIZE; i++) {
 		uint8_t ro = (uint8_t)~(dev->wmask[i] | dev->w1c[i]);
 
-		if ((cfg[i] ^ dev->cfg[i]) & ro)
-			return -EINVAL;
+		if (!((cfg[i] ^ dev->cfg[i]) & ro))
+			continue;
+		snprintf(where, sizeof(where), "cfg[0x%x]", i);
+		return json_field_err(err, errlen, where, NULL, "0x%02x, but this device has 0x%02x "
+				      "in read-only bits 0x%02x (another device?)", cfg[i],
+				      dev->cfg[i], ro);
 	}
 	return 0;
 }
 
-static int load_bar(const struct pci_dev *dev, unsigned i, const cJSON *o, struct pci_bar *b)
+static int load_bar(const struct pci_dev *dev, unsigned i, const cJSON *o, struct pci_bar *b,
+		    char *err, size_t errlen)
 {
+	char where[16];
+	int ret;
+
+	snprintf(where, sizeof(where), "bars[%u]", i);
 	*b = dev->bar[i];
-	if (!cJSON_IsObject(o) || json_get_u64(o, "addr", &b->addr) ||
-	    json_get_bool(o, "mapped", &b->mapped) || json_get_bool(o, "probe_lo", &b->probe_lo) ||
-	    json_get_bool(o, "probe_hi", &b->probe_hi) ||
-	    json_get_bool(o, "hi_pending", &b->hi_pending))
-		return -EINVAL;
-	if (b->type == PCI_BAR_NONE)
-		return b->addr || b->mapped ? -EINVAL : 0;
-	return b->addr & (b->size - 1) ? -EINVAL : 0;
+	if (!cJSON_IsObject(o))
+		return json_field_err(err, errlen, where, NULL, "expected an object");
+	ret = json_field_u64(o, where, "addr", &b->addr, err, errlen);
+	ret = ret ?: json_field_bool(o, where, "mapped", &b->mapped, err, errlen);
+	ret = ret ?: json_field_bool(o, where, "probe_lo", &b->probe_lo, err, errlen);
+	ret = ret ?: json_field_bool(o, where, "probe_hi", &b->probe_hi, err, errlen);
+	ret = ret ?: json_field_bool(o, where, "hi_pending", &b->hi_pending, err, errlen);
+	if (ret)
+		return ret;
+	if (b->type == PCI_BAR_NONE && (b->addr || b->mapped))
+		return json_field_err(err, errlen, where, b->mapped ? "mapped" : "addr",
+				      "BAR%u is not implemented by this device (addr 0x%llx, %s)",
+				      i, (unsigned long long)b->addr,
+				      b->mapped ? "mapped" : "unmapped");
+	if (b->type != PCI_BAR_NONE && b->addr & (b->size - 1))
+		return json_field_err(err, errlen, where, "addr", "0x%llx is not aligned to the "
+				      "BAR size 0x%llx", (unsigned long long)b->addr,
+				      (unsigned long long)b->size);
+	return 0;
 }
 
 static int load(const struct pci_dev *dev, const cJSON *json, uint8_t *cfg,
-		struct pci_bar *bars)
+		struct pci_bar *bars, char *err, size_t errlen)
 {
 	const cJSON *jb = cJSON_GetObjectItemCaseSensitive(json, "bars");
 	unsigned i;
+	int ret;
 
-	if (!cJSON_IsObject(json) || json_get_hex(json, "cfg", cfg, PCI_CFG_SIZE) ||
-	    check_cfg(dev, cfg) || !cJSON_IsArray(jb) || cJSON_GetArraySize(jb) != PCI_NR_BARS)
-		return -EINVAL;
-	for (i = 0; i < PCI_NR_BARS; i++)
-		if (load_bar(dev, i, cJSON_GetArrayItem(jb, (int)i), &bars[i]))
-			return -EINVAL;
+	if (!cJSON_IsObject(json))
+		return json_field_err(err, errlen, NULL, NULL, "expected an object");
+	if (!cJSON_GetObjectItemCaseSensitive(json, "cfg"))
+		return json_field_err(err, errlen, NULL, "cfg", "missing");
+	if (json_get_hex(json, "cfg", cfg, PCI_CFG_SIZE))
+		return json_field_err(err, errlen, NULL, "cfg", "expected %u hex digits (%u bytes)",
+				      2 * PCI_CFG_SIZE, PCI_CFG_SIZE);
+	ret = check_cfg(dev, cfg, err, errlen);
+	if (ret)
+		return ret;
+	if (!cJSON_IsArray(jb) || cJSON_GetArraySize(jb) != PCI_NR_BARS)
+		return json_field_err(err, errlen, NULL, "bars", "expected an array of %u objects",
+				      PCI_NR_BARS);
+	for (i = 0; i < PCI_NR_BARS; i++) {
+		ret = load_bar(dev, i, cJSON_GetArrayItem(jb, (int)i), &bars[i], err, errlen);
+		if (ret)
+			return ret;
+	}
 	return 0;
 }
 
@@ -134,19 +232,19 @@ static int remap(struct pci_dev *dev)
 	return ret;
 }
 
-int pci_dev_restore(struct pci_dev *dev, const cJSON *json)
+int pci_dev_restore(struct pci_dev *dev, const cJSON *json, char *err, size_t errlen)
 {
 	struct pci_bar bars[PCI_NR_BARS];
 	uint8_t *cfg = malloc(PCI_CFG_SIZE);
-	int ret = -ENOMEM;
+	int ret;
 
 	if (!cfg)
-		return ret;
-	ret = load(dev, json, cfg, bars);
-	if (ret || !dev->seg) {
-		ret = ret ? ret : -EINVAL;
+		return set_err(err, errlen, -ENOMEM, "out of memory");
+	ret = load(dev, json, cfg, bars, err, errlen);
+	if (!ret && !dev->seg)
+		ret = json_field_err(err, errlen, NULL, "bars", "the device is on no PCI segment");
+	if (ret)
 		goto out;
-	}
 	pthread_mutex_lock(&dev->seg->apply_lock);
 	pci_dev_unmap_all(dev);
 	pthread_mutex_lock(&dev->seg->lock);
@@ -156,6 +254,8 @@ int pci_dev_restore(struct pci_dev *dev, const cJSON *json)
 	pthread_mutex_unlock(&dev->seg->lock);
 	ret = remap(dev);
 	pthread_mutex_unlock(&dev->seg->apply_lock);
+	if (ret)
+		set_err(err, errlen, ret, "bars: cannot map a BAR again: %s", strerror(-ret));
 out:
 	free(cfg);
 	return ret;

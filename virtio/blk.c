@@ -472,31 +472,61 @@ struct cJSON *virtio_blk_save(const struct virtio_blk *blk)
 	return o;
 }
 
-int virtio_blk_restore(struct virtio_blk *blk, const struct cJSON *json)
+/* A saved u64 that must equal this disk's @have. */
+static int blk_same(const cJSON *json, const char *key, uint64_t have, const char *what,
+		    char *err, size_t errlen)
+{
+	uint64_t v;
+	int ret = json_field_u64(json, NULL, key, &v, err, errlen);
+
+	if (!ret && v != have)
+		ret = json_field_err(err, errlen, NULL, key, "0x%" PRIx64 ", but this disk has "
+				     "0x%" PRIx64 "%s", v, have, what);
+	return ret;
+}
+
+int virtio_blk_restore_err(struct virtio_blk *blk, const struct cJSON *json, char *err,
+			   size_t errlen)
 {
 	const cJSON *saved_id = cJSON_GetObjectItemCaseSensitive(json, "id");
 	char id[VIRTIO_BLK_ID_LEN + 1];
-	uint64_t cap, nq, qs;
 	bool readonly;
+	int ret;
 
-	if (!cJSON_IsObject(json) || json_get_u64(json, "capacity", &cap) ||
-	    json_get_bool(json, "readonly", &readonly) ||
-	    json_get_u64(json, "num_queues", &nq) || json_get_u64(json, "queue_size", &qs) ||
-	    !cJSON_IsString(saved_id))
-		return -EINVAL;
+	if (!cJSON_IsObject(json))
+		return json_field_err(err, errlen, NULL, NULL, "expected an object");
 	/*
 	 * The disk must look the same to the guest: size, mode, queues, and a serial= the user
 	 * gave. An ID derived from the image's inode is not the user's: a copied or moved image
 	 * keeps answering GET_ID with the ID the guest already saw.
 	 */
+	ret = blk_same(json, "capacity", blk->capacity, " sectors", err, errlen);
+	ret = ret ?: json_field_bool(json, NULL, "readonly", &readonly, err, errlen);
+	if (!ret && readonly != blk->readonly)
+		ret = json_field_err(err, errlen, NULL, "readonly", "%s, but this disk is %s",
+				     readonly ? "true" : "false",
+				     blk->readonly ? "read-only" : "writable");
+	ret = ret ?: blk_same(json, "num_queues", blk->num_queues, " queues", err, errlen);
+	ret = ret ?: blk_same(json, "queue_size", blk->queue_size, "", err, errlen);
+	if (ret)
+		return ret;
+	if (!cJSON_IsString(saved_id) || strlen(saved_id->valuestring) > VIRTIO_BLK_ID_LEN)
+		return json_field_err(err, errlen, NULL, "id", "expected a string of at most %u "
+				      "bytes", VIRTIO_BLK_ID_LEN);
 	id_string(blk, id);
-	if (cap != blk->capacity || readonly != blk->readonly || nq != blk->num_queues ||
-	    qs != blk->queue_size || strlen(saved_id->valuestring) > VIRTIO_BLK_ID_LEN ||
-	    (blk->id_from_serial && strcmp(saved_id->valuestring, id)))
-		return -EINVAL;
+	if (blk->id_from_serial && strcmp(saved_id->valuestring, id))
+		return json_field_err(err, errlen, NULL, "id", "\"%.20s\", but this disk's "
+				      "serial= is \"%s\"", saved_id->valuestring, id);
 	if (!blk->id_from_serial) {
 		memset(blk->id, 0, sizeof(blk->id));
 		memcpy(blk->id, saved_id->valuestring, strlen(saved_id->valuestring));
 	}
 	return 0;
+}
+
+int virtio_blk_restore(struct virtio_blk *blk, const struct cJSON *json)
+{
+	char err[8];
+
+	return virtio_blk_restore_err(blk, json, err, sizeof(err));
 }

@@ -31,21 +31,6 @@ static int put_bool(cJSON *obj, const char *key, bool val)
 	return cJSON_AddBoolToObject(obj, key, val) ? 0 : -ENOMEM;
 }
 
-/* An integral number in [0, max]. */
-static int get_num(const cJSON *obj, const char *key, uint64_t max, uint64_t *val)
-{
-	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
-	double d;
-
-	if (!cJSON_IsNumber(item))
-		return -EINVAL;
-	d = item->valuedouble;
-	if (!(d >= 0) || d > (double)max || (double)(uint64_t)d != d)
-		return -EINVAL;
-	*val = (uint64_t)d;
-	return 0;
-}
-
 /* ------------------------------------------------------------------ save */
 
 struct snap_queue {
@@ -136,32 +121,99 @@ static bool vector_ok(const struct virtio_pci *vp, uint64_t v)
 	return v == VIRTIO_MSI_NO_VECTOR || v < vp->msix.nr;
 }
 
-static int parse_queue(const struct virtio_pci *vp, const cJSON *o, struct snap_queue *s)
+/* Where a restore error points, and where it goes. */
+struct perr {
+	char *err;
+	size_t errlen;
+	char where[24];           /* "" or "queues[N]" */
+};
+
+#define FAIL(pe, key, ...) json_field_err((pe)->err, (pe)->errlen, (pe)->where, key, __VA_ARGS__)
+#define NUM(pe, o, key, max, val) \
+	json_field_num(o, (pe)->where, key, max, val, (pe)->err, (pe)->errlen)
+#define U64(pe, o, key, val) json_field_u64(o, (pe)->where, key, val, (pe)->err, (pe)->errlen)
+#define BOOL(pe, o, key, val) json_field_bool(o, (pe)->where, key, val, (pe)->err, (pe)->errlen)
+
+static int bad_vector(struct perr *pe, const struct virtio_pci *vp, const char *key,
+		      uint64_t v)
+{
+	return FAIL(pe, key, "%llu is neither a vector of this device (0..%u) nor 0xffff",
+		    (unsigned long long)v, vp->msix.nr - 1);
+}
+
+static int parse_queue_fields(struct perr *pe, const cJSON *o, struct snap_queue *s)
 {
 	int ret;
 
-	ret = get_num(o, "size", VIRTQ_MAX_SIZE, &s->size);
-	ret = ret ?: get_num(o, "vector", 0xffff, &s->vector);
-	ret = ret ?: json_get_bool(o, "enabled", &s->enabled);
-	ret = ret ?: json_get_u64(o, "desc", &s->desc);
-	ret = ret ?: json_get_u64(o, "driver", &s->driver);
-	ret = ret ?: json_get_u64(o, "device", &s->device);
-	ret = ret ?: get_num(o, "next_avail", 0xffff, &s->next_avail);
-	ret = ret ?: get_num(o, "next_used", 0xffff, &s->next_used);
-	ret = ret ?: get_num(o, "signalled_used", 0xffff, &s->signalled_used);
-	ret = ret ?: json_get_bool(o, "signalled_valid", &s->signalled_valid);
-	ret = ret ?: json_get_bool(o, "broken", &s->broken);
+	if (!cJSON_IsObject(o))
+		return FAIL(pe, NULL, "expected an object");
+	ret = NUM(pe, o, "size", 0xffff, &s->size);
+	ret = ret ?: NUM(pe, o, "vector", 0xffff, &s->vector);
+	ret = ret ?: BOOL(pe, o, "enabled", &s->enabled);
+	ret = ret ?: U64(pe, o, "desc", &s->desc);
+	ret = ret ?: U64(pe, o, "driver", &s->driver);
+	ret = ret ?: U64(pe, o, "device", &s->device);
+	ret = ret ?: NUM(pe, o, "next_avail", 0xffff, &s->next_avail);
+	ret = ret ?: NUM(pe, o, "next_used", 0xffff, &s->next_used);
+	ret = ret ?: NUM(pe, o, "signalled_used", 0xffff, &s->signalled_used);
+	ret = ret ?: BOOL(pe, o, "signalled_valid", &s->signalled_valid);
+	return ret ?: BOOL(pe, o, "broken", &s->broken);
+}
+
+/*
+ * The rings of an enabled queue: aligned 16/2/4 and sized 16N, 6+2N, 6+8N bytes (2.7.5,
+ * 2.7.6, 2.7.8), each inside guest RAM.
+ */
+static int check_rings(struct perr *pe, const struct virtio_pci *vp,
+		       const struct snap_queue *s)
+{
+	const struct { const char *key; uint64_t gpa, align, bytes; } rings[] = {
+		{ "desc", s->desc, 16, 16 * s->size },
+		{ "driver", s->driver, 2, 6 + 2 * s->size },
+		{ "device", s->device, 4, 6 + 8 * s->size },
+	};
+	unsigned i;
+
+	for (i = 0; i < sizeof(rings) / sizeof(rings[0]); i++) {
+		if (rings[i].gpa & (rings[i].align - 1))
+			return FAIL(pe, rings[i].key, "0x%llx is not %llu-byte aligned",
+				    (unsigned long long)rings[i].gpa,
+				    (unsigned long long)rings[i].align);
+		if (!guest_mem_ptr(vp->vdev.mem, rings[i].gpa, rings[i].bytes))
+			return FAIL(pe, rings[i].key, "0x%llx + 0x%llx bytes is outside guest RAM",
+				    (unsigned long long)rings[i].gpa,
+				    (unsigned long long)rings[i].bytes);
+	}
+	/* What virtq_enable() will check again; the same rules, so this cannot fire. */
+	if (virtq_check_rings(vp->vdev.mem, (unsigned)s->size, s->desc, s->driver, s->device))
+		return FAIL(pe, NULL, "rings refused by the virtqueue");
+	return 0;
+}
+
+static int parse_queue(const struct virtio_pci *vp, const cJSON *o, unsigned q,
+		       struct snap_queue *s, char *err, size_t errlen)
+{
+	struct perr pe = { err, errlen, "" };
+	uint64_t max = vp->vdev.ops->max_queue_size;
+	int ret;
+
+	snprintf(pe.where, sizeof(pe.where), "queues[%u]", q);
+	ret = parse_queue_fields(&pe, o, s);
 	if (ret)
 		return ret;
-	if (!vp_is_pow2(s->size) || s->size > vp->vdev.ops->max_queue_size ||
-	    !vector_ok(vp, s->vector))
-		return -EINVAL;
-	if (s->enabled && virtq_check_rings(vp->vdev.mem, (unsigned)s->size, s->desc, s->driver,
-					    s->device))
-		return -EINVAL;
+	/* 2.7: a power of two, at most what the device offers (it offers it at reset). */
+	if (!vp_is_pow2(s->size) || s->size > max)
+		return FAIL(&pe, "size", "%llu is not a power of two <= %llu",
+			    (unsigned long long)s->size, (unsigned long long)max);
+	if (!vector_ok(vp, s->vector))
+		return bad_vector(&pe, vp, "vector", s->vector);
+	if (s->enabled && (ret = check_rings(&pe, vp, s)))
+		return ret;
 	/* The device never uses more than it took, nor holds more than the ring (2.7.13). */
 	if ((uint16_t)(s->next_avail - s->next_used) > s->size)
-		return -EINVAL;
+		return FAIL(&pe, "next_used", "%llu is not within %llu behind next_avail %llu",
+			    (unsigned long long)s->next_used, (unsigned long long)s->size,
+			    (unsigned long long)s->next_avail);
 	return 0;
 }
 
@@ -170,72 +222,108 @@ static int parse_queue(const struct virtio_pci *vp, const cJSON *o, struct snap_
  * used->idx = next_used (nothing is in flight when paused), and a healthy queue is never more
  * than a ring ahead of the driver's avail->idx.
  */
-static int check_ring_indices(const struct virtio_pci *vp, const struct snap_queue *s)
+static int check_ring_indices(const struct virtio_pci *vp, unsigned q,
+			      const struct snap_queue *s, char *err, size_t errlen)
 {
 	const uint8_t *avail = guest_mem_ptr(vp->vdev.mem, s->driver, 4);
 	const uint8_t *used = guest_mem_ptr(vp->vdev.mem, s->device, 4);
+	struct perr pe = { err, errlen, "" };
 	uint16_t avail_idx, used_idx;
 
+	snprintf(pe.where, sizeof(pe.where), "queues[%u]", q);
 	if (!avail || !used)
-		return -EINVAL;
+		return FAIL(&pe, avail ? "device" : "driver", "ring outside guest RAM");
 	memcpy(&avail_idx, avail + 2, sizeof(avail_idx));
 	memcpy(&used_idx, used + 2, sizeof(used_idx));
 	if (used_idx != (uint16_t)s->next_used)
-		return -EINVAL;
+		return FAIL(&pe, "next_used", "%llu, but used->idx in guest RAM is %u",
+			    (unsigned long long)s->next_used, used_idx);
 	if (!s->broken && (uint16_t)(avail_idx - s->next_avail) > s->size)
-		return -EINVAL;
+		return FAIL(&pe, "next_avail", "%llu is not within %llu behind avail->idx %u in "
+			    "guest RAM", (unsigned long long)s->next_avail,
+			    (unsigned long long)s->size, avail_idx);
 	return 0;
 }
 
-static int parse_fields(const struct virtio_pci *vp, const cJSON *o, struct snap *s)
+static int parse_scalars(struct perr *pe, const cJSON *o, uint64_t *version,
+			 struct snap *s)
 {
-	uint64_t version;
 	int ret;
 
-	ret = get_num(o, "version", 0xffff, &version);
-	ret = ret ?: get_num(o, "type", 0xffff, &s->type);
-	ret = ret ?: json_get_u64(o, "driver_features", &s->driver_features);
-	ret = ret ?: json_get_bool(o, "bad_features", &s->bad_features);
-	ret = ret ?: get_num(o, "dfselect", 0xffffffff, &s->dfselect);
-	ret = ret ?: get_num(o, "gfselect", 0xffffffff, &s->gfselect);
-	ret = ret ?: get_num(o, "status", 0xff, &s->status);
-	ret = ret ?: json_get_bool(o, "needs_reset", &s->needs_reset);
-	ret = ret ?: json_get_bool(o, "activated", &s->activated);
-	ret = ret ?: get_num(o, "config_vector", 0xffff, &s->config_vector);
-	ret = ret ?: get_num(o, "queue_select", 0xffff, &s->queue_select);
-	ret = ret ?: get_num(o, "isr", 3, &s->isr);
-	ret = ret ?: get_num(o, "generation", 0xffffffff, &s->generation);
+	if (!cJSON_IsObject(o))
+		return FAIL(pe, NULL, "expected an object");
+	ret = NUM(pe, o, "version", 0xffff, version);
+	ret = ret ?: NUM(pe, o, "type", 0xffff, &s->type);
+	ret = ret ?: U64(pe, o, "driver_features", &s->driver_features);
+	ret = ret ?: BOOL(pe, o, "bad_features", &s->bad_features);
+	ret = ret ?: NUM(pe, o, "dfselect", 0xffffffff, &s->dfselect);
+	ret = ret ?: NUM(pe, o, "gfselect", 0xffffffff, &s->gfselect);
+	ret = ret ?: NUM(pe, o, "status", 0xff, &s->status);
+	ret = ret ?: BOOL(pe, o, "needs_reset", &s->needs_reset);
+	ret = ret ?: BOOL(pe, o, "activated", &s->activated);
+	ret = ret ?: NUM(pe, o, "config_vector", 0xffff, &s->config_vector);
+	ret = ret ?: NUM(pe, o, "queue_select", 0xffff, &s->queue_select);
+	ret = ret ?: NUM(pe, o, "isr", 3, &s->isr);
+	return ret ?: NUM(pe, o, "generation", 0xffffffff, &s->generation);
+}
+
+static int parse_fields(const struct virtio_pci *vp, const cJSON *o, struct snap *s,
+			char *err, size_t errlen)
+{
+	struct perr pe = { err, errlen, "" };
+	uint64_t version;
+	int ret = parse_scalars(&pe, o, &version, s);
+
 	if (ret)
 		return ret;
-	if (version != SNAP_VERSION || s->type != vp->vdev.ops->type)
-		return -EINVAL;
+	if (version != SNAP_VERSION)
+		return FAIL(&pe, "version", "%llu, only %u is known", (unsigned long long)version,
+			    SNAP_VERSION);
+	if (s->type != vp->vdev.ops->type)
+		return FAIL(&pe, "type", "%llu, but this device is virtio type %u",
+			    (unsigned long long)s->type, vp->vdev.ops->type);
 	/* Restore rules: acked within offered; only driver status bits; consistent stages. */
-	if ((s->driver_features & ~vp->offered) || (s->status & ~VP_STATUS_DRIVER_BITS) ||
-	    !vector_ok(vp, s->config_vector))
-		return -EINVAL;
+	if (s->driver_features & ~vp->offered)
+		return FAIL(&pe, "driver_features", "0x%llx has bits 0x%llx this device does not "
+			    "offer (0x%llx)", (unsigned long long)s->driver_features,
+			    (unsigned long long)(s->driver_features & ~vp->offered),
+			    (unsigned long long)vp->offered);
+	if (s->status & ~VP_STATUS_DRIVER_BITS)
+		return FAIL(&pe, "status", "0x%llx has bits 0x%llx a driver cannot set",
+			    (unsigned long long)s->status,
+			    (unsigned long long)(s->status & ~VP_STATUS_DRIVER_BITS));
+	if (!vector_ok(vp, s->config_vector))
+		return bad_vector(&pe, vp, "config_vector", s->config_vector);
+	/* 6.1: a modern device refuses FEATURES_OK without VERSION_1. */
 	if ((s->status & VIRTIO_CONFIG_S_FEATURES_OK) &&
 	    !(s->driver_features & VIRTIO_BIT(VIRTIO_F_VERSION_1)))
-		return -EINVAL;
+		return FAIL(&pe, "driver_features", "0x%llx lacks VERSION_1 with FEATURES_OK in "
+			    "status", (unsigned long long)s->driver_features);
 	if (s->activated && ((s->status & VP_STATUS_READY) != VP_STATUS_READY ||
 			     (s->status & VIRTIO_CONFIG_S_FAILED)))
-		return -EINVAL;
+		return FAIL(&pe, "activated", "true, but status 0x%llx is not DRIVER_OK without "
+			    "FAILED", (unsigned long long)s->status);
 	return 0;
 }
 
-static int parse(const struct virtio_pci *vp, const cJSON *json, struct snap *s)
+static int parse(const struct virtio_pci *vp, const cJSON *json, struct snap *s, char *err,
+		 size_t errlen)
 {
 	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(json, "queues"), *item;
 	unsigned q = 0;
-	int ret = parse_fields(vp, json, s);
+	int ret = parse_fields(vp, json, s, err, errlen);
 
 	if (ret)
 		return ret;
 	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != (int)vp->vdev.nr_queues)
-		return -EINVAL;
+		return json_field_err(err, errlen, NULL, "queues", "expected an array of %u "
+				      "queues, got %d", vp->vdev.nr_queues,
+				      cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : -1);
 	cJSON_ArrayForEach(item, arr) {
-		ret = parse_queue(vp, item, &s->q[q++]);
+		ret = parse_queue(vp, item, q, &s->q[q], err, errlen);
 		if (ret)
 			return ret;
+		q++;
 	}
 	return 0;
 }
@@ -287,20 +375,21 @@ static void apply(struct virtio_pci *vp, const struct snap *s)
 		vp_activate_locked(vp);
 }
 
-int virtio_pci_restore(struct virtio_pci *vp, const struct cJSON *json)
+int virtio_pci_restore(struct virtio_pci *vp, const struct cJSON *json, char *err,
+		       size_t errlen)
 {
 	struct snap s = { 0 };
 	int ret;
 
 	s.q = calloc(vp->vdev.nr_queues, sizeof(*s.q));
 	if (!s.q)
-		return -ENOMEM;
-	ret = parse(vp, json, &s);
+		return set_err(err, errlen, -ENOMEM, "out of memory");
+	ret = parse(vp, json, &s, err, errlen);
 	for (unsigned q = 0; !ret && s.activated && q < vp->vdev.nr_queues; q++)
 		if (s.q[q].enabled)
-			ret = check_ring_indices(vp, &s.q[q]);
+			ret = check_ring_indices(vp, q, &s.q[q], err, errlen);
 	if (ret)
-		goto out;   /* the caller reports it, naming the device */
+		goto out;   /* the caller prefixes the device's section */
 	pthread_mutex_lock(&vp->lock);
 	apply(vp, &s);
 	pthread_mutex_unlock(&vp->lock);

@@ -366,10 +366,13 @@ void virtio_pci_resume(struct virtio_pci *vp);
  * with every u64 as a "0x..." string. The PCI config space and MSI-X are saved separately
  * (pci_dev_save, msix_save). Save with the device paused. Restore validates everything
  * (type, features subset of offered, status bits, sizes, vectors, rings inside RAM) before
- * touching @vp, -EINVAL otherwise; then activates the device if it was active.
+ * touching @vp, -EINVAL otherwise with @err naming the field relative to the section
+ * ("queues[1].size: 300 is not a power of two <= 256"); then activates the device if it was
+ * active.
  */
 struct cJSON *virtio_pci_save(struct virtio_pci *vp);
-int virtio_pci_restore(struct virtio_pci *vp, const struct cJSON *json);
+int virtio_pci_restore(struct virtio_pci *vp, const struct cJSON *json, char *err,
+		       size_t errlen);
 
 /* ------------------------------------------------------------------ devices */
 
@@ -541,5 +544,8 @@ unsigned virtio_blk_inflight(const struct virtio_blk *blk);
  */
 struct cJSON *virtio_blk_save(const struct virtio_blk *blk);
 int virtio_blk_restore(struct virtio_blk *blk, const struct cJSON *json);
+/* The same, @err naming the field ("capacity: 0x1000, but this disk has 0x800 sectors"). */
+int virtio_blk_restore_err(struct virtio_blk *blk, const struct cJSON *json, char *err,
+			   size_t errlen);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmm/log.h"
 #include "vmm/pci_fn.h"
 
 /* u64 as a JSON integer written out exactly (cJSON numbers are doubles). */
@@ -223,18 +224,19 @@ static int counters_save(struct vm_pci_fn *fn, cJSON *o)
 }
 
 /* The saved counters, checked: an object of u64 strings. */
-static int counters_restore(struct vm_pci_fn *fn, const cJSON *o)
+static int counters_restore(struct vm_pci_fn *fn, const cJSON *c, char *err, size_t errlen)
 {
-	const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "counters"), *it;
+	const cJSON *it;
 	uint64_t v;
+	int ret;
 
-	if (!cJSON_IsObject(c))
-		return -EINVAL;
-	cJSON_ArrayForEach(it, c)
-		if (json_get_u64(c, it->string, &v))
-			return -EINVAL;
+	cJSON_ArrayForEach(it, c) {
+		ret = json_field_u64(c, NULL, it->string, &v, err, errlen);
+		if (ret)
+			return ret;
+	}
 	fn->counters_base = cJSON_Duplicate(c, true);
-	return fn->counters_base ? 0 : -ENOMEM;
+	return fn->counters_base ? 0 : set_err(err, errlen, -ENOMEM, "out of memory");
 }
 
 /* {"pci", "msix", "virtio"[, "blk"], "counters"} per function, keyed by device id. Paused. */
@@ -276,21 +278,26 @@ static int fn_check_bar(struct vm_pci_fn *fn, char *err, size_t errlen)
 	const struct range_alloc *win;
 	const struct range_alloc_entry *e;
 	struct pci_bar_info bi;
+	uint64_t reg;
 
 	if (pci_dev_bar_info(&fn->vp.pci, VIRTIO_PCI_BAR, &bi))
-		return -EINVAL;
+		return set_err(err, errlen, -EINVAL, "state.json: devices.%s.pci.bars[%u]: no "
+			       "such BAR", fn->vp.pci.id, VIRTIO_PCI_BAR);
 	win = vm_bar_window(fn->vm, bi.addr);
 	e = win ? range_alloc_find(win, bi.addr) : NULL;
+	reg = pci_bar_reg_addr(&fn->vp.pci, VIRTIO_PCI_BAR);
 	if (!win)
-		snprintf(err, errlen, "state.json: devices.%s.pci: BAR0 at 0x%" PRIx64 " is outside "
-			 "the PCI windows", fn->vp.pci.id, bi.addr);
+		snprintf(err, errlen, "state.json: devices.%s.pci.bars[%u].addr: 0x%" PRIx64 " is "
+			 "outside the PCI windows", fn->vp.pci.id, VIRTIO_PCI_BAR, bi.addr);
 	else if (!e || e->size != bi.size)
-		snprintf(err, errlen, "state.json: devices.%s.pci: BAR0 at 0x%" PRIx64 " is not "
-			 "reserved in allocators.%s", fn->vp.pci.id, bi.addr, win->name);
-	else if (pci_bar_reg_addr(&fn->vp.pci, VIRTIO_PCI_BAR) != bi.addr)
-		snprintf(err, errlen, "state.json: devices.%s.pci: the BAR0 register (0x%" PRIx64
-			 ") disagrees with bars[0].addr (0x%" PRIx64 ")", fn->vp.pci.id,
-			 pci_bar_reg_addr(&fn->vp.pci, VIRTIO_PCI_BAR), bi.addr);
+		snprintf(err, errlen, "state.json: devices.%s.pci.bars[%u].addr: 0x%" PRIx64 " (size "
+			 "0x%" PRIx64 ") is not reserved in allocators.%s", fn->vp.pci.id,
+			 VIRTIO_PCI_BAR, bi.addr, bi.size, win->name);
+	else if (reg != bi.addr)
+		snprintf(err, errlen, "state.json: devices.%s.pci.cfg[0x%x]: the BAR%u register "
+			 "(0x%" PRIx64 ") disagrees with bars[%u].addr (0x%" PRIx64 ")",
+			 fn->vp.pci.id, PCI_BASE_ADDRESS_0 + 4 * VIRTIO_PCI_BAR, VIRTIO_PCI_BAR,
+			 reg, VIRTIO_PCI_BAR, bi.addr);
 	else
 		return 0;
 	return -EINVAL;
@@ -316,34 +323,58 @@ static int fns_check_overlap(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+/* Device sections in restore order; blk only for a disk. */
+static const char *const sections[] = { "pci", "msix", "blk", "counters", "virtio" };
+
+static int section_restore(struct vm_pci_fn *fn, unsigned i, const cJSON *o, char *err,
+			   size_t errlen)
+{
+	switch (i) {
+	case 0:
+		return pci_dev_restore(&fn->vp.pci, o, err, errlen);
+	case 1:
+		return msix_restore(&fn->vp.msix, o, err, errlen);
+	case 2:
+		return virtio_blk_restore_err(fn->model, o, err, errlen);
+	case 3:
+		return counters_restore(fn, o, err, errlen);
+	default:
+		return virtio_pci_restore(&fn->vp, o, err, errlen);
+	}
+}
+
+/*
+ * Each section's restore names the field relative to the section; this names the section,
+ * so one line says "state.json: devices._disk0.virtio.queues[1].size: 300 is not ...".
+ */
 static int fn_restore(struct vm_pci_fn *fn, const cJSON *o, char *err, size_t errlen)
 {
-	const char *id = fn->vp.pci.id, *what = "pci";
+	const char *id = fn->vp.pci.id;
+	char why[320];
 	int ret;
 
-	ret = pci_dev_restore(&fn->vp.pci, cJSON_GetObjectItemCaseSensitive(o, "pci"));
-	if (!ret && fn_check_bar(fn, err, errlen))
-		return -EINVAL;
-	if (!ret) {
-		what = "msix";
-		ret = msix_restore(&fn->vp.msix, cJSON_GetObjectItemCaseSensitive(o, "msix"));
+	for (unsigned i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		const cJSON *sec = cJSON_GetObjectItemCaseSensitive(o, sections[i]);
+
+		if (i == 2 && fn->kind != FN_BLK)
+			continue;
+		if (!cJSON_IsObject(sec)) {
+			snprintf(err, errlen, "state.json: devices.%s.%s: missing or not an object",
+				 id, sections[i]);
+			return -EINVAL;
+		}
+		why[0] = '\0';
+		ret = section_restore(fn, i, sec, why, sizeof(why));
+		if (ret == -ENOMEM || (ret && !why[0]))
+			return set_err(err, errlen, ret, "state.json: devices.%s.%s: %s", id,
+				       sections[i], strerror(-ret));
+		if (ret)
+			return set_err(err, errlen, ret, "state.json: devices.%s.%s%s%s", id,
+				       sections[i], why[0] == '[' ? "" : ".", why);
+		if (i == 0 && fn_check_bar(fn, err, errlen))
+			return -EINVAL;
 	}
-	if (!ret && fn->kind == FN_BLK) {
-		what = "blk";
-		ret = virtio_blk_restore(fn->model, cJSON_GetObjectItemCaseSensitive(o, "blk"));
-	}
-	if (!ret) {
-		what = "counters";
-		ret = counters_restore(fn, o);
-	}
-	if (!ret) {
-		what = "virtio";
-		ret = virtio_pci_restore(&fn->vp, cJSON_GetObjectItemCaseSensitive(o, "virtio"));
-	}
-	if (ret)
-		snprintf(err, errlen, "state.json: devices.%s.%s: %s", id, what,
-			 ret == -EINVAL ? "invalid or does not match this device" : strerror(-ret));
-	return ret;
+	return 0;
 }
 
 /*

@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "vmm/log.h"
 #include "vmm/vm.h"
 
 #define SERIAL_ID "__serial"
@@ -31,21 +32,28 @@ static bool put_hex(cJSON *o, const char *key, const uint8_t *buf, size_t len)
 	return cJSON_AddStringToObject(o, key, hex) != NULL;
 }
 
-/* Exactly @max or fewer bytes of lower-case hex; *len gets the count. */
-static int get_hex(const cJSON *o, const char *key, uint8_t *buf, size_t max, size_t *len)
+#define WHERE(id) "state.json: devices." id
+
+/* At most @max bytes of lower-case hex; *len gets the count. Errors name @where.@key. */
+static int get_hex(const cJSON *o, const char *where, const char *key, uint8_t *buf,
+		   size_t max, size_t *len, char *err, size_t errlen)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
 	size_t n;
 
+	if (!it)
+		return json_field_err(err, errlen, where, key, "missing");
 	if (!cJSON_IsString(it) || (n = strlen(it->valuestring)) % 2 || n / 2 > max)
-		return -EINVAL;
+		return json_field_err(err, errlen, where, key, "expected a string of lower-case "
+				      "hex, at most %zu bytes", max);
 	for (size_t i = 0; i < n / 2; i++) {
 		unsigned v;
 
-		if (sscanf(it->valuestring + 2 * i, "%2x", &v) != 1 ||
-		    !strchr("0123456789abcdef", it->valuestring[2 * i]) ||
-		    !strchr("0123456789abcdef", it->valuestring[2 * i + 1]))
-			return -EINVAL;
+		if (!strchr("0123456789abcdef", it->valuestring[2 * i]) ||
+		    !strchr("0123456789abcdef", it->valuestring[2 * i + 1]) ||
+		    sscanf(it->valuestring + 2 * i, "%2x", &v) != 1)
+			return json_field_err(err, errlen, where, key, "byte %zu is not two "
+					      "lower-case hex digits", i);
 		buf[i] = (uint8_t)v;
 	}
 	*len = n / 2;
@@ -76,23 +84,27 @@ static cJSON *serial_json(struct serial *s)
 	return ok ? o : NULL;
 }
 
-static int serial_from_json(struct serial *s, const cJSON *o)
+static int serial_parse(const cJSON *o, struct serial_state *st, char *err, size_t errlen)
 {
-	struct serial_state st = { 0 };
 	size_t rx = 0;
 	uint64_t v;
+	int ret;
 
 	for (unsigned i = 0; i < sizeof(uart_regs) / sizeof(uart_regs[0]); i++) {
-		if (json_get_u64(o, uart_regs[i].name, &v) || v > 0xff)
-			return -EINVAL;
-		((uint8_t *)&st)[uart_regs[i].off] = (uint8_t)v;
+		ret = json_field_u64(o, WHERE(SERIAL_ID), uart_regs[i].name, &v, err, errlen);
+		if (ret)
+			return ret;
+		if (v > 0xff)
+			return json_field_err(err, errlen, WHERE(SERIAL_ID), uart_regs[i].name,
+					      "0x%llx is above 0xff", (unsigned long long)v);
+		((uint8_t *)st)[uart_regs[i].off] = (uint8_t)v;
 	}
-	if (json_get_bool(o, "thri_pending", &st.thri_pending) ||
-	    json_get_bool(o, "irq_level", &st.irq_level) ||
-	    get_hex(o, "rx", st.rx, sizeof(st.rx), &rx))
-		return -EINVAL;
-	st.rx_count = (unsigned)rx;
-	return serial_set_state(s, &st);
+	ret = json_field_bool(o, WHERE(SERIAL_ID), "thri_pending", &st->thri_pending, err, errlen);
+	ret = ret ?: json_field_bool(o, WHERE(SERIAL_ID), "irq_level", &st->irq_level, err,
+				     errlen);
+	ret = ret ?: get_hex(o, WHERE(SERIAL_ID), "rx", st->rx, sizeof(st->rx), &rx, err, errlen);
+	st->rx_count = (unsigned)rx;
+	return ret;
 }
 
 int vm_save_platform(struct vm *vm, struct cJSON *state, char *err, size_t errlen)
@@ -122,28 +134,70 @@ int vm_save_platform(struct vm *vm, struct cJSON *state, char *err, size_t errle
 	return ret;
 }
 
-int vm_restore_platform(struct vm *vm, const struct cJSON *state, char *err, size_t errlen)
-{
-	const cJSON *ser = snap_state_device(state, SERIAL_ID), *cmos = snap_state_device(state, CMOS_ID),
-		    *ged = snap_state_device(state, GED_ID);
-	const char *bad = NULL;
+struct platform_state {
+	struct serial_state serial;
 	uint8_t nvram[128];
 	uint64_t index, pending;
-	size_t n;
+};
 
-	if (!ser || serial_from_json(vm->serial, ser))
-		bad = SERIAL_ID;
-	else if (!cmos || json_get_u64(cmos, "index", &index) || index > 0xff ||
-		 get_hex(cmos, "nvram", nvram, sizeof(nvram), &n) || n != sizeof(nvram))
-		bad = CMOS_ID;
-	else if (!ged || json_get_u64(ged, "pending", &pending) || pending > UINT32_MAX ||
-		 ged_set_pending(vm->ged, (uint32_t)pending))
-		bad = GED_ID;
-	if (bad) {
-		snprintf(err, errlen, "state.json: devices.%s: missing or invalid", bad);
-		return -EINVAL;
-	}
-	memcpy(vm->persist->cmos_nvram, nvram, sizeof(nvram));
-	cmos_set_index(vm->cmos, (uint8_t)index);
+static int cmos_parse(const cJSON *o, struct platform_state *p, char *err, size_t errlen)
+{
+	size_t n;
+	int ret = json_field_u64(o, WHERE(CMOS_ID), "index", &p->index, err, errlen);
+
+	if (!ret && p->index > 0xff)
+		return json_field_err(err, errlen, WHERE(CMOS_ID), "index", "0x%llx is above 0xff",
+				      (unsigned long long)p->index);
+	ret = ret ?: get_hex(o, WHERE(CMOS_ID), "nvram", p->nvram, sizeof(p->nvram), &n, err,
+			     errlen);
+	if (!ret && n != sizeof(p->nvram))
+		return json_field_err(err, errlen, WHERE(CMOS_ID), "nvram", "%zu bytes, expected "
+				      "%zu", n, sizeof(p->nvram));
+	return ret;
+}
+
+static int ged_parse(const cJSON *o, struct platform_state *p, char *err, size_t errlen)
+{
+	int ret = json_field_u64(o, WHERE(GED_ID), "pending", &p->pending, err, errlen);
+
+	if (!ret && p->pending & ~(uint64_t)GED_EVENTS_ALL)
+		return json_field_err(err, errlen, WHERE(GED_ID), "pending", "0x%llx has bits no "
+				      "GED event uses (known: 0x%x)", (unsigned long long)p->pending,
+				      GED_EVENTS_ALL);
+	return ret;
+}
+
+static int section(const cJSON *state, const char *id, const cJSON **o, char *err,
+		   size_t errlen)
+{
+	*o = snap_state_device(state, id);
+	if (cJSON_IsObject(*o))
+		return 0;
+	snprintf(err, errlen, "state.json: devices.%s: missing or not an object", id);
+	return -EINVAL;
+}
+
+/* Everything parsed and checked before any device changes. */
+int vm_restore_platform(struct vm *vm, const struct cJSON *state, char *err, size_t errlen)
+{
+	struct platform_state p = { 0 };
+	const cJSON *ser, *cmos, *ged;
+	int ret;
+
+	ret = section(state, SERIAL_ID, &ser, err, errlen);
+	ret = ret ?: serial_parse(ser, &p.serial, err, errlen);
+	ret = ret ?: section(state, CMOS_ID, &cmos, err, errlen);
+	ret = ret ?: cmos_parse(cmos, &p, err, errlen);
+	ret = ret ?: section(state, GED_ID, &ged, err, errlen);
+	ret = ret ?: ged_parse(ged, &p, err, errlen);
+	if (ret)
+		return ret;
+	/* Neither refuses what was checked above. */
+	if (serial_set_state(vm->serial, &p.serial))
+		return set_err(err, errlen, -EINVAL, WHERE(SERIAL_ID) ".rx: refused by the UART");
+	if (ged_set_pending(vm->ged, (uint32_t)p.pending))
+		return set_err(err, errlen, -EINVAL, WHERE(GED_ID) ".pending: refused by the GED");
+	memcpy(vm->persist->cmos_nvram, p.nvram, sizeof(p.nvram));
+	cmos_set_index(vm->cmos, (uint8_t)p.index);
 	return 0;
 }

@@ -500,10 +500,24 @@ static void test_routing_build(void **state)
 	free(t);
 }
 
+/* Refused with -EINVAL and a message naming the field (@want is a substring of it). */
+#define REJECT(m, j, want)                                                              \
+	do {                                                                            \
+		assert_int_equal(msix_restore(m, j, err, sizeof(err)), -EINVAL);        \
+		if (!strstr(err, want))                                                 \
+			fail_msg("\"%s\" does not contain \"%s\"", err, want);          \
+	} while (0)
+
+static cJSON *entry(cJSON *j, int v)
+{
+	return cJSON_GetArrayItem(cJSON_GetObjectItem(j, "table"), v);
+}
+
 static void test_snapshot(void **state)
 {
 	struct fixture *f = *state;
 	struct fixture *g;
+	char err[256];
 	cJSON *j;
 
 	ctl(f, PCI_MSIX_FLAGS_ENABLE);
@@ -514,7 +528,7 @@ static void test_snapshot(void **state)
 	assert_non_null(j);
 
 	setup((void **)&g);
-	assert_int_equal(msix_restore(&g->m, j), 0);
+	assert_int_equal(msix_restore(&g->m, j, err, sizeof(err)), 0);
 	assert_memory_equal(g->m.table, f->m.table, NR * sizeof(struct msix_entry));
 	assert_true(msix_pending(&g->m, 2));
 	assert_true(msix_enabled(&g->m));
@@ -524,23 +538,31 @@ static void test_snapshot(void **state)
 	LOG_IS(g, "route 0", "set-gsi-routing 41", "irqfd-assign 0");
 	assert_int_equal(g->vmm.table->entries[40].u.msi.data, 0x70);
 
-	/* Corruptions are refused and change nothing. */
+	/* Corruptions are refused, named, and change nothing. */
 	clear_log(g);
 	cJSON_ReplaceItemInObject(j, "vectors", cJSON_CreateNumber(NR + 1));
-	assert_int_equal(msix_restore(&g->m, j), -EINVAL);
+	REJECT(&g->m, j, "vectors: 5, but this device has 4");
+	cJSON_ReplaceItemInObject(j, "vectors", cJSON_CreateNumber(2.5));
+	REJECT(&g->m, j, "vectors: 2.5 is not an integer in 0..2048");
 	cJSON_ReplaceItemInObject(j, "vectors", cJSON_CreateNumber(NR));
-	cJSON_ReplaceItemInObject(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "table"), 1), "ctrl",
-				  cJSON_CreateString("0x3"));
-	assert_int_equal(msix_restore(&g->m, j), -EINVAL);
-	cJSON_ReplaceItemInObject(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "table"), 1), "ctrl",
-				  cJSON_CreateString("0x1"));
+	cJSON_ReplaceItemInObject(entry(j, 1), "ctrl", cJSON_CreateString("0x3"));
+	REJECT(&g->m, j, "table[1].ctrl: 0x3 sets reserved bits");
+	cJSON_ReplaceItemInObject(entry(j, 1), "ctrl", cJSON_CreateString("0x1"));
+	cJSON_ReplaceItemInObject(entry(j, 3), "data", cJSON_CreateString("0x100000000"));
+	REJECT(&g->m, j, "table[3].data: 0x100000000 is above 0xffffffff");
+	cJSON_ReplaceItemInObject(entry(j, 3), "data", cJSON_CreateString("0x0"));
+	cJSON_DeleteItemFromObject(entry(j, 2), "addr");
+	REJECT(&g->m, j, "table[2].addr: missing");
+	cJSON_AddStringToObject(entry(j, 2), "addr", "0xfee00000");
 	cJSON_ReplaceItemInArray(cJSON_GetObjectItem(j, "pba"), 0, cJSON_CreateString("0x10"));
-	assert_int_equal(msix_restore(&g->m, j), -EINVAL);        /* vector 4 does not exist */
+	REJECT(&g->m, j, "pba[0]: 0x10 has pending bits past vector 3");  /* no vector 4 */
+	cJSON_ReplaceItemInArray(cJSON_GetObjectItem(j, "pba"), 0, cJSON_CreateNumber(4));
+	REJECT(&g->m, j, "pba[0]: expected a \"0x...\" hex string");
 	cJSON_ReplaceItemInArray(cJSON_GetObjectItem(j, "pba"), 0, cJSON_CreateString("0x4"));
 	cJSON_DeleteItemFromArray(cJSON_GetObjectItem(j, "table"), 3);
-	assert_int_equal(msix_restore(&g->m, j), -EINVAL);
+	REJECT(&g->m, j, "table: expected an array of 4 entries, got 3");
 	cJSON_DeleteItemFromObject(j, "enabled");
-	assert_int_equal(msix_restore(&g->m, j), -EINVAL);
+	REJECT(&g->m, j, "enabled: missing");
 	assert_int_equal(g->vmm.nlog, 0);
 	assert_true(msix_pending(&g->m, 2));
 	teardown((void **)&g);

@@ -163,16 +163,23 @@ static void test_range_snapshot(void **state)
 	range_alloc_destroy(&b);
 }
 
-/* Restores @text into a fresh allocator with one range: must fail and leave it alone. */
-static void reject(const char *text)
+/*
+ * Restores @text into a fresh allocator with one range: must fail, leave it alone, and say
+ * which field is wrong (@want is a substring of the message).
+ */
+static void reject(const char *text, const char *want)
 {
 	struct range_alloc a;
 	cJSON *j = cJSON_Parse(text);
+	char err[256];
 
 	assert_non_null(j);
 	range_alloc_init(&a, "io", 0x1000, 0x1000);
 	range_alloc_reserve(&a, 0x1800, 0x10, 0x10);
-	assert_int_equal(range_alloc_restore(&a, j), -EINVAL);
+	assert_int_equal(range_alloc_restore_err(&a, j, err, sizeof(err)), -EINVAL);
+	if (!strstr(err, want))
+		fail_msg("\"%s\" does not contain \"%s\"", err, want);
+	assert_int_equal(range_alloc_restore(&a, j), -EINVAL);      /* the same, no message */
 	assert_int_equal(a.nr, 1);
 	assert_int_equal(a.used[0].base, 0x1800);
 	cJSON_Delete(j);
@@ -185,17 +192,25 @@ static void reject(const char *text)
 static void test_range_restore_rejects(void **state)
 {
 	(void)state;
-	reject("{\"base\":\"0x2000\",\"size\":\"0x1000\",\"ranges\":[]}");     /* other window */
-	reject("{\"base\":\"0x1000\",\"size\":\"0x1000\"}");                   /* no ranges */
-	reject(STATE(R("0x1000", "0x20", "0x10") "," R("0x1010", "0x10", "0x10")));  /* overlap */
-	reject(STATE(R("0x1008", "0x10", "0x10")));                            /* misaligned */
-	reject(STATE(R("0x1000", "0x10", "0x3")));                             /* align not 2^n */
-	reject(STATE(R("0x1ff0", "0x20", "0x10")));                            /* out of window */
-	reject(STATE(R("0x1000", "0x0", "0x10")));                             /* empty */
-	reject(STATE(R("0x1000", "16", "0x10")));                              /* not hex */
-	reject(STATE(R("0x1000", "0x10000000000000000", "0x10")));             /* > u64 */
-	reject(STATE("{\"base\":4096,\"size\":\"0x10\",\"align\":\"0x10\"}"));   /* number */
-	reject(STATE("[]"));
+	reject("{\"base\":\"0x2000\",\"size\":\"0x1000\",\"ranges\":[]}",
+	       "base: 0x2000, but this VM's io window starts at 0x1000");
+	reject("{\"base\":\"0x1000\",\"size\":\"0x800\",\"ranges\":[]}",
+	       "size: 0x800, but this VM's io window is 0x1000 bytes");
+	reject("{\"base\":\"0x1000\",\"size\":\"0x1000\"}", "ranges: expected an array");
+	reject("{\"size\":\"0x1000\",\"ranges\":[]}", "base: missing");
+	reject(STATE(R("0x1000", "0x20", "0x10") "," R("0x1010", "0x10", "0x10")),
+	       "ranges[1]: [0x1010, +0x10) overlaps an earlier range");
+	reject(STATE(R("0x1008", "0x10", "0x10")), "ranges[0].base: 0x1008 is not aligned to 0x10");
+	reject(STATE(R("0x1000", "0x10", "0x3")), "ranges[0].align: 0x3 is not a power of two");
+	reject(STATE(R("0x1000", "0x10", "0x10") "," R("0x1ff0", "0x20", "0x10")),
+	       "ranges[1]: [0x1ff0, +0x20) is not inside the io window [0x1000, +0x1000)");
+	reject(STATE(R("0x1000", "0x0", "0x10")), "ranges[0]: [0x1000, +0x0) is not inside");
+	reject(STATE(R("0x1000", "16", "0x10")), "ranges[0].size: expected a \"0x...\" hex string");
+	reject(STATE(R("0x1000", "0x10000000000000000", "0x10")), "ranges[0].size: expected");
+	reject(STATE("{\"base\":4096,\"size\":\"0x10\",\"align\":\"0x10\"}"),
+	       "ranges[0].base: expected");
+	reject(STATE("{\"base\":\"0x1000\",\"size\":\"0x10\"}"), "ranges[0].align: missing");
+	reject(STATE("[]"), "ranges[0]: expected an object");
 }
 
 static void test_gsi(void **state)
@@ -249,13 +264,25 @@ static void test_gsi_snapshot(void **state)
 	free(text);
 	cJSON_Delete(j);
 
-	static const char *bad[] = {
-		"{\"used\":[[4,4],[4,5]]}", "{\"used\":[[5,4]]}", "{\"used\":[[0,4096]]}",
-		"{\"used\":[[1.5,2]]}", "{\"used\":[[-1,2]]}", "{\"used\":[[1]]}",
-		"{\"used\":[\"0x1\"]}", "{}",
+	/* Refused, named (the second string is in the message), and nothing changed. */
+	static const char *bad[][2] = {
+		{ "{\"used\":[[4,4],[4,5]]}", "used[1]: [4, 5]: GSI 4 is already in an earlier run" },
+		{ "{\"used\":[[5,4]]}", "used[0]: [5, 4] ends before it starts" },
+		{ "{\"used\":[[0,4096]]}", "used[0][1]: 4096 is not a GSI in 0..4095" },
+		{ "{\"used\":[[1.5,2]]}", "used[0][0]: 1.5 is not a GSI" },
+		{ "{\"used\":[[-1,2]]}", "used[0][0]: -1 is not a GSI" },
+		{ "{\"used\":[[1]]}", "used[0]: expected [first, last]" },
+		{ "{\"used\":[\"0x1\"]}", "used[0]: expected [first, last]" },
+		{ "{\"used\":[[1,\"2\"]]}", "used[0][1]: expected a GSI number" },
+		{ "{}", "used: expected an array of runs" },
 	};
+	char err[256];
+
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		j = cJSON_Parse(bad[i]);
+		j = cJSON_Parse(bad[i][0]);
+		assert_int_equal(gsi_alloc_restore_err(&h, j, err, sizeof(err)), -EINVAL);
+		if (!strstr(err, bad[i][1]))
+			fail_msg("\"%s\" does not contain \"%s\"", err, bad[i][1]);
 		assert_int_equal(gsi_alloc_restore(&h, j), -EINVAL);
 		assert_memory_equal(&g, &h, sizeof(g));
 		cJSON_Delete(j);

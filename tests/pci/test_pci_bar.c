@@ -479,10 +479,19 @@ static void test_ecam_write_moves_bar_on_same_bus(void **state)
 	bus_destroy(&mmio);
 }
 
+/* Refused with -EINVAL and a message naming the field (@want is a substring of it). */
+#define REJECT(dev, snap, want)                                                         \
+	do {                                                                            \
+		assert_int_equal(pci_dev_restore(dev, snap, err, sizeof(err)), -EINVAL); \
+		if (!strstr(err, want))                                                 \
+			fail_msg("\"%s\" does not contain \"%s\"", err, want);          \
+	} while (0)
+
 static void test_snapshot_round_trip(void **state)
 {
 	struct fixture *f = *state;
 	struct fixture *g = calloc(1, sizeof(*g));
+	char err[256];
 	cJSON *snap;
 	char *hex;
 
@@ -495,7 +504,7 @@ static void test_snapshot_round_trip(void **state)
 	pci_segment_init(&g->seg, 0);
 	make_dev(&g->dev, &g->own, &owner_ops);
 	pci_segment_add(&g->seg, &g->dev, 1);
-	assert_int_equal(pci_dev_restore(&g->dev, snap), 0);
+	assert_int_equal(pci_dev_restore(&g->dev, snap, err, sizeof(err)), 0);
 	assert_memory_equal(g->dev.cfg, f->dev.cfg, PCI_CFG_SIZE);
 	assert_int_equal(g->own.nr, 3);
 	expect(&g->own, 0, CALL_MAP, 0, 0xc0080000, 0);
@@ -507,8 +516,12 @@ static void test_snapshot_round_trip(void **state)
 	hex = strdup(cJSON_GetStringValue(cJSON_GetObjectItem(snap, "cfg")));
 	hex[1] = '0';                 /* vendor 0x1af4 -> 0x1af0 */
 	cJSON_ReplaceItemInObject(snap, "cfg", cJSON_CreateString(hex));
-	assert_int_equal(pci_dev_restore(&g->dev, snap), -EINVAL);
+	assert_int_equal(pci_dev_restore(&g->dev, snap, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "cfg[0x0]: 0xf0, but this device has 0xf4 in read-only bits "
+			    "0xff (another device?)");
 	assert_int_equal(pci_cfg_get16(&g->dev, 0), 0x1af4);
+	cJSON_ReplaceItemInObject(snap, "cfg", cJSON_CreateString("f41a"));
+	REJECT(&g->dev, snap, "cfg: expected 8192 hex digits");
 	free(hex);
 	pci_segment_destroy(&g->seg);
 	free(g);
@@ -519,19 +532,27 @@ static void test_snapshot_rejects_bad_bars(void **state)
 {
 	struct fixture *f = *state;
 	cJSON *snap = pci_dev_save(&f->dev), *bars, *b0;
+	char err[256];
 
 	bars = cJSON_GetObjectItem(snap, "bars");
 	b0 = cJSON_GetArrayItem(bars, 0);
 	cJSON_ReplaceItemInObject(b0, "addr", cJSON_CreateString("0xc0000800"));
-	assert_int_equal(pci_dev_restore(&f->dev, snap), -EINVAL);
+	REJECT(&f->dev, snap, "bars[0].addr: 0xc0000800 is not aligned to the BAR size 0x1000");
 	cJSON_ReplaceItemInObject(b0, "addr", cJSON_CreateString("c0000000"));
-	assert_int_equal(pci_dev_restore(&f->dev, snap), -EINVAL);
-	cJSON_ReplaceItemInObject(b0, "addr", cJSON_CreateString("0xc0000000"));
+	REJECT(&f->dev, snap, "bars[0].addr: expected a \"0x...\" hex string");
+	cJSON_DeleteItemFromObject(b0, "addr");
+	REJECT(&f->dev, snap, "bars[0].addr: missing");
+	cJSON_AddStringToObject(b0, "addr", "0xc0000000");
+	cJSON_ReplaceItemInObject(b0, "probe_hi", cJSON_CreateNumber(1));
+	REJECT(&f->dev, snap, "bars[0].probe_hi: expected true or false");
+	cJSON_ReplaceItemInObject(b0, "probe_hi", cJSON_CreateFalse());
 	cJSON_ReplaceItemInObject(cJSON_GetArrayItem(bars, 1), "mapped", cJSON_CreateTrue());
-	assert_int_equal(pci_dev_restore(&f->dev, snap), -EINVAL);     /* BAR1 is the none */
+	REJECT(&f->dev, snap, "bars[1].mapped: BAR1 is not implemented");     /* BAR1 is the none */
 	cJSON_ReplaceItemInObject(cJSON_GetArrayItem(bars, 1), "mapped", cJSON_CreateFalse());
 	cJSON_DeleteItemFromArray(bars, 5);
-	assert_int_equal(pci_dev_restore(&f->dev, snap), -EINVAL);
+	REJECT(&f->dev, snap, "bars: expected an array of 6 objects");
+	cJSON_DeleteItemFromObject(snap, "cfg");
+	REJECT(&f->dev, snap, "cfg: missing");
 	assert_int_equal(f->own.nr, 0);
 	cJSON_Delete(snap);
 }

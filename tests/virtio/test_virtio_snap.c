@@ -117,7 +117,7 @@ static void test_round_trip(void **state)
 	assert_non_null(strstr(text, "\"driver_features\":\"0x"));
 	assert_non_null(strstr(text, "\"desc\":\"0x20000\""));
 	free(text);
-	assert_int_equal(virtio_pci_restore(&f->b, json), 0);
+	assert_int_equal(virtio_pci_restore(&f->b, json, NULL, 0), 0);
 	cJSON_Delete(json);
 
 	assert_int_equal(f->activates[1], 1);                 /* was active: active again */
@@ -143,15 +143,21 @@ static void test_round_trip(void **state)
 	assert_int_equal(drv_used_idx(&f->r[1]), 3);
 }
 
-/* Saves A, applies @mutate to the JSON, expects B to refuse it and stay untouched. */
-static void expect_rejected(struct fx *f, void (*mutate)(cJSON *json))
+/*
+ * Saves A, applies @mutate to the JSON, expects B to refuse it with a message containing
+ * @want (the field and the problem) and stay untouched.
+ */
+static void expect_rejected(struct fx *f, void (*mutate)(cJSON *json), const char *want)
 {
+	char err[256] = "";
 	cJSON *json;
 
 	json = virtio_pci_save(&f->a);
 	assert_non_null(json);
 	mutate(json);
-	assert_int_equal(virtio_pci_restore(&f->b, json), -EINVAL);
+	assert_int_equal(virtio_pci_restore(&f->b, json, err, sizeof(err)), -EINVAL);
+	if (!strstr(err, want))
+		fail_msg("\"%s\" does not contain \"%s\"", err, want);
 	cJSON_Delete(json);
 	assert_int_equal(drv_get_status(&f->b), 0);
 	assert_int_equal(f->activates[1], 0);
@@ -196,20 +202,49 @@ static void m_used_ahead(cJSON *j) { set_num(queue(j, 1), "next_used", 200); }
 static void m_used_ram(cJSON *j) { set_num(queue(j, 1), "next_used", 1); }
 static void m_avail_far(cJSON *j) { set_num(queue(j, 1), "next_avail", 34); }
 
+static void m_version(cJSON *j) { set_num(j, "version", 2); }
+static void m_active_failed(cJSON *j) { set_num(j, "status", 0x8f); }
+static void m_queues_gone(cJSON *j) { cJSON_DeleteItemFromObject(j, "queues"); }
+static void m_queue_not_obj(cJSON *j)
+{
+	cJSON_ReplaceItemInArray(cJSON_GetObjectItem(j, "queues"), 0, cJSON_CreateNumber(1));
+}
+
 static void test_restore_validation(void **state)
 {
 	struct fx *f = *state;
-	void (*const cases[])(cJSON *) = {
-		m_unoffered, m_size_pow2, m_size_max, m_ring_ram, m_ring_align, m_vector,
-		m_cfg_vector, m_u64_number, m_u64_junk, m_status_bits, m_type, m_queues,
-		m_index, m_fraction, m_missing, m_not_ready, m_no_version1,
-		m_used_ahead, m_used_ram, m_avail_far,
+	static const struct { void (*mutate)(cJSON *); const char *want; } cases[] = {
+		{ m_unoffered, "driver_features: 0x100000080 has bits 0x80 this device does not "
+			       "offer" },
+		{ m_size_pow2, "queues[0].size: 24 is not a power of two <= 64" },
+		{ m_size_max, "queues[0].size: 128 is not a power of two <= 64" },
+		{ m_ring_ram, "queues[1].device: 0xd0000000 + 0x106 bytes is outside guest RAM" },
+		{ m_ring_align, "queues[1].desc: 0x20008 is not 16-byte aligned" },
+		{ m_vector, "queues[1].vector: 3 is neither a vector of this device" },
+		{ m_cfg_vector, "config_vector: 7 is neither a vector of this device" },
+		{ m_u64_number, "queues[0].desc: expected a \"0x...\" hex string" },
+		{ m_u64_junk, "queues[0].desc: expected a \"0x...\" hex string" },
+		{ m_status_bits, "status: 0x4f has bits 0x40 a driver cannot set" },
+		{ m_type, "type: 4, but this device is virtio type 3" },
+		{ m_queues, "queues: expected an array of 2 queues, got 1" },
+		{ m_queues_gone, "queues: expected an array of 2 queues, got -1" },
+		{ m_queue_not_obj, "queues[0]: expected an object" },
+		{ m_index, "queues[1].next_avail: 65536 is not an integer in 0..65535" },
+		{ m_fraction, "queues[1].next_used: 1.5 is not an integer in 0..65535" },
+		{ m_missing, "queues[0].enabled: missing" },
+		{ m_not_ready, "activated: true, but status 0xb is not DRIVER_OK" },
+		{ m_active_failed, "activated: true, but status 0x8f" },
+		{ m_no_version1, "driver_features: 0x20000004 lacks VERSION_1" },
+		{ m_version, "version: 2, only 1 is known" },
+		{ m_used_ahead, "queues[1].next_used: 200 is not within 32 behind next_avail 3" },
+		{ m_used_ram, "queues[1].next_used: 1, but used->idx in guest RAM is 2" },
+		{ m_avail_far, "queues[1].next_avail: 34 is not within 32 behind avail->idx 3" },
 	};
 	unsigned i;
 
 	run_a(f);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		expect_rejected(f, cases[i]);
+		expect_rejected(f, cases[i].mutate, cases[i].want);
 }
 
 /* A broken queue and DEVICE_NEEDS_RESET survive the trip. */
@@ -224,7 +259,7 @@ static void test_broken_state(void **state)
 	drv_set_avail_idx(&f->r[0], 1000);
 	assert_true(virtio_dev_pop(&f->a.vdev, 0, &c) < 0);
 	json = virtio_pci_save(&f->a);
-	assert_int_equal(virtio_pci_restore(&f->b, json), 0);
+	assert_int_equal(virtio_pci_restore(&f->b, json, NULL, 0), 0);
 	cJSON_Delete(json);
 	assert_true(drv_get_status(&f->b) & VIRTIO_CONFIG_S_NEEDS_RESET);
 	assert_int_equal(virtio_dev_pop(&f->b.vdev, 0, &c), -VIRTQ_E_BROKEN);
