@@ -102,7 +102,7 @@ static int check_window(const struct range_alloc *a, const cJSON *json, char *er
 	return 0;
 }
 
-int range_alloc_restore_err(struct range_alloc *a, const cJSON *json, char *err,
+int range_alloc_restore(struct range_alloc *a, const cJSON *json, char *err,
 			    size_t errlen)
 {
 	const cJSON *e;
@@ -128,12 +128,6 @@ int range_alloc_restore_err(struct range_alloc *a, const cJSON *json, char *err,
 	return 0;
 }
 
-int range_alloc_restore(struct range_alloc *a, const cJSON *json)
-{
-	char err[8];
-
-	return range_alloc_restore_err(a, json, err, sizeof(err));
-}
 
 static int gsi_put_run(cJSON *used, uint32_t first, uint32_t last)
 {
@@ -214,7 +208,7 @@ static int gsi_restore_run(struct gsi_alloc *tmp, const cJSON *run, unsigned r, 
 	return 0;
 }
 
-int gsi_alloc_restore_err(struct gsi_alloc *g, const cJSON *json, char *err, size_t errlen)
+int gsi_alloc_restore(struct gsi_alloc *g, const cJSON *json, char *err, size_t errlen)
 {
 	const cJSON *used = cJSON_GetObjectItemCaseSensitive(json, "used"), *run;
 	struct gsi_alloc tmp;
@@ -235,9 +229,3 @@ int gsi_alloc_restore_err(struct gsi_alloc *g, const cJSON *json, char *err, siz
 	return 0;
 }
 
-int gsi_alloc_restore(struct gsi_alloc *g, const cJSON *json)
-{
-	char err[8];
-
-	return gsi_alloc_restore_err(g, json, err, sizeof(err));
-}

@@ -70,10 +70,8 @@ struct cJSON *range_alloc_save(const struct range_alloc *a);
  * Replaces the used ranges; the window must match. -EINVAL on any inconsistency (@err names
  * the field: "ranges[1].base: ..."), -ENOMEM; @a unchanged on failure.
  */
-int range_alloc_restore_err(struct range_alloc *a, const struct cJSON *json, char *err,
-			    size_t errlen);
-/* The same without the message; for callers not yet passing one. */
-int range_alloc_restore(struct range_alloc *a, const struct cJSON *json);
+int range_alloc_restore(struct range_alloc *a, const struct cJSON *json, char *err,
+			size_t errlen);
 
 /*
  * GSI allocator: 0-23 are the IOAPIC pins (legacy), 24..4095 MSI routes (KVM_MAX_IRQ_ROUTES).
@@ -97,9 +95,8 @@ bool gsi_alloc_used(const struct gsi_alloc *g, uint32_t gsi);
 /* {"used":[[first,last],...]} (numbers < 4096 are exact in JSON doubles). */
 struct cJSON *gsi_alloc_save(const struct gsi_alloc *g);
 /* -EINVAL, @err naming the field ("used[2][1]: ..."); @g unchanged on failure. */
-int gsi_alloc_restore_err(struct gsi_alloc *g, const struct cJSON *json, char *err,
-			  size_t errlen);
-int gsi_alloc_restore(struct gsi_alloc *g, const struct cJSON *json);   /* without @err */
+int gsi_alloc_restore(struct gsi_alloc *g, const struct cJSON *json, char *err,
+		      size_t errlen);
 
 /* ------------------------------------------------------------------ functions */
 

@@ -110,21 +110,29 @@ static int parse_kvm(const cJSON *st, unsigned nr_vcpus, struct snap_vm *s,
 	return ret;
 }
 
+/* Each allocator's restore names the field inside its section; this names the section. */
 static int restore_allocators(struct vm *vm, const cJSON *st, char *err, size_t errlen)
 {
-	const char *bad = NULL;
+	const unsigned nr = sizeof(allocators) / sizeof(allocators[0]);
 
-	for (unsigned i = 0; !bad && i < sizeof(allocators) / sizeof(allocators[0]); i++)
-		if (range_alloc_restore(vm_allocator(vm, i),
-					snap_state_allocator(st, allocators[i].name)))
-			bad = allocators[i].name;
-	if (!bad && gsi_alloc_restore(&vm->gsis, snap_state_allocator(st, "gsis")))
-		bad = "gsis";
-	if (!bad)
-		return 0;
-	snprintf(err, errlen, "state.json: allocators.%s: invalid or outside this VM's window",
-		 bad);
-	return -EINVAL;
+	for (unsigned i = 0; i <= nr; i++) {
+		const char *name = i < nr ? allocators[i].name : "gsis";
+		const cJSON *o = snap_state_allocator(st, name);
+		char why[320];
+		int ret;
+
+		if (!cJSON_IsObject(o))
+			return set_err(err, errlen, -EINVAL, "state.json: allocators.%s: missing or "
+				       "not an object", name);
+		ret = i < nr ? range_alloc_restore(vm_allocator(vm, i), o, why, sizeof(why))
+			     : gsi_alloc_restore(&vm->gsis, o, why, sizeof(why));
+		if (ret == -EINVAL)
+			return set_err(err, errlen, ret, "state.json: allocators.%s.%s", name, why);
+		if (ret)
+			return set_err(err, errlen, ret, "state.json: allocators.%s: %s", name,
+				       strerror(-ret));
+	}
+	return 0;
 }
 
 /* Memory before vCPU state: kvmclock, steal-time and PV-EOI MSRs point into guest RAM. */

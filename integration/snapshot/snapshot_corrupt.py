@@ -35,12 +35,7 @@ from vireo_proc import (Vireo, conclude, copy_snapshot, disk_locked, edit_config
 
 WAIT = 180
 # case name -> what vireo does wrong (reported to the lead, docs/snapshot.md "VM-level tests")
-KNOWN = {
-    "allocator-outside": "vmm/vm_snapshot.c restore_allocators replaces the field message of "
-                         "range_alloc_restore_err with its own",
-    "allocator-gsis": "vmm/vm_snapshot.c restore_allocators replaces the field message of "
-                      "gsi_alloc_restore_err with its own",
-}
+KNOWN = {}
 
 known_seen = []
 
