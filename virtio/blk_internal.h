@@ -64,7 +64,8 @@ struct blk_io {
 	bool fixed;                       /* the image is registered file 0 */
 	struct io_uring ring;
 	bool deferred;                    /* SINGLE_ISSUER | DEFER_TASKRUN, enabled by the thread */
-	unsigned queued;                  /* SQEs prepared, not yet submitted */
+	unsigned queued;                  /* requests prepared, not yet submitted (event
+					     re-arms wait for the next submit) */
 	unsigned events;                  /* BLK_EV_* seen on the ring, not yet handled */
 	uint64_t kick_count;              /* the kick eventfd, read through the ring */
 	bool kick_polled;                 /* ...or polled, where ring reads do not wait */
@@ -118,6 +119,12 @@ int blk_queue_event_fd(const struct blk_queue *q, unsigned ev);
  * by multishot POLL_ADDs, so one io_uring_enter submits, waits and wakes for everything.
  */
 int blk_io_probe(void);
+/*
+ * Test hooks (tests/virtio only; false in vireo): probe as if io_uring were missing (AUTO then
+ * falls back to the synchronous engine), and read the kick eventfd with RWF_NOWAIT, as kernels
+ * that honour O_NONBLOCK for ring reads do (the thread then polls the kick fd and drains it).
+ */
+extern bool blk_io_hook_no_uring, blk_io_hook_nowait_kick;
 int blk_io_init(struct blk_queue *q, unsigned entries);
 /* In the queue thread, before anything else: the ring becomes this thread's. */
 int blk_io_thread_start(struct blk_queue *q);
@@ -126,8 +133,8 @@ void blk_io_run(struct blk_queue *q);
 bool blk_io_kick_consumed(const struct blk_queue *q);
 void blk_io_exit(struct blk_queue *q);
 void blk_io_start(struct blk_queue *q, struct blk_req *r);
+/* Submits the prepared requests and completes (pushes) those already done. */
 void blk_io_submit(struct blk_queue *q);
-void blk_io_reap(struct blk_queue *q);
 void blk_io_wait_all(struct blk_queue *q);
 
 /* blk.c */

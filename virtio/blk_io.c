@@ -5,10 +5,10 @@
  * pwritev, or the io_uring READV / WRITEV equivalents.
  *
  * io_uring: one ring per queue, sized for every slot to be in flight, the image registered
- * as a fixed file, completions signalled on an eventfd the queue thread epolls. SQEs are
- * batched and submitted once per pass over the avail ring. FLUSH is IORING_OP_FSYNC with
- * DATASYNC, started by the queue only once the writes submitted before it have completed
- * (blk_queue.c).
+ * as a fixed file; the queue thread sleeps in the ring itself (run_ring). SQEs are batched
+ * and submitted once per pass over the avail ring, and that same io_uring_enter collects
+ * what completed meanwhile. FLUSH is IORING_OP_FSYNC with DATASYNC, started by the queue
+ * only once the writes submitted before it have completed (blk_queue.c).
  *
  * Synchronous: the same operations done in the queue thread.
  *
@@ -129,6 +129,8 @@ static int sync_exec(struct blk_queue *q, struct blk_req *r)
 
 /* ------------------------------------------------------------------ io_uring */
 
+bool blk_io_hook_no_uring, blk_io_hook_nowait_kick;
+
 int blk_io_probe(void)
 {
 	static const int ops[] = { IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_FSYNC,
@@ -136,7 +138,7 @@ int blk_io_probe(void)
 	struct io_uring_probe *probe;
 	struct io_uring ring;
 	unsigned i;
-	int ret = io_uring_queue_init(4, &ring, 0);
+	int ret = blk_io_hook_no_uring ? -ENOSYS : io_uring_queue_init(4, &ring, 0);
 
 	if (ret)
 		return ret;
@@ -188,13 +190,25 @@ void blk_io_exit(struct blk_queue *q)
 	io->ring_ok = io->fixed = false;
 }
 
+/* Hands the prepared SQEs to the kernel; 0 or -errno. */
+static int submit_only(struct blk_queue *q)
+{
+	int ret;
+
+	do {
+		ret = io_uring_submit(&q->io.ring);
+	} while (ret == -EINTR || ret == -EAGAIN);
+	q->io.queued = 0;
+	return ret < 0 ? ret : 0;
+}
+
 static struct io_uring_sqe *get_sqe(struct blk_queue *q)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->io.ring);
 
 	if (!sqe) {
 		/* Cannot happen (a slot per SQE), but never lose a request if it did. */
-		blk_io_submit(q);
+		(void)submit_only(q);
 		sqe = io_uring_get_sqe(&q->io.ring);
 	}
 	return sqe;
@@ -271,6 +285,13 @@ bool blk_io_kick_consumed(const struct blk_queue *q)
 	return q->io.uring && !q->io.kick_polled;
 }
 
+static void reap(struct blk_queue *q);
+
+/*
+ * Submits what was prepared and, in the same io_uring_enter (GETEVENTS), collects what
+ * completed meanwhile: those requests are pushed now and share the notification that follows
+ * this pass instead of costing a wake-up and an interrupt of their own.
+ */
 void blk_io_submit(struct blk_queue *q)
 {
 	int ret;
@@ -278,11 +299,12 @@ void blk_io_submit(struct blk_queue *q)
 	if (!q->io.uring || !q->io.queued)
 		return;
 	do {
-		ret = io_uring_submit(&q->io.ring);
+		ret = io_uring_submit_and_get_events(&q->io.ring);
 	} while (ret == -EINTR || ret == -EAGAIN);
 	if (ret < 0)
 		pr_err("disk '%s': io_uring_submit: %s", q->blk->path, strerror(-ret));
 	q->io.queued = 0;
+	reap(q);
 }
 
 /*
@@ -299,21 +321,26 @@ static void arm_event(struct blk_queue *q, unsigned ev)
 		pr_err("disk '%s': no SQE to wait for events", q->blk->path);
 		return;
 	}
-	if (ev == BLK_EV_KICK && !q->io.kick_polled)
+	if (ev == BLK_EV_KICK && !q->io.kick_polled) {
 		io_uring_prep_read(sqe, fd, &q->io.kick_count, sizeof(q->io.kick_count), 0);
-	else
+		if (blk_io_hook_nowait_kick)
+			sqe->rw_flags = RWF_NOWAIT;   /* what an O_NONBLOCK-honouring kernel does */
+	} else {
 		io_uring_prep_poll_multishot(sqe, fd, POLLIN);
+	}
 	io_uring_sqe_set_data64(sqe, ev);
-	q->io.queued++;
 }
 
-void blk_io_reap(struct blk_queue *q)
+/*
+ * Takes every CQE there is. What it prepares (re-armed event reads, the rest of a short
+ * transfer, a FLUSH the completed writes were holding back) goes with the next submit: the
+ * thread never sleeps without one (run_ring, blk_io_wait_all).
+ */
+static void reap(struct blk_queue *q)
 {
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
 
-	if (!q->io.uring)
-		return;
 	io_uring_for_each_cqe(&q->io.ring, head, cqe) {
 		uint64_t data = io_uring_cqe_get_data64(cqe);
 
@@ -331,26 +358,23 @@ void blk_io_reap(struct blk_queue *q)
 		q->io.events |= BLK_EV_IO;
 	}
 	io_uring_cq_advance(&q->io.ring, n);
-	blk_io_submit(q);                 /* resubmitted short transfers, re-armed polls */
 }
 
 void blk_io_wait_all(struct blk_queue *q)
 {
-	struct io_uring_cqe *cqe;
 	int ret;
 
 	if (!q->io.uring)
 		return;
-	blk_io_submit(q);
 	while (q->nr_free < q->nr_slots) {
-		ret = io_uring_wait_cqe(&q->io.ring, &cqe);
-		if (ret == -EINTR || ret == -EAGAIN)
-			continue;
-		if (ret) {
-			pr_err("disk '%s': io_uring_wait_cqe: %s", q->blk->path, strerror(-ret));
+		/* Submits too: a completion may have prepared more (short transfer, FLUSH). */
+		ret = io_uring_submit_and_wait(&q->io.ring, 1);
+		q->io.queued = 0;
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN) {
+			pr_err("disk '%s': io_uring_enter: %s", q->blk->path, strerror(-ret));
 			return;
 		}
-		blk_io_reap(q);
+		reap(q);
 	}
 }
 
@@ -405,14 +429,18 @@ static void run_ring(struct blk_queue *q)
 	arm_event(q, BLK_EV_KICK);
 	arm_event(q, BLK_EV_TIMER);
 	for (;;) {
-		/* Submits what process() prepared and sleeps until anything completes. */
-		ret = io_uring_submit_and_wait(&q->io.ring, 1);
-		q->io.queued = 0;
-		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
-			pr_err("disk '%s': io_uring_enter: %s", q->blk->path, strerror(-ret));
-			return;
+		/* Events a submit already collected are handled before sleeping again. */
+		if (!q->io.events) {
+			/* Submits what is prepared and sleeps until anything completes. */
+			ret = io_uring_submit_and_wait(&q->io.ring, 1);
+			q->io.queued = 0;
+			if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
+				pr_err("disk '%s': io_uring_enter: %s", q->blk->path,
+				       strerror(-ret));
+				return;
+			}
+			reap(q);
 		}
-		blk_io_reap(q);
 		events = q->io.events;
 		q->io.events = 0;
 		if (events && blk_queue_events(q, events))

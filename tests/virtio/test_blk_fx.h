@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "virtio/blk_internal.h"       /* the engines' test hooks */
 #include "vmm/config.h"
 #include "vtest.h"
 
@@ -33,6 +34,7 @@
 #define W  VRING_DESC_F_WRITE
 
 static enum virtio_blk_engine g_engine;   /* set by the group setup */
+static enum virtio_blk_engine g_expect;   /* the engine that must come out of it */
 
 struct bfx {
 	struct guest_mem mem;
@@ -71,14 +73,40 @@ static const struct virtio_intx_ops b_intx = { b_raise, NULL };
 static inline int group_uring(void **state)
 {
 	(void)state;
-	g_engine = VIRTIO_BLK_ENGINE_URING;
+	g_engine = g_expect = VIRTIO_BLK_ENGINE_URING;
 	return 0;
 }
 
 static inline int group_sync(void **state)
 {
 	(void)state;
-	g_engine = VIRTIO_BLK_ENGINE_SYNC;
+	g_engine = g_expect = VIRTIO_BLK_ENGINE_SYNC;
+	return 0;
+}
+
+/* io_uring on a kernel whose ring reads honour O_NONBLOCK: the kick fd is polled instead. */
+static inline int group_kick_polled(void **state)
+{
+	(void)state;
+	g_engine = g_expect = VIRTIO_BLK_ENGINE_URING;
+	blk_io_hook_nowait_kick = true;
+	return 0;
+}
+
+/* vireo's default (AUTO) where io_uring is unavailable: the synchronous engine. */
+static inline int group_no_uring(void **state)
+{
+	(void)state;
+	g_engine = VIRTIO_BLK_ENGINE_AUTO;
+	g_expect = VIRTIO_BLK_ENGINE_SYNC;
+	blk_io_hook_no_uring = true;
+	return 0;
+}
+
+static inline int group_end(void **state)
+{
+	(void)state;
+	blk_io_hook_no_uring = blk_io_hook_nowait_kick = false;
 	return 0;
 }
 
@@ -134,7 +162,7 @@ static inline void fx_open(struct bfx *f, uint64_t features)
 	unsigned q;
 
 	assert_int_equal(virtio_blk_new(&f->cfg, g_engine, &f->blk, err, sizeof(err)), 0);
-	assert_int_equal(virtio_blk_engine(f->blk), g_engine);
+	assert_int_equal(virtio_blk_engine(f->blk), g_expect);
 	a.ops = virtio_blk_ops(f->blk);
 	a.opaque = f->blk;
 	assert_int_equal(virtio_pci_init(&f->vp, &a), 0);

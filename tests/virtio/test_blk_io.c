@@ -524,7 +524,46 @@ static void test_snapshot_id_of_copied_image(void **state)
 	unlink(copy);
 }
 
-#define RUN(name, group) cmocka_run_group_tests_name(name, tests, group, NULL)
+/*
+ * The fallbacks (groups kick_polled and no_uring) really are the paths taken: the kick fd is
+ * polled and drained by the thread, or AUTO gave the synchronous engine while an explicit
+ * io_uring request is refused. The data tests then run on them.
+ */
+static void test_fallback_engaged(void **state)
+{
+	struct bfx *f = *state;
+	struct disk_config cfg = f->cfg;
+	struct virtio_blk *b = NULL;
+	char err[256] = "";
+	uint16_t head;
+
+	if (blk_io_hook_no_uring) {
+		assert_int_equal(virtio_blk_new(&cfg, VIRTIO_BLK_ENGINE_URING, &b, err, sizeof(err)),
+				 -ENOSYS);
+		assert_null(b);
+		assert_non_null(strstr(err, "io_uring unavailable"));
+	}
+	fx_open(f, ALL_F);
+	head = req3(f, 0, VIRTIO_BLK_T_IN, 7, 512, W);
+	expect_ok(f, 0, 0, head, 513);
+	expect_pattern(gbuf(f, data_gpa(head), 512), 7 * 512, 512);
+	if (blk_io_hook_nowait_kick) {
+		struct timespec ts = { 0, 1000000 };
+		int ms = 5000;
+
+		/* The first ring read may still find a kick; the next one gets -EAGAIN. */
+		while (!__atomic_load_n(&f->blk->queues[0].io.kick_polled, __ATOMIC_ACQUIRE) &&
+		       ms-- > 0)
+			nanosleep(&ts, NULL);
+		assert_true(__atomic_load_n(&f->blk->queues[0].io.kick_polled, __ATOMIC_ACQUIRE));
+	}
+	/* A kick now goes through the fallback. */
+	head = req3(f, 0, VIRTIO_BLK_T_IN, 9, 1024, W);
+	expect_ok(f, 0, 1, head, 1025);
+	expect_pattern(gbuf(f, data_gpa(head), 1024), 9 * 512, 1024);
+}
+
+#define RUN(name, list, group) cmocka_run_group_tests_name(name, list, group, group_end)
 
 int main(void)
 {
@@ -549,5 +588,23 @@ int main(void)
 		TEST(test_snapshot_id_of_copied_image),
 	};
 
-	return RUN("virtio-blk I/O, io_uring", group_uring) | RUN("virtio-blk I/O, sync", group_sync);
+	/* The fallbacks: the data path, ordering, pause and throttling once more on each. */
+	const struct CMUnitTest fallback[] = {
+		TEST(test_fallback_engaged),
+		TEST(test_read),
+		TEST(test_scattered_write),
+		TEST(test_write_flush_read),
+		TEST(test_write_through),
+		TEST(test_flush_waits_for_writes),
+		TEST(test_discard_and_write_zeroes),
+		TEST(test_two_queues),
+		TEST(test_full_ring),
+		TEST(test_pause_completes_in_flight),
+		TEST(test_throttle_retries),
+	};
+
+	return RUN("virtio-blk I/O, io_uring", tests, group_uring) |
+	       RUN("virtio-blk I/O, sync", tests, group_sync) |
+	       RUN("virtio-blk I/O, io_uring, kick fd polled", fallback, group_kick_polled) |
+	       RUN("virtio-blk I/O, no io_uring (AUTO: sync)", fallback, group_no_uring);
 }
