@@ -7,6 +7,10 @@ then the rate limiter's accuracy (achieved vs configured rate, both buckets).
 
 usage: blk_bench.py --harness build/tests/virtio/blk_bench [--image /var/tmp/vireo-blk.img]
                     [--size-mib 1024] [--rounds 5] [--seconds 5] [--pin CPU] [--json out.json]
+                    [--baseline OTHER/blk_bench]
+
+--baseline runs a second harness build (say, the device model before a change) as one more
+contestant in every round, so a change is judged against the same minutes of the machine.
 
 --pin CPU runs both fio and the harness under `taskset -c CPU` (the harness's driver thread and
 the device's queue thread then share that CPU): an experiment on cross-CPU wake-up costs.
@@ -64,8 +68,8 @@ def run_fio(args, rw, bs, depth, seconds, iomem="malloc"):
     return job["iops"], job["bw_bytes"]
 
 
-def run_vireo(args, rw, bs, depth, seconds, extra=()):
-    cmd = [args.harness, "--file", args.image, "--rw", rw, "--bs", str(bs), "--depth", str(depth),
+def run_vireo(args, rw, bs, depth, seconds, extra=(), harness=None):
+    cmd = [harness or args.harness, "--file", args.image, "--rw", rw, "--bs", str(bs), "--depth", str(depth),
            "--seconds", str(seconds), "--direct", *extra]
     res = subprocess.run(pinned(args, cmd), capture_output=True, text=True)
     if res.returncode != 0:
@@ -79,12 +83,16 @@ def throughput(args):
     rows = []
     for name, rw, bs, depth in WORKLOADS:
         runs = {"fio": [], "fio-shm": [], "vireo": []}
+        if args.baseline:
+            runs["baseline"] = []
+        n = len(runs)
         for r in range(args.rounds):
             # Rotate who goes first so a drifting machine favours nobody.
-            order = list(runs)[r % 3:] + list(runs)[:r % 3]
+            order = list(runs)[r % n:] + list(runs)[:r % n]
             for who in order:
-                if who == "vireo":
-                    v = run_vireo(args, rw, bs, depth, args.seconds)
+                if who in ("vireo", "baseline"):
+                    v = run_vireo(args, rw, bs, depth, args.seconds,
+                                  harness=args.baseline if who == "baseline" else None)
                     runs[who].append((v["iops"], v["bw_bytes"], v["device_lat_us"],
                                       v["e2e_lat_us"]))
                 else:
@@ -100,6 +108,9 @@ def throughput(args):
              "ratio": statistics.median(v[0] / f[0] for v, f in zip(runs["vireo"], runs["fio"])),
              "ratio_shm": statistics.median(v[0] / f[0]
                                             for v, f in zip(runs["vireo"], runs["fio-shm"])),
+             **({"ratio_baseline": statistics.median(
+                 v[0] / f[0] for v, f in zip(runs["baseline"], runs["fio"]))}
+                if args.baseline else {}),
              "vireo_device_lat_us": statistics.median(x[2] for x in runs["vireo"]),
              "vireo_e2e_lat_us": statistics.median(x[3] for x in runs["vireo"]),
              "runs": {who: [round(x[0]) for x in v] for who, v in runs.items()}}
@@ -109,7 +120,9 @@ def throughput(args):
               f"{r['vireo_mib_s']:7.1f} MiB/s | median of round ratios: vireo/fio {r['ratio']:.3f}, "
               f"vireo/fio-shm "
               f"{r['ratio_shm']:.3f} | vireo latency device {r['vireo_device_lat_us']:.0f} us, "
-              f"driver-seen {r['vireo_e2e_lat_us']:.0f} us", flush=True)
+              f"driver-seen {r['vireo_e2e_lat_us']:.0f} us"
+              + (f" | baseline {r['baseline_iops']:7.0f} IOPS, baseline/fio "
+                 f"{r['ratio_baseline']:.3f}" if args.baseline else ""), flush=True)
     return rows
 
 
@@ -138,6 +151,7 @@ def main():
     ap.add_argument("--limit-seconds", type=float, default=10)
     ap.add_argument("--skip-limits", action="store_true")
     ap.add_argument("--pin", type=int, help="run both sides on this CPU only")
+    ap.add_argument("--baseline", help="another blk_bench build to run in every round")
     ap.add_argument("--json")
     args = ap.parse_args()
     if not shutil.which("fio"):
