@@ -485,7 +485,7 @@ static int blk_same(const cJSON *json, const char *key, uint64_t have, const cha
 	return ret;
 }
 
-int virtio_blk_restore_err(struct virtio_blk *blk, const struct cJSON *json, char *err,
+int virtio_blk_restore(struct virtio_blk *blk, const struct cJSON *json, char *err,
 			   size_t errlen)
 {
 	const cJSON *saved_id = cJSON_GetObjectItemCaseSensitive(json, "id");
@@ -524,9 +524,3 @@ int virtio_blk_restore_err(struct virtio_blk *blk, const struct cJSON *json, cha
 	return 0;
 }
 
-int virtio_blk_restore(struct virtio_blk *blk, const struct cJSON *json)
-{
-	char err[8];
-
-	return virtio_blk_restore_err(blk, json, err, sizeof(err));
-}

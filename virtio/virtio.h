@@ -543,9 +543,8 @@ unsigned virtio_blk_inflight(const struct virtio_blk *blk);
  * with a different disk.
  */
 struct cJSON *virtio_blk_save(const struct virtio_blk *blk);
-int virtio_blk_restore(struct virtio_blk *blk, const struct cJSON *json);
-/* The same, @err naming the field ("capacity: 0x1000, but this disk has 0x800 sectors"). */
-int virtio_blk_restore_err(struct virtio_blk *blk, const struct cJSON *json, char *err,
-			   size_t errlen);
+/* @err names the field ("capacity: 0x1000, but this disk has 0x800 sectors"). */
+int virtio_blk_restore(struct virtio_blk *blk, const struct cJSON *json, char *err,
+		       size_t errlen);
 
 #endif

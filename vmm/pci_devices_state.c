@@ -335,7 +335,7 @@ static int section_restore(struct vm_pci_fn *fn, unsigned i, const cJSON *o, cha
 	case 1:
 		return msix_restore(&fn->vp.msix, o, err, errlen);
 	case 2:
-		return virtio_blk_restore_err(fn->model, o, err, errlen);
+		return virtio_blk_restore(fn->model, o, err, errlen);
 	case 3:
 		return counters_restore(fn, o, err, errlen);
 	default:

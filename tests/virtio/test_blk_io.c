@@ -469,20 +469,28 @@ static void test_open_errors(void **state)
 static void test_snapshot_identity(void **state)
 {
 	struct bfx *f = *state;
+	char err[256];
 	cJSON *s;
 
 	fx_open(f, ALL_F);
 	assert_int_equal(virtio_pci_pause(&f->vp), 0);
 	s = virtio_blk_save(f->blk);
 	assert_non_null(s);
-	assert_int_equal(virtio_blk_restore(f->blk, s), 0);
+	assert_int_equal(virtio_blk_restore(f->blk, s, err, sizeof(err)), 0);
 	cJSON_ReplaceItemInObject(s, "capacity", cJSON_CreateString("0x801"));
-	assert_int_equal(virtio_blk_restore(f->blk, s), -EINVAL);
+	assert_int_equal(virtio_blk_restore(f->blk, s, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "capacity: 0x801, but this disk has 0x800 sectors"));
 	cJSON_ReplaceItemInObject(s, "capacity", cJSON_CreateString("0x800"));
+	cJSON_ReplaceItemInObject(s, "readonly", cJSON_CreateTrue());
+	assert_int_equal(virtio_blk_restore(f->blk, s, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "readonly: true, but this disk is writable"));
+	cJSON_ReplaceItemInObject(s, "readonly", cJSON_CreateFalse());
 	cJSON_ReplaceItemInObject(s, "id", cJSON_CreateString("other"));
-	assert_int_equal(virtio_blk_restore(f->blk, s), -EINVAL);
+	assert_int_equal(virtio_blk_restore(f->blk, s, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "id: \"other\", but this disk's serial= is"));
 	cJSON_DeleteItemFromObject(s, "id");
-	assert_int_equal(virtio_blk_restore(f->blk, s), -EINVAL);
+	assert_int_equal(virtio_blk_restore(f->blk, s, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "id: expected a string"));
 	cJSON_Delete(s);
 	virtio_pci_resume(&f->vp);
 }
@@ -514,7 +522,7 @@ static void test_snapshot_id_of_copied_image(void **state)
 	assert_string_not_equal(cJSON_GetObjectItem(now, "id")->valuestring,
 				cJSON_GetObjectItem(saved, "id")->valuestring);   /* another inode */
 	cJSON_Delete(now);
-	assert_int_equal(virtio_blk_restore(b, saved), 0);
+	assert_int_equal(virtio_blk_restore(b, saved, err, sizeof(err)), 0);
 	now = virtio_blk_save(b);
 	assert_string_equal(cJSON_GetObjectItem(now, "id")->valuestring,
 			    cJSON_GetObjectItem(saved, "id")->valuestring);
