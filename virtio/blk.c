@@ -88,10 +88,14 @@ static int probe_size(struct virtio_blk *blk, struct geometry *g, char *err, siz
 		/* A filesystem block is the natural unit of a file's I/O. */
 		if (st.st_blksize >= VIRTIO_BLK_SECTOR_SIZE && st.st_blksize <= 65536)
 			g->physical = (uint32_t)st.st_blksize;
-		/* With O_DIRECT the guest must align to what the filesystem requires. */
+		/* With O_DIRECT the guest must align offsets to what the filesystem requires;
+		 * memory it need not (blk_io.c bounces), but that is what it costs. */
 		if (blk->direct && !statx(blk->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) &&
-		    (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align > g->logical)
-			g->logical = stx.stx_dio_offset_align;
+		    (stx.stx_mask & STATX_DIOALIGN)) {
+			if (stx.stx_dio_offset_align > g->logical)
+				g->logical = stx.stx_dio_offset_align;
+			blk->dio_mem_align = stx.stx_dio_mem_align;
+		}
 	} else {
 		return set_err(err, errlen, -EINVAL, "disk '%s' is neither a file nor a block device",
 			    blk->path);
@@ -105,6 +109,9 @@ static int probe_size(struct virtio_blk *blk, struct geometry *g, char *err, siz
 	if (g->bytes % VIRTIO_BLK_SECTOR_SIZE)
 		pr_warn("disk '%s': size %" PRIu64 " is not a multiple of 512; the tail is not "
 			"visible to the guest", blk->path, g->bytes);
+	/* Unknown (block device, older kernel): the logical block size is the safe guess. */
+	if (!blk->dio_mem_align || (blk->dio_mem_align & (blk->dio_mem_align - 1)))
+		blk->dio_mem_align = g->logical;
 	blk->capacity = g->bytes >> VIRTIO_BLK_SECTOR_SHIFT;
 	return 0;
 }

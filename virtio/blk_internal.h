@@ -31,6 +31,10 @@ struct blk_req {
 	uint64_t epoch;
 	unsigned waiting;                 /* FLUSH: older writes still in flight */
 	struct blk_req *next_flush;
+	/* direct=on with a segment O_DIRECT cannot take: I/O through one aligned buffer. */
+	void *bounce;
+	struct iovec *guest_iov;          /* the request's own segments, while bouncing */
+	unsigned guest_nr;
 };
 
 /* The disk, shared by every queue. */
@@ -39,6 +43,7 @@ struct virtio_blk {
 	int fd;
 	char *path;
 	bool readonly, direct;
+	uint32_t dio_mem_align;           /* direct=on: address/length alignment O_DIRECT needs */
 	enum virtio_blk_engine engine;
 	uint64_t capacity;                /* sectors */
 	uint32_t seg_max;

@@ -513,6 +513,7 @@ struct virtio_blk_counters {
 	uint64_t flush_ops, discard_ops, write_zeroes_ops, get_id_ops;
 	uint64_t io_errors;               /* host I/O failed: IOERR */
 	uint64_t throttled;               /* requests put back by the rate limiter */
+	uint64_t bounced;                 /* direct=on: misaligned, copied via an aligned buffer */
 	uint64_t rejected[VIRTIO_BLK_R_NR];
 };
 

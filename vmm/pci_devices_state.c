@@ -130,6 +130,7 @@ static bool blk_counters(struct vm_pci_fn *fn, cJSON *o)
 	       put_u64(o, "flush_ops", c.flush_ops) && put_u64(o, "discard_ops", c.discard_ops) &&
 	       put_u64(o, "write_zeroes_ops", c.write_zeroes_ops) &&
 	       put_u64(o, "io_errors", c.io_errors) && put_u64(o, "throttled", c.throttled) &&
+	       put_u64(o, "bounced_requests", c.bounced) &&
 	       put_u64(o, "rejected_requests", rejected);
 }
 
