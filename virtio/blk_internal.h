@@ -66,7 +66,6 @@ enum { BLK_EV_CTL = 1, BLK_EV_KICK = 2, BLK_EV_TIMER = 4, BLK_EV_IO = 8 };
 struct blk_io {
 	bool uring;
 	bool ring_ok;
-	bool fixed;                       /* the image is registered file 0 */
 	struct io_uring ring;
 	bool deferred;                    /* SINGLE_ISSUER | DEFER_TASKRUN, enabled by the thread */
 	unsigned queued;                  /* requests prepared, not yet submitted (event
