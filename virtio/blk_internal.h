@@ -31,10 +31,9 @@ struct blk_req {
 	uint64_t epoch;
 	unsigned waiting;                 /* FLUSH: older writes still in flight */
 	struct blk_req *next_flush;
-	/* direct=on with a segment O_DIRECT cannot take: I/O through one aligned buffer. */
-	void *bounce;
-	struct iovec *guest_iov;          /* the request's own segments, while bouncing */
-	unsigned guest_nr;
+	/* direct=on with a segment O_DIRECT cannot take: through the queue's bounce buffer. */
+	bool bounced;
+	struct blk_req *bounce_next;      /* waiting for the buffer behind this one */
 };
 
 /* The disk, shared by every queue. */
@@ -75,6 +74,14 @@ struct blk_io {
 	bool kick_polled;                 /* ...or polled, where ring reads do not wait */
 };
 
+/* The queue's one aligned buffer for misaligned direct I/O (blk_bounce.c). */
+struct blk_bounce {
+	uint8_t *buf;                     /* allocated on first use */
+	struct iovec iov;                 /* the chunk in flight */
+	struct blk_req *owner;            /* the request moving through it */
+	struct blk_req *head, *tail;      /* requests waiting for it, in order */
+};
+
 struct blk_queue {
 	struct virtio_blk *blk;
 	struct virtio_dev *vd;
@@ -97,6 +104,7 @@ struct blk_queue {
 	uint64_t epoch;                   /* bumped by every FLUSH that has to wait */
 	unsigned writes_inflight;         /* OUT / DISCARD / WRITE_ZEROES started, not done */
 	struct blk_req *flush_head, *flush_tail;   /* FLUSHes waiting, oldest first */
+	struct blk_bounce bounce;
 };
 
 /* blk_req.c: validation (5.2.6) of q->chain into @r; VIRTIO_BLK_R_NR when valid. */
@@ -104,6 +112,18 @@ enum virtio_blk_reject blk_req_parse(const struct virtio_blk *blk, uint64_t feat
 				     const struct virtq_chain *c, struct blk_req *r);
 /* Copies the device ID into the request's writable data; returns the bytes written. */
 uint32_t blk_req_get_id(const struct virtio_blk *blk, struct blk_req *r);
+
+/* blk_bounce.c: misaligned direct I/O through one aligned buffer per queue. */
+bool blk_bounce_needed(const struct blk_queue *q, const struct blk_req *r);
+/* 1: @r owns the buffer and may start; 0: queued behind the owner; -ENOMEM. */
+int blk_bounce_claim(struct blk_queue *q, struct blk_req *r);
+/* The iovec for @r's next chunk (a write's bytes copied in from the guest). */
+const struct iovec *blk_bounce_chunk(struct blk_queue *q, struct blk_req *r);
+/* The chunk moved @n bytes (a read's copied out to the guest); true when @r is complete. */
+bool blk_bounce_advance(struct blk_queue *q, struct blk_req *r, uint64_t n);
+/* @r is over: the next request to own the buffer, to be started, or NULL. */
+struct blk_req *blk_bounce_release(struct blk_queue *q, struct blk_req *r);
+void blk_bounce_free(struct blk_queue *q);
 
 /* blk_queue.c: per-queue workers. */
 int blk_queues_start(struct virtio_blk *blk, struct virtio_dev *vd);

@@ -15,9 +15,7 @@
  *
  * Synchronous: the same operations done in the queue thread.
  *
- * With direct=on a segment whose address or length O_DIRECT cannot take (statx
- * STATX_DIOALIGN; Linux drivers align, other drivers and a header sharing the data's
- * descriptor need not) sends that one request through an aligned buffer instead of failing.
+ * direct=on requests with segments O_DIRECT cannot take go through blk_bounce.c.
  *
  * Without FLUSH negotiated the device is write-through (5.2.6.2 case 1): writes carry
  * RWF_DSYNC, discard / write-zeroes are followed by fdatasync.
@@ -52,77 +50,42 @@ static void iov_advance(struct blk_req *r, uint64_t n)
 	r->nr_iov -= i;
 }
 
-/* ------------------------------------------------------------------ misaligned direct I/O */
+static void io_begin(struct blk_queue *q, struct blk_req *r);
 
-static bool needs_bounce(const struct blk_queue *q, const struct blk_req *r)
-{
-	uintptr_t bits = 0;
-	unsigned i;
-
-	if (!q->blk->direct || (r->op != BLK_OP_READ && r->op != BLK_OP_WRITE))
-		return false;
-	for (i = 0; i < r->nr_iov; i++)
-		bits |= (uintptr_t)r->iov[i].iov_base | r->iov[i].iov_len;
-	return bits & (q->blk->dio_mem_align - 1);
-}
-
-/* Copies between the guest's segments and the bounce buffer (@to_buf: gather). */
-static void bounce_copy(struct blk_req *r, bool to_buf)
-{
-	uint8_t *b = r->bounce;
-	uint64_t left = r->len;
-	unsigned i;
-
-	for (i = 0; i < r->guest_nr && left; i++) {
-		size_t n = r->guest_iov[i].iov_len < left ? r->guest_iov[i].iov_len : left;
-
-		if (to_buf)
-			memcpy(b, r->guest_iov[i].iov_base, n);
-		else
-			memcpy(r->guest_iov[i].iov_base, b, n);
-		b += n;
-		left -= n;
-	}
-}
-
-static int bounce_start(struct blk_queue *q, struct blk_req *r)
-{
-	size_t align = q->blk->dio_mem_align > 4096 ? q->blk->dio_mem_align : 4096;
-
-	r->guest_iov = malloc(r->nr_iov * sizeof(*r->iov));
-	if (!r->guest_iov || posix_memalign(&r->bounce, align, r->len)) {
-		free(r->guest_iov);
-		r->guest_iov = NULL;
-		r->bounce = NULL;
-		return -ENOMEM;
-	}
-	memcpy(r->guest_iov, r->iov, r->nr_iov * sizeof(*r->iov));
-	r->guest_nr = r->nr_iov;
-	if (r->op == BLK_OP_WRITE)
-		bounce_copy(r, true);
-	r->iov[0] = (struct iovec){ r->bounce, r->len };
-	r->nr_iov = 1;
-	blk_count_add(&q->blk->ctr.bounced, 1);
-	return 0;
-}
-
-/* Every completion from here: a bounced read hands its data to the guest first. */
+/* Every completion from here; a bounced request hands the buffer on to the next in line. */
 static void io_done(struct blk_queue *q, struct blk_req *r, int res)
 {
-	if (r->bounce) {
-		if (!res && r->op == BLK_OP_READ)
-			bounce_copy(r, false);
-		free(r->bounce);
-		free(r->guest_iov);
-		r->bounce = NULL;
-		r->guest_iov = NULL;
-	}
+	struct blk_req *next = r->bounced ? blk_bounce_release(q, r) : NULL;
+
 	blk_req_done(q, r, res);
+	if (next)
+		io_begin(q, next);
 }
 
 static bool writethrough(const struct blk_queue *q)
 {
 	return blk_writethrough(q->blk, q->vd->features);
+}
+
+/* Bounced: chunk by chunk through the queue's aligned buffer. */
+static int sync_bounce(struct blk_queue *q, struct blk_req *r, bool write, int flags)
+{
+	int fd = q->blk->fd;
+
+	while (r->done < r->len) {
+		const struct iovec *v = blk_bounce_chunk(q, r);
+		ssize_t n = write ? pwritev2(fd, v, 1, (off_t)(r->offset + r->done), flags)
+				  : preadv2(fd, v, 1, (off_t)(r->offset + r->done), flags);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (!n)
+			return -EIO;
+		blk_bounce_advance(q, r, (uint64_t)n);
+	}
+	return 0;
 }
 
 static int sync_rw(int fd, struct blk_req *r, bool write, int flags)
@@ -185,13 +148,14 @@ static int falloc_mode(const struct blk_req *r)
 
 static int sync_exec(struct blk_queue *q, struct blk_req *r)
 {
-	int fd = q->blk->fd;
+	int fd = q->blk->fd, flags;
 
 	switch (r->op) {
 	case BLK_OP_READ:
-		return sync_rw(fd, r, false, 0);
+		return r->bounced ? sync_bounce(q, r, false, 0) : sync_rw(fd, r, false, 0);
 	case BLK_OP_WRITE:
-		return sync_rw(fd, r, true, writethrough(q) ? RWF_DSYNC : 0);
+		flags = writethrough(q) ? RWF_DSYNC : 0;
+		return r->bounced ? sync_bounce(q, r, true, flags) : sync_rw(fd, r, true, flags);
 	case BLK_OP_FLUSH:
 		return fdatasync(fd) ? -errno : 0;
 	case BLK_OP_DISCARD:
@@ -261,6 +225,7 @@ void blk_io_exit(struct blk_queue *q)
 	if (io->ring_ok)
 		io_uring_queue_exit(&io->ring);
 	io->ring_ok = false;
+	blk_bounce_free(q);
 }
 
 /* Hands the prepared SQEs to the kernel; 0 or -errno. */
@@ -299,10 +264,16 @@ static void uring_prep(struct blk_queue *q, struct blk_req *r)
 	}
 	switch (r->op) {
 	case BLK_OP_READ:
-		io_uring_prep_readv(sqe, fd, r->iov, r->nr_iov, off);
+		if (r->bounced)
+			io_uring_prep_readv(sqe, fd, blk_bounce_chunk(q, r), 1, off);
+		else
+			io_uring_prep_readv(sqe, fd, r->iov, r->nr_iov, off);
 		break;
 	case BLK_OP_WRITE:
-		io_uring_prep_writev(sqe, fd, r->iov, r->nr_iov, off);
+		if (r->bounced)
+			io_uring_prep_writev(sqe, fd, blk_bounce_chunk(q, r), 1, off);
+		else
+			io_uring_prep_writev(sqe, fd, r->iov, r->nr_iov, off);
 		if (writethrough(q))
 			sqe->rw_flags = RWF_DSYNC;
 		break;
@@ -320,6 +291,13 @@ static void uring_prep(struct blk_queue *q, struct blk_req *r)
 
 static void uring_complete(struct blk_queue *q, struct blk_req *r, int res)
 {
+	if (r->bounced) {
+		if (res > 0 && !blk_bounce_advance(q, r, (uint64_t)res))
+			uring_prep(q, r);         /* the next chunk (or the rest of a short one) */
+		else
+			io_done(q, r, res < 0 ? res : res == 0 ? -EIO : 0);
+		return;
+	}
 	if (r->op == BLK_OP_READ || r->op == BLK_OP_WRITE) {
 		if (res > 0 && r->done + (uint64_t)res < r->len) {
 			/* Short transfer: go on from where it stopped. */
@@ -345,14 +323,20 @@ void blk_io_start(struct blk_queue *q, struct blk_req *r)
 		blk_req_done(q, r, 0);
 		return;
 	}
-	if (needs_bounce(q, r)) {
-		int ret = bounce_start(q, r);
+	if (blk_bounce_needed(q, r)) {
+		int ret = blk_bounce_claim(q, r);
 
-		if (ret) {
-			blk_req_done(q, r, ret);
-			return;
+		if (ret <= 0) {
+			if (ret)
+				blk_req_done(q, r, ret);
+			return;                   /* or waits for the buffer (io_done starts it) */
 		}
 	}
+	io_begin(q, r);
+}
+
+static void io_begin(struct blk_queue *q, struct blk_req *r)
+{
 	if (q->io.uring)
 		uring_prep(q, r);
 	else

@@ -208,6 +208,40 @@ static void test_direct_misaligned(void **state)
 	assert_int_equal(ctr(f).io_errors, 0);
 }
 
+/*
+ * Misaligned requests larger than the bounce buffer, two at once: they move chunk by chunk,
+ * the second waits for the buffer, both complete with the right data.
+ */
+static void test_direct_misaligned_large(void **state)
+{
+	struct bfx *f = *state;
+	const uint32_t len = 600 << 10;
+	uint64_t src = BIG_GPA + 1, dst = BIG_GPA + (1 << 20) + 3;
+	uint8_t *file = malloc(len);
+	uint16_t w, r;
+
+	assert_non_null(file);
+	f->cfg.direct = true;
+	fx_open(f, ALL_F);
+	for (uint32_t i = 0; i < len; i++)
+		gbuf(f, src, len)[i] = (uint8_t)(i * 7 + i / 4096);
+	memset(gbuf(f, dst, len), 0, len);
+	w = publish(f, 0, (struct d[]){ { hdr(f, 0, VIRTIO_BLK_T_OUT, 200), 16, R },
+					{ src, len, R }, { stat_gpa(f->next_desc[0]), 1, W } }, 3);
+	r = publish(f, 0, (struct d[]){ { hdr(f, 0, VIRTIO_BLK_T_IN, 200), 16, R },
+					{ dst, len, W }, { stat_gpa(f->next_desc[0]), 1, W } }, 3);
+	kick(f, 0);
+	assert_true(wait_used(f, 0, 2));
+	assert_int_equal(status_of(f, w), VIRTIO_BLK_S_OK);
+	assert_int_equal(status_of(f, r), VIRTIO_BLK_S_OK);
+	file_read(f, 200 * 512, file, len);
+	assert_memory_equal(file, gbuf(f, src, len), len);
+	assert_memory_equal(gbuf(f, dst, len), gbuf(f, src, len), len);
+	assert_int_equal(ctr(f).bounced, dio_mem_align(f) > 1 ? 2 : 0);
+	assert_int_equal(ctr(f).write_bytes, len);
+	free(file);
+}
+
 static void test_get_id(void **state)
 {
 	struct bfx *f = *state;
@@ -634,6 +668,7 @@ int main(void)
 		TEST(test_flush_waits_for_writes),
 		TEST(test_direct),
 		TEST(test_direct_misaligned),
+		TEST(test_direct_misaligned_large),
 		TEST(test_get_id),
 		TEST(test_discard_and_write_zeroes),
 		TEST(test_two_queues),
