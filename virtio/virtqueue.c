@@ -321,8 +321,10 @@ bool virtq_needs_notify(struct virtq *vq)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	vq->signalled_used = new_idx;
 	vq->signalled_valid = true;
-	if (valid && old == new_idx)
-		return false;             /* nothing new since the last notification */
+	/* Nothing pushed since the last notification (or since the queue was enabled, when
+	 * signalled_used = next_used = 0): no batch holds 65536 entries, so equal means none. */
+	if (old == new_idx)
+		return false;
 	if (vq->event_idx) {
 		uint16_t used_event = ring_load16(vq->avail + AVAIL_RING(vq->size));
 

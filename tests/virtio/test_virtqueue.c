@@ -253,6 +253,7 @@ static void test_notify_event_idx(void **state)
 	virtq_set_features(&f->vq, VIRTIO_BIT(VIRTIO_RING_F_EVENT_IDX));
 	drv_set_avail_flags(&f->r, VRING_AVAIL_F_NO_INTERRUPT);   /* ignored with EVENT_IDX */
 	drv_set_used_event(&f->r, 0);
+	assert_false(virtq_needs_notify(&f->vq));             /* first call, nothing pushed */
 	push_n(f, 1);
 	assert_true(virtq_needs_notify(&f->vq));              /* used 0 -> 1 crosses 0 */
 	assert_false(virtq_needs_notify(&f->vq));             /* nothing new */
@@ -278,6 +279,7 @@ static void test_notify_flags(void **state)
 {
 	struct fx *f = *state;
 
+	assert_false(virtq_needs_notify(&f->vq));             /* first call, nothing pushed */
 	push_n(f, 1);
 	drv_set_avail_flags(&f->r, VRING_AVAIL_F_NO_INTERRUPT);
 	assert_false(virtq_needs_notify(&f->vq));
