@@ -8,9 +8,9 @@
  * in the ring itself (run_ring). The image is deliberately not a registered (fixed) file: a
  * ring is torn down asynchronously after a SIGKILL, and its registered file would keep the
  * image's OFD lock for 20-40 ms after the process is gone (measured), in the way of an
- * orchestrator restarting the VM; the per-request fd lookup it would save is ~tens of ns. SQEs are batched
- * and submitted once per pass over the avail ring, and that same io_uring_enter collects
- * what completed meanwhile. FLUSH is IORING_OP_FSYNC with DATASYNC, started by the queue
+ * orchestrator restarting the VM; the per-request fd lookup it would save is ~tens of ns.
+ * Each request is submitted as soon as the queue has validated it (blk_queue.c), and that
+ * same io_uring_enter collects what completed meanwhile. FLUSH is IORING_OP_FSYNC with DATASYNC, started by the queue
  * only once the writes submitted before it have completed (blk_queue.c).
  *
  * Synchronous: the same operations done in the queue thread.
@@ -352,8 +352,8 @@ static void reap(struct blk_queue *q);
 
 /*
  * Submits what was prepared and, in the same io_uring_enter (GETEVENTS), collects what
- * completed meanwhile: those requests are pushed now and share the notification that follows
- * this pass instead of costing a wake-up and an interrupt of their own.
+ * completed meanwhile: those requests are pushed now and share the notification that ends
+ * this pass over the avail ring instead of costing a wake-up and an interrupt of their own.
  */
 void blk_io_submit(struct blk_queue *q)
 {
