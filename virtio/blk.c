@@ -89,7 +89,7 @@ static int probe_size(struct virtio_blk *blk, struct geometry *g, char *err, siz
 		if (st.st_blksize >= VIRTIO_BLK_SECTOR_SIZE && st.st_blksize <= 65536)
 			g->physical = (uint32_t)st.st_blksize;
 		/* With O_DIRECT the guest must align offsets to what the filesystem requires;
-		 * memory it need not (blk_io.c bounces), but that is what it costs. */
+		 * memory it need not (blk_bounce.c), but that is what it costs. */
 		if (blk->direct && !statx(blk->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) &&
 		    (stx.stx_mask & STATX_DIOALIGN)) {
 			if (stx.stx_dio_offset_align > g->logical)
@@ -530,4 +530,3 @@ int virtio_blk_restore(struct virtio_blk *blk, const struct cJSON *json, char *e
 	}
 	return 0;
 }
-

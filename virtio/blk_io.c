@@ -10,8 +10,8 @@
  * image's OFD lock for 20-40 ms after the process is gone (measured), in the way of an
  * orchestrator restarting the VM; the per-request fd lookup it would save is ~tens of ns.
  * Each request is submitted as soon as the queue has validated it (blk_queue.c), and that
- * same io_uring_enter collects what completed meanwhile. FLUSH is IORING_OP_FSYNC with DATASYNC, started by the queue
- * only once the writes submitted before it have completed (blk_queue.c).
+ * same io_uring_enter collects what completed meanwhile. FLUSH is IORING_OP_FSYNC with
+ * DATASYNC, started by the queue only once the writes submitted before it have completed.
  *
  * Synchronous: the same operations done in the queue thread.
  *
@@ -67,34 +67,34 @@ static bool writethrough(const struct blk_queue *q)
 	return blk_writethrough(q->blk, q->vd->features);
 }
 
-/* Bounced: chunk by chunk through the queue's aligned buffer. */
-static int sync_bounce(struct blk_queue *q, struct blk_req *r, bool write, int flags)
+/* What the next transfer of a READ / WRITE moves: its own segments, or a bounce chunk. */
+static const struct iovec *rw_iov(struct blk_queue *q, struct blk_req *r, unsigned *nr)
 {
-	int fd = q->blk->fd;
-
-	while (r->done < r->len) {
-		const struct iovec *v = blk_bounce_chunk(q, r);
-		ssize_t n = write ? pwritev2(fd, v, 1, (off_t)(r->offset + r->done), flags)
-				  : preadv2(fd, v, 1, (off_t)(r->offset + r->done), flags);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (!n)
-			return -EIO;
-		blk_bounce_advance(q, r, (uint64_t)n);
-	}
-	return 0;
+	*nr = r->bounced ? 1 : r->nr_iov;
+	return r->bounced ? blk_bounce_chunk(q, r) : r->iov;
 }
 
-static int sync_rw(int fd, struct blk_req *r, bool write, int flags)
+/* A transfer moved @n bytes (short ones go on from there); true when the request is done. */
+static bool rw_advance(struct blk_queue *q, struct blk_req *r, uint64_t n)
 {
-	while (r->done < r->len) {
-		ssize_t n = write ? pwritev2(fd, r->iov, (int)r->nr_iov, (off_t)(r->offset + r->done),
-					     flags)
-				  : preadv2(fd, r->iov, (int)r->nr_iov, (off_t)(r->offset + r->done),
-					    flags);
+	if (r->bounced)
+		return blk_bounce_advance(q, r, n);
+	r->done += n;
+	iov_advance(r, n);
+	return r->done >= r->len;
+}
+
+static int sync_rw(struct blk_queue *q, struct blk_req *r, bool write, int flags)
+{
+	int fd = q->blk->fd;
+	bool done = false;
+
+	while (!done) {
+		unsigned nr;
+		const struct iovec *v = rw_iov(q, r, &nr);
+		off_t off = (off_t)(r->offset + r->done);
+		ssize_t n = write ? pwritev2(fd, v, (int)nr, off, flags)
+				  : preadv2(fd, v, (int)nr, off, flags);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -102,8 +102,7 @@ static int sync_rw(int fd, struct blk_req *r, bool write, int flags)
 			return -errno;
 		if (!n)
 			return -EIO;              /* the image shrank under us */
-		r->done += (uint64_t)n;
-		iov_advance(r, (uint64_t)n);
+		done = rw_advance(q, r, (uint64_t)n);
 	}
 	return 0;
 }
@@ -148,14 +147,13 @@ static int falloc_mode(const struct blk_req *r)
 
 static int sync_exec(struct blk_queue *q, struct blk_req *r)
 {
-	int fd = q->blk->fd, flags;
+	int fd = q->blk->fd;
 
 	switch (r->op) {
 	case BLK_OP_READ:
-		return r->bounced ? sync_bounce(q, r, false, 0) : sync_rw(fd, r, false, 0);
+		return sync_rw(q, r, false, 0);
 	case BLK_OP_WRITE:
-		flags = writethrough(q) ? RWF_DSYNC : 0;
-		return r->bounced ? sync_bounce(q, r, true, flags) : sync_rw(fd, r, true, flags);
+		return sync_rw(q, r, true, writethrough(q) ? RWF_DSYNC : 0);
 	case BLK_OP_FLUSH:
 		return fdatasync(fd) ? -errno : 0;
 	case BLK_OP_DISCARD:
@@ -257,6 +255,8 @@ static void uring_prep(struct blk_queue *q, struct blk_req *r)
 	struct io_uring_sqe *sqe = get_sqe(q);
 	int fd = q->blk->fd;
 	off_t off = (off_t)(r->offset + r->done);
+	const struct iovec *v;
+	unsigned nr;
 
 	if (!sqe) {
 		io_done(q, r, -EBUSY);
@@ -264,16 +264,12 @@ static void uring_prep(struct blk_queue *q, struct blk_req *r)
 	}
 	switch (r->op) {
 	case BLK_OP_READ:
-		if (r->bounced)
-			io_uring_prep_readv(sqe, fd, blk_bounce_chunk(q, r), 1, off);
-		else
-			io_uring_prep_readv(sqe, fd, r->iov, r->nr_iov, off);
+		v = rw_iov(q, r, &nr);
+		io_uring_prep_readv(sqe, fd, v, nr, off);
 		break;
 	case BLK_OP_WRITE:
-		if (r->bounced)
-			io_uring_prep_writev(sqe, fd, blk_bounce_chunk(q, r), 1, off);
-		else
-			io_uring_prep_writev(sqe, fd, r->iov, r->nr_iov, off);
+		v = rw_iov(q, r, &nr);
+		io_uring_prep_writev(sqe, fd, v, nr, off);
 		if (writethrough(q))
 			sqe->rw_flags = RWF_DSYNC;
 		break;
@@ -291,22 +287,12 @@ static void uring_prep(struct blk_queue *q, struct blk_req *r)
 
 static void uring_complete(struct blk_queue *q, struct blk_req *r, int res)
 {
-	if (r->bounced) {
-		if (res > 0 && !blk_bounce_advance(q, r, (uint64_t)res))
-			uring_prep(q, r);         /* the next chunk (or the rest of a short one) */
+	if (r->op == BLK_OP_READ || r->op == BLK_OP_WRITE) {
+		/* A short transfer (or a bounce chunk) goes on from where it stopped. */
+		if (res > 0 && !rw_advance(q, r, (uint64_t)res))
+			uring_prep(q, r);
 		else
 			io_done(q, r, res < 0 ? res : res == 0 ? -EIO : 0);
-		return;
-	}
-	if (r->op == BLK_OP_READ || r->op == BLK_OP_WRITE) {
-		if (res > 0 && r->done + (uint64_t)res < r->len) {
-			/* Short transfer: go on from where it stopped. */
-			r->done += (uint64_t)res;
-			iov_advance(r, (uint64_t)res);
-			uring_prep(q, r);
-			return;
-		}
-		io_done(q, r, res < 0 ? res : res == 0 ? -EIO : 0);
 		return;
 	}
 	if (r->op == BLK_OP_DISCARD || r->op == BLK_OP_WRITE_ZEROES)
