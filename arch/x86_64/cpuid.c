@@ -13,27 +13,10 @@
 #include "arch/x86_64/arch.h"
 
 #define CPUID_1_ECX_VMX          (1u << 5)
-#define CPUID_1_ECX_CX16         (1u << 13)
-#define CPUID_1_ECX_PCID         (1u << 17)
 #define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
-#define CPUID_1_ECX_XSAVE        (1u << 26)
-#define CPUID_1_ECX_OSXSAVE      (1u << 27)
-#define CPUID_1_ECX_RDRAND       (1u << 30)
 #define CPUID_1_ECX_HYPERVISOR   (1u << 31)
 #define CPUID_1_EDX_HTT          (1u << 28)
-#define CPUID_7_EBX_FSGSBASE     (1u << 0)
-#define CPUID_7_EBX_SMEP         (1u << 7)
-#define CPUID_7_EBX_INVPCID      (1u << 10)
-#define CPUID_7_EBX_RDSEED       (1u << 18)
-#define CPUID_7_EBX_SMAP         (1u << 20)
-#define CPUID_7_ECX_UMIP         (1u << 2)
-#define CPUID_7_ECX_RDPID        (1u << 22)
 #define CPUID_EXT1_ECX_SVM       (1u << 2)
-#define CPUID_EXT1_EDX_RDTSCP    (1u << 27)
-#define KVM_FEATURE_PV_SEND_IPI  (1u << 11)
-#define KVM_FEATURE_PV_SCHED_YIELD (1u << 13)
-
-#define KVM_PVM_MODULE "/sys/module/kvm_pvm"
 
 int arch_cpuid_supported(int kvm_fd, struct kvm_cpuid2 **out)
 {
@@ -74,36 +57,6 @@ static unsigned id_bits(unsigned count)
 	while ((1u << n) < count)
 		n++;
 	return n;
-}
-
-/*
- * Host quirks, all in one place. kvm-pvm (software virtualization) advertises features its
- * instruction emulator cannot execute (see docs/boot.md): hide them so an unmodified guest
- * does not trip over them. Hardware KVM hosts are left alone.
- */
-static void cpuid_apply_host_quirks(struct kvm_cpuid_entry2 *e)
-{
-	static int is_kvm_pvm = -1;
-
-	if (is_kvm_pvm < 0)
-		is_kvm_pvm = access(KVM_PVM_MODULE, F_OK) == 0;
-	if (!is_kvm_pvm)
-		return;
-	if (e->function == 1)
-		e->ecx &= ~(CPUID_1_ECX_CX16 | CPUID_1_ECX_PCID | CPUID_1_ECX_XSAVE |
-			    CPUID_1_ECX_OSXSAVE | CPUID_1_ECX_RDRAND);
-	if (e->function == 7 && e->index == 0) {
-		e->ebx &= ~(CPUID_7_EBX_FSGSBASE | CPUID_7_EBX_SMEP | CPUID_7_EBX_INVPCID |
-			    CPUID_7_EBX_RDSEED | CPUID_7_EBX_SMAP);
-		e->ecx &= ~(CPUID_7_ECX_UMIP | CPUID_7_ECX_RDPID);
-	}
-	if (e->function == 0x80000001)
-		e->edx &= ~CPUID_EXT1_EDX_RDTSCP;
-	if (e->function == 0xd)   /* no XSAVE: no XSAVE state components either */
-		e->eax = e->ebx = e->ecx = e->edx = 0;
-	/* Seen here: a guest's KVM_HC_SEND_IPI vmcall never completes, so AP bring-up hangs. */
-	if (e->function == 0x40000001)
-		e->eax &= ~(KVM_FEATURE_PV_SEND_IPI | KVM_FEATURE_PV_SCHED_YIELD);
 }
 
 /* Leaves 0BH/1FH: one thread per core, @nr_vcpus cores in one package. */
@@ -167,6 +120,5 @@ void arch_cpuid_patch(struct kvm_cpuid2 *cpuid, unsigned apic_id, unsigned nr_vc
 			e->eax = (e->eax & ~0xffu) | (phys_bits & 0xff);
 			break;
 		}
-		cpuid_apply_host_quirks(e);
 	}
 }

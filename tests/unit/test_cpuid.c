@@ -21,14 +21,10 @@
 #define L1_ECX_PCID     BIT(17)
 #define L1_ECX_TSC_DL   BIT(24)
 #define L1_ECX_XSAVE    BIT(26)
-#define L1_ECX_OSXSAVE  BIT(27)
 #define L1_ECX_RDRAND   BIT(30)
 #define L1_ECX_HV       BIT(31)
 #define L1_EDX_HTT      BIT(28)
-#define L7_EBX_PVM_HIDDEN (BIT(0) | BIT(7) | BIT(10) | BIT(18) | BIT(20))
-#define L7_ECX_PVM_HIDDEN (BIT(2) | BIT(22))
 #define EXT1_ECX_SVM    BIT(2)
-#define EXT1_EDX_RDTSCP BIT(27)
 
 /* What a host's KVM_GET_SUPPORTED_CPUID could look like (all feature bits set). */
 static const struct kvm_cpuid_entry2 host_table[] = {
@@ -61,11 +57,6 @@ static const struct kvm_cpuid_entry2 host_table[] = {
 	{ .function = 0x80000008, .eax = 0x3027, .ebx = 0x1234 },
 };
 #define NENT (sizeof(host_table) / sizeof(host_table[0]))
-
-static bool host_is_kvm_pvm(void)
-{
-	return access("/sys/module/kvm_pvm", F_OK) == 0;
-}
 
 /* A fresh copy of the host table, patched for vCPU @apic_id of @nr. Caller frees. */
 static struct kvm_cpuid2 *patched(unsigned apic_id, unsigned nr, unsigned phys_bits)
@@ -259,28 +250,18 @@ TEST(test_unrelated_leaves_untouched)
 	free(c);
 }
 
-/* kvm-pvm hosts hide what their emulator cannot run; hardware KVM hosts keep everything. */
-TEST(test_host_quirks_follow_kvm_pvm)
+/* Feature bits pass through as the host's KVM reports them: no host-specific hiding. */
+TEST(test_features_pass_through)
 {
 	struct kvm_cpuid2 *c = patched(0, 2, 46);
 	const struct kvm_cpuid_entry2 *l1 = find(c, 1, 0), *l7 = find(c, 7, 0);
 	const struct kvm_cpuid_entry2 *ld = find(c, 0xd, 0), *e1 = find(c, 0x80000001, 0);
-	uint32_t l1_hidden = L1_ECX_CX16 | L1_ECX_PCID | L1_ECX_XSAVE | L1_ECX_OSXSAVE |
-			     L1_ECX_RDRAND;
+	uint32_t l1_kept = L1_ECX_CX16 | L1_ECX_PCID | L1_ECX_XSAVE | L1_ECX_RDRAND;
 
-	if (host_is_kvm_pvm()) {
-		assert_int_equal(l1->ecx & l1_hidden, 0);
-		assert_int_equal(l7->ebx & L7_EBX_PVM_HIDDEN, 0);
-		assert_int_equal(l7->ecx & L7_ECX_PVM_HIDDEN, 0);
-		assert_int_equal(e1->edx & EXT1_EDX_RDTSCP, 0);
-		assert_int_equal(ld->eax | ld->ebx | ld->ecx | ld->edx, 0);
-		assert_int_equal(l7->edx, host(7, 0)->edx);       /* the rest stays */
-	} else {
-		assert_int_equal(l1->ecx & l1_hidden, host(1, 0)->ecx & l1_hidden);
-		assert_memory_equal(l7, host(7, 0), sizeof(*l7));
-		assert_memory_equal(ld, host(0xd, 0), sizeof(*ld));
-		assert_int_equal(e1->edx, host(0x80000001, 0)->edx);
-	}
+	assert_int_equal(l1->ecx & l1_kept, host(1, 0)->ecx & l1_kept);
+	assert_memory_equal(l7, host(7, 0), sizeof(*l7));
+	assert_memory_equal(ld, host(0xd, 0), sizeof(*ld));
+	assert_int_equal(e1->edx, host(0x80000001, 0)->edx);
 	free(c);
 }
 
@@ -315,7 +296,7 @@ int main(void)
 		cmocka_unit_test(test_leaf_a_pmu_hidden),
 		cmocka_unit_test(test_ext_leaves_phys_bits_and_svm),
 		cmocka_unit_test(test_unrelated_leaves_untouched),
-		cmocka_unit_test(test_host_quirks_follow_kvm_pvm),
+		cmocka_unit_test(test_features_pass_through),
 		cmocka_unit_test(test_patch_is_idempotent),
 		cmocka_unit_test(test_host_phys_bits_in_range),
 	};
