@@ -10,6 +10,7 @@
  *   0x0002_0000  kernel command line (up to 64 KiB)
  *   0x000a_0000  legacy hole, e820-reserved up to 1 MiB
  *   0x000e_0000  ACPI: RSDP first (BIOS scan area, ACPI 6.x 5.2.5.1), tables after it
+ *   0x000f_fff0  reset vector stub (F000:FFF0): a restart through "the BIOS" resets the VM
  *   0x0010_0000  kernel load address
  *   0xc000_0000  32-bit MMIO hole (1 GiB, never backed by RAM)
  *     0xc000_0000  PCI 32-bit BAR window (640 MiB)
@@ -38,7 +39,8 @@
 
 #define LAYOUT_EBDA_START         0xa0000ULL   /* legacy hole starts here */
 #define LAYOUT_ACPI_START         0xe0000ULL   /* RSDP, then the tables */
-#define LAYOUT_ACPI_SIZE          0x20000ULL
+#define LAYOUT_ACPI_SIZE          0x1fff0ULL   /* up to the reset vector */
+#define LAYOUT_RESET_VECTOR       0xffff0ULL
 #define LAYOUT_HIGH_RAM_START     0x100000ULL  /* kernel load address */
 
 #define LAYOUT_MEM_32BIT_GAP_START 0xc0000000ULL

@@ -85,6 +85,26 @@ static void boot_gdt(enum boot_protocol p, uint64_t gdt[GDT_ENTRIES])
 	gdt[GDT_TSS] = gdt_entry(0x008b, 0, 0x67);   /* busy TSS, required by VM entry */
 }
 
+/*
+ * Real-mode code at the reset vector that writes the FADT reset register. Linux restarts a
+ * hardware-reduced ACPI machine without EFI runtime services by jumping to F000:FFF0 in real
+ * mode, as into a BIOS (arch/x86/kernel/reboot.c: BOOT_EFI, then BOOT_BIOS): with no firmware
+ * there, this is what turns that jump into a reset of the VM.
+ */
+static int write_reset_stub(const struct guest_mem *mem)
+{
+	const uint8_t stub[] = {
+		0xfa,                                   /* cli */
+		0xba, LAYOUT_ACPI_RESET & 0xff, LAYOUT_ACPI_RESET >> 8,   /* mov dx, port */
+		0xb0, LAYOUT_ACPI_RESET_VALUE,          /* mov al, value */
+		0xee,                                   /* out dx, al */
+		0xf4,                                   /* hlt */
+		0xeb, 0xfd,                             /* jmp hlt */
+	};
+
+	return guest_mem_write(mem, LAYOUT_RESET_VECTOR, stub, sizeof(stub));
+}
+
 int arch_write_boot_tables(const struct guest_mem *mem, enum boot_protocol protocol)
 {
 	uint64_t gdt[GDT_ENTRIES], idt = 0, *pml4, *pdpt, *pd;
@@ -94,6 +114,7 @@ int arch_write_boot_tables(const struct guest_mem *mem, enum boot_protocol proto
 	boot_gdt(protocol, gdt);
 	ret = guest_mem_write(mem, LAYOUT_GDT_START, gdt, sizeof(gdt));
 	ret = ret ?: guest_mem_write(mem, LAYOUT_IDT_START, &idt, sizeof(idt));
+	ret = ret ?: write_reset_stub(mem);
 	if (ret || protocol != BOOT_LINUX64)
 		return ret;
 	/* Identity-map the first 1 GiB with 2 MiB pages: kernel, zero page and cmdline. */

@@ -702,6 +702,30 @@ TEST(test_load_kernel_rejects_long_cmdline)
 	free(cmdline);
 }
 
+/* For both protocols the reset vector holds real-mode code that writes the FADT reset register
+ * (how Linux's fallback restart through "the BIOS" resets a vireo VM). */
+TEST(test_boot_tables_reset_stub)
+{
+	const enum boot_protocol protocols[] = { BOOT_LINUX64, BOOT_PVH };
+	unsigned i;
+
+	for (i = 0; i < 2; i++) {
+		const uint8_t *v;
+
+		memset(guest_mem_ptr(&ram, LAYOUT_RESET_VECTOR, 16), 0, 16);
+		assert_int_equal(arch_write_boot_tables(&ram, protocols[i]), 0);
+		v = guest_mem_ptr(&ram, LAYOUT_RESET_VECTOR, 16);
+		assert_int_equal(v[0], 0xfa);                                  /* cli */
+		assert_int_equal(v[1], 0xba);                                  /* mov dx, imm16 */
+		assert_int_equal(v[2] | v[3] << 8, LAYOUT_ACPI_RESET);
+		assert_int_equal(v[4], 0xb0);                                  /* mov al, imm8 */
+		assert_int_equal(v[5], LAYOUT_ACPI_RESET_VALUE);
+		assert_int_equal(v[6], 0xee);                                  /* out dx, al */
+		assert_int_equal(v[7], 0xf4);                                  /* hlt */
+		assert_true(LAYOUT_ACPI_START + LAYOUT_ACPI_SIZE <= LAYOUT_RESET_VECTOR);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -739,6 +763,7 @@ int main(void)
 		T(test_load_kernel_bzimage_respects_initrd_addr_max),
 		T(test_load_kernel_initramfs_errors),
 		T(test_load_kernel_rejects_long_cmdline),
+		T(test_boot_tables_reset_stub),
 #undef T
 	};
 
