@@ -291,6 +291,13 @@ static int vm_build(const struct vm_config *cfg, struct vm_persist *persist, boo
 
 	if (!vm)
 		return set_err(err, errlen, -ENOMEM, "out of memory");
+	if (!restoring) {   /* bad input is named before a missing /dev/kvm is */
+		ret = arch_check_kernel(cfg->kernel, err, errlen);
+		if (ret) {
+			free(vm);
+			return ret;
+		}
+	}
 	vm->cfg = cfg;
 	vm->persist = persist;
 	vm->nr_vcpus = cfg->boot_vcpus;
@@ -422,8 +429,7 @@ void vm_destroy(struct vm *vm)
 	bus_destroy(&vm->pio_bus);
 	bus_destroy(&vm->mmio_bus);
 	snap_ram_release(&vm->ram);
-	if (vm->mem.memfd >= 0)
-		guest_mem_destroy(&vm->mem);
+	guest_mem_destroy(&vm->mem);
 	if (vm->serial_irq_fd >= 0)
 		close(vm->serial_irq_fd);
 	if (vm->ged_irq_fd >= 0)

@@ -59,6 +59,8 @@ struct boot_request {
  * command line, and writes the zero page or hvm_start_info with the e820 map. On error
  * returns -errno with a one-line reason in @err.
  */
+/* Rejects a kernel path that is not a readable bzImage or ELF, before any KVM state exists. */
+int arch_check_kernel(const char *path, char *err, size_t errlen);
 int arch_load_kernel(const struct guest_mem *mem, const struct boot_request *req,
 		     struct boot_info *out, char *err, size_t errlen);
 

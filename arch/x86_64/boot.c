@@ -394,6 +394,32 @@ static int write_cmdline(const struct guest_mem *mem, const char *cmdline, char 
 	return guest_mem_write(mem, LAYOUT_CMDLINE_START, cmdline, len + 1);
 }
 
+static bool is_bzimage(const uint8_t *img, size_t len)
+{
+	return len > BP_HEADER + 4 && get_le32(img + BP_HEADER) == HDRS_MAGIC;
+}
+
+static bool is_elf(const uint8_t *img, size_t len)
+{
+	return len >= SELFMAG && !memcmp(img, ELFMAG, SELFMAG);
+}
+
+int arch_check_kernel(const char *path, char *err, size_t errlen)
+{
+	uint8_t *img;
+	size_t len;
+	int ret;
+
+	ret = map_file("kernel", path, &img, &len, err, errlen);
+	if (ret)
+		return ret;
+	if (!is_bzimage(img, len) && !is_elf(img, len))
+		ret = set_err(err, errlen, -ENOEXEC, "'%s' is neither a bzImage nor an ELF kernel",
+			      path);
+	munmap(img, len);
+	return ret;
+}
+
 int arch_load_kernel(const struct guest_mem *mem, const struct boot_request *req,
 		     struct boot_info *out, char *err, size_t errlen)
 {
@@ -405,11 +431,11 @@ int arch_load_kernel(const struct guest_mem *mem, const struct boot_request *req
 	ret = map_file("kernel", req->kernel_path, &img, &len, err, errlen);
 	if (ret)
 		return ret;
-	if (len > BP_HEADER + 4 && get_le32(img + BP_HEADER) == HDRS_MAGIC) {
+	if (is_bzimage(img, len)) {
 		ret = arch_bzimage_load(mem, img, len, out, err, errlen);
 		if (!ret)
 			initrd_max = (uint64_t)get_le32(img + BP_INITRD_ADDR_MAX) + 1;
-	} else if (len >= SELFMAG && !memcmp(img, ELFMAG, SELFMAG)) {
+	} else if (is_elf(img, len)) {
 		ret = arch_pvh_load(mem, img, len, out, err, errlen);
 	} else {
 		ret = set_err(err, errlen, -ENOEXEC, "'%s' is neither a bzImage nor an ELF kernel",
