@@ -2,11 +2,11 @@
 /*
  * Guest RAM in memory-ranges: an image of the RAM backing (region i at its backing offset),
  * pre-sized with ftruncate and written sparsely, so never-touched and all-zero pages stay holes
- * that cost neither disk nor restore time. Which pages to look at comes from SEEK_DATA/SEEK_HOLE
- * on the backing memfd (shmem knows which pages exist); after a lazy restore the backing is the
- * old memory-ranges file mapped private, and the pages the guest wrote since are found in
- * /proc/self/pagemap (present and not file-backed, or swapped). docs/snapshot.md has the
- * measurements behind these choices.
+ * that cost neither disk nor restore time. Which pages to look at: for private RAM, those
+ * /proc/self/pagemap shows (present and not file-backed, or swapped); for a memfd, its data
+ * extents (SEEK_DATA/SEEK_HOLE: shmem knows which pages exist); after a lazy restore the backing
+ * is the old memory-ranges file mapped private, and the pages the guest wrote since are found
+ * in pagemap. docs/snapshot.md has the measurements behind these choices.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -145,30 +145,45 @@ int snap_next_data(int fd, uint64_t *pos, uint64_t end, uint64_t *start, uint64_
 	return 1;
 }
 
-/* Pages of the private mapping in [off, off + len) (backing offsets) the guest wrote. */
+static bool pagemap_anon(uint64_t e)
+{
+	return (e & PAGEMAP_SWAPPED) || ((e & PAGEMAP_PRESENT) && !(e & PAGEMAP_FILE));
+}
+
+/*
+ * The pages of [off, off + len) (backing offsets) that only the page tables know: all of
+ * private RAM that was ever touched, or the guest's copy-on-write copies after a lazy restore.
+ * Runs of them go to copy_extent, which leaves their zero pages as holes.
+ */
 static int copy_anon_pages(int pagemap, const struct snap_ram_region *r, int out, uint64_t off,
 			   uint64_t len, struct snap_mem_stats *st)
 {
-	uint64_t entries[PAGEMAP_BATCH], page, n, i;
+	uint64_t entries[PAGEMAP_BATCH], pages = len / PAGE, page, n, i, run = 0;
 	const uint8_t *host = r->host + (off - r->offset);
 	int ret;
 
-	for (page = 0; page < len / PAGE; page += n) {
-		n = len / PAGE - page < PAGEMAP_BATCH ? len / PAGE - page : PAGEMAP_BATCH;
+	for (page = 0; page < pages; page += n) {
+		n = pages - page < PAGEMAP_BATCH ? pages - page : PAGEMAP_BATCH;
 		if (pread(pagemap, entries, n * 8, (off_t)(((uintptr_t)host / PAGE + page) * 8)) !=
 		    (ssize_t)(n * 8))
 			return -EIO;
 		for (i = 0; i < n; i++) {
-			uint64_t e = entries[i];
-			bool anon = (e & PAGEMAP_SWAPPED) ||
-				    ((e & PAGEMAP_PRESENT) && !(e & PAGEMAP_FILE));
+			uint64_t start = page + i - run;
 
-			if (anon && (ret = copy_extent(out, host + (page + i) * PAGE,
-						       off + (page + i) * PAGE, PAGE, st)))
+			if (pagemap_anon(entries[i])) {
+				run++;
+				continue;
+			}
+			if (run && (ret = copy_extent(out, host + start * PAGE, off + start * PAGE,
+						      run * PAGE, st)))
 				return ret;
+			run = 0;
 		}
 	}
-	return 0;
+	if (!run)
+		return 0;
+	return copy_extent(out, host + (pages - run) * PAGE, off + (pages - run) * PAGE,
+			   run * PAGE, st);
 }
 
 static int save_region(const struct snap_ram *ram, const struct snap_ram_region *r, int out,
@@ -177,6 +192,8 @@ static int save_region(const struct snap_ram *ram, const struct snap_ram_region 
 	uint64_t pos = r->offset, end = r->offset + r->size, start, stop, gap = r->offset;
 	int more, ret = 0;
 
+	if (ram->fd < 0)
+		return copy_anon_pages(pagemap, r, out, r->offset, r->size, st);
 	while (!ret && (more = snap_next_data(ram->fd, &pos, end, &start, &stop)) > 0) {
 		if (ram->private_cow && start > gap)
 			ret = copy_anon_pages(pagemap, r, out, gap, start - gap, st);
@@ -233,7 +250,8 @@ int snap_mem_save(const struct snap_ram *ram, struct snap_writer *w, cJSON *stat
 	if (ftruncate(out, (off_t)file_size))
 		return set_err(err, errlen, -errno, "%s: cannot size it to %llu bytes: %s",
 				SNAP_MEMORY_FILE, (unsigned long long)file_size, strerror(errno));
-	if (ram->private_cow && (pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)) < 0)
+	if ((ram->private_cow || ram->fd < 0) &&
+	    (pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)) < 0)
 		return set_err(err, errlen, -errno, "/proc/self/pagemap: %s", strerror(errno));
 	for (i = 0; i < ram->nr && !ret; i++)
 		ret = save_region(ram, &ram->r[i], out, pagemap, &st);

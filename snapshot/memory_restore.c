@@ -3,7 +3,7 @@
  * Guest RAM back from memory-ranges. The index in state.json is untrusted: it must describe
  * exactly the RAM regions config.json produces (same addresses and sizes, in order), with
  * page-aligned, non-overlapping file ranges inside a file of the recorded size.
- *  copy: the file's data extents (SEEK_DATA) are pread straight into the fresh memfd mapping;
+ *  copy: the file's data extents (SEEK_DATA) are pread straight into the fresh RAM mapping;
  *        holes are left alone, so untouched RAM stays unallocated.
  *  lazy: each region's host range is replaced by a MAP_PRIVATE|MAP_FIXED mapping of the file,
  *        at the same address, so the memslots (which hold host addresses) need no change: KVM

@@ -136,9 +136,9 @@ int snap_vm_from_json(const struct cJSON *json, struct snap_vm *out, char *err, 
 #define SNAP_MAX_RAM_REGIONS GUEST_MEM_MAX_REGIONS
 
 /*
- * Where guest RAM lives, for saving it: the memfd of guest_mem (shared), or after a lazy
- * restore the memory-ranges file mapped private (pages the guest wrote are anonymous copies
- * that only the page tables know about).
+ * Where guest RAM lives, for saving it: private anonymous memory (fd -1: the page tables know
+ * which pages exist), the memfd of shared guest_mem, or after a lazy restore the memory-ranges
+ * file mapped private (pages the guest wrote are anonymous copies only the page tables know).
  */
 struct snap_ram {
 	unsigned nr;
@@ -152,7 +152,7 @@ struct snap_ram {
 	bool owns_fd;                 /* snap_ram_release() closes fd */
 };
 
-/* Describes the memfd-backed RAM of @mem (fd not owned). */
+/* Describes the RAM of @mem (its memfd, if any, not owned). */
 void snap_ram_from_guest_mem(const struct guest_mem *mem, struct snap_ram *out);
 void snap_ram_release(struct snap_ram *ram);
 
@@ -171,7 +171,7 @@ int snap_mem_save(const struct snap_ram *ram, struct snap_writer *w, struct cJSO
 
 enum snap_mem_mode {
 	SNAP_MEM_LAZY,                /* map memory-ranges MAP_PRIVATE: pages fault in on touch */
-	SNAP_MEM_COPY,                /* read the data extents into the fresh memfd */
+	SNAP_MEM_COPY,                /* read the data extents into the fresh RAM */
 };
 
 /* "lazy" / "copy" (CH's "Copy" is accepted too, case-insensitively). -EINVAL otherwise. */

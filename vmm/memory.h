@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Guest RAM: one memfd, mapped once, split into the regions the arch layout dictates.
+ * Guest RAM: one mapping (private anonymous memory, or a memfd where another process must share
+ * it), split into the regions the arch layout dictates.
  * Every host pointer into guest RAM comes from guest_mem_ptr(), which bounds-checks.
  */
 #ifndef VIREO_VMM_MEMORY_H
@@ -13,20 +14,22 @@
 struct guest_region {
 	uint64_t gpa;
 	uint64_t size;
-	uint64_t offset;       /* in the memfd */
+	uint64_t offset;       /* from base (and in the memfd) */
 	uint8_t *host;
 };
 
 struct guest_mem {
-	int memfd;
-	uint8_t *base;         /* the whole memfd, mapped shared */
+	int memfd;             /* -1 for private RAM */
+	uint8_t *base;         /* the whole of RAM, contiguous */
 	uint64_t total;
 	unsigned nr_regions;
 	struct guest_region regions[GUEST_MEM_MAX_REGIONS];
 };
 
-/* Creates and maps @size bytes laid out by arch_ram_regions(); 0 or -errno. */
+/* Maps @size bytes of private RAM laid out by arch_ram_regions(); 0 or -errno. */
 int guest_mem_init(struct guest_mem *mem, uint64_t size);
+/* The same, backed by a memfd mapped shared (for RAM another process maps too). */
+int guest_mem_init_shared(struct guest_mem *mem, uint64_t size);
 void guest_mem_destroy(struct guest_mem *mem);
 /*
  * Host address of [gpa, gpa + len) if it lies wholly inside one RAM region (overflow-checked),

@@ -129,7 +129,7 @@ static double restore(const char *dir, uint64_t size, enum snap_mem_mode mode,
 	return ms;
 }
 
-/* The peer: every byte written, fsynced, and read back into a fresh memfd. */
+/* The peer: every byte written, fsynced, and read back into fresh RAM. */
 static void dense(struct guest_mem *mem, const char *base, double *save_ms, double *load_ms)
 {
 	char path[512];
@@ -153,13 +153,19 @@ static void dense(struct guest_mem *mem, const char *base, double *save_ms, doub
 	unlink(path);
 }
 
-/* Ways to find the touched pages of the memfd: SEEK_DATA/HOLE, mincore, pread zero-scan. */
-static void scans(struct guest_mem *mem, double out[3])
+/* Ways to find the touched pages of a memfd: SEEK_DATA/HOLE, mincore, pread zero-scan. */
+static void scans(uint64_t size, uint64_t touched, double out[3])
 {
 	static uint8_t buf[1 << 20];
-	unsigned char *vec = malloc(mem->total / PAGE);
+	unsigned char *vec = malloc(size / PAGE);
 	uint64_t pos = 0, start, stop, off, found = 0;
-	double t0 = now_ms();
+	struct guest_mem shm, *mem = &shm;
+	double t0;
+
+	if (guest_mem_init_shared(&shm, size))
+		die("guest_mem_init_shared");
+	touch(&shm, touched);
+	t0 = now_ms();
 
 	while (snap_next_data(mem->memfd, &pos, mem->total, &start, &stop) > 0)
 		found += stop - start;
@@ -174,6 +180,7 @@ static void scans(struct guest_mem *mem, double out[3])
 			die("pread");
 	out[2] = now_ms() - t0;
 	free(vec);
+	guest_mem_destroy(&shm);
 	(void)found;
 }
 
@@ -202,7 +209,7 @@ int main(int argc, char **argv)
 		dir = save(&mem, argv[4], &state, &save_ms[i]);
 		copy_ms[i] = restore(dir, size, SNAP_MEM_COPY, touched, sum, &copy_touch[i]);
 		lazy_ms[i] = restore(dir, size, SNAP_MEM_LAZY, touched, sum, &lazy_touch[i]);
-		scans(&mem, s3);
+		scans(size, touched, s3);
 		for (k = 0; k < 3; k++)
 			scan[k][i] = s3[k];
 		dense(&mem, argv[4], &dsave[i], &dload[i]);

@@ -186,6 +186,9 @@ static void test_guest_mem_init_64m(void **state)
 	assert_int_equal(guest_mem_init(&mem, 64 * MiB), 0);
 	assert_int_equal(mem.nr_regions, 1);
 	assert_int_equal(mem.total, 64 * MiB);
+	/* Private RAM, aligned so that guest and host agree modulo 2 MiB (huge pages). */
+	assert_int_equal(mem.memfd, -1);
+	assert_int_equal((uintptr_t)mem.base % (2 * MiB), 0);
 	assert_ptr_equal(mem.regions[0].host, mem.base);
 	p = guest_mem_ptr(&mem, 0x1000, 16);
 	assert_ptr_equal(p, mem.base + 0x1000);
@@ -211,7 +214,7 @@ static void test_guest_mem_init_5g_split(void **state)
 	assert_int_equal(mem.nr_regions, 2);
 	expect_region(&mem.regions[0], 0, 3 * GiB);
 	expect_region(&mem.regions[1], 4 * GiB, 2 * GiB);
-	/* The memfd is laid out back to back: high RAM follows low RAM at offset 3 GiB. */
+	/* RAM is laid out back to back: high RAM follows low RAM at offset 3 GiB. */
 	assert_int_equal(mem.regions[1].offset, 3 * GiB);
 	assert_ptr_equal(mem.regions[1].host, mem.base + 3 * GiB);
 	low = guest_mem_ptr(&mem, 3 * GiB - 1, 1);
@@ -220,7 +223,7 @@ static void test_guest_mem_init_5g_split(void **state)
 	assert_ptr_equal(high, mem.base + 3 * GiB);
 	assert_non_null(guest_mem_ptr(&mem, 6 * GiB - 8, 8));
 	assert_null(guest_mem_ptr(&mem, 6 * GiB - 8, 9));
-	/* Nothing in the hole, and no access straddles it even though the memfd is contiguous. */
+	/* Nothing in the hole, and no access straddles it even though the mapping is contiguous. */
 	assert_null(guest_mem_ptr(&mem, 3 * GiB, 1));
 	assert_null(guest_mem_ptr(&mem, LAYOUT_LAPIC_START, 4));
 	assert_null(guest_mem_ptr(&mem, 3 * GiB - 4, 8));
