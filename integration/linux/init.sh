@@ -1,0 +1,178 @@
+#!/bin/sh
+# /init of the stock-Linux suite's initramfs (busybox; linux_test.py builds the archive). It runs
+# the steps named by vtest=STEP,STEP,... on the kernel command line, in order, and reports what
+# it saw as "vtest: ..." lines on the serial console; the host judges them (linux_test.py).
+# vtest.disk=DEV names the scratch disk of the durability and reboot steps.
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+read -r up _ </proc/uptime
+say() { echo "vtest: $*"; }
+say "user space at uptime $up"
+
+arg() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+steps=$(arg vtest | tr , ' ')
+scratch=$(arg vtest.disk)
+
+for m in $(cat /lib/modules/order); do
+	insmod "/lib/modules/$m" || say "error: insmod $m failed"
+done
+# Each virtio driver binds asynchronously after insmod: wait for the nodes the steps use.
+settle() {   # settle PATH...: up to 30 s for each to appear
+	for p in "$@"; do
+		n=0
+		while [ ! -e "$p" ] && [ $n -lt 300 ]; do usleep 100000; n=$((n + 1)); done
+		[ -e "$p" ] || say "error: $p did not appear"
+	done
+}
+
+step_cpus() {
+	say "cpus online $(cat /sys/devices/system/cpu/online) count $(grep -c ^processor /proc/cpuinfo)"
+}
+
+# One line per PCI function: vendor:device, driver, and the kind of each MSI vector it holds.
+step_pci() {
+	for d in /sys/bus/pci/devices/*; do
+		drv=none
+		[ -e "$d/driver" ] && drv=$(basename "$(readlink "$d/driver")")
+		msi=
+		for v in "$d"/msi_irqs/*; do
+			[ -e "$v" ] && msi="$msi $(basename "$v")=$(cat "$v")"
+		done
+		say "pci $(basename "$d") $(cut -c3- "$d/vendor"):$(cut -c3- "$d/device") driver $drv msi${msi:- none}"
+	done
+}
+
+step_irqs() {   # the virtio devices' types, and their lines of /proc/interrupts
+	for d in /sys/bus/virtio/devices/*; do
+		say "virtio $(basename "$d") device $(cat "$d/device")"
+	done
+	grep virtio /proc/interrupts | while read -r irq rest; do
+		set -- $rest
+		total=0
+		while [ $# -gt 0 ] && [ "$1" -eq "$1" ] 2>/dev/null; do total=$((total + $1)); shift; done
+		say "irq ${irq%:} total $total chip $1 name $(eval echo \${$#})"
+	done
+}
+
+step_rng() {
+	settle /dev/hwrng
+	say "hwrng current $(cat /sys/class/misc/hw_random/rng_current)"
+	a=$(dd if=/dev/hwrng bs=64 count=1 2>/dev/null | md5sum | cut -d' ' -f1)
+	b=$(dd if=/dev/hwrng bs=64 count=1 2>/dev/null | md5sum | cut -d' ' -f1)
+	say "hwrng read $a $b"
+}
+
+step_blk() {   # every virtio disk: size, read-only flag, hardware queues, each partition's MD5
+	settle /dev/vda
+	for b in /sys/block/vd*; do
+		d=$(basename "$b")
+		say "disk $d sectors $(cat "$b/size") ro $(cat "$b/ro") queues $(ls "$b/mq" | wc -l) serial $(cat "$b/serial" 2>/dev/null)"
+		for p in "$b/$d"*; do
+			[ -e "$p/partition" ] || continue
+			say "partition $(basename "$p") md5 $(md5sum "/dev/$(basename "$p")" | cut -d' ' -f1)"
+		done
+	done
+}
+
+step_mq() {   # reads from every CPU, so every hardware queue of vda takes requests
+	settle /dev/vda
+	for c in $(seq 0 $(($(grep -c ^processor /proc/cpuinfo) - 1))); do
+		taskset -c "$c" dd if=/dev/vda of=/dev/null bs=4096 count=16 skip=$((c * 64)) \
+			iflag=direct 2>/dev/null || say "error: read on cpu $c failed"
+	done
+	say "mq read on every cpu"
+}
+
+step_ro() {   # a write to the read-only disk vdb must fail
+	settle /dev/vdb
+	if dd if=/dev/zero of=/dev/vdb bs=512 count=1 conv=fsync 2>/dev/null; then
+		say "ro write succeeded"
+	else
+		say "ro write failed as it must"
+	fi
+}
+
+# Writes 1 MiB of random data at 1 MiB into the scratch disk, flushes, and says so; the host
+# then kills the VMM.
+step_durable() {
+	settle "$scratch"
+	dd if=/dev/urandom of=/tmp/pattern bs=1048576 count=1 2>/dev/null
+	dd if=/tmp/pattern of="$scratch" bs=1048576 seek=1 conv=fsync 2>/dev/null ||
+		say "error: write to $scratch failed"
+	sync
+	say "durable written md5 $(md5sum </tmp/pattern | cut -d' ' -f1)"
+	while :; do sleep 3600; done
+}
+
+step_readback() {
+	settle "$scratch"
+	say "readback md5 $(dd if="$scratch" bs=1048576 skip=1 count=1 2>/dev/null | md5sum | cut -d' ' -f1)"
+}
+
+step_hvcwrite() {
+	settle /dev/hvc0
+	echo "vtest-hvc0: hello from the guest" >/dev/hvc0
+	say "hvc0 written"
+}
+
+# hvc0 stays open on fd 3 for the whole step: the hvc driver resets its termios and drops
+# buffered input when the last file descriptor closes, and a line may arrive at any moment.
+hvc_open() {
+	settle /dev/hvc0
+	exec 3<>/dev/hvc0
+	stty -F /dev/hvc0 raw -echo
+}
+
+# The host types a line on hvc0; the answer goes back on hvc0.
+step_console() {
+	hvc_open
+	echo "vtest-hvc0: ready" >&3
+	read -r line <&3
+	echo "vtest-hvc0: got $line" >&3
+	say "console got $line"
+	exec 3>&-
+}
+
+# A counter on hvc0 every 50 ms, with a token of this boot, until the host types "stop".
+step_ticker() {
+	hvc_open
+	token=$(head -c 6 /dev/urandom | md5sum | cut -c1-12)
+	(i=0; while :; do echo "tick $i boot $token" >&3; i=$((i + 1)); usleep 50000; done) &
+	ticker=$!
+	while read -r line <&3; do
+		[ "$line" = stop ] && break
+	done
+	kill $ticker
+	exec 3>&-
+	say "ticker stopped"
+}
+
+step_dmesg() {   # the kernel's log, for the boot benchmark's breakdown
+	dmesg | sed 's/^/vtest-dmesg: /'
+}
+
+# First boot: mark the scratch disk and reboot; second boot: find the mark and go on.
+step_reboot() {
+	settle "$scratch"
+	mark=$(dd if="$scratch" bs=16 count=1 2>/dev/null | tr -d '\0')
+	if [ "$mark" = vtest-rebooted ]; then
+		say "second boot after reboot"
+		return
+	fi
+	printf vtest-rebooted | dd of="$scratch" bs=16 count=1 conv=sync,fsync 2>/dev/null
+	say "rebooting"
+	reboot -f
+}
+
+for s in $steps; do
+	case $s in
+	cpus | pci | irqs | rng | blk | mq | ro | durable | readback | hvcwrite | console | ticker | \
+	reboot | dmesg)
+		"step_$s" ;;
+	*) say "error: unknown step $s" ;;
+	esac
+done
+say "done, powering off"
+poweroff -f

@@ -1,0 +1,403 @@
+#!/usr/bin/env python3
+"""The stock-Linux suite: Debian's cloud kernel as shipped, with a busybox initramfs whose /init
+(init.sh) reports what user space sees, booted under vireo or, as the reference that shows the
+checks are right, under QEMU q35 with KVM, with the same devices. Needs a real KVM host
+(integration/host/kvm-host) and the kernel from integration/linux/prepare.sh.
+
+usage: linux_test.py --vmm vireo|qemu [--vireo PATH] SCENARIO
+Scenarios (see SCENARIOS): boot-bzimage-1cpu, boot-pvh-2cpu, boot-bzimage-4cpu, console,
+durable, reboot, pause, snapshot. Prints what it checked, one line each, and exits 0 only if
+every check passed; on failure the VMM's output and log are printed."""
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from artifacts import make_blank, test_inputs  # noqa: E402
+from vmproc import FileLines, Qemu, Vireo  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CACHE = os.environ.get("VIREO_CACHE", "/var/cache/vireo")
+WAIT = 300            # seconds for any one thing the guest must do (nested TCG hosts are slow)
+MIB = 1 << 20
+
+
+class Failed(Exception):
+    pass
+
+
+def check(ok, what):
+    print(f"{'PASS' if ok else 'FAIL'} {what}", flush=True)
+    if not ok:
+        raise Failed(what)
+
+
+# --- inputs ---------------------------------------------------------------------------------
+
+def kernel_dir():
+    d = os.path.join(CACHE, "linux-current")
+    if not os.path.exists(os.path.join(d, "vmlinux")):
+        sys.exit(f"linux_test: no kernel in {d}: run integration/linux/prepare.sh first")
+    return os.path.realpath(d)
+
+
+# --- one test -------------------------------------------------------------------------------
+
+class Test:
+    def __init__(self, args, work):
+        self.args, self.work, self.vms = args, work, []
+        self.kdir = kernel_dir()
+        self.disk = os.path.join(work, "disk.img")
+        self.initramfs, self.vda1_md5 = test_inputs(self.kdir, work, self.disk)
+        print(f"kernel: {open(os.path.join(self.kdir, 'package')).read().strip()}", flush=True)
+
+    def boot_spec(self, kernel="bzImage", cpus=1, steps=(), disks=None, extra=""):
+        cmdline = f"console=ttyS0 quiet panic=-1 vtest={','.join(steps)} {extra}".strip()
+        if disks is None:
+            disks = [dict(path=self.disk, serial="vtest-main")]
+        return dict(kernel=os.path.join(self.kdir, kernel), initramfs=self.initramfs,
+                    cmdline=cmdline, cpus=cpus, mem_mib=512, disks=disks)
+
+    def vm(self, name):
+        v = (Vireo(self.args.vireo, self.work, name) if self.args.vmm == "vireo"
+             else Qemu(self.work, name))
+        self.vms.append(v)
+        return v
+
+    def start(self, name, spec, serial="pipe", console="file", **kw):
+        v = self.vm(name)
+        v.start(spec, serial, console, **kw)
+        return v
+
+    def expect(self, v, stream, pattern, what, start=0):
+        hit = v.stream(stream).wait_for(pattern, WAIT, start)
+        check(hit is not None, what)
+        return hit
+
+    def user_space(self, v, stream="serial"):
+        i, t, m = self.expect(v, stream, r"vtest: user space at uptime ([\d.]+)",
+                              "the guest reached user space")
+        wall = t - v.started
+        print(f"time: {self.args.vmm} user space after {wall:.2f} s wall, "
+              f"{float(m.group(1)):.2f} s of guest uptime", flush=True)
+        return i
+
+    def powered_off(self, v, stream="serial"):
+        self.expect(v, stream, r"vtest: done, powering off", "the guest ran every step")
+        status = v.wait_exit(WAIT)
+        check(status == 0, f"poweroff from user space ended the VMM with 0 (got {status})")
+
+    def lines(self, v, stream, prefix):
+        return [ln[len(prefix):] for ln in v.stream(stream).text().splitlines()
+                if ln.startswith(prefix)]
+
+    # --- checks on what /init reported ---
+
+    def check_cpus(self, v, n):
+        want = "0" if n == 1 else f"0-{n - 1}"
+        got = self.lines(v, "serial", "vtest: cpus online ")
+        check(got == [f"{want} count {n}"], f"{n} vCPUs online ({got})")
+
+    def check_pci(self, v, ids):
+        funcs = [ln.split() for ln in self.lines(v, "serial", "vtest: pci ")]
+        for want in ids:
+            hits = [f for f in funcs if f[1] == want]
+            check(len(hits) >= 1 and all(f[3] == "virtio-pci" for f in hits),
+                  f"virtio function {want} bound to virtio-pci")
+            vectors = [x.split("=")[1] for f in hits for x in f[5:]]
+            check(vectors and all(k == "msix" for k in vectors),
+                  f"{want}: every vector is MSI-X ({' '.join(vectors)})")
+
+    def irq_tables(self, v):
+        """Each irqs step's table {vector name: (irq, total, chip)}, with vector names given as
+        TYPE-QUEUE (console-input, rng-input, blk-req.0, ...) from the step's device list."""
+        kinds = {"0x0001": "net", "0x0002": "blk", "0x0003": "console", "0x0004": "rng"}
+        dev, tables, cur = {}, [], None
+        for ln in v.stream("serial").text().splitlines():
+            m = re.match(r"vtest: virtio (virtio\d+) device (\w+)", ln)
+            if m:
+                if cur is not None:
+                    tables.append(cur)
+                    cur = None
+                dev[m.group(1)] = kinds.get(m.group(2), m.group(2))
+                continue
+            m = re.match(r"vtest: irq (\d+) total (\d+) chip (\S+) name (virtio\d+)-(\S+)", ln)
+            if m:
+                cur = {} if cur is None else cur
+                name = f"{dev.get(m.group(4), m.group(4))}-{m.group(5)}"
+                cur[name] = (int(m.group(1)), int(m.group(2)), m.group(3))
+            elif cur is not None:
+                tables.append(cur)
+                cur = None
+        if cur is not None:
+            tables.append(cur)
+        return tables
+
+    def check_irqs(self, v, queues):
+        """Every named queue has its own MSI vector, and its count went up between the first
+        and the last irqs step; `queues` are regexes of TYPE-QUEUE names (blk-req.0, ...)."""
+        tables = self.irq_tables(v)
+        check(len(tables) >= 2, f"/proc/interrupts read twice ({len(tables)})")
+        before, after = tables[0], tables[-1]
+        for rx in queues:
+            names = [n for n in after if re.fullmatch(rx, n)]
+            check(len(names) >= 1, f"a vector named {rx} ({sorted(after)})")
+            for n in names:
+                irq, total, chip = after[n]
+                check(chip.startswith("PCI-MSI"), f"{n} is on {chip}")
+                old = before.get(n, (0, 0, ""))[1]
+                check(total > old, f"{n} counted up ({old} -> {total})")
+        irqs = [i for i, _, _ in after.values()]
+        check(len(irqs) == len(set(irqs)), "no two virtio vectors share an interrupt")
+
+    def check_rng(self, v):
+        cur = self.lines(v, "serial", "vtest: hwrng current ")
+        check(len(cur) == 1 and cur[0].startswith("virtio_rng."), f"hwrng source is {cur}")
+        reads = self.lines(v, "serial", "vtest: hwrng read ")
+        ok = len(reads) == 1 and len(set(reads[0].split())) == 2
+        check(ok, f"/dev/hwrng gave two different 64-byte reads ({reads})")
+
+    def check_disks(self, v, disks):
+        """disks: [(name, sectors, ro, queues)]; and vda1's MD5 is the host's."""
+        got = self.lines(v, "serial", "vtest: disk ")
+        for name, sectors, ro, queues in disks:
+            want = f"{name} sectors {sectors} ro {ro} queues {queues} "
+            check(any(g.startswith(want) for g in got), f"disk {want.strip()} ({got})")
+        parts = self.lines(v, "serial", "vtest: partition vda1 md5 ")
+        check(parts == [self.vda1_md5], f"vda1 md5 {parts} is the host's {self.vda1_md5}")
+
+    # --- scenarios ---
+
+    def boot(self, kernel, cpus, mq=False):
+        steps = ["cpus", "pci", "irqs", "rng", "blk", "hvcwrite", "irqs"]
+        disks = [dict(path=self.disk, serial="vtest-main", queues=4 if mq else 1)]
+        if mq:
+            ro = os.path.join(self.work, "ro.img")
+            make_blank(ro)
+            disks.append(dict(path=ro, serial="vtest-ro", readonly=True))
+            steps[5:5] = ["mq", "ro"]
+        v = self.start("vm", self.boot_spec(kernel, cpus, steps, disks))
+        self.user_space(v)
+        self.powered_off(v)
+        self.check_cpus(v, cpus)
+        self.check_pci(v, ["1af4:1042", "1af4:1043", "1af4:1044"])
+        self.check_rng(v)
+        want = [("vda", 64 * 2048, 0, 4 if mq else 1)]
+        if mq:
+            want.append(("vdb", 8 * 2048, 1, 1))
+            check(self.lines(v, "serial", "vtest: ro write ") == ["failed as it must"],
+                  "a write to the readonly=on disk failed")
+        self.check_disks(v, want)
+        # The console's input queue has nothing to deliver here: the console scenario has it.
+        self.check_irqs(v, ["rng-input", "console-output", r"blk-req\.[0-3]" if mq else "blk-req.0"])
+        if mq:
+            check(len([n for n in self.irq_tables(v)[-1] if n.startswith("blk-req.")]) == 4,
+                  "four request queues, four vectors")
+
+    def console(self):
+        v = self.start("vm", self.boot_spec(steps=["irqs", "console", "irqs"]), serial="file",
+                       console="pipe")
+        self.expect(v, "console", r"^vtest-hvc0: ready$", "hvc0 is open in the guest")
+        token = f"hello-{os.getpid()}-{time.time_ns() % 100000}"
+        v.type_line(token)
+        self.expect(v, "console", rf"^vtest-hvc0: got {token}$",
+                    "a line typed on the host reached the guest's hvc0 and its answer came back")
+        status = v.wait_exit(WAIT)
+        check(status == 0, f"poweroff ended the VMM with 0 (got {status})")
+        self.check_irqs(v, ["console-input", "console-output"])
+
+    def scratch_spec(self, steps, scratch):
+        disks = [dict(path=self.disk, serial="vtest-main"),
+                 dict(path=scratch, serial="vtest-scratch")]
+        return self.boot_spec(steps=steps, disks=disks, extra="vtest.disk=/dev/vdb")
+
+    def durable(self):
+        scratch = os.path.join(self.work, "scratch.img")
+        make_blank(scratch)
+        v = self.start("first", self.scratch_spec(["durable"], scratch))
+        _, _, m = self.expect(v, "serial", r"vtest: durable written md5 (\w+)",
+                              "the guest wrote 1 MiB to the scratch disk and flushed")
+        v.kill()
+        with open(scratch, "rb") as f:
+            f.seek(MIB)
+            on_disk = hashlib.md5(f.read(MIB)).hexdigest()
+        check(on_disk == m.group(1), "after kill -9 of the VMM the image holds the flushed data")
+        v = self.start("second", self.scratch_spec(["readback"], scratch))
+        self.expect(v, "serial", rf"vtest: readback md5 {m.group(1)}",
+                    "a fresh boot reads the same data back")
+        self.powered_off(v)
+
+    def reboot(self):
+        scratch = os.path.join(self.work, "scratch.img")
+        make_blank(scratch)
+        v = self.vm("vm")
+        v.start(self.scratch_spec(["reboot"], scratch), "pipe", "file",
+                **({"reboot": True} if self.args.vmm == "qemu" else {}))
+        i, _, _ = self.expect(v, "serial", r"vtest: rebooting", "the guest asked to reboot")
+        self.expect(v, "serial", r"vtest: user space at uptime", "the guest booted again", i)
+        self.expect(v, "serial", r"vtest: second boot after reboot",
+                    "the second boot found the first boot's mark on disk", i)
+        self.powered_off(v)
+
+    def ticks(self, vms, since=0):
+        """Every tick line of these processes' consoles, in order."""
+        out = []
+        for v in vms:
+            out += re.findall(r"^tick (\d+) boot (\w+)$", v.stream("console").text(), re.M)
+        return [(int(n), tok) for n, tok in out]
+
+    def check_ticks(self, vms, what):
+        t = self.ticks(vms)
+        nums = [n for n, _ in t]
+        ok = bool(t) and nums == list(range(nums[0], nums[0] + len(nums))) and nums[0] == 0
+        check(ok and len({tok for _, tok in t}) == 1,
+              f"{what}: ticks 0..{nums[-1] if nums else '?'} with one boot token, no gap, "
+              f"no repeat")
+
+    def wait_tick(self, v, n, what):
+        self.expect(v, "console", rf"^tick {n} boot ", what)
+
+    def pause(self):
+        v = self.start("vm", self.boot_spec(steps=["ticker"]), serial="file", console="pipe")
+        self.wait_tick(v, 5, "the guest's counter runs")
+        self.vmm_pause(v)
+        last = max(n for n, _ in self.ticks([v]))
+        self.vmm_resume(v)
+        self.wait_tick(v, last + 5, "the counter carries on after resume")
+        self.stop_ticker([v])
+        self.check_ticks([v], "pause/resume")
+
+    def snapshot(self):
+        snap = os.path.join(self.work, "snap")
+        v = self.start("p1", self.boot_spec(steps=["ticker"]), serial="file", console="pipe")
+        self.wait_tick(v, 5, "the guest's counter runs")
+        chain = [v]
+        for k, how in enumerate(["cli", "api"]):
+            last = self.snapshot_and_kill(v, snap + str(k))
+            v = self.restore(f"p{k + 2}", snap + str(k), how)
+            chain.append(v)
+            self.wait_tick(v, last + 5, f"the counter carries on in a new process ({how})")
+        self.stop_ticker(chain)
+        self.check_ticks(chain, "snapshot, kill -9, restore, twice")
+
+    def stop_ticker(self, chain):
+        v = chain[-1]
+        v.type_line("stop")
+        status = v.wait_exit(WAIT)
+        check(status == 0, f"\"stop\" on hvc0, then poweroff, ended the VMM with 0 ({status})")
+        # A restored vireo writes the serial console to the file its snapshot names.
+        check(any("vtest: ticker stopped" in FileLines(x.path("serial")).text() for x in chain),
+              "the ticker saw stop")
+
+    # --- the VMM-specific halves of pause, snapshot and restore ---
+
+    def vmm_pause(self, v):
+        if isinstance(v, Vireo):
+            check(v.api("vm.pause")[0] == 204, "vm.pause answered 204 (curl)")
+            st, body = v.api("vm.info", method="GET")
+            check(st == 200 and '"state":"Paused"' in body.replace(" ", ""),
+                  "vm.info says Paused")
+        else:
+            check("return" in v.qmp("stop"), "QMP stop")
+
+    def vmm_resume(self, v):
+        if isinstance(v, Vireo):
+            check(v.api("vm.resume")[0] == 204, "vm.resume answered 204 (curl)")
+        else:
+            check("return" in v.qmp("cont"), "QMP cont")
+
+    def snapshot_and_kill(self, v, snap):
+        self.vmm_pause(v)
+        if isinstance(v, Vireo):
+            os.mkdir(snap, 0o700)   # as with Cloud Hypervisor, the directory must exist
+            st, body = v.api("vm.snapshot", {"destination_url": f"file://{snap}"})
+            check(st == 204, f"vm.snapshot answered 204 (curl) ({st} {body})")
+        else:
+            r = v.qmp("migrate", uri=f"exec:cat > {snap}")
+            check("return" in r, f"QMP migrate to a file ({r})")
+            while v.qmp("query-migrate")["return"].get("status") not in ("completed", "failed"):
+                time.sleep(0.05)   # polling QEMU's own state, bounded by the test timeout
+            check(v.qmp("query-migrate")["return"]["status"] == "completed", "migration done")
+        last = max(n for n, _ in self.ticks([v]))
+        v.kill()
+        return last
+
+    def restore(self, name, snap, how):
+        v = self.vm(name)
+        if isinstance(v, Qemu):
+            spec = self.boot_spec(steps=["ticker"])
+            v.start(spec, "file", "pipe", incoming=snap)
+            while v.qmp("query-status")["return"]["status"] == "inmigrate":
+                time.sleep(0.05)   # polling QEMU's own state, bounded by the test timeout
+            self.vmm_resume(v)
+            return v
+        if how == "cli":
+            v.start(None, "file", "pipe", restore=snap)
+            check(v.wait_socket(WAIT), "the restored vireo serves its API")
+        else:
+            v.start_api_only()
+            check(v.wait_socket(WAIT), "a fresh vireo serves its API")
+            st, body = v.api("vm.restore", {"source_url": f"file://{snap}"})
+            check(st == 204, f"vm.restore answered 204 (curl) ({st} {body})")
+        self.vmm_resume(v)
+        return v
+
+    def report_failure(self):
+        for v in self.vms:
+            for s in v.streams.values():
+                print(f"--- {v.name} {s.name} (last 60 lines)")
+                print("\n".join(s.text().splitlines()[-60:]))
+            print(f"--- {v.name} stderr\n{v.stderr()[-4000:]}")
+            log = v.path("log")
+            if os.path.exists(log):
+                with open(log, errors="replace") as f:
+                    print(f"--- {v.name} log (last 60 lines)")
+                    print("".join(f.readlines()[-60:]))
+
+
+SCENARIOS = {
+    "boot-bzimage-1cpu": lambda t: t.boot("bzImage", 1),
+    "boot-pvh-2cpu": lambda t: t.boot("vmlinux", 2),
+    "boot-bzimage-4cpu": lambda t: t.boot("bzImage", 4, mq=True),
+    "console": Test.console,
+    "durable": Test.durable,
+    "reboot": Test.reboot,
+    "pause": Test.pause,
+    "snapshot": Test.snapshot,
+}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--vmm", choices=["vireo", "qemu"], required=True)
+    ap.add_argument("--vireo", default="build/vireo")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("scenario", choices=sorted(SCENARIOS))
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix=f"linux-{args.vmm}-{args.scenario}-")
+    test = None
+    try:
+        test = Test(args, work)
+        SCENARIOS[args.scenario](test)
+        print(f"{args.scenario} under {args.vmm}: all checks passed")
+        return 0
+    except Failed:
+        test.report_failure()
+        return 1
+    finally:
+        for v in test.vms if test else []:
+            v.finish()
+        if args.keep:
+            print(f"work directory kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
