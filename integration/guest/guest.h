@@ -129,6 +129,7 @@ void acpi_reset(void);
 /* smp.c: local APIC, a LAPIC-based clock, AP start-up, timer interrupt. */
 void lapic_setup(void);
 uint32_t lapic_id(void);
+uint32_t lapic_reg(unsigned reg);
 void clock_start(void);
 uint64_t clock_us(void);
 void delay_us(uint64_t us);
@@ -139,6 +140,12 @@ void idt_setup(void);
 #define VEC_DEV_FIRST 0x50          /* device (MSI-X) vectors: counted, EOI, not stray */
 #define VEC_DEV_LAST  0x6F
 unsigned irq_count(unsigned vec);
+/* The next interrupt at @vec returns to the interrupted code with interrupts off (IF clear in
+ * the frame), so a level-triggered line still asserted after its EOI is seen pending in the
+ * IRR instead of storming; one-shot. */
+void irq_oneshot(unsigned vec);
+/* The next interrupt at @vec calls @fn in its handler, before the EOI; one-shot. */
+void irq_pre_eoi(unsigned vec, void (*fn)(void));
 
 /* main.c: check bookkeeping, also used by the exception handler; the memory map. */
 #define LINE_MAX 400

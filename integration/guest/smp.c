@@ -47,6 +47,8 @@
 #define WAIT_MAX_SPINS    20000000ULL     /* delay_us(): seconds-long waits */
 #define AP_STACK          4096
 
+#define RFLAGS_IF (1ULL << 9)
+
 struct isr_frame {
 	uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
 	uint64_t vec, err, rip, cs, rflags, rsp, ss;
@@ -72,11 +74,20 @@ static uint8_t ap_stacks[GUEST_MAX_CPUS][AP_STACK] __attribute__((aligned(16), s
 static volatile uint32_t *lapic;
 static volatile unsigned timer_ticks, stray_irqs;
 static volatile unsigned irq_counts[256];
+static volatile unsigned oneshot_vec;   /* 0: none armed */
+static volatile unsigned pre_eoi_vec;
+static void (*volatile pre_eoi_fn)(void);
 static volatile uint32_t ap_count, ap_last_id;
 static volatile uint8_t ap_seen[256], ap_cpuid_id[256];
 
 static uint32_t lapic_rd(unsigned reg) { return lapic[reg / 4]; }
 static void lapic_wr(unsigned reg, uint32_t v) { lapic[reg / 4] = v; }
+
+/* A local APIC register (0 without one): diagnostics of the interrupt checks. */
+uint32_t lapic_reg(unsigned reg)
+{
+	return lapic ? lapic_rd(reg) : 0;
+}
 
 uint32_t lapic_id(void)
 {
@@ -253,6 +264,14 @@ void isr_dispatch(struct isr_frame *f)
 		stray_irqs++;            /* spurious vector: no EOI (SDM 11.9) */
 	} else if (f->vec >= 32) {
 		irq_counts[f->vec]++;
+		if (f->vec == oneshot_vec) {
+			f->rflags &= ~RFLAGS_IF;
+			oneshot_vec = 0;
+		}
+		if (f->vec == pre_eoi_vec && pre_eoi_fn) {
+			pre_eoi_vec = 0;
+			pre_eoi_fn();
+		}
 		if (f->vec < VEC_DEV_FIRST || f->vec > VEC_DEV_LAST)
 			stray_irqs++;
 		if (lapic)
@@ -264,6 +283,17 @@ void isr_dispatch(struct isr_frame *f)
 		      f->vec, f->err, f->rip, cr2, lapic_id());
 		guest_finish();
 	}
+}
+
+void irq_oneshot(unsigned vec)
+{
+	oneshot_vec = vec;
+}
+
+void irq_pre_eoi(unsigned vec, void (*fn)(void))
+{
+	pre_eoi_fn = fn;
+	pre_eoi_vec = vec;
 }
 
 /* Interrupts taken at `vec` so far (device vectors: the virtio checks' MSI-X messages). */
