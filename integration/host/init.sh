@@ -24,12 +24,21 @@ mount -t sysfs sys /host/sys
 mount -t devtmpfs dev /host/dev
 mkdir -p /host/dev/pts /host/dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /host/dev/pts
+keep=$(cat "/host$run/keep" 2>/dev/null)   # the working directory, if below /tmp or /var/tmp
+if [ -n "$keep" ]; then
+	mkdir -p /kept
+	mount --bind "/host$keep" /kept || fail "cannot keep $keep"
+fi
 mkdir -p /scratch
 mount -t ext4 /dev/vda /scratch || fail "cannot mount the scratch disk"
 mkdir -p /scratch/tmp /scratch/var-tmp
 chmod 1777 /scratch/tmp /scratch/var-tmp
 mount --bind /scratch/tmp /host/tmp
 mount --bind /scratch/var-tmp /host/var/tmp
+if [ -n "$keep" ]; then
+	mkdir -p "/host$keep"
+	mount --bind /kept "/host$keep" || fail "cannot keep $keep"
+fi
 for d in /run /dev/shm; do
 	mount -t tmpfs -o mode=1777 tmpfs "/host$d" || fail "cannot mount a tmpfs on $d"
 done
