@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "api/api_internal.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 static bool add_u64(cJSON *obj, const char *key, uint64_t v)
 {

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "api/api_internal.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define EVENT_BACKLOG 1024
 #define EVENT_FLUSH_MS 200     /* at close, for a reader that stopped reading */

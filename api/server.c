@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "api/api_internal.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define API_FLUSH_MS 1000     /* at stop, for answers still being sent */
 

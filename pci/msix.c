@@ -10,7 +10,7 @@
 
 #include "pci/internal.h"
 #include "pci/msix.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 static bool bit_get(const uint64_t *map, unsigned n)
 {

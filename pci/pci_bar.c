@@ -13,7 +13,7 @@
 #include <inttypes.h>
 
 #include "pci/internal.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 static unsigned bar_reg(unsigned bar)
 {

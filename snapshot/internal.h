@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "snapshot/snapshot.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 struct cJSON;
 

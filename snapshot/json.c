@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pci/pci.h"
+#include "base/json.h"
 #include "snapshot/internal.h"
 
 void snap_ctx_init(struct snap_ctx *c, const char *file, const char *where, char *err,

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pci/pci.h"
+#include "base/json.h"
 #include "snapshot/internal.h"
 
 #define MAX_MSRS        1024

@@ -12,7 +12,7 @@
 #include <sys/ioctl.h>
 
 #include "snapshot/internal.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define XSAVE_LEGACY_SIZE 4096        /* struct kvm_xsave: KVM_GET_XSAVE without XSAVE2 */
 #define TSC_KHZ_TOLERANCE_PPM 250     /* KVM's own tolerance before it needs TSC scaling */

@@ -18,9 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/json.h"
 #include "virtio/blk_internal.h"
 #include "vmm/config.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define LATENCY_SCALE 10000ULL           /* CH reports avg / LATENCY_SCALE */
 

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "virtio/blk_internal.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 /* eventfd / timerfd: one read returns and resets the whole count. */
 static void drain_fd(int fd)

@@ -21,7 +21,7 @@
 #include <linux/virtio_console.h>
 
 #include "virtio/virtio.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define CONSOLE_CFG_SIZE  12           /* cols, rows, max_nr_ports, emerg_wr (5.3.4) */
 #define CONSOLE_EMERG_OFF 8

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "virtio/internal.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 static uint32_t get_le(const uint8_t *p, unsigned len)
 {

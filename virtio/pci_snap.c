@@ -13,9 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json.h"
 #include "virtio/internal.h"
-#include "vmm/memory.h"
-#include "vmm/log.h"
+#include "base/memory.h"
+#include "base/log.h"
 
 #define SNAP_VERSION 1
 

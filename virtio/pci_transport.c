@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "virtio/internal.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 /* virtio_pci_cap (4.1.4) field offsets inside a capability. */
 #define CAP_CFG_TYPE   3

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "virtio/virtio.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 struct virtio_rng {
 	int src_fd;

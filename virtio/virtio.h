@@ -18,7 +18,7 @@
 
 #include "pci/msix.h"
 #include "pci/pci.h"
-#include "vmm/bus.h"
+#include "base/bus.h"
 
 struct cJSON;
 struct guest_mem;

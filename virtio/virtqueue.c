@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "virtio/virtio.h"
-#include "vmm/log.h"
-#include "vmm/memory.h"
+#include "base/log.h"
+#include "base/memory.h"
 
 /* 2.7.5: struct virtq_desc, 16 bytes. */
 #define DESC_SIZE          16

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "virtio/virtio.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 /* epoll data tags. */
 #define TAG_CTL      0

@@ -8,7 +8,7 @@
 
 #include "arch/x86_64/layout.h"
 #include "vmm/devices.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define SLEEP_CTL_OFFSET (LAYOUT_ACPI_SLEEP_CTL - LAYOUT_ACPI_PM_PORT)
 #define RESET_OFFSET     (LAYOUT_ACPI_RESET - LAYOUT_ACPI_PM_PORT)

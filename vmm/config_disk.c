@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "vmm/config.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 int config_validate_disk(const struct vm_config *cfg, unsigned i, char *err, size_t errlen)
 {

@@ -5,7 +5,7 @@
  * phases can be timed from the log (-v).
  */
 #include "vmm/devices.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 static void debugport_bus_write(void *opaque, uint64_t offset, const uint8_t *data, unsigned len)
 {

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/bus.h"
+#include "base/bus.h"
 
 /* How a device asks the VMM to power off or reset the VM. */
 enum platform_event { PLATFORM_POWEROFF, PLATFORM_RESET };

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "vmm/devices.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 struct ged {
 	uint32_t pending;         /* GED_EVENT_* bits not yet read by the guest (atomic) */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "vmm/devices.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define I8042_DATA_OFFSET    0
 #define I8042_COMMAND_OFFSET 4

@@ -16,7 +16,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 #include "vmm/vm.h"
 
 static void irq_error(struct vm *vm, const char *what, int err)

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "vmm/config.h"
-#include "vmm/log.h"
+#include "base/log.h"
 #include "vmm/vmm.h"
 
 int main(int argc, char **argv)

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "arch/x86_64/acpi.h"
-#include "vmm/log.h"
+#include "base/log.h"
 #include "vmm/pci_fn.h"
 
 /* Cloud Hypervisor's names for its built-in devices (the "__" prefix is reserved). */

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/log.h"
+#include "base/json.h"
+#include "base/log.h"
 #include "vmm/pci_fn.h"
 
 /* u64 as a JSON integer written out exactly (cJSON numbers are doubles). */

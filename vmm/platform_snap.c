@@ -10,7 +10,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "vmm/log.h"
+#include "base/json.h"
+#include "base/log.h"
 #include "vmm/vm.h"
 
 #define SERIAL_ID "__serial"

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "vmm/devices.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define UART_RX  0   /* RBR/THR, DLL when DLAB */
 #define UART_IER 1   /* DLM when DLAB */

@@ -14,7 +14,7 @@
 
 #include "arch/x86_64/acpi.h"
 #include "arch/x86_64/layout.h"
-#include "vmm/log.h"
+#include "base/log.h"
 #include "vmm/vm.h"
 
 void vm_request_exit(struct vm *vm, enum vm_exit_reason reason)
@@ -86,7 +86,7 @@ static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
 	unsigned i;
 	int ret;
 
-	ret = guest_mem_init(&vm->mem, vm->cfg->memory_size);
+	ret = arch_guest_mem_init(&vm->mem, vm->cfg->memory_size);
 	if (ret)
 		return set_err(err, errlen, ret, "cannot allocate %llu MiB of guest RAM: %s",
 			    (unsigned long long)(vm->cfg->memory_size >> 20), strerror(-ret));

@@ -16,10 +16,10 @@
 #include "pci/msix.h"
 #include "pci/pci.h"
 #include "snapshot/snapshot.h"
-#include "vmm/bus.h"
+#include "base/bus.h"
 #include "vmm/config.h"
 #include "vmm/devices.h"
-#include "vmm/memory.h"
+#include "base/memory.h"
 
 enum vm_exit_reason {
 	VM_EXIT_NONE,

@@ -12,7 +12,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 #include "vmm/vm.h"
 
 static const struct {

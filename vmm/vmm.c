@@ -19,7 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "api/api.h"
-#include "vmm/log.h"
+#include "base/log.h"
 #include "vmm/vm.h"
 #include "vmm/vmm.h"
 

@@ -30,6 +30,7 @@
 
 #include <linux/virtio_blk.h>
 
+#include "arch/x86_64/arch.h"
 #include "vmm/config.h"
 #include "vtest.h"                        /* driver-side ring helpers (tests/virtio) */
 
@@ -244,7 +245,7 @@ static void setup(struct bench *b)
 	int ret;
 
 	mem = (mem + (2 << 20) - 1) & ~((2ULL << 20) - 1);
-	if (guest_mem_init(&b->mem, mem))
+	if (arch_guest_mem_init(&b->mem, mem))
 		die("guest memory: %s", strerror(errno));
 	ret = virtio_blk_new(&cfg, b->o.engine, &b->blk, err, sizeof(err));
 	if (ret)

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <sys/mman.h>
 
+#include "arch/x86_64/arch.h"
 #include "snapshot/snapshot.h"
 #include "snap_test.h"
 
@@ -134,7 +135,7 @@ static void test_sparse_file(void **state)
 	int fd;
 
 	(void)state;
-	assert_int_equal(guest_mem_init(&mem, BIG_RAM), 0);
+	assert_int_equal(arch_guest_mem_init(&mem, BIG_RAM), 0);
 	assert_int_equal(mem.nr_regions, 2);
 	fill(&mem);
 	snap_ram_from_guest_mem(&mem, &ram);
@@ -165,7 +166,7 @@ static char *save_filled(cJSON **snap)
 	struct snap_mem_stats st;
 	char *dir;
 
-	assert_int_equal(guest_mem_init(&mem, BIG_RAM), 0);
+	assert_int_equal(arch_guest_mem_init(&mem, BIG_RAM), 0);
 	fill(&mem);
 	snap_ram_from_guest_mem(&mem, &ram);
 	dir = save(&ram, snap, &st);
@@ -183,14 +184,14 @@ static void test_copy_and_lazy(void **state)
 	(void)state;
 	dir = save_filled(&snap);
 
-	assert_int_equal(guest_mem_init(&copy, BIG_RAM), 0);
+	assert_int_equal(arch_guest_mem_init(&copy, BIG_RAM), 0);
 	assert_int_equal(restore(dir, snap, &copy, SNAP_MEM_COPY, false, &ram_copy), 0);
 	/* Copy allocated only what the file holds (before check() reads holes in). */
 	assert_int_equal(data_bytes(copy.memfd), 7 * PAGE);
 	check(&copy);
 	assert_false(ram_copy.private_cow);
 
-	assert_int_equal(guest_mem_init(&lazy, BIG_RAM), 0);
+	assert_int_equal(arch_guest_mem_init(&lazy, BIG_RAM), 0);
 	assert_int_equal(restore(dir, snap, &lazy, SNAP_MEM_LAZY, false, &ram_lazy), 0);
 	check(&lazy);
 	assert_true(ram_lazy.private_cow && ram_lazy.owns_fd);
@@ -230,7 +231,7 @@ static void test_lazy_then_snapshot(void **state)
 	(void)state;
 	dir = save_filled(&snap);
 
-	assert_int_equal(guest_mem_init(&lazy, BIG_RAM), 0);
+	assert_int_equal(arch_guest_mem_init(&lazy, BIG_RAM), 0);
 	assert_int_equal(restore(dir, snap, &lazy, SNAP_MEM_LAZY, false, &ram_lazy), 0);
 	hole = guest_mem_ptr(&lazy, (1ULL << 32) + 40 * PAGE, PAGE);
 	data = guest_mem_ptr(&lazy, 0x1000, PAGE);
@@ -242,7 +243,7 @@ static void test_lazy_then_snapshot(void **state)
 
 	dir2 = save(&ram_lazy, &snap2, &st);
 	assert_int_equal(st.written, 8 * PAGE);
-	assert_int_equal(guest_mem_init(&again, BIG_RAM), 0);
+	assert_int_equal(arch_guest_mem_init(&again, BIG_RAM), 0);
 	assert_int_equal(restore(dir2, snap2, &again, SNAP_MEM_COPY, false, &ram_again), 0);
 	assert_int_equal(((uint8_t *)guest_mem_ptr(&again, (1ULL << 32) + 40 * PAGE, 1))[100], 0x5a);
 	assert_int_equal(((uint8_t *)guest_mem_ptr(&again, 0x1000, PAGE))[17], 0x99);
@@ -269,19 +270,19 @@ static void test_prefault(void **state)
 	char *dir;
 
 	(void)state;
-	assert_int_equal(guest_mem_init(&mem, 16ULL << 20), 0);
+	assert_int_equal(arch_guest_mem_init(&mem, 16ULL << 20), 0);
 	memset(guest_mem_ptr(&mem, 0x3000, PAGE), 0x77, PAGE);
 	snap_ram_from_guest_mem(&mem, &ram);
 	dir = save(&ram, &snap, &st);
 	guest_mem_destroy(&mem);
 
-	assert_int_equal(guest_mem_init(&copy, 16ULL << 20), 0);
+	assert_int_equal(arch_guest_mem_init(&copy, 16ULL << 20), 0);
 	assert_int_equal(restore(dir, snap, &copy, SNAP_MEM_COPY, true, &r2), 0);
 	assert_int_equal(data_bytes(copy.memfd), 16ULL << 20);   /* every page backed */
 	assert_int_equal(((uint8_t *)guest_mem_ptr(&copy, 0x3000, 1))[0], 0x77);
 	guest_mem_destroy(&copy);
 
-	assert_int_equal(guest_mem_init(&lazy, 16ULL << 20), 0);
+	assert_int_equal(arch_guest_mem_init(&lazy, 16ULL << 20), 0);
 	assert_int_equal(restore(dir, snap, &lazy, SNAP_MEM_LAZY, true, &r2), 0);
 	/* The data page is mapped before anyone touched it. */
 	assert_int_equal(mincore(guest_mem_ptr(&lazy, 0x3000, PAGE), PAGE, vec), 0);
@@ -341,7 +342,7 @@ static void test_bad_index(void **state)
 	unsigned i;
 
 	(void)state;
-	assert_int_equal(guest_mem_init(&mem, BIG_RAM), 0);
+	assert_int_equal(arch_guest_mem_init(&mem, BIG_RAM), 0);
 	fill(&mem);
 	snap_ram_from_guest_mem(&mem, &ram);
 	dir = save(&ram, &snap, &st);

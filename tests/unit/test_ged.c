@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "arch/x86_64/layout.h"
-#include "vmm/bus.h"
+#include "base/bus.h"
 #include "vmm/devices.h"
 
 #define TEST(name) static void name(void **state __attribute__((unused)))

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "vmm/devices.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define TEST(name) static void name(void **state __attribute__((unused)))
 

@@ -127,7 +127,7 @@ static inline int fx_setup(void **state)
 			buf[i] = pattern(off + i);
 		assert_int_equal(pwrite(f->fd, buf, sizeof(buf), (off_t)off), sizeof(buf));
 	}
-	assert_int_equal(guest_mem_init(&f->mem, MEM), 0);
+	assert_int_equal(arch_guest_mem_init(&f->mem, MEM), 0);
 	f->cfg = (struct disk_config){ .path = f->path, .num_queues = 1, .queue_size = QS,
 				       .serial = "vireo-serial-0001" };
 	*state = f;

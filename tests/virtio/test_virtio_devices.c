@@ -19,6 +19,7 @@
 
 #include <linux/virtio_console.h>
 
+#include "arch/x86_64/arch.h"
 #include "vtest.h"
 
 #define MEM  (16ULL << 20)
@@ -67,7 +68,7 @@ static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	assert_int_equal(guest_mem_init(&f->mem, MEM), 0);
+	assert_int_equal(arch_guest_mem_init(&f->mem, MEM), 0);
 	assert_int_equal(pipe2(f->src, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(f->in, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(f->out, O_CLOEXEC | O_NONBLOCK), 0);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "arch/x86_64/arch.h"
 #include "vtest.h"
 
 #define NQ   2
@@ -51,7 +52,7 @@ static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	assert_int_equal(guest_mem_init(&f->mem, MEM), 0);
+	assert_int_equal(arch_guest_mem_init(&f->mem, MEM), 0);
 	make(f, &f->a, &f->activates[0]);
 	make(f, &f->b, &f->activates[1]);
 	drv_init(&f->r[0], &f->mem, 16, 0x10000);

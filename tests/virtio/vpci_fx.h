@@ -118,7 +118,7 @@ static inline int setup(void **state)
 		.msix_ops = &msix_ops, .msix_ctx = f, .intx_ops = &intx_ops, .intx_ctx = f,
 	};
 
-	assert_int_equal(guest_mem_init(&f->mem, MEM), 0);
+	assert_int_equal(arch_guest_mem_init(&f->mem, MEM), 0);
 	assert_int_equal(virtio_pci_init(&f->vp, &a), 0);
 	drv_init(&f->r[0], &f->mem, 16, 0x10000);
 	drv_init(&f->r[1], &f->mem, 16, 0x20000);

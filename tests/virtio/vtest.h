@@ -10,7 +10,8 @@
 #include <string.h>
 
 #include "virtio/virtio.h"
-#include "vmm/memory.h"
+#include "arch/x86_64/arch.h"
+#include "base/memory.h"
 
 /* A driver's view of one split ring at guest address @base. */
 struct drv_ring {

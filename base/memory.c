@@ -4,16 +4,20 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "arch/x86_64/arch.h"
-#include "vmm/memory.h"
+#include "base/memory.h"
 
-int guest_mem_init(struct guest_mem *mem, uint64_t size)
+int guest_mem_create(struct guest_mem *mem, const struct guest_region *layout, unsigned nr)
 {
-	uint64_t offset = 0;
+	uint64_t offset = 0, size = 0;
 	unsigned i;
 	int ret;
 
 	memset(mem, 0, sizeof(*mem));
+	mem->memfd = -1;
+	if (!nr || nr > GUEST_MEM_MAX_REGIONS)
+		return -EINVAL;
+	for (i = 0; i < nr; i++)
+		size += layout[i].size;
 	mem->memfd = memfd_create("vireo-guest-ram", MFD_CLOEXEC);
 	if (mem->memfd < 0)
 		return -errno;
@@ -29,11 +33,11 @@ int guest_mem_init(struct guest_mem *mem, uint64_t size)
 		goto err_close;
 	}
 	mem->total = size;
-	mem->nr_regions = arch_ram_regions(size, mem->regions);
-	for (i = 0; i < mem->nr_regions; i++) {
-		mem->regions[i].offset = offset;
-		mem->regions[i].host = mem->base + offset;
-		offset += mem->regions[i].size;
+	mem->nr_regions = nr;
+	for (i = 0; i < nr; i++) {
+		mem->regions[i] = (struct guest_region){ .gpa = layout[i].gpa, .size = layout[i].size,
+							 .offset = offset, .host = mem->base + offset };
+		offset += layout[i].size;
 	}
 	return 0;
 

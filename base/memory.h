@@ -3,8 +3,8 @@
  * Guest RAM: one memfd, mapped once, split into the regions the arch layout dictates.
  * Every host pointer into guest RAM comes from guest_mem_ptr(), which bounds-checks.
  */
-#ifndef VIREO_VMM_MEMORY_H
-#define VIREO_VMM_MEMORY_H
+#ifndef VIREO_BASE_MEMORY_H
+#define VIREO_BASE_MEMORY_H
 
 #include <stdint.h>
 
@@ -25,8 +25,11 @@ struct guest_mem {
 	struct guest_region regions[GUEST_MEM_MAX_REGIONS];
 };
 
-/* Creates and maps @size bytes laid out by arch_ram_regions(); 0 or -errno. */
-int guest_mem_init(struct guest_mem *mem, uint64_t size);
+/*
+ * Creates one memfd for the @nr regions of @layout (gpa and size each; the architecture
+ * decides them, see arch_guest_mem_init) and maps it; 0, -EINVAL or -errno.
+ */
+int guest_mem_create(struct guest_mem *mem, const struct guest_region *layout, unsigned nr);
 void guest_mem_destroy(struct guest_mem *mem);
 /*
  * Host address of [gpa, gpa + len) if it lies wholly inside one RAM region (overflow-checked),

@@ -3,12 +3,14 @@
  * Port-I/O and MMIO buses: address ranges mapped to bus devices. vCPU threads dispatch
  * their exits here; unclaimed accesses read as all-ones and are logged once per address.
  */
-#ifndef VIREO_VMM_BUS_H
-#define VIREO_VMM_BUS_H
+#ifndef VIREO_BASE_BUS_H
+#define VIREO_BASE_BUS_H
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "base/ranges.h"
 
 /* A bus device: @offset is relative to the range base. NULL read/write = reads all-ones. */
 struct bus_device_ops {
@@ -17,7 +19,7 @@ struct bus_device_ops {
 };
 
 struct bus_range {
-	uint64_t base;
+	uint64_t base;                      /* struct range first: items of bus->ranges */
 	uint64_t len;
 	const struct bus_device_ops *ops;
 	void *opaque;
@@ -28,8 +30,7 @@ struct bus_range {
 struct bus {
 	const char *name;
 	pthread_rwlock_t lock;
-	struct bus_range *ranges;           /* sorted by base, non-overlapping */
-	unsigned nr, cap;
+	struct range_array ranges;          /* of struct bus_range */
 	pthread_mutex_t unclaimed_lock;
 	uint64_t unclaimed_seen[BUS_UNCLAIMED_LOGGED];
 	unsigned nr_unclaimed_seen;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vireo's log: levels, an optional log file, and rate limiting for guest-triggered messages. */
-#ifndef VIREO_VMM_LOG_H
-#define VIREO_VMM_LOG_H
+#ifndef VIREO_BASE_LOG_H
+#define VIREO_BASE_LOG_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "vmm/log.h"
+#include "base/log.h"
 
 /*
  * The log is process state, not VM state: it outlives a guest reboot and is shared by every
