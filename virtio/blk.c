@@ -20,7 +20,6 @@
 
 #include "base/json.h"
 #include "virtio/blk_internal.h"
-#include "vmm/config.h"
 #include "base/log.h"
 
 #define LATENCY_SCALE 10000ULL           /* CH reports avg / LATENCY_SCALE */
@@ -237,7 +236,7 @@ static const struct virtio_device_ops blk_ops_template = {
 	.resume = blk_resume,
 };
 
-static int check_cfg(const struct disk_config *cfg, unsigned *nq, unsigned *qs, char *err,
+static int check_params(const struct virtio_blk_params *cfg, unsigned *nq, unsigned *qs, char *err,
 		     size_t errlen)
 {
 	*nq = cfg->num_queues ? cfg->num_queues : 1;
@@ -285,13 +284,13 @@ static int pick_engine(struct virtio_blk *blk, enum virtio_blk_engine engine, ch
 	return 0;
 }
 
-int virtio_blk_new(const struct disk_config *cfg, enum virtio_blk_engine engine,
+int virtio_blk_new(const struct virtio_blk_params *cfg, enum virtio_blk_engine engine,
 		   struct virtio_blk **out, char *err, size_t errlen)
 {
 	struct virtio_blk *blk;
 	struct geometry g;
 	unsigned nq, qs;
-	int ret = check_cfg(cfg, &nq, &qs, err, errlen);
+	int ret = check_params(cfg, &nq, &qs, err, errlen);
 
 	*out = NULL;
 	if (ret)

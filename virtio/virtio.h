@@ -434,7 +434,14 @@ void rl_bucket_replenish(struct rl_bucket *b, uint64_t tokens);
 /* How long until @tokens fit (0: they do now). */
 uint64_t rl_bucket_wait_ns(const struct rl_bucket *b, uint64_t tokens, uint64_t now_ns);
 
-struct rate_limiter_config;
+/* One bucket as the user gives it: @size tokens per @refill_time ms; 0 in either: no limit. */
+struct rl_bucket_params {
+	uint64_t size, one_time_burst, refill_time;
+};
+
+struct rate_limiter_params {
+	struct rl_bucket_params bandwidth, ops;
+};
 
 /* A bandwidth (bytes) and an ops bucket, shared by the threads of one device. */
 struct rate_limiter {
@@ -444,8 +451,8 @@ struct rate_limiter {
 	uint64_t blocked_until_ns;        /* paying back an over-consumption */
 };
 
-/* Buckets from CH's RateLimiterConfig (@cfg may be NULL or unset: no limit). 0 or -errno. */
-int rate_limiter_init(struct rate_limiter *rl, const struct rate_limiter_config *cfg,
+/* Buckets per @p (NULL: no limit). 0 or -errno. */
+int rate_limiter_init(struct rate_limiter *rl, const struct rate_limiter_params *p,
 		      uint64_t now_ns);
 void rate_limiter_destroy(struct rate_limiter *rl);
 bool rate_limiter_enabled(const struct rate_limiter *rl);
@@ -517,16 +524,26 @@ struct virtio_blk_counters {
 	uint64_t rejected[VIRTIO_BLK_R_NR];
 };
 
-struct disk_config;
+/* What a disk is made of; the VM wiring fills it from the user's configuration. */
+struct virtio_blk_params {
+	const char *path;
+	bool readonly;
+	bool direct;                      /* O_DIRECT */
+	unsigned num_queues;              /* 0: 1 */
+	unsigned queue_size;              /* 0: 128 */
+	const char *serial;               /* GET_ID answer; NULL: derived from the image */
+	struct rate_limiter_params rate_limiter;
+};
+
 struct virtio_blk;
 
 /*
- * Opens cfg->path (O_RDONLY or O_RDWR, O_DIRECT with direct=on), takes an OFD lock (write
+ * Opens p->path (O_RDONLY or O_RDWR, O_DIRECT with direct=on), takes an OFD lock (write
  * lock for a writable image, read lock for a read-only one) and fails if another process
  * holds a conflicting one, sizes the disk, builds config space and features. @engine AUTO
  * picks io_uring when the kernel has it. On error: -errno and one line in @err.
  */
-int virtio_blk_new(const struct disk_config *cfg, enum virtio_blk_engine engine,
+int virtio_blk_new(const struct virtio_blk_params *p, enum virtio_blk_engine engine,
 		   struct virtio_blk **out, char *err, size_t errlen);
 /* Resets nothing: call after virtio_pci_destroy() (which stops the workers). */
 void virtio_blk_free(struct virtio_blk *blk);

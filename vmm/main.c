@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/config.h"
+#include "config/config.h"
 #include "base/log.h"
 #include "vmm/vmm.h"
 

@@ -20,7 +20,7 @@
 
 #include "api/api.h"
 #include "base/log.h"
-#include "vmm/vm.h"
+#include "vm/vm.h"
 #include "vmm/vmm.h"
 
 struct terminal {

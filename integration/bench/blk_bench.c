@@ -31,7 +31,6 @@
 #include <linux/virtio_blk.h>
 
 #include "arch/x86_64/arch.h"
-#include "vmm/config.h"
 #include "vtest.h"                        /* driver-side ring helpers (tests/virtio) */
 
 #define RING_GPA  0x10000ULL
@@ -45,7 +44,7 @@ struct opts {
 	double seconds;
 	enum virtio_blk_engine engine;
 	bool direct, poll;
-	struct rate_limiter_config rl;
+	struct rate_limiter_params rl;
 };
 
 struct bench {
@@ -234,7 +233,7 @@ static void bring_up(struct bench *b)
 
 static void setup(struct bench *b)
 {
-	struct disk_config cfg = { .path = (char *)b->o.file, .direct = b->o.direct,
+	struct virtio_blk_params cfg = { .path = b->o.file, .direct = b->o.direct,
 				   .num_queues = 1, .queue_size = b->o.queue_size,
 				   .rate_limiter = b->o.rl };
 	struct virtio_pci_args a = { .id = "bench-blk", .mem = &b->mem, .intx_ops = &irq_ops,
@@ -314,9 +313,6 @@ static void parse(int argc, char **argv, struct opts *o)
 		default: die("unknown option (see the comment at the top of blk_bench.c)");
 		}
 	}
-	o->rl.bandwidth.set = o->rl.bandwidth.size != 0;
-	o->rl.ops.set = o->rl.ops.size != 0;
-	o->rl.set = o->rl.bandwidth.set || o->rl.ops.set;
 	if (!o->file)
 		die("--file is required");
 	if (!o->bs || o->bs % 512 || o->bs > VIRTIO_BLK_SIZE_MAX)

@@ -16,7 +16,7 @@
 
 #include "arch/x86_64/layout.h"
 #include "base/bus.h"
-#include "vmm/devices.h"
+#include "platform/platform.h"
 
 #define TEST(name) static void name(void **state __attribute__((unused)))
 

@@ -14,7 +14,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "vmm/devices.h"
+#include "platform/platform.h"
 #include "base/log.h"
 
 #define TEST(name) static void name(void **state __attribute__((unused)))

@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "virtio/blk_internal.h"       /* the engines' test hooks */
-#include "vmm/config.h"
 #include "vtest.h"
 
 #define MEM        (32ULL << 20)
@@ -41,7 +40,7 @@ struct bfx {
 	struct virtio_pci vp;
 	bool vp_up;
 	struct virtio_blk *blk;
-	struct disk_config cfg;
+	struct virtio_blk_params cfg;
 	char path[64];
 	int fd;                           /* the test's own view of the image */
 	unsigned raises;
@@ -128,7 +127,7 @@ static inline int fx_setup(void **state)
 		assert_int_equal(pwrite(f->fd, buf, sizeof(buf), (off_t)off), sizeof(buf));
 	}
 	assert_int_equal(arch_guest_mem_init(&f->mem, MEM), 0);
-	f->cfg = (struct disk_config){ .path = f->path, .num_queues = 1, .queue_size = QS,
+	f->cfg = (struct virtio_blk_params){ .path = f->path, .num_queues = 1, .queue_size = QS,
 				       .serial = "vireo-serial-0001" };
 	*state = f;
 	return 0;

@@ -412,8 +412,8 @@ static void test_throttle_holds_back(void **state)
 	struct bfx *f = *state;
 	uint16_t bad, ok, held;
 
-	f->cfg.rate_limiter = (struct rate_limiter_config){
-		.set = true, .ops = { .set = true, .size = 1, .refill_time = 60000 } };
+	f->cfg.rate_limiter = (struct rate_limiter_params){
+		.ops = { .size = 1, .refill_time = 60000 } };
 	fx_open(f, ALL_F);
 	bad = req3(f, 0, VIRTIO_BLK_T_IN, IMG_SECT, 512, W);
 	assert_true(wait_used(f, 0, 1));
@@ -440,8 +440,8 @@ static void test_throttle_retries(void **state)
 	struct bfx *f = *state;
 	uint16_t heads[4], i;
 
-	f->cfg.rate_limiter = (struct rate_limiter_config){
-		.set = true, .bandwidth = { .set = true, .size = 4096, .refill_time = 500 } };
+	f->cfg.rate_limiter = (struct rate_limiter_params){
+		.bandwidth = { .size = 4096, .refill_time = 500 } };
 	fx_open(f, ALL_F);
 	for (i = 0; i < 4; i++)
 		heads[i] = req3_q(f, 0, VIRTIO_BLK_T_IN, 8 * i, 4096, W, false);
@@ -521,7 +521,7 @@ static void test_open_errors(void **state)
 {
 	struct bfx *f = *state;
 	struct virtio_blk *a = NULL, *b = NULL;
-	struct disk_config cfg = f->cfg;
+	struct virtio_blk_params cfg = f->cfg;
 	char err[256];
 
 	cfg.path = "/nonexistent/disk.img";
@@ -584,7 +584,7 @@ static void test_snapshot_identity(void **state)
 static void test_snapshot_id_of_copied_image(void **state)
 {
 	struct bfx *f = *state;
-	struct disk_config cfg = f->cfg;
+	struct virtio_blk_params cfg = f->cfg;
 	struct virtio_blk *a = NULL, *b = NULL;
 	char err[256], copy[] = "/tmp/vireo-blk-copy-XXXXXX";
 	int in = open(f->cfg.path, O_RDONLY | O_CLOEXEC), out = mkstemp(copy);
@@ -625,7 +625,7 @@ static void test_snapshot_id_of_copied_image(void **state)
 static void test_fallback_engaged(void **state)
 {
 	struct bfx *f = *state;
-	struct disk_config cfg = f->cfg;
+	struct virtio_blk_params cfg = f->cfg;
 	struct virtio_blk *b = NULL;
 	char err[256] = "";
 	uint16_t head;

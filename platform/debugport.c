@@ -4,7 +4,7 @@
  * Each write is logged with the time since vireo started, as Cloud Hypervisor does, so boot
  * phases can be timed from the log (-v).
  */
-#include "vmm/devices.h"
+#include "platform/platform.h"
 #include "base/log.h"
 
 static void debugport_bus_write(void *opaque, uint64_t offset, const uint8_t *data, unsigned len)

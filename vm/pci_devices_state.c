@@ -11,7 +11,7 @@
 
 #include "base/json.h"
 #include "base/log.h"
-#include "vmm/pci_fn.h"
+#include "vm/pci_fn.h"
 
 /* u64 as a JSON integer written out exactly (cJSON numbers are doubles). */
 static bool put_u64(cJSON *obj, const char *key, uint64_t v)

@@ -3,13 +3,13 @@
  * Internal to vmm/pci_devices*.c: one PCI function vireo created, with its device model,
  * transport, interrupt sources and what survives a snapshot.
  */
-#ifndef VIREO_VMM_PCI_FN_H
-#define VIREO_VMM_PCI_FN_H
+#ifndef VIREO_VM_PCI_FN_H
+#define VIREO_VM_PCI_FN_H
 
 #include <cjson/cJSON.h>
 
 #include "virtio/virtio.h"
-#include "vmm/vm.h"
+#include "vm/vm.h"
 
 enum fn_kind { FN_CONSOLE, FN_BLK, FN_RNG };
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/config.h"
+#include "config/config.h"
 #include "base/log.h"
 
 int config_validate_disk(const struct vm_config *cfg, unsigned i, char *err, size_t errlen)

@@ -3,8 +3,8 @@
  * VM configuration: what the user asked for, in Cloud Hypervisor's terms (VmConfig), parsed
  * from the command line here and from JSON by the API.
  */
-#ifndef VIREO_VMM_CONFIG_H
-#define VIREO_VMM_CONFIG_H
+#ifndef VIREO_CONFIG_CONFIG_H
+#define VIREO_CONFIG_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>

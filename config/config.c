@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "vmm/config.h"
+#include "config/config.h"
 
 const char config_usage[] =
 	"Usage: vireo [OPTIONS]\n"

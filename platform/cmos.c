@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "vmm/devices.h"
+#include "platform/platform.h"
 
 #define RTC_SECONDS    0x00
 #define RTC_MINUTES    0x02

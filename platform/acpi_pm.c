@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "arch/x86_64/layout.h"
-#include "vmm/devices.h"
+#include "platform/platform.h"
 #include "base/log.h"
 
 #define SLEEP_CTL_OFFSET (LAYOUT_ACPI_SLEEP_CTL - LAYOUT_ACPI_PM_PORT)

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vmm/devices.h"
+#include "platform/platform.h"
 #include "base/log.h"
 
 #define UART_RX  0   /* RBR/THR, DLL when DLAB */

@@ -3,8 +3,8 @@
  * Legacy platform devices on the port-I/O bus: 8250 UART, CMOS/RTC, i8042 (reset only),
  * the port-0x80 debug port and the hardware-reduced ACPI sleep/reset registers.
  */
-#ifndef VIREO_VMM_DEVICES_H
-#define VIREO_VMM_DEVICES_H
+#ifndef VIREO_PLATFORM_PLATFORM_H
+#define VIREO_PLATFORM_PLATFORM_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -6,7 +6,7 @@
  */
 #include <stdlib.h>
 
-#include "vmm/devices.h"
+#include "platform/platform.h"
 #include "base/log.h"
 
 #define I8042_DATA_OFFSET    0

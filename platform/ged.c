@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vmm/devices.h"
+#include "platform/platform.h"
 #include "base/log.h"
 
 struct ged {

@@ -3,8 +3,8 @@
  * A VM: the KVM VM and vCPUs, guest RAM, the buses and devices, and how it stops. All VM state
  * lives in struct vm so a snapshot can reach it; nothing is global.
  */
-#ifndef VIREO_VMM_VM_H
-#define VIREO_VMM_VM_H
+#ifndef VIREO_VM_VM_H
+#define VIREO_VM_VM_H
 
 #include <linux/kvm.h>
 #include <pthread.h>
@@ -17,8 +17,8 @@
 #include "pci/pci.h"
 #include "snapshot/snapshot.h"
 #include "base/bus.h"
-#include "vmm/config.h"
-#include "vmm/devices.h"
+#include "config/config.h"
+#include "platform/platform.h"
 #include "base/memory.h"
 
 enum vm_exit_reason {

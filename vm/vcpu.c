@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
-#include "vmm/vm.h"
+#include "vm/vm.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
 

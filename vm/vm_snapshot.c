@@ -13,7 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/log.h"
-#include "vmm/vm.h"
+#include "vm/vm.h"
 
 static const struct {
 	const char *name;

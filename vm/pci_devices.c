@@ -17,7 +17,7 @@
 
 #include "arch/x86_64/acpi.h"
 #include "base/log.h"
-#include "vmm/pci_fn.h"
+#include "vm/pci_fn.h"
 
 /* Cloud Hypervisor's names for its built-in devices (the "__" prefix is reserved). */
 #define CONSOLE_ID "__console"
@@ -185,15 +185,36 @@ static int console_input_fd(void)
 	return ok ? STDIN_FILENO : -1;
 }
 
+/* A bucket the user left out limits nothing (rate_limiter_params: size 0). */
+static struct rl_bucket_params bucket_params(bool limiter_set, const struct token_bucket *b)
+{
+	if (!limiter_set || !b->set)
+		return (struct rl_bucket_params){ 0 };
+	return (struct rl_bucket_params){ b->size, b->one_time_burst, b->refill_time };
+}
+
+/* The config -> device translation: a DiskConfig as virtio-blk's plain parameters. */
+static struct virtio_blk_params blk_params(const struct disk_config *d)
+{
+	const struct rate_limiter_config *rl = &d->rate_limiter;
+
+	return (struct virtio_blk_params){
+		.path = d->path, .readonly = d->readonly, .direct = d->direct,
+		.num_queues = d->num_queues, .queue_size = d->queue_size, .serial = d->serial,
+		.rate_limiter = { bucket_params(rl->set, &rl->bandwidth),
+				  bucket_params(rl->set, &rl->ops) },
+	};
+}
+
 static int fn_make_model(struct vm_pci_fn *fn, const struct virtio_device_ops **ops,
 			 char *err, size_t errlen)
 {
 	const struct vm_config *cfg = fn->vm->cfg;
 
 	if (fn->kind == FN_BLK) {
+		struct virtio_blk_params p = blk_params(&cfg->disks[fn->index]);
 		struct virtio_blk *blk;
-		int ret = virtio_blk_new(&cfg->disks[fn->index], VIRTIO_BLK_ENGINE_AUTO, &blk,
-					 err, errlen);
+		int ret = virtio_blk_new(&p, VIRTIO_BLK_ENGINE_AUTO, &blk, err, errlen);
 
 		if (ret)
 			return ret;
