@@ -21,6 +21,14 @@ int json_put_u64(cJSON *obj, const char *key, uint64_t val)
 	return cJSON_AddStringToObject(obj, key, buf) ? 0 : -ENOMEM;
 }
 
+int json_put_count(cJSON *obj, const char *key, uint64_t val)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%" PRIu64, val);
+	return cJSON_AddRawToObject(obj, key, num) ? 0 : -ENOMEM;
+}
+
 static int hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')

@@ -22,6 +22,8 @@ struct cJSON;
 int json_put_u64(struct cJSON *obj, const char *key, uint64_t val);
 int json_get_u64(const struct cJSON *obj, const char *key, uint64_t *val);
 int json_get_bool(const struct cJSON *obj, const char *key, bool *val);
+/* A counter as an exact JSON integer (the REST API's vm.counters): 0 or -ENOMEM. */
+int json_put_count(struct cJSON *obj, const char *key, uint64_t val);
 /* Lower-case hex of @len bytes / back; -EINVAL unless exactly @len bytes of hex. */
 int json_put_hex(struct cJSON *obj, const char *key, const uint8_t *buf, unsigned len);
 int json_get_hex(const struct cJSON *obj, const char *key, uint8_t *buf, unsigned len);

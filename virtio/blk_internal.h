@@ -7,7 +7,7 @@
 #include <linux/virtio_blk.h>
 #include <sys/uio.h>
 
-#include "virtio/virtio.h"
+#include "virtio/blk.h"
 
 struct blk_queue;
 
@@ -38,7 +38,7 @@ struct blk_req {
 
 /* The disk, shared by every queue. */
 struct virtio_blk {
-	struct virtio_device_ops ops;     /* filled once at creation, const afterwards */
+	struct virtio_dev vdev;           /* what the transport carries */
 	int fd;
 	char *path;
 	bool readonly, direct;

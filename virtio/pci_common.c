@@ -75,7 +75,7 @@ uint16_t vp_vector(const struct virtio_pci *vp, uint16_t v)
 
 static struct virtio_pci_queue *selected(struct virtio_pci *vp)
 {
-	return vp->queue_select < vp->vdev.nr_queues ? &vp->queues[vp->queue_select] : NULL;
+	return vp->queue_select < vp->dev->nr_queues ? &vp->queues[vp->queue_select] : NULL;
 }
 
 /* The 64-bit queue address register @off belongs to, and which half. */
@@ -135,7 +135,7 @@ static uint32_t reg_read(struct virtio_pci *vp, unsigned off)
 	case VIRTIO_PCI_COMMON_MSIX:
 		return __atomic_load_n(&vp->config_vector, __ATOMIC_RELAXED);
 	case VIRTIO_PCI_COMMON_NUMQ:
-		return vp->vdev.nr_queues;
+		return vp->dev->nr_queues;
 	case VIRTIO_PCI_COMMON_STATUS:
 		return vp->status |
 		       (__atomic_load_n(&vp->needs_reset, __ATOMIC_SEQ_CST) == VP_NR_SHOWN ?
@@ -184,7 +184,7 @@ static bool features_acceptable(const struct virtio_pci *vp, uint8_t status)
 
 void vp_activate_locked(struct virtio_pci *vp)
 {
-	struct virtio_dev *vd = &vp->vdev;
+	struct virtio_dev *vd = vp->dev;
 	unsigned q;
 	int ret = 0;
 
@@ -219,7 +219,7 @@ static void status_write(struct virtio_pci *vp, uint8_t val)
 	}
 	if ((val & ~old & VIRTIO_CONFIG_S_FEATURES_OK)) {
 		if (features_acceptable(vp, val)) {
-			vp->vdev.features = vp->driver_features;
+			vp->dev->features = vp->driver_features;
 		} else {
 			val &= ~VIRTIO_CONFIG_S_FEATURES_OK;   /* re-read shows the refusal */
 			vp_count(&vp->stats.features_refused);
@@ -242,17 +242,17 @@ void vp_reset_state(struct virtio_pci *vp)
 	vp->dfselect = vp->gfselect = 0;
 	vp->driver_features = 0;
 	vp->bad_features = false;
-	vp->vdev.features = 0;
+	vp->dev->features = 0;
 	vp->queue_select = 0;
 	__atomic_store_n(&vp->config_vector, VIRTIO_MSI_NO_VECTOR, __ATOMIC_RELAXED);
-	for (q = 0; q < vp->vdev.nr_queues; q++) {
+	for (q = 0; q < vp->dev->nr_queues; q++) {
 		struct virtio_pci_queue *pq = &vp->queues[q];
 
-		pq->size = vp->vdev.ops->max_queue_size;     /* 4.1.4.3.2: max on reset */
+		pq->size = vp->dev->max_queue_size;     /* 4.1.4.3.2: max on reset */
 		__atomic_store_n(&pq->vector, VIRTIO_MSI_NO_VECTOR, __ATOMIC_RELAXED);
 		pq->enabled = false;
 		pq->desc = pq->driver = pq->device = 0;
-		virtq_reset(&vp->vdev.vqs[q]);
+		virtq_reset(&vp->dev->vqs[q]);
 		vp_drain_kick(vp, q);
 	}
 	__atomic_store_n(&vp->isr, 0, __ATOMIC_SEQ_CST);
@@ -262,8 +262,8 @@ void vp_reset_state(struct virtio_pci *vp)
 void vp_reset_locked(struct virtio_pci *vp)
 {
 	/* The device stops first, so no worker races the queue teardown below. */
-	if (vp->vdev.ops->reset)
-		vp->vdev.ops->reset(&vp->vdev);
+	if (vp->dev->ops->reset)
+		vp->dev->ops->reset(vp->dev);
 	if (__atomic_load_n(&vp->isr, __ATOMIC_SEQ_CST) && vp->intx && vp->intx->lower)
 		vp->intx->lower(vp->intx_ctx);
 	vp_reset_state(vp);
@@ -279,7 +279,7 @@ static void queue_refused(struct virtio_pci *vp, const char *what, uint32_t val)
 
 static void queue_enable(struct virtio_pci *vp, struct virtio_pci_queue *q, uint32_t val)
 {
-	struct virtq *vq = &vp->vdev.vqs[vp->queue_select];
+	struct virtq *vq = &vp->dev->vqs[vp->queue_select];
 	int ret;
 
 	/* 4.1.4.3.2: writing 0 is not allowed (no RING_RESET); enabling twice is a no-op;
@@ -295,7 +295,7 @@ static void queue_enable(struct virtio_pci *vp, struct virtio_pci_queue *q, uint
 						   "ring size/alignment, queue_enable", val);
 		return;
 	}
-	virtq_set_features(vq, vp->vdev.features);
+	virtq_set_features(vq, vp->dev->features);
 	q->enabled = true;
 }
 
@@ -319,7 +319,7 @@ static void queue_reg_write(struct virtio_pci *vp, unsigned off, uint32_t val)
 		queue_refused(vp, "write to an enabled queue", val);
 	} else if (off == VIRTIO_PCI_COMMON_Q_SIZE) {
 		/* 2.7: a power of two no larger than the maximum; otherwise keep the old size. */
-		if (vp_is_pow2(val) && val <= vp->vdev.ops->max_queue_size)
+		if (vp_is_pow2(val) && val <= vp->dev->max_queue_size)
 			q->size = (uint16_t)val;
 		else
 			queue_refused(vp, "queue_size", val);

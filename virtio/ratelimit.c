@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "virtio/virtio.h"
+#include "virtio/ratelimit.h"
 
 #define NS_PER_MS 1000000ULL
 

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "virtio/virtio.h"
+#include "virtio/virtqueue.h"
 #include "base/log.h"
 #include "base/memory.h"
 

@@ -12,7 +12,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "virtio/virtio.h"
+#include "virtio/device.h"
 #include "base/log.h"
 
 /* epoll data tags. */

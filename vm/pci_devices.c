@@ -19,10 +19,6 @@
 #include "base/log.h"
 #include "vm/pci_fn.h"
 
-/* Cloud Hypervisor's names for its built-in devices (the "__" prefix is reserved). */
-#define CONSOLE_ID "__console"
-#define RNG_ID     "__rng"
-
 /* ------------------------------------------------------------------ BAR owner */
 
 static int ioeventfd_set(struct vm_pci_fn *fn, uint64_t bar_addr, unsigned q, bool assign)
@@ -56,7 +52,7 @@ static int bar_map(void *ctx, struct pci_dev *dev, unsigned bar, uint64_t addr, 
 	ret = bus_register(&fn->vm->mmio_bus, addr, size, &virtio_pci_bar_ops, &fn->vp);
 	if (ret)
 		return ret;
-	for (q = 0; q < fn->vp.vdev.nr_queues; q++) {
+	for (q = 0; q < fn->dev->nr_queues; q++) {
 		ret = ioeventfd_set(fn, addr, q, true);
 		if (ret) {
 			ioeventfds_unset(fn, addr, q);
@@ -75,7 +71,7 @@ static void bar_unmap(void *ctx, struct pci_dev *dev, unsigned bar, uint64_t add
 	(void)size;
 	if (bar != VIRTIO_PCI_BAR)
 		return;
-	ioeventfds_unset(fn, addr, fn->vp.vdev.nr_queues);
+	ioeventfds_unset(fn, addr, fn->dev->nr_queues);
 	bus_unregister(&fn->vm->mmio_bus, addr);
 }
 
@@ -172,78 +168,6 @@ static void fn_resample(void *ctx)
 	virtio_pci_intx_resample(&fn->vp);
 }
 
-/* stdin feeds virtio-console only if epoll can watch it (not a regular file or /dev/null). */
-static int console_input_fd(void)
-{
-	struct epoll_event ev = { .events = EPOLLIN };
-	int ep = epoll_create1(EPOLL_CLOEXEC), ok;
-
-	if (ep < 0)
-		return -1;
-	ok = !epoll_ctl(ep, EPOLL_CTL_ADD, STDIN_FILENO, &ev);
-	close(ep);
-	return ok ? STDIN_FILENO : -1;
-}
-
-/* A bucket the user left out limits nothing (rate_limiter_params: size 0). */
-static struct rl_bucket_params bucket_params(bool limiter_set, const struct token_bucket *b)
-{
-	if (!limiter_set || !b->set)
-		return (struct rl_bucket_params){ 0 };
-	return (struct rl_bucket_params){ b->size, b->one_time_burst, b->refill_time };
-}
-
-/* The config -> device translation: a DiskConfig as virtio-blk's plain parameters. */
-static struct virtio_blk_params blk_params(const struct disk_config *d)
-{
-	const struct rate_limiter_config *rl = &d->rate_limiter;
-
-	return (struct virtio_blk_params){
-		.path = d->path, .readonly = d->readonly, .direct = d->direct,
-		.num_queues = d->num_queues, .queue_size = d->queue_size, .serial = d->serial,
-		.rate_limiter = { bucket_params(rl->set, &rl->bandwidth),
-				  bucket_params(rl->set, &rl->ops) },
-	};
-}
-
-static int fn_make_model(struct vm_pci_fn *fn, const struct virtio_device_ops **ops,
-			 char *err, size_t errlen)
-{
-	const struct vm_config *cfg = fn->vm->cfg;
-
-	if (fn->kind == FN_BLK) {
-		struct virtio_blk_params p = blk_params(&cfg->disks[fn->index]);
-		struct virtio_blk *blk;
-		int ret = virtio_blk_new(&p, VIRTIO_BLK_ENGINE_AUTO, &blk, err, errlen);
-
-		if (ret)
-			return ret;
-		fn->model = blk;
-		*ops = virtio_blk_ops(blk);
-		return 0;
-	}
-	if (fn->kind == FN_RNG) {
-		*ops = &virtio_rng_ops;
-		fn->own_fd = open(cfg->rng.src, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-		if (fn->own_fd < 0) {
-			snprintf(err, errlen, "rng: cannot open '%s': %s", cfg->rng.src,
-				 strerror(errno));
-			return -errno;
-		}
-		fn->model = virtio_rng_new(fn->own_fd);
-	} else {
-		int in = cfg->console.mode == CONSOLE_TTY ? console_input_fd() : -1;
-
-		*ops = &virtio_console_ops;
-		fn->model = virtio_console_new(in, fn->vm->persist->console_out_fd);
-	}
-	if (!fn->model) {
-		snprintf(err, errlen, "out of memory for a virtio device");
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 static void fn_free(struct vm_pci_fn *fn)
 {
 	if (fn->vp_ready) {
@@ -253,14 +177,7 @@ static void fn_free(struct vm_pci_fn *fn)
 	}
 	vm_intx_destroy(&fn->intx);
 	vm_msi_group_destroy(&fn->msi);
-	if (fn->kind == FN_RNG)
-		virtio_rng_free(fn->model);
-	else if (fn->kind == FN_BLK)
-		virtio_blk_free(fn->model);
-	else
-		virtio_console_free(fn->model);
-	if (fn->own_fd >= 0)
-		close(fn->own_fd);
+	virtio_dev_destroy(fn->dev);
 	cJSON_Delete(fn->counters_base);
 	free(fn);
 }
@@ -282,21 +199,20 @@ static int fn_intx_raise(void *ctx)
 static const struct virtio_intx_ops fn_intx_ops = { .raise = fn_intx_raise };
 
 /* BAR0 from the 64-bit window, MSI-X vectors, slot, then the INTx pin its slot implies. */
-static int fn_plug(struct vm_pci_fn *fn, const char *id, const struct virtio_device_ops *ops,
-		   int slot, char *err, size_t errlen)
+static int fn_plug(struct vm_pci_fn *fn, const char *id, int slot, char *err, size_t errlen)
 {
 	struct vm *vm = fn->vm;
 	uint64_t addr;
 	uint32_t gsi;
 	int ret;
 
-	ret = vm_msi_group_init(vm, &fn->msi, ops->num_queues + 1u);
+	ret = vm_msi_group_init(vm, &fn->msi, fn->dev->nr_queues + 1u);
 	if (ret) {
 		snprintf(err, errlen, "%s: cannot allocate MSI-X vectors: %s", id, strerror(-ret));
 		return ret;
 	}
 	ret = virtio_pci_init(&fn->vp, &(struct virtio_pci_args){
-		.id = id, .ops = ops, .opaque = fn->model, .mem = &vm->mem,
+		.id = id, .dev = fn->dev,
 		.msix_ops = &vm_msix_irq_ops, .msix_ctx = &fn->msi,
 		.intx_ops = &fn_intx_ops, .intx_ctx = fn });
 	if (ret) {
@@ -331,26 +247,27 @@ static int fn_plug(struct vm_pci_fn *fn, const char *id, const struct virtio_dev
 	return 0;
 }
 
-static int vm_add_fn(struct vm *vm, enum fn_kind kind, unsigned index, char *err, size_t errlen)
+/* Builds instance @i of @type and plugs it into segment 0. */
+static int vm_add_fn(struct vm *vm, const struct vm_device_type *type, unsigned i, char *err,
+		     size_t errlen)
 {
-	const struct disk_config *disk = kind == FN_BLK ? &vm->cfg->disks[index] : NULL;
-	const char *id = disk ? disk->id : kind == FN_RNG ? RNG_ID : CONSOLE_ID;
-	const struct virtio_device_ops *ops;
-	struct vm_pci_fn *fn = calloc(1, sizeof(*fn)), **fns;
+	struct vm_pci_fn *fn = calloc(1, sizeof(*fn)), **fns = NULL;
+	struct vm_device_spec spec;
 	int ret;
 
 	if (!fn)
-		return -ENOMEM;
-	*fn = (struct vm_pci_fn){ .vm = vm, .kind = kind, .index = index, .own_fd = -1 };
-	ret = fn_make_model(fn, &ops, err, errlen);
-	ret = ret ?: fn_plug(fn, id, ops, disk ? disk->pci_device_id : -1, err, errlen);
-	if (!ret) {
-		fns = realloc(vm->fns, (vm->nr_fns + 1) * sizeof(*fns));
-		ret = fns ? 0 : -ENOMEM;
-	}
+		return set_err(err, errlen, -ENOMEM, "out of memory for a PCI function");
+	fn->vm = vm;
+	ret = type->create(vm, i, &spec, err, errlen);
 	if (ret) {
-		if (ret == -ENOMEM)
-			snprintf(err, errlen, "%s: out of memory", id);
+		free(fn);
+		return ret;
+	}
+	fn->dev = spec.dev;
+	ret = fn_plug(fn, spec.id, spec.slot, err, errlen);
+	if (!ret && !(fns = realloc(vm->fns, (vm->nr_fns + 1) * sizeof(*fns))))
+		ret = set_err(err, errlen, -ENOMEM, "%s: out of memory", spec.id);
+	if (ret) {
 		fn_free(fn);
 		return ret;
 	}
@@ -363,12 +280,9 @@ int vm_setup_pci_devices(struct vm *vm, char *err, size_t errlen)
 {
 	int ret = 0;
 
-	/* Cloud Hypervisor's order: console first, then disks, then rng. */
-	if (vm->cfg->console.mode != CONSOLE_OFF)
-		ret = vm_add_fn(vm, FN_CONSOLE, 0, err, errlen);
-	for (unsigned i = 0; !ret && i < vm->cfg->nr_disks; i++)
-		ret = vm_add_fn(vm, FN_BLK, i, err, errlen);
-	ret = ret ?: vm_add_fn(vm, FN_RNG, 0, err, errlen);
+	for (unsigned t = 0; !ret && vm_device_types[t]; t++)
+		for (unsigned i = 0; !ret && i < vm_device_types[t]->count(vm->cfg); i++)
+			ret = vm_add_fn(vm, vm_device_types[t], i, err, errlen);
 	/* Map what the construction-time placements say; nothing decodes before the guest. */
 	if (!ret && pci_segment_pending(&vm->pci))
 		ret = pci_segment_apply(&vm->pci);

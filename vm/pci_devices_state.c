@@ -13,15 +13,6 @@
 #include "base/log.h"
 #include "vm/pci_fn.h"
 
-/* u64 as a JSON integer written out exactly (cJSON numbers are doubles). */
-static bool put_u64(cJSON *obj, const char *key, uint64_t v)
-{
-	char num[24];
-
-	snprintf(num, sizeof(num), "%" PRIu64, v);
-	return cJSON_AddRawToObject(obj, key, num) != NULL;
-}
-
 static bool put_resource(cJSON *res, const char *type, cJSON **body)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -40,14 +31,16 @@ static bool fn_resources(struct vm_pci_fn *fn, cJSON *res)
 	cJSON *body, *gsis, *o;
 
 	if (pci_dev_bar_info(&fn->vp.pci, VIRTIO_PCI_BAR, &bi) ||
-	    !put_resource(res, "PciBar", &body) || !put_u64(body, "index", VIRTIO_PCI_BAR) ||
-	    !put_u64(body, "base", bi.addr) || !put_u64(body, "size", bi.size) ||
+	    !put_resource(res, "PciBar", &body) ||
+	    json_put_count(body, "index", VIRTIO_PCI_BAR) ||
+	    json_put_count(body, "base", bi.addr) || json_put_count(body, "size", bi.size) ||
 	    !cJSON_AddStringToObject(body, "type_", "Mmio64") ||
 	    !cJSON_AddBoolToObject(body, "prefetchable", bi.prefetch) ||
 	    !cJSON_AddBoolToObject(body, "mapped", bi.mapped))
 		return false;
 	if (!put_resource(res, "MsiIrq", &body) || !cJSON_AddStringToObject(body, "ty", "MsiX") ||
-	    !put_u64(body, "base", fn->msi.gsi[0]) || !put_u64(body, "size", fn->msi.nr) ||
+	    json_put_count(body, "base", fn->msi.gsi[0]) ||
+	    json_put_count(body, "size", fn->msi.nr) ||
 	    !(gsis = cJSON_AddArrayToObject(body, "gsis")))
 		return false;
 	for (unsigned v = 0; v < fn->msi.nr; v++) {
@@ -57,7 +50,7 @@ static bool fn_resources(struct vm_pci_fn *fn, cJSON *res)
 	}
 	if (!(o = cJSON_CreateObject()) || !cJSON_AddItemToArray(res, o))
 		return cJSON_Delete(o), false;
-	return put_u64(o, "LegacyIrq", fn->intx.gsi);
+	return !json_put_count(o, "LegacyIrq", fn->intx.gsi);
 }
 
 cJSON *vm_device_tree_json(struct vm *vm)
@@ -81,72 +74,37 @@ cJSON *vm_device_tree_json(struct vm *vm)
 	return tree;
 }
 
+static uint64_t load(const uint64_t *counter)
+{
+	return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
+
 /* Transport counters: what the guest did wrong and what the device had to refuse. */
 static bool fn_transport_counters(struct vm_pci_fn *fn, cJSON *o)
 {
 	const struct virtio_pci_stats *st = &fn->vp.stats;
 	uint64_t ring_errors = 0, popped = 0, pushed = 0;
 
-	for (unsigned q = 0; q < fn->vp.vdev.nr_queues; q++) {
-		const struct virtq *vq = &fn->vp.vdev.vqs[q];
+	for (unsigned q = 0; q < fn->dev->nr_queues; q++) {
+		const struct virtq *vq = &fn->dev->vqs[q];
 
 		for (unsigned e = 0; e < VIRTQ_NR_ERRORS; e++)
-			ring_errors += __atomic_load_n(&vq->errors[e], __ATOMIC_RELAXED);
-		popped += __atomic_load_n(&vq->popped, __ATOMIC_RELAXED);
-		pushed += __atomic_load_n(&vq->pushed, __ATOMIC_RELAXED);
+			ring_errors += load(&vq->errors[e]);
+		popped += load(&vq->popped);
+		pushed += load(&vq->pushed);
 	}
-	return put_u64(o, "requests", popped) && put_u64(o, "completions", pushed) &&
-	       put_u64(o, "ring_errors", ring_errors) &&
-	       put_u64(o, "needs_reset", __atomic_load_n(&st->needs_reset, __ATOMIC_RELAXED)) &&
-	       put_u64(o, "bad_register_accesses",
-		       __atomic_load_n(&st->bad_access, __ATOMIC_RELAXED) +
-		       __atomic_load_n(&st->bad_queue_cfg, __ATOMIC_RELAXED) +
-		       __atomic_load_n(&st->bad_status, __ATOMIC_RELAXED)) &&
-	       put_u64(o, "features_refused",
-		       __atomic_load_n(&st->features_refused, __ATOMIC_RELAXED)) &&
-	       put_u64(o, "msix_ignored_accesses", msix_ignored(&fn->vp.msix)) &&
-	       put_u64(o, "msix_enabled", msix_enabled(&fn->vp.msix)) &&
-	       put_u64(o, "msix_interrupts", __atomic_load_n(&fn->msi.signalled, __ATOMIC_RELAXED)) &&
-	       put_u64(o, "intx_interrupts", __atomic_load_n(&fn->intx.raised, __ATOMIC_RELAXED)) &&
-	       put_u64(o, "irq_errors", __atomic_load_n(&st->irq_errors, __ATOMIC_RELAXED));
-}
-
-/* Cloud Hypervisor's block counter names first, then vireo's. */
-static bool blk_counters(struct vm_pci_fn *fn, cJSON *o)
-{
-	struct virtio_blk_counters c;
-	uint64_t rejected = 0;
-
-	virtio_blk_counters(fn->model, &c);
-	for (unsigned r = 0; r < VIRTIO_BLK_R_NR; r++)
-		rejected += c.rejected[r];
-	return put_u64(o, "read_bytes", c.read_bytes) && put_u64(o, "write_bytes", c.write_bytes) &&
-	       put_u64(o, "read_ops", c.read_ops) && put_u64(o, "write_ops", c.write_ops) &&
-	       put_u64(o, "read_latency_min", c.read_latency_min) &&
-	       put_u64(o, "read_latency_max", c.read_latency_max) &&
-	       put_u64(o, "read_latency_avg", c.read_latency_avg) &&
-	       put_u64(o, "write_latency_min", c.write_latency_min) &&
-	       put_u64(o, "write_latency_max", c.write_latency_max) &&
-	       put_u64(o, "write_latency_avg", c.write_latency_avg) &&
-	       put_u64(o, "flush_ops", c.flush_ops) && put_u64(o, "discard_ops", c.discard_ops) &&
-	       put_u64(o, "write_zeroes_ops", c.write_zeroes_ops) &&
-	       put_u64(o, "io_errors", c.io_errors) && put_u64(o, "throttled", c.throttled) &&
-	       put_u64(o, "bounced_requests", c.bounced) &&
-	       put_u64(o, "rejected_requests", rejected);
-}
-
-static bool fn_device_counters(struct vm_pci_fn *fn, cJSON *o)
-{
-	struct virtio_console_stats cs;
-
-	if (fn->kind == FN_BLK)
-		return blk_counters(fn, o);
-	if (fn->kind == FN_RNG)
-		return put_u64(o, "entropy_bytes", virtio_rng_bytes(fn->model)) &&
-		       put_u64(o, "refused_requests", virtio_rng_refused(fn->model));
-	virtio_console_stats(fn->model, &cs);
-	return put_u64(o, "tx_bytes", cs.tx_bytes) && put_u64(o, "tx_dropped", cs.tx_dropped) &&
-	       put_u64(o, "rx_bytes", cs.rx_bytes);
+	return !(json_put_count(o, "requests", popped) ||
+		 json_put_count(o, "completions", pushed) ||
+		 json_put_count(o, "ring_errors", ring_errors) ||
+		 json_put_count(o, "needs_reset", load(&st->needs_reset)) ||
+		 json_put_count(o, "bad_register_accesses", load(&st->bad_access) +
+				load(&st->bad_queue_cfg) + load(&st->bad_status)) ||
+		 json_put_count(o, "features_refused", load(&st->features_refused)) ||
+		 json_put_count(o, "msix_ignored_accesses", msix_ignored(&fn->vp.msix)) ||
+		 json_put_count(o, "msix_enabled", msix_enabled(&fn->vp.msix)) ||
+		 json_put_count(o, "msix_interrupts", load(&fn->msi.signalled)) ||
+		 json_put_count(o, "intx_interrupts", load(&fn->intx.raised)) ||
+		 json_put_count(o, "irq_errors", load(&st->irq_errors)));
 }
 
 /* "No operation yet" values of CH's latency counters. */
@@ -188,7 +146,8 @@ static cJSON *fn_counters(struct vm_pci_fn *fn)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	if (!o || !fn_device_counters(fn, o) || !fn_transport_counters(fn, o) ||
+	if (!o || (fn->dev->ops->counters && !fn->dev->ops->counters(fn->dev, o)) ||
+	    !fn_transport_counters(fn, o) ||
 	    !counters_add_base(o, fn->counters_base)) {
 		cJSON_Delete(o);
 		return NULL;
@@ -241,32 +200,41 @@ static int counters_restore(struct vm_pci_fn *fn, const cJSON *c, char *err, siz
 	return fn->counters_base ? 0 : set_err(err, errlen, -ENOMEM, "out of memory");
 }
 
-/* {"pci", "msix", "virtio"[, "blk"], "counters"} per function, keyed by device id. Paused. */
+/* One function's section: pci, msix, virtio, the device's own (if it has one), counters. */
+static int fn_save(struct vm_pci_fn *fn, cJSON *o)
+{
+	const struct virtio_device_ops *ops = fn->dev->ops;
+	cJSON *sec;
+
+	if (!(sec = pci_dev_save(&fn->vp.pci)) || !cJSON_AddItemToObject(o, "pci", sec))
+		goto err;
+	if (!(sec = msix_save(&fn->vp.msix)) || !cJSON_AddItemToObject(o, "msix", sec))
+		goto err;
+	if (!(sec = virtio_pci_save(&fn->vp)) || !cJSON_AddItemToObject(o, "virtio", sec))
+		goto err;
+	if (ops->save && (!(sec = ops->save(fn->dev)) || !cJSON_AddItemToObject(o, ops->name, sec)))
+		goto err;
+	return counters_save(fn, o);
+err:
+	cJSON_Delete(sec);
+	return -ENOMEM;
+}
+
+/* Every function's section, keyed by device id; the VM paused, the devices quiesced. */
 int vm_save_pci_devices(struct vm *vm, cJSON *state, char *err, size_t errlen)
 {
 	for (unsigned i = 0; i < vm->nr_fns; i++) {
 		struct vm_pci_fn *fn = vm->fns[i];
-		cJSON *o = cJSON_CreateObject(), *p = pci_dev_save(&fn->vp.pci),
-		      *m = msix_save(&fn->vp.msix), *v = virtio_pci_save(&fn->vp),
-		      *b = fn->kind == FN_BLK ? virtio_blk_save(fn->model) : NULL;
+		cJSON *o = cJSON_CreateObject();
 
-		if (o && p && m && v && (b || fn->kind != FN_BLK) && !counters_save(fn, o)) {
-			cJSON_AddItemToObject(o, "pci", p);
-			cJSON_AddItemToObject(o, "msix", m);
-			cJSON_AddItemToObject(o, "virtio", v);
-			if (b)
-				cJSON_AddItemToObject(o, "blk", b);
-			if (!snap_state_add_device(state, fn->vp.pci.id, o))
-				continue;
-		} else {
+		if (!o || fn_save(fn, o)) {
 			cJSON_Delete(o);
-			cJSON_Delete(p);
-			cJSON_Delete(m);
-			cJSON_Delete(v);
-			cJSON_Delete(b);
+			return set_err(err, errlen, -ENOMEM, "%s: cannot save the device state",
+				       fn->vp.pci.id);
 		}
-		snprintf(err, errlen, "%s: cannot save the device state", fn->vp.pci.id);
-		return -ENOMEM;
+		if (snap_state_add_device(state, fn->vp.pci.id, o))
+			return set_err(err, errlen, -ENOMEM, "%s: cannot save the device state",
+				       fn->vp.pci.id);
 	}
 	return 0;
 }
@@ -325,25 +293,37 @@ static int fns_check_overlap(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-/* Device sections in restore order; blk only for a disk. */
-static const char *const sections[] = { "pci", "msix", "blk", "counters", "virtio" };
-
-static int section_restore(struct vm_pci_fn *fn, unsigned i, const cJSON *o, char *err,
-			   size_t errlen)
+static int restore_pci(struct vm_pci_fn *fn, const cJSON *o, char *err, size_t errlen)
 {
-	switch (i) {
-	case 0:
-		return pci_dev_restore(&fn->vp.pci, o, err, errlen);
-	case 1:
-		return msix_restore(&fn->vp.msix, o, err, errlen);
-	case 2:
-		return virtio_blk_restore(fn->model, o, err, errlen);
-	case 3:
-		return counters_restore(fn, o, err, errlen);
-	default:
-		return virtio_pci_restore(&fn->vp, o, err, errlen);
-	}
+	return pci_dev_restore(&fn->vp.pci, o, err, errlen);
 }
+
+static int restore_msix(struct vm_pci_fn *fn, const cJSON *o, char *err, size_t errlen)
+{
+	return msix_restore(&fn->vp.msix, o, err, errlen);
+}
+
+static int restore_device(struct vm_pci_fn *fn, const cJSON *o, char *err, size_t errlen)
+{
+	return fn->dev->ops->restore(fn->dev, o, err, errlen);
+}
+
+static int restore_virtio(struct vm_pci_fn *fn, const cJSON *o, char *err, size_t errlen)
+{
+	return virtio_pci_restore(&fn->vp, o, err, errlen);
+}
+
+/* Sections in restore order; name NULL: the device's own, named by its type. */
+static const struct {
+	const char *name;
+	int (*restore)(struct vm_pci_fn *fn, const cJSON *o, char *err, size_t errlen);
+} sections[] = {
+	{ "pci", restore_pci },
+	{ "msix", restore_msix },
+	{ NULL, restore_device },
+	{ "counters", counters_restore },
+	{ "virtio", restore_virtio },
+};
 
 /*
  * Each section's restore names the field relative to the section; this names the section,
@@ -356,23 +336,22 @@ static int fn_restore(struct vm_pci_fn *fn, const cJSON *o, char *err, size_t er
 	int ret;
 
 	for (unsigned i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
-		const cJSON *sec = cJSON_GetObjectItemCaseSensitive(o, sections[i]);
+		const char *name = sections[i].name ? sections[i].name : fn->dev->ops->name;
+		const cJSON *sec = cJSON_GetObjectItemCaseSensitive(o, name);
 
-		if (i == 2 && fn->kind != FN_BLK)
+		if (!sections[i].name && !fn->dev->ops->restore)
 			continue;
-		if (!cJSON_IsObject(sec)) {
-			snprintf(err, errlen, "state.json: devices.%s.%s: missing or not an object",
-				 id, sections[i]);
-			return -EINVAL;
-		}
+		if (!cJSON_IsObject(sec))
+			return set_err(err, errlen, -EINVAL, "state.json: devices.%s.%s: missing or "
+				       "not an object", id, name);
 		why[0] = '\0';
-		ret = section_restore(fn, i, sec, why, sizeof(why));
+		ret = sections[i].restore(fn, sec, why, sizeof(why));
 		if (ret == -ENOMEM || (ret && !why[0]))
-			return set_err(err, errlen, ret, "state.json: devices.%s.%s: %s", id,
-				       sections[i], strerror(-ret));
+			return set_err(err, errlen, ret, "state.json: devices.%s.%s: %s", id, name,
+				       strerror(-ret));
 		if (ret)
-			return set_err(err, errlen, ret, "state.json: devices.%s.%s%s%s", id,
-				       sections[i], why[0] == '[' ? "" : ".", why);
+			return set_err(err, errlen, ret, "state.json: devices.%s.%s%s%s", id, name,
+				       why[0] == '[' ? "" : ".", why);
 		if (i == 0 && fn_check_bar(fn, err, errlen))
 			return -EINVAL;
 	}

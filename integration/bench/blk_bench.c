@@ -236,8 +236,7 @@ static void setup(struct bench *b)
 	struct virtio_blk_params cfg = { .path = b->o.file, .direct = b->o.direct,
 				   .num_queues = 1, .queue_size = b->o.queue_size,
 				   .rate_limiter = b->o.rl };
-	struct virtio_pci_args a = { .id = "bench-blk", .mem = &b->mem, .intx_ops = &irq_ops,
-				     .intx_ctx = b };
+	struct virtio_pci_args a = { .id = "bench-blk", .intx_ops = &irq_ops, .intx_ctx = b };
 	uint64_t mem = DATA_GPA + (uint64_t)b->o.depth * ((b->o.bs + 4095) & ~4095u) + (1 << 20);
 	char err[256];
 	unsigned i;
@@ -246,14 +245,13 @@ static void setup(struct bench *b)
 	mem = (mem + (2 << 20) - 1) & ~((2ULL << 20) - 1);
 	if (arch_guest_mem_init(&b->mem, mem))
 		die("guest memory: %s", strerror(errno));
-	ret = virtio_blk_new(&cfg, b->o.engine, &b->blk, err, sizeof(err));
+	ret = virtio_blk_new(&cfg, b->o.engine, &b->mem, &b->blk, err, sizeof(err));
 	if (ret)
 		die("%s", err);
 	b->slots = virtio_blk_capacity(b->blk) * VIRTIO_BLK_SECTOR_SIZE / b->o.bs;
 	if (!b->slots)
 		die("image smaller than one block");
-	a.ops = virtio_blk_ops(b->blk);
-	a.opaque = b->blk;
+	a.dev = virtio_blk_dev(b->blk);
 	ret = virtio_pci_init(&b->vp, &a);
 	if (ret)
 		die("virtio_pci_init: %s", strerror(-ret));

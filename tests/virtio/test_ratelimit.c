@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "virtio/virtio.h"
+#include "virtio/ratelimit.h"
 
 #define MS 1000000ULL
 #define T0 (1000 * MS)                    /* an arbitrary start time */

@@ -46,17 +46,17 @@ static int i_raise(void *ctx)
 
 static const struct virtio_intx_ops intx_ops = { i_raise, NULL };
 
-static void start(struct fx *f, const struct virtio_device_ops *ops, void *opaque)
+static void start(struct fx *f, struct virtio_dev *dev)
 {
-	struct virtio_pci_args a = { .id = "dev", .ops = ops, .opaque = opaque, .mem = &f->mem,
-				     .intx_ops = &intx_ops, .intx_ctx = f };
+	struct virtio_pci_args a = { .id = "dev", .dev = dev, .intx_ops = &intx_ops,
+				     .intx_ctx = f };
 	unsigned q;
 
 	assert_int_equal(virtio_pci_init(&f->vp, &a), 0);
 	drv_status(&f->vp, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	drv_features(&f->vp, V1 | VIRTIO_BIT(VIRTIO_RING_F_EVENT_IDX));
 	drv_status(&f->vp, ALL_OK & ~VIRTIO_CONFIG_S_DRIVER_OK);
-	for (q = 0; q < ops->num_queues; q++) {
+	for (q = 0; q < dev->nr_queues; q++) {
 		drv_init(&f->r[q], &f->mem, 16, 0x10000 + 0x10000ULL * q);
 		drv_queue(&f->vp, (uint16_t)q, &f->r[q]);
 	}
@@ -125,9 +125,9 @@ static uint8_t *gbuf(struct fx *f, uint64_t gpa)
 
 static void start_rng(struct fx *f, int src)
 {
-	f->rng = virtio_rng_new(src);
+	f->rng = virtio_rng_new(dup(src), &f->mem);   /* the device closes its copy */
 	assert_non_null(f->rng);
-	start(f, &virtio_rng_ops, f->rng);
+	start(f, virtio_rng_dev(f->rng));
 }
 
 static void test_rng_fills_writable_chain(void **state)
@@ -235,9 +235,9 @@ static void test_rng_pause_resume(void **state)
 
 static void start_console(struct fx *f, int in, int out)
 {
-	f->con = virtio_console_new(in, out);
+	f->con = virtio_console_new(in, out, &f->mem);
 	assert_non_null(f->con);
-	start(f, &virtio_console_ops, f->con);
+	start(f, virtio_console_dev(f->con));
 }
 
 static size_t read_out(struct fx *f, char *buf, size_t len, size_t want)

@@ -119,7 +119,7 @@ static void test_features_accepted(void **state)
 	struct fx *f = *state;
 
 	assert_true(negotiate(f, V1 | VIRTIO_BIT(5)) & S_FOK);
-	assert_int_equal(f->vp.vdev.features, V1 | VIRTIO_BIT(5));
+	assert_int_equal(f->vp.dev->features, V1 | VIRTIO_BIT(5));
 	/* After FEATURES_OK the driver's features are final: later writes are ignored. */
 	bar_wr(&f->vp, COMMON(GFSELECT), 4, 0);
 	bar_wr(&f->vp, COMMON(GF), 4, 1);
@@ -197,11 +197,11 @@ static void test_reset(void **state)
 		assert_int_equal(bar_rd(&f->vp, COMMON(Q_ENABLE), 2), 0);
 		assert_int_equal(bar_rd(&f->vp, COMMON(Q_SIZE), 2), QMAX);
 		assert_int_equal(bar_rd(&f->vp, COMMON(Q_DESCLO), 4), 0);
-		assert_false(f->vp.vdev.vqs[q].ready);
+		assert_false(f->vp.dev->vqs[q].ready);
 	}
 	bar_wr(&f->vp, COMMON(GFSELECT), 4, 0);
 	assert_int_equal(bar_rd(&f->vp, COMMON(GF), 4), 0);
-	assert_int_equal(f->vp.vdev.features, 0);
+	assert_int_equal(f->vp.dev->features, 0);
 	/* And the device comes up again. */
 	bring_up(f, V1);
 	assert_int_equal(f->activates, 2);
@@ -306,7 +306,7 @@ static void test_queue_enable_validation(void **state)
 	assert_int_equal(f->vp.stats.bad_queue_cfg, 5);
 	try_enable(f, 0x10000, 0x11000, 0x12000, 16);
 	assert_int_equal(bar_rd(&f->vp, COMMON(Q_ENABLE), 2), 1);
-	assert_true(f->vp.vdev.vqs[0].ready);
+	assert_true(f->vp.dev->vqs[0].ready);
 	/* Once enabled, the ring registers are frozen. */
 	bar_wr(&f->vp, COMMON(Q_SIZE), 2, 8);
 	bar_wr(&f->vp, COMMON(Q_DESCLO), 4, 0x40000);
@@ -314,7 +314,7 @@ static void test_queue_enable_validation(void **state)
 	assert_int_equal(bar_rd(&f->vp, COMMON(Q_SIZE), 2), 16);
 	assert_int_equal(bar_rd(&f->vp, COMMON(Q_DESCLO), 4), 0x10000);
 	assert_int_equal(bar_rd(&f->vp, COMMON(Q_ENABLE), 2), 1);
-	assert_int_equal(f->vp.vdev.vqs[0].desc_gpa, 0x10000);
+	assert_int_equal(f->vp.dev->vqs[0].desc_gpa, 0x10000);
 }
 
 static void test_queue_address_halves(void **state)
@@ -357,7 +357,7 @@ static void test_config_generation(void **state)
 	uint8_t gen = (uint8_t)bar_rd(&f->vp, COMMON(CFGGENERATION), 1);
 
 	assert_int_equal(bar_rd(&f->vp, COMMON(CFGGENERATION), 1), gen);   /* stable */
-	virtio_dev_config_changed(&f->vp.vdev);
+	virtio_dev_config_changed(f->vp.dev);
 	assert_int_equal(bar_rd(&f->vp, COMMON(CFGGENERATION), 1), (uint8_t)(gen + 1));
 	bar_wr(&f->vp, COMMON(CFGGENERATION), 1, 0);                      /* read-only */
 	assert_int_equal(bar_rd(&f->vp, COMMON(CFGGENERATION), 1), (uint8_t)(gen + 1));

@@ -9,7 +9,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "virtio/virtio.h"
+#include "virtio/blk.h"
+#include "virtio/console.h"
+#include "virtio/pci.h"
+#include "virtio/rng.h"
 #include "arch/x86_64/arch.h"
 #include "base/memory.h"
 
