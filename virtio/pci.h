@@ -80,6 +80,10 @@ struct virtio_pci {
 	bool bad_features;                /* driver wrote a bit beyond 63 */
 	uint8_t status;                   /* as the driver set it (NEEDS_RESET kept apart) */
 	bool activated;
+	/* Status changes carried out later by virtio_pci_run_deferred (with args.defer). */
+	bool reset_pending, activate_pending;
+	void (*defer)(void *ctx);
+	void *defer_ctx;
 	uint16_t config_vector;           /* atomic */
 	uint16_t queue_select;
 	struct virtio_pci_queue *queues;
@@ -99,6 +103,13 @@ struct virtio_pci_args {
 	void *msix_ctx;
 	const struct virtio_intx_ops *intx_ops;
 	void *intx_ctx;
+	/*
+	 * Activation and reset off the vCPU thread: a DRIVER_OK or reset write only records the
+	 * request and calls @defer(@defer_ctx), and the owner then calls
+	 * virtio_pci_run_deferred() from a thread that is no vCPU. NULL: at once, in the write.
+	 */
+	void (*defer)(void *ctx);
+	void *defer_ctx;
 };
 
 /*
@@ -117,6 +128,12 @@ extern const struct bus_device_ops virtio_pci_bar_ops;
 /* Offset in BAR0 of queue @q's notify register (for KVM_IOEVENTFD at BAR + offset). */
 uint64_t virtio_pci_notify_offset(const struct virtio_pci *vp, unsigned q);
 int virtio_pci_kick_fd(const struct virtio_pci *vp, unsigned q);
+/*
+ * Carries out a recorded reset or activation. A reset stops the device without the
+ * transport lock, so vCPUs keep reading registers meanwhile, and device_status reads 0
+ * only once it is complete (virtio 1.2 2.1, 4.1.4.3.1). VMM thread only.
+ */
+void virtio_pci_run_deferred(struct virtio_pci *vp);
 /* INTx resample (EOI): raises the line again while the ISR is non-zero. */
 void virtio_pci_intx_resample(struct virtio_pci *vp);
 /* Snapshot quiescing: ops->pause/resume when the device is active. */

@@ -201,20 +201,48 @@ void vp_activate_locked(struct virtio_pci *vp)
 	vp->activated = true;
 }
 
+/*
+ * 4.1.4.3.1: writing 0 resets the device; device_status reads 0 once that is done. Only an
+ * activated device has threads to stop; any other reset is short and done at once.
+ */
+static void reset_requested(struct virtio_pci *vp)
+{
+	if (!vp->defer || !vp->activated) {
+		vp_reset_locked(vp);
+		return;
+	}
+	vp->activate_pending = false;
+	if (!vp->reset_pending) {
+		vp->reset_pending = true;
+		vp->defer(vp->defer_ctx);
+	}
+}
+
+static void activate_requested(struct virtio_pci *vp)
+{
+	if (!vp->defer) {
+		vp_activate_locked(vp);
+	} else if (!vp->activate_pending) {
+		vp->activate_pending = true;
+		vp->defer(vp->defer_ctx);
+	}
+}
+
 static void status_write(struct virtio_pci *vp, uint8_t val)
 {
 	uint8_t old = vp->status;
 
 	if (!val) {
-		vp_reset_locked(vp);              /* 4.1.4.3.1: 0 resets, reads 0 when done */
+		reset_requested(vp);
 		return;
 	}
 	val &= VP_STATUS_DRIVER_BITS;             /* NEEDS_RESET is set by the device only */
-	if (old & ~val) {
-		/* 2.1.1: the driver MUST NOT clear a status bit. */
+	if (vp->reset_pending || (old & ~val)) {
+		/* 2.1.1: the driver MUST NOT clear a status bit, nor (4.1.4.3.2) go on before
+		 * a reset it asked for reads back 0. */
 		vp_count(&vp->stats.bad_status);
-		pr_warn_ratelimited("%s: status 0x%x -> 0x%x clears bits: ignored", vp->pci.id,
-				    old, val);
+		pr_warn_ratelimited("%s: status 0x%x -> 0x%x %s: ignored", vp->pci.id, old, val,
+				    vp->reset_pending ? "during a reset" : "clears bits");
 		return;
 	}
 	if ((val & ~old & VIRTIO_CONFIG_S_FEATURES_OK)) {
@@ -230,7 +258,7 @@ static void status_write(struct virtio_pci *vp, uint8_t val)
 	 * failed to activate waits for a reset). */
 	if (!vp->activated && (val & VP_STATUS_READY) == VP_STATUS_READY &&
 	    !(val & VIRTIO_CONFIG_S_FAILED) && !__atomic_load_n(&vp->needs_reset, __ATOMIC_SEQ_CST))
-		vp_activate_locked(vp);
+		activate_requested(vp);
 }
 
 void vp_reset_state(struct virtio_pci *vp)
@@ -238,6 +266,7 @@ void vp_reset_state(struct virtio_pci *vp)
 	unsigned q;
 
 	vp->activated = false;
+	vp->reset_pending = vp->activate_pending = false;
 	vp->status = 0;
 	vp->dfselect = vp->gfselect = 0;
 	vp->driver_features = 0;
@@ -259,14 +288,37 @@ void vp_reset_state(struct virtio_pci *vp)
 	__atomic_store_n(&vp->needs_reset, VP_NR_NONE, __ATOMIC_SEQ_CST);
 }
 
-void vp_reset_locked(struct virtio_pci *vp)
+/* The transport half of a reset, after the device stopped: no worker races the teardown. */
+static void reset_transport(struct virtio_pci *vp)
 {
-	/* The device stops first, so no worker races the queue teardown below. */
-	if (vp->dev->ops->reset)
-		vp->dev->ops->reset(vp->dev);
 	if (__atomic_load_n(&vp->isr, __ATOMIC_SEQ_CST) && vp->intx && vp->intx->lower)
 		vp->intx->lower(vp->intx_ctx);
 	vp_reset_state(vp);
+}
+
+void vp_reset_locked(struct virtio_pci *vp)
+{
+	if (vp->dev->ops->reset)
+		vp->dev->ops->reset(vp->dev);
+	reset_transport(vp);
+}
+
+void virtio_pci_run_deferred(struct virtio_pci *vp)
+{
+	pthread_mutex_lock(&vp->lock);
+	if (vp->reset_pending) {
+		/* Status still reads non-zero and every status write is refused until done;
+		 * the device's ops run on this thread only, so dropping the lock is safe. */
+		pthread_mutex_unlock(&vp->lock);
+		if (vp->dev->ops->reset)
+			vp->dev->ops->reset(vp->dev);
+		pthread_mutex_lock(&vp->lock);
+		reset_transport(vp);
+	} else if (vp->activate_pending) {
+		vp->activate_pending = false;
+		vp_activate_locked(vp);
+	}
+	pthread_mutex_unlock(&vp->lock);
 }
 
 /* ------------------------------------------------------------------ queue writes */

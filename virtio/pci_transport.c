@@ -468,6 +468,8 @@ int virtio_pci_init(struct virtio_pci *vp, const struct virtio_pci_args *a)
 	vp->offered = vp_offered(vd);
 	vp->intx = a->intx_ops;
 	vp->intx_ctx = a->intx_ctx;
+	vp->defer = a->defer;
+	vp->defer_ctx = a->defer_ctx;
 	pci_dev_init(&vp->pci, a->id, &ident, &vp_pci_ops, vp);
 	ret = pci_bar_add(&vp->pci, VIRTIO_PCI_BAR, PCI_BAR_MEM64, VIRTIO_PCI_BAR_SIZE, false);
 	if (!ret)
@@ -511,6 +513,7 @@ int virtio_pci_pause(struct virtio_pci *vp)
 {
 	int ret = 0;
 
+	virtio_pci_run_deferred(vp);      /* a snapshot never holds a half-done status change */
 	pthread_mutex_lock(&vp->lock);
 	if (vp->activated && vp->dev->ops->pause)
 		ret = vp->dev->ops->pause(vp->dev);

@@ -198,6 +198,27 @@ static int fn_intx_raise(void *ctx)
 
 static const struct virtio_intx_ops fn_intx_ops = { .raise = fn_intx_raise };
 
+/* A vCPU asked for a reset or an activation: the VMM thread carries it out. */
+static void fn_defer(void *ctx)
+{
+	struct vm_pci_fn *fn = ctx;
+	uint64_t one = 1;
+
+	if (write(fn->vm->device_evt, &one, sizeof(one)) != sizeof(one))
+		pr_warn_ratelimited("%s: cannot wake the VMM thread: %s", fn->vp.pci.id,
+				    strerror(errno));
+}
+
+void vm_run_device_work(struct vm *vm)
+{
+	uint64_t n;
+
+	if (read(vm->device_evt, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		pr_warn("reading the device work event: %s", strerror(errno));
+	for (unsigned i = 0; i < vm->nr_fns; i++)
+		virtio_pci_run_deferred(&vm->fns[i]->vp);
+}
+
 /* BAR0 from the 64-bit window, MSI-X vectors, slot, then the INTx pin its slot implies. */
 static int fn_plug(struct vm_pci_fn *fn, const char *id, int slot, char *err, size_t errlen)
 {
@@ -214,7 +235,7 @@ static int fn_plug(struct vm_pci_fn *fn, const char *id, int slot, char *err, si
 	ret = virtio_pci_init(&fn->vp, &(struct virtio_pci_args){
 		.id = id, .dev = fn->dev,
 		.msix_ops = &vm_msix_irq_ops, .msix_ctx = &fn->msi,
-		.intx_ops = &fn_intx_ops, .intx_ctx = fn });
+		.intx_ops = &fn_intx_ops, .intx_ctx = fn, .defer = fn_defer, .defer_ctx = fn });
 	if (ret) {
 		snprintf(err, errlen, "%s: cannot create the virtio-pci function: %s", id,
 			 strerror(-ret));

@@ -302,8 +302,9 @@ static int vm_build(const struct vm_config *cfg, struct vm_persist *persist, boo
 	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->exit_evt = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vm->info_evt = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm->exit_evt < 0 || vm->info_evt < 0 || bus_init(&vm->pio_bus, "pio") ||
-	    bus_init(&vm->mmio_bus, "mmio")) {
+	vm->device_evt = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->exit_evt < 0 || vm->info_evt < 0 || vm->device_evt < 0 ||
+	    bus_init(&vm->pio_bus, "pio") || bus_init(&vm->mmio_bus, "mmio")) {
 		ret = set_err(err, errlen, -ENOMEM, "cannot create VM event/bus state");
 		goto err;
 	}
@@ -437,6 +438,8 @@ void vm_destroy(struct vm *vm)
 		close(vm->exit_evt);
 	if (vm->info_evt >= 0)
 		close(vm->info_evt);
+	if (vm->device_evt >= 0)
+		close(vm->device_evt);
 	pthread_mutex_destroy(&vm->pause_lock);
 	pthread_cond_destroy(&vm->pause_cond);
 	free(vm);

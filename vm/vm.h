@@ -103,6 +103,8 @@ struct vm {
 
 	/* Written when what vm.info shows changes under the guest (a BAR moved). */
 	int info_evt;
+	/* Written when a vCPU left a device reset or activation for the VMM thread. */
+	int device_evt;
 
 	/* PCI functions vireo created (vmm/pci_devices.c), in slot order of creation. */
 	struct vm_pci_fn **fns;
@@ -193,6 +195,9 @@ int vm_restore_pci_devices(struct vm *vm, const struct cJSON *state, char *err, 
 /* Parks / restarts every device worker (after vm_pause, before vm_resume). */
 void vm_pause_pci_devices(struct vm *vm);
 void vm_resume_pci_devices(struct vm *vm);
+/* Readable when a device reset or activation waits (vm_run_device_work carries them out). */
+static inline int vm_device_fd(const struct vm *vm) { return vm->device_evt; }
+void vm_run_device_work(struct vm *vm);
 /* Readable after the guest changed what vm.info's device tree shows; read it to re-arm. */
 static inline int vm_info_fd(const struct vm *vm) { return vm->info_evt; }
 /* vm.info's device_tree object and vm.counters' object; NULL on ENOMEM. */

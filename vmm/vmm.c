@@ -139,6 +139,7 @@ static enum vm_exit_reason vmm_stop_vm(struct vmm *vmm)
 	vmm_watch(vmm, vm_exit_fd(vmm->vm), false);
 	vmm_watch(vmm, vm_irq_fd(vmm->vm), false);
 	vmm_watch(vmm, vm_info_fd(vmm->vm), false);
+	vmm_watch(vmm, vm_device_fd(vmm->vm), false);
 	if (vmm->stdin_watched)
 		vmm_watch(vmm, STDIN_FILENO, false);
 	vmm->stdin_watched = false;
@@ -175,6 +176,7 @@ static void vmm_attach_vm(struct vmm *vmm)
 	vmm_watch(vmm, vm_exit_fd(vmm->vm), true);
 	vmm_watch(vmm, vm_irq_fd(vmm->vm), true);
 	vmm_watch(vmm, vm_info_fd(vmm->vm), true);
+	vmm_watch(vmm, vm_device_fd(vmm->vm), true);
 	/* tty input goes to COM1 through here; virtio-console's worker reads it itself. */
 	if (vmm->cfg->serial.mode == CONSOLE_TTY) {
 		vmm_watch(vmm, STDIN_FILENO, true);   /* fails harmlessly for a regular file */
@@ -610,6 +612,8 @@ int vmm_run(struct vmm *vmm)
 				vm_irq_poll(vmm->vm);
 			else if (vmm->vm && fd == vm_info_fd(vmm->vm))
 				vmm_republish(vmm);
+			else if (vmm->vm && fd == vm_device_fd(vmm->vm))
+				vm_run_device_work(vmm->vm);
 			else if (fd == STDIN_FILENO)
 				vmm_handle_input(vmm);
 		}
