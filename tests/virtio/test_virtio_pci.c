@@ -207,6 +207,49 @@ static void test_reset(void **state)
 	assert_int_equal(f->activates, 2);
 }
 
+static unsigned deferrals;
+
+static void note_deferral(void *ctx)
+{
+	(void)ctx;
+	deferrals++;
+}
+
+/* As the VM wires it: the vCPU's write only records; the VMM thread carries it out. */
+static void test_deferred_status_changes(void **state)
+{
+	struct fx *f = *state;
+	const uint8_t ready = S_ACK | S_DRV | S_FOK | S_DOK;
+	unsigned resets;
+
+	f->vp.defer = note_deferral;
+	deferrals = 0;
+	bring_up(f, V1);
+	assert_int_equal(f->activates, 0);
+	assert_int_equal(deferrals, 1);
+	assert_int_equal(drv_get_status(&f->vp), ready);
+	virtio_pci_run_deferred(&f->vp);
+	assert_int_equal(f->activates, 1);
+	resets = f->resets;
+	drv_status(&f->vp, 0);
+	assert_int_equal(f->resets, resets);
+	assert_int_equal(deferrals, 2);
+	assert_int_equal(drv_get_status(&f->vp), ready);          /* 4.1.4.3.1: not 0 yet */
+	drv_status(&f->vp, S_ACK);                                  /* refused until then */
+	assert_int_equal(f->vp.stats.bad_status, 1);
+	virtio_pci_run_deferred(&f->vp);
+	assert_int_equal(f->resets, resets + 1);
+	assert_int_equal(drv_get_status(&f->vp), 0);
+	/* A device that never started resets at once, in the write. */
+	negotiate(f, V1);
+	drv_status(&f->vp, 0);
+	assert_int_equal(drv_get_status(&f->vp), 0);
+	assert_int_equal(deferrals, 2);
+	bring_up(f, V1);
+	virtio_pci_run_deferred(&f->vp);
+	assert_int_equal(f->activates, 2);
+}
+
 static void test_activation_failure(void **state)
 {
 	struct fx *f = *state;
@@ -388,6 +431,7 @@ int main(void)
 		T(test_features_refused),
 		T(test_status_machine),
 		T(test_reset),
+		T(test_deferred_status_changes),
 		T(test_activation_failure),
 		T(test_queue_select_out_of_range),
 		T(test_queue_size),
