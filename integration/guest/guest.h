@@ -134,6 +134,10 @@ uint64_t clock_us(void);
 void delay_us(uint64_t us);
 bool ap_start(uint32_t apic_id, uint32_t tramp_pa, unsigned slot, uint64_t *spins, uint64_t *us);
 uint32_t ap_reported(uint32_t apic_id, uint32_t *last_id, uint32_t *count);
+/* An AP that checked in (false: none). */
+bool ap_first(uint32_t *apic_id);
+/* Starts that AP again to run `job` (then it halts); false if it did not check in. */
+bool ap_run(uint32_t apic_id, void (*job)(void));
 unsigned lapic_timer_test(unsigned want, uint32_t count, unsigned *stray);
 void idt_setup(void);
 #define VEC_DEV_FIRST 0x50          /* device (MSI-X) vectors: counted, EOI, not stray */
