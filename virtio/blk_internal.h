@@ -88,11 +88,8 @@ struct blk_queue {
 	unsigned idx;
 	pthread_t thread;
 	bool running;
-	int ctl_fd, epfd, timer_fd;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool stop, pause_req, paused;     /* under lock */
-	int ctl_flag;                     /* atomic: stop or pause requested */
+	struct virtio_thread_ctl ctl;     /* stop / pause, shared with the worker's handshake */
+	int epfd, timer_fd;
 	struct virtq_chain chain;
 	struct blk_io io;
 	struct blk_req *reqs;

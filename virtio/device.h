@@ -118,6 +118,43 @@ int virtio_dev_kick_fd(const struct virtio_dev *vd, unsigned q);
 /* Kicks queue @q as the driver would: for a worker that stops early (pause) with work left. */
 void virtio_dev_kick(struct virtio_dev *vd, unsigned q);
 
+/* ------------------------------------------------------------------ thread control */
+
+/*
+ * The stop/pause handshake between the VMM thread and one device thread (the worker below
+ * and each virtio-blk queue thread): flags under a lock, and a wake-up on an eventfd the
+ * device thread polls with its other fds. A pause returns once the thread is parked
+ * between requests; a stop is followed by a join.
+ */
+struct virtio_thread_ctl {
+	int fd;                           /* eventfd: readable when something was requested */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop, pause_req, paused;     /* under lock */
+	int pending;                      /* atomic copy of stop || pause_req, for the thread */
+};
+
+int virtio_ctl_init(struct virtio_thread_ctl *c);
+void virtio_ctl_destroy(struct virtio_thread_ctl *c);
+/* Before a thread starts: nothing requested, nothing left in the eventfd. */
+void virtio_ctl_clear(struct virtio_thread_ctl *c);
+/* VMM thread: asks for a stop (join next) or a pause, and wakes the device thread. */
+void virtio_ctl_request(struct virtio_thread_ctl *c, bool stop);
+/* VMM thread, after a pause request: returns once the thread is parked (or gone). */
+void virtio_ctl_wait_parked(struct virtio_thread_ctl *c);
+void virtio_ctl_resume(struct virtio_thread_ctl *c);
+/* Device thread: whether a stop or pause waits (a lock-free peek). */
+static inline bool virtio_ctl_pending(const struct virtio_thread_ctl *c)
+{
+	return __atomic_load_n(&c->pending, __ATOMIC_ACQUIRE);
+}
+/* Device thread, when c->fd fired: parks while paused; true when it must exit. */
+bool virtio_ctl_handle(struct virtio_thread_ctl *c);
+/* Whether a stop was requested (under the lock). */
+bool virtio_ctl_stopping(struct virtio_thread_ctl *c);
+/* Device thread leaving on its own (a broken loop): nobody may wait for it to park. */
+void virtio_ctl_exited(struct virtio_thread_ctl *c);
+
 /* ------------------------------------------------------------------ worker */
 
 /*
@@ -132,12 +169,10 @@ typedef void (*virtio_worker_fn)(void *opaque, uint32_t events);
 
 struct virtio_worker {
 	struct virtio_dev *vd;
-	int ctl_fd, epfd;
+	struct virtio_thread_ctl ctl;
+	int epfd;
 	pthread_t thread;
 	bool running;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool stop, pause_req, paused;     /* under lock */
 	unsigned nr_fds;
 	struct {
 		int fd;
