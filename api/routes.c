@@ -116,7 +116,7 @@ static int deny(enum api_action a, int status, char *body, size_t len, const cha
 	const char *outer = (unsigned)a < API_ACTION_COUNT ? outer_msg[a] : "Unknown action";
 	char *json = api_error_json("Error from API", outer, cause, root, NULL);
 
-	api_fmt(body, len, "%s", json ? json : "[\"Error from API\"]");
+	msg_fmt(body, len, "%s", json ? json : "[\"Error from API\"]");
 	free(json);
 	return status;
 }
@@ -127,7 +127,7 @@ static int bad_transition(enum api_action a, enum api_vm_state s, enum api_vm_st
 {
 	char why[96];
 
-	api_fmt(why, sizeof(why), "Invalid transition: InvalidStateTransition(%s, %s)",
+	msg_fmt(why, sizeof(why), "Invalid transition: InvalidStateTransition(%s, %s)",
 		state_names[s], state_names[to]);
 	return deny(a, 500, body, len, a == API_VM_PAUSE ? "Cannot pause VM" : "Cannot resume VM",
 		    why);

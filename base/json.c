@@ -13,12 +13,23 @@
 
 #include "base/json.h"
 
-int json_put_u64(cJSON *obj, const char *key, uint64_t val)
+cJSON *json_create_u64(uint64_t val)
 {
 	char buf[24];
 
 	snprintf(buf, sizeof(buf), "0x%" PRIx64, val);
-	return cJSON_AddStringToObject(obj, key, buf) ? 0 : -ENOMEM;
+	return cJSON_CreateString(buf);
+}
+
+int json_put_u64(cJSON *obj, const char *key, uint64_t val)
+{
+	cJSON *item = json_create_u64(val);
+
+	if (!item || !cJSON_AddItemToObject(obj, key, item)) {
+		cJSON_Delete(item);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 int json_put_count(cJSON *obj, const char *key, uint64_t val)
@@ -40,11 +51,8 @@ static int hex_digit(char c)
 	return -1;
 }
 
-/* "0x" followed by 1-16 hex digits, nothing else. */
-int json_get_u64(const cJSON *obj, const char *key, uint64_t *val)
+int json_parse_u64(const char *s, uint64_t *val)
 {
-	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
-	const char *s = cJSON_GetStringValue(item);
 	uint64_t v = 0;
 	size_t i, n;
 
@@ -62,6 +70,12 @@ int json_get_u64(const cJSON *obj, const char *key, uint64_t *val)
 	}
 	*val = v;
 	return 0;
+}
+
+int json_get_u64(const cJSON *obj, const char *key, uint64_t *val)
+{
+	return json_parse_u64(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key)),
+			      val);
 }
 
 int json_get_bool(const cJSON *obj, const char *key, bool *val)
@@ -124,7 +138,7 @@ int json_field_err(char *err, size_t errlen, const char *where, const char *key,
 	va_end(ap);
 	if (errlen)
 		snprintf(err, errlen, "%s%s%s%s%s", has_where ? where : "",
-			 has_where && key && key[0] != '[' ? "." : "", key ? key : "",
+			 has_where && key && key[0] && key[0] != '[' ? "." : "", key ? key : "",
 			 has_where || key ? ": " : "", msg);
 	return -EINVAL;
 }

@@ -20,6 +20,9 @@ struct cJSON;
 
 /* 0, -ENOMEM (put) or -EINVAL (get: missing or malformed). */
 int json_put_u64(struct cJSON *obj, const char *key, uint64_t val);
+/* The "0x..." item itself (arrays), NULL on ENOMEM; and the strict parse of one. */
+struct cJSON *json_create_u64(uint64_t val);
+int json_parse_u64(const char *s, uint64_t *val);
 int json_get_u64(const struct cJSON *obj, const char *key, uint64_t *val);
 int json_get_bool(const struct cJSON *obj, const char *key, bool *val);
 /* A counter as an exact JSON integer (the REST API's vm.counters): 0 or -ENOMEM. */

@@ -117,6 +117,16 @@ int log_ratelimit_allow(struct log_ratelimit *rl, unsigned burst, unsigned *supp
 	return allow;
 }
 
+char *msg_fmt(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return buf;
+}
+
 int set_err(char *err, size_t errlen, int ret, const char *fmt, ...)
 {
 	va_list ap;

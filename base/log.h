@@ -36,11 +36,15 @@ struct log_ratelimit {
 int log_ratelimit_allow(struct log_ratelimit *rl, unsigned burst, unsigned *suppressed);
 
 /*
- * The "-errno plus one line" convention of fallible builders (vm_create, the loaders, config
- * checks): writes the message into @err and returns @ret, so `return set_err(...)` does both.
+ * The one message family. Fallible builders (vm_create, the loaders, config checks, the API)
+ * follow "-errno plus one line": set_err writes the message into @err and returns @ret, so
+ * `return set_err(...)` does both. msg_fmt is the same formatting for a buffer that is used
+ * in place (a path, a context string); it returns @buf. A message about a field of untrusted
+ * JSON (a snapshot, a request body) names the field: json_field_err (base/json.h).
  */
 int set_err(char *err, size_t errlen, int ret, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+char *msg_fmt(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #define pr_warn_ratelimited(...)                                                        \
 	do {                                                                            \

@@ -62,7 +62,7 @@ int aml_finish(const struct aml *a)
 }
 
 /* Records the first error; every later call returns it. */
-static int fail(struct aml *a, int err)
+static int record_error(struct aml *a, int err)
 {
 	if (!a->err)
 		a->err = err;
@@ -78,7 +78,7 @@ static uint8_t *grow(struct aml *a, size_t n)
 	if (a->err)
 		return NULL;
 	if (n > a->max - a->len) {
-		fail(a, -ENOSPC);
+		record_error(a, -ENOSPC);
 		return NULL;
 	}
 	if (a->len + n > a->cap) {
@@ -86,7 +86,7 @@ static uint8_t *grow(struct aml *a, size_t n)
 			;
 		p = realloc(a->buf, cap);
 		if (!p) {
-			fail(a, -ENOMEM);
+			record_error(a, -ENOMEM);
 			return NULL;
 		}
 		a->buf = p;
@@ -151,7 +151,7 @@ static int start(struct aml *a)
 	if (f->kind != FRAME_PACKAGE)
 		return 0;
 	if (f->count == 255)
-		return fail(a, -E2BIG);
+		return record_error(a, -E2BIG);
 	f->count++;
 	return 0;
 }
@@ -185,7 +185,7 @@ static int insert_pkglength(struct aml *a, size_t at)
 	for (n = 1; n <= 4 && body + n > limit[n - 1]; n++)
 		;
 	if (n > 4)
-		return fail(a, -ENOSPC);
+		return record_error(a, -ENOSPC);
 	aml_pkglength_encode((uint32_t)(body + n), enc);
 	return insert(a, at, enc, n);
 }
@@ -237,7 +237,7 @@ static int put_string(struct aml *a, const char *s)
 
 	for (const char *c = s; *c; c++)
 		if ((unsigned char)*c > 0x7f)
-			return fail(a, -EINVAL);
+			return record_error(a, -EINVAL);
 	if ((r = put_byte(a, AML_STRING_PREFIX)))
 		return r;
 	return put(a, s, strlen(s) + 1);
@@ -269,10 +269,10 @@ static int put_eisaid(struct aml *a, const char *id)
 	uint16_t vendor = 0;
 
 	if (strlen(id) != 7)
-		return fail(a, -EINVAL);
+		return record_error(a, -EINVAL);
 	for (int i = 0; i < 3; i++) {
 		if (id[i] < 'A' || id[i] > 'Z')
-			return fail(a, -EINVAL);
+			return record_error(a, -EINVAL);
 		vendor = (uint16_t)(vendor << 5 | (id[i] - 0x40));
 	}
 	enc[1] = vendor >> 8;
@@ -281,7 +281,7 @@ static int put_eisaid(struct aml *a, const char *id)
 		int d = hex_digit(id[3 + i]);
 
 		if (d < 0)
-			return fail(a, -EINVAL);
+			return record_error(a, -EINVAL);
 		enc[3 + i / 2] |= (uint8_t)(i % 2 ? d : d << 4);
 	}
 	return put(a, enc, sizeof(enc));
@@ -345,7 +345,7 @@ static int put_name(struct aml *a, const char *path)
 	int r;
 
 	if (parse_name(path, &nprefix, &nseg))
-		return fail(a, -EINVAL);
+		return record_error(a, -EINVAL);
 	if ((r = put(a, path, nprefix)))
 		return r;
 	p += nprefix;
@@ -436,7 +436,7 @@ static int begin(struct aml *a, const uint8_t *op, size_t oplen, enum frame_kind
 	if (r)
 		return r;
 	if (a->depth == AML_MAX_DEPTH)
-		return fail(a, -E2BIG);
+		return record_error(a, -E2BIG);
 	if ((r = put(a, op, oplen)))
 		return r;
 	a->frames[a->depth++] = (struct aml_frame){ .start = a->len, .kind = kind };
@@ -450,7 +450,7 @@ static int begin_named(struct aml *a, const uint8_t *op, size_t oplen, const cha
 	int r;
 
 	if (!a->err && parse_name(path, &nprefix, &nseg))
-		return fail(a, -EINVAL);
+		return record_error(a, -EINVAL);
 	if ((r = begin(a, op, oplen, FRAME_PLAIN)))
 		return r;
 	return put_name(a, path);
@@ -477,7 +477,7 @@ int aml_begin_method(struct aml *a, const char *name, unsigned argc, bool serial
 	int r;
 
 	if (argc > 7)
-		return fail(a, -EINVAL);
+		return record_error(a, -EINVAL);
 	if ((r = begin_named(a, (const uint8_t[]){ AML_METHOD_OP }, 1, name)))
 		return r;
 	return put_byte(a, (uint8_t)(argc | (serialized ? 1u << 3 : 0)));
@@ -522,7 +522,7 @@ int aml_end(struct aml *a)
 	if (a->err)
 		return a->err;
 	if (!a->depth)
-		return fail(a, -EINVAL);
+		return record_error(a, -EINVAL);
 	f = &a->frames[a->depth - 1];
 	if (f->kind == FRAME_RESOURCE && (r = put(a, end_tag, sizeof(end_tag))))
 		return r;
@@ -543,7 +543,7 @@ static int put_res(struct aml *a, const uint8_t *d, size_t n)
 	if (a->err)
 		return a->err;
 	if (!a->depth || a->frames[a->depth - 1].kind != FRAME_RESOURCE)
-		return fail(a, -EINVAL);
+		return record_error(a, -EINVAL);
 	return put(a, d, n);
 }
 
@@ -575,7 +575,7 @@ int aml_res_interrupt(struct aml *a, unsigned flags, uint32_t gsi)
 	uint8_t d[9] = { RES_EXT_IRQ, 6, 0, (uint8_t)flags, 1 };
 
 	if (flags > 0x1f)
-		return fail(a, -EINVAL);
+		return record_error(a, -EINVAL);
 	le_store(d + 5, gsi, 4);
 	return put_res(a, d, sizeof(d));
 }
@@ -592,7 +592,7 @@ static int res_space(struct aml *a, uint8_t tag, unsigned width, const struct am
 
 	for (int i = 0; i < 5; i++) {
 		if (width < 8 && v[i] >> (8 * width))
-			return fail(a, -EINVAL);
+			return record_error(a, -EINVAL);
 		le_store(d + 6 + i * width, v[i], width);
 	}
 	return put_res(a, d, 6 + 5 * width);
