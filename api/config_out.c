@@ -230,18 +230,17 @@ int api_config_remove_device(struct vm_config *cfg, const char *id)
 
 /* ---- VmInfo and VmmPing ------------------------------------------------------------------- */
 
-char *api_vm_info_json(const struct vm_config *cfg, enum api_vm_state state,
+char *api_vm_info_json(const struct vm_config *cfg, const char *state,
 		       uint64_t memory_actual_size, cJSON *device_tree)
 {
 	cJSON *root = cJSON_CreateObject(), *c = api_config_to_cjson(cfg), *tree = device_tree;
-	const char *name = api_vm_state_name(state);
 	char *out = NULL;
 
 	if (!root || !c)
 		goto out;
 	cJSON_AddItemToObject(root, "config", c);
 	c = NULL;
-	if (!cJSON_AddStringToObject(root, "state", name ? name : "Created") ||
+	if (!cJSON_AddStringToObject(root, "state", state ? state : "Created") ||
 	    !add_u64(root, "memory_actual_size", memory_actual_size))
 		goto out;
 	if (tree) {
