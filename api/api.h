@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * vireo's REST API, wire-compatible with Cloud Hypervisor's (shared/reference/ch-api.md): an
+ * vireo's REST API, wire-compatible with Cloud Hypervisor's (docs/api.md): an
  * HTTP/1.1 server on a Unix socket, the route table, VmConfig <-> JSON and the --event-monitor
  * stream. Which request each VM state allows is the VMM's (vmm/state.h).
  *
@@ -8,7 +8,7 @@
  * struct api_request on a queue; the VMM thread polls api_server_eventfd(), pops requests with
  * api_server_next_request(), acts, and answers with api_request_complete(). vmm.ping and vm.info
  * are answered by the server itself (vm.info from the copy the VMM publishes), so they keep
- * answering while the VMM thread is busy (unlike CH, its issue 6907).
+ * answering while the VMM thread is busy (CH's stop answering then).
  */
 #ifndef VIREO_API_API_H
 #define VIREO_API_API_H

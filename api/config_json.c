@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * CH's VmConfig JSON into struct vm_config. Field names, defaults and required fields follow
- * CH's serde definitions (vmm/src/vm_config.rs, ch-api.md section 2): unknown fields are
+ * CH's serde definitions (its vmm/src/vm_config.rs): unknown fields are
  * ignored, except inside RateLimiterConfig/TokenBucket (deny_unknown_fields). Like serde this
  * checks types only; ranges wait for api_config_validate() at boot, as in CH. Fields CH knows
  * but vireo cannot honour (firmware, vhost-user, Pty) are refused here with a clear message

@@ -133,7 +133,7 @@ int api_route_parse_body(const struct api_route *r, const char *body, size_t len
 	if (!ret)
 		return 0;
 	api_request_free_payload(req);
-	/* CH: HttpError::SerdeJsonDeserialize, 400 (ch-api.md section 5). */
+	/* CH: HttpError::SerdeJsonDeserialize, answered 400. */
 	*err_body = api_error_json("Failed to deserialize JSON",
 				   ret == -ENOMEM ? "out of memory" : err, NULL);
 	return 400;

@@ -5,7 +5,7 @@
  * vmm.ping and vm.info keep answering; MHD_OPTION_CONNECTION_LIMIT bounds the threads and
  * MHD_OPTION_CONNECTION_TIMEOUT drops clients that stall while sending a request.
  *
- * Wire details clients depend on (ch-api.md section 0): every response carries
+ * Wire details Cloud Hypervisor's clients depend on: every response carries
  * "Server: Cloud Hypervisor API" and "Content-Type: application/json"; MHD writes
  * "Content-Length: " in the capitalization ch-remote searches for, and none on 204.
  */
@@ -158,7 +158,7 @@ static enum MHD_Result answer_info(struct api_server *srv, struct MHD_Connection
 	if (!info && enomem)
 		return MHD_NO;
 	if (!info) {
-		/* CH: ApiError::VmInfo(VmError::VmNotCreated), 404 since its PR #8320. */
+		/* CH: ApiError::VmInfo(VmError::VmNotCreated), answered 404. */
 		char *json = api_error_json("Error from API", "The VM info is not available",
 					    "VM is not created", NULL);
 

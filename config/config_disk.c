@@ -33,7 +33,7 @@ int config_validate_disk(const struct vm_config *cfg, unsigned i, char *err, siz
 		return set_err(err, errlen, -EINVAL, "disks[%u].pci_device_id: must be between 1 and 31 "
 			   "(0 is the host bridge)", i);
 	for (unsigned j = 0; j < i; j++) {
-		/* CH's IdentifierNotUnique and DuplicateDevicePath: 409 since its PR #8665. */
+		/* CH's IdentifierNotUnique and DuplicateDevicePath, answered 409. */
 		if (d->id && cfg->disks[j].id && !strcmp(d->id, cfg->disks[j].id))
 			return set_err(err, errlen, -EEXIST, "disks[%u].id: identifier '%s' is not unique",
 				   i, d->id);

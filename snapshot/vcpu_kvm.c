@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * vCPU state through KVM ioctls. Save follows vmm-tech.md 8.2, restore 8.3; the reasons for
- * the restore order are in docs/snapshot.md. Optional state (XSAVE, XCRs, debug registers,
- * TSC rate) is probed with KVM_CHECK_EXTENSION: what this KVM cannot give is recorded as absent
+ * vCPU state through KVM ioctls: MP state first and vCPU events last on save; the reasons
+ * for the restore order are in docs/snapshot.md. Optional state (XSAVE, XCRs, debug
+ * registers, TSC rate) is probed with KVM_CHECK_EXTENSION: what this KVM cannot give is recorded as absent
  * and logged, and a snapshot holding state this KVM cannot take back is refused by name.
  */
 #include <errno.h>

@@ -5,8 +5,8 @@
  * vectors, and the per-queue registers. Every access runs under vp->lock.
  *
  * Queue registers are the driver's scratch until queue_enable: enabling validates them
- * (vmm-tech 6.7) and hands them to the virtqueue, after which they are read-only, so a
- * worker never sees its ring move under it.
+ * (size, alignment, rings inside RAM: virtq_check_rings) and hands them to the virtqueue,
+ * after which they are read-only, so a worker never sees its ring move under it.
  */
 #include <errno.h>
 #include <string.h>
@@ -383,7 +383,7 @@ static void queue_reg_write(struct virtio_pci *vp, unsigned off, uint32_t val)
 
 static void driver_features_write(struct virtio_pci *vp, uint32_t val)
 {
-	/* Once FEATURES_OK is set the negotiated set is final (vmm-tech 6.3). */
+	/* Once FEATURES_OK is set the negotiated set is final (virtio 1.2 3.1.1 steps 5-6). */
 	if (vp->status & VIRTIO_CONFIG_S_FEATURES_OK)
 		return;
 	if (vp->gfselect > 1) {

@@ -17,9 +17,9 @@ struct guest_mem;
 #define VIRTQ_MAX_SIZE       32768   /* 2.7: Queue Size <= 32768 */
 
 /*
- * Structural violations a hostile or buggy driver can cause (vmm-tech 6.7). Each one breaks
- * the queue until it is reset and bumps vq->errors[code - VIRTQ_E_BASE]. The codes start
- * above the errno range, so "< 0" still means failure and they never alias an errno.
+ * Structural violations a hostile or buggy driver can cause (virtio 1.2 2.7.5, 2.7.13).
+ * Each breaks the queue until it is reset and bumps vq->errors[code - VIRTQ_E_BASE]. The
+ * codes start above the errno range, so "< 0" still means failure and never alias an errno.
  */
 enum virtq_error {
 	VIRTQ_E_BASE = 4096,

@@ -4,7 +4,7 @@
  * level IOAPIC pin driven by a resampling irqfd.
  *
  * KVM_SET_GSI_ROUTING replaces the whole table, so every change rebuilds it from the
- * irqchip's default legacy entries plus every routed vector of every function (vmm-tech 5.3).
+ * irqchip's default legacy entries plus every routed vector of every function.
  * A route is installed before its irqfd is bound, and an irqfd is unbound before its route goes,
  * so no write ever lands on a GSI without a route.
  */

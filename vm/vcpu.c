@@ -286,7 +286,7 @@ void vm_pause(struct vm *vm)
 	while (vm->vcpus_parked + vm->vcpus_exited < started)
 		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
 	pthread_mutex_unlock(&vm->pause_lock);
-	/* The guest clock stands still while paused (CH issue 7930): resume restores it. */
+	/* The guest clock stands still while paused, as on Cloud Hypervisor: resume restores it. */
 	vm->clock_saved = !snap_clock_save(vm->vm_fd, &vm->paused_clock);
 	if (!vm->clock_saved)
 		pr_warn("KVM_GET_CLOCK at pause failed: the guest clock will jump on resume");

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * VM construction and teardown. Order matters (vmm-tech.md 1.4): TSS and identity-map
+ * VM construction and teardown. Order matters (KVM's api.rst): TSS and identity-map
  * addresses, in-kernel irqchip and PIT, memory slots, then vCPUs with CPUID before anything runs.
  */
 #include <errno.h>

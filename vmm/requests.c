@@ -175,7 +175,7 @@ int vmm_restore(struct vmm *vmm, const char *url, const struct vm_restore_opts *
 	if (dirfd >= 0)
 		close(dirfd);
 	if (ret) {
-		vmm_forget_vm(vmm);   /* CH issue 6869: the VMM stays clean for a retry */
+		vmm_forget_vm(vmm);   /* the VMM stays clean for a retry */
 		return ret;
 	}
 	vmm->persist.boots++;

@@ -79,7 +79,7 @@ bool phys_map(uint64_t pa, uint64_t len);
 bool phys_map_uc(uint64_t pa, uint64_t len);
 void *phys_ptr(uint64_t pa, uint64_t len);
 
-/* PVH start info (Xen public/arch-x86/hvm/start_info.h, vmm-tech.md 1.3). */
+/* PVH start info (Xen public/arch-x86/hvm/start_info.h). */
 #define HVM_START_MAGIC 0x336EC578u
 struct hvm_start_info {
 	uint32_t magic, version, flags, nr_modules;

@@ -70,7 +70,7 @@ static void test_unknown_paths(void **state)
 
 static void test_state_names_and_transitions(void **state)
 {
-	/* CH's VmState::valid_transition, row by row (ch-api.md section 1) */
+	/* CH's VmState::valid_transition, row by row */
 	static const bool valid[6][6] = {
 		[VM_STATE_CREATED] = { [VM_STATE_RUNNING] = 1, [VM_STATE_PAUSED] = 1,
 					[VM_STATE_SHUTDOWN] = 1, [VM_STATE_BREAKPOINT] = 1 },
@@ -99,7 +99,7 @@ static void test_state_names_and_transitions(void **state)
 #define P VM_STATE_PAUSED
 #define B VM_STATE_BREAKPOINT
 
-/* ch-api.md's table: status per action for states none, Created, Running, Paused, BreakPoint. */
+/* CH's answers: status per action for states none, Created, Running, Paused, BreakPoint. */
 static const struct {
 	enum api_action a;
 	int status[5];
