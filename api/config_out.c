@@ -13,14 +13,12 @@
 #include <unistd.h>
 
 #include "api/api_internal.h"
+#include "base/json.h"
 #include "base/log.h"
 
 static bool add_u64(cJSON *obj, const char *key, uint64_t v)
 {
-	char num[24];
-
-	snprintf(num, sizeof(num), "%" PRIu64, v);
-	return cJSON_AddRawToObject(obj, key, num) != NULL;
+	return !json_put_count(obj, key, v);
 }
 
 static bool add_str_opt(cJSON *obj, const char *key, const char *v)

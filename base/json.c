@@ -32,12 +32,23 @@ int json_put_u64(cJSON *obj, const char *key, uint64_t val)
 	return 0;
 }
 
-int json_put_count(cJSON *obj, const char *key, uint64_t val)
+cJSON *json_create_count(uint64_t val)
 {
 	char num[24];
 
 	snprintf(num, sizeof(num), "%" PRIu64, val);
-	return cJSON_AddRawToObject(obj, key, num) ? 0 : -ENOMEM;
+	return cJSON_CreateRaw(num);
+}
+
+int json_put_count(cJSON *obj, const char *key, uint64_t val)
+{
+	cJSON *item = json_create_count(val);
+
+	if (!item || !cJSON_AddItemToObject(obj, key, item)) {
+		cJSON_Delete(item);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static int hex_digit(char c)

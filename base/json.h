@@ -25,8 +25,9 @@ struct cJSON *json_create_u64(uint64_t val);
 int json_parse_u64(const char *s, uint64_t *val);
 int json_get_u64(const struct cJSON *obj, const char *key, uint64_t *val);
 int json_get_bool(const struct cJSON *obj, const char *key, bool *val);
-/* A counter as an exact JSON integer (the REST API's vm.counters): 0 or -ENOMEM. */
+/* A u64 as an exact JSON integer (the REST API: vm.counters, vm.info): 0 or -ENOMEM. */
 int json_put_count(struct cJSON *obj, const char *key, uint64_t val);
+struct cJSON *json_create_count(uint64_t val);
 /* Lower-case hex of @len bytes / back; -EINVAL unless exactly @len bytes of hex. */
 int json_put_hex(struct cJSON *obj, const char *key, const uint8_t *buf, unsigned len);
 int json_get_hex(const struct cJSON *obj, const char *key, uint8_t *buf, unsigned len);

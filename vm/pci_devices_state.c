@@ -121,7 +121,6 @@ static bool counters_add_base(cJSON *live, const cJSON *base)
 {
 	cJSON *it, *next, *sum;
 	uint64_t b, l;
-	char num[24];
 
 	for (it = live->child; base && it; it = next) {
 		next = it->next;
@@ -134,8 +133,7 @@ static bool counters_add_base(cJSON *live, const cJSON *base)
 			l = latency_unset(l) ? b : l;
 		else
 			l += b;
-		snprintf(num, sizeof(num), "%" PRIu64, l);
-		sum = cJSON_CreateRaw(num);
+		sum = json_create_count(l);
 		if (!sum || !cJSON_ReplaceItemInObjectCaseSensitive(live, it->string, sum))
 			return cJSON_Delete(sum), false;
 	}
