@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
-#include "vm/vm.h"
+#include "vm/internal.h"
 
 static void irq_error(struct vm *vm, const char *what, int err)
 {

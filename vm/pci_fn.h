@@ -9,7 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "virtio/pci.h"
-#include "vm/vm.h"
+#include "vm/internal.h"
 
 /* One PCI function: any virtio device, whatever its type, is wired the same way. */
 struct vm_pci_fn {

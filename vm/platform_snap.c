@@ -12,7 +12,7 @@
 
 #include "base/json.h"
 #include "base/log.h"
-#include "vm/vm.h"
+#include "vm/internal.h"
 
 #define SERIAL_ID "__serial"
 #define CMOS_ID   "__cmos"

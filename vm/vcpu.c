@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
-#include "vm/vm.h"
+#include "vm/internal.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
 

@@ -15,7 +15,7 @@
 #include "arch/x86_64/acpi.h"
 #include "arch/x86_64/layout.h"
 #include "base/log.h"
-#include "vm/vm.h"
+#include "vm/internal.h"
 
 void vm_request_exit(struct vm *vm, enum vm_exit_reason reason)
 {

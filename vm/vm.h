@@ -37,30 +37,7 @@ struct vm_persist {
 	unsigned boots;
 };
 
-/*
- * Interrupt sources of one PCI function (vmm/irq.c). MSI-X: one eventfd + GSI per vector, bound
- * with KVM_IRQFD while the vector is routed; the route's address/data live here and the VM's
- * routing table is rebuilt from every group. INTx: a level pin with a resample eventfd.
- */
-struct vm_msi_group {
-	struct vm *vm;
-	unsigned nr;
-	uint32_t *gsi;
-	int *fd;
-	bool *assigned;             /* irqfd bound */
-	struct msi_route *route;    /* .masked = no route */
-	uint64_t signalled;         /* atomic: vectors delivered (irqfd written) */
-};
-
-struct vm_intx {
-	struct vm *vm;
-	uint32_t gsi;
-	int fd, resample_fd;
-	void (*resample)(void *ctx);
-	void *ctx;
-	uint64_t raised;            /* atomic: line assertions */
-};
-
+struct vm_msi_group;
 struct vm_pci_fn;
 
 struct vcpu {
@@ -94,7 +71,7 @@ struct vm {
 	struct range_alloc mmio32, mmio64, io_ports;
 	struct gsi_alloc gsis;
 
-	/* MSI routing (vmm/irq.c): every group's routes, pushed whole on each change. */
+	/* MSI routing (vm/irq.c): every group's routes, pushed whole on each change. */
 	pthread_mutex_t irq_lock;
 	struct vm_msi_group **msi_groups;
 	unsigned nr_msi_groups;
@@ -106,7 +83,7 @@ struct vm {
 	/* Written when a vCPU left a device reset or activation for the VMM thread. */
 	int device_evt;
 
-	/* PCI functions vireo created (vmm/pci_devices.c), in slot order of creation. */
+	/* PCI functions vireo created (vm/pci_devices.c), in slot order of creation. */
 	struct vm_pci_fn **fns;
 	unsigned nr_fns;
 
@@ -140,7 +117,7 @@ int vm_create(const struct vm_config *cfg, struct vm_persist *persist, struct vm
 	      char *err, size_t errlen);
 /*
  * vm_create() for a snapshot restore: everything but the kernel, boot tables, ACPI and boot
- * registers, which the snapshot's RAM and vCPU state bring (vmm/vm_snapshot.c).
+ * registers, which the snapshot's RAM and vCPU state bring (vm/vm_snapshot.c).
  */
 int vm_create_for_restore(const struct vm_config *cfg, struct vm_persist *persist,
 			  struct vm **out, char *err, size_t errlen);
@@ -171,27 +148,11 @@ void vm_request_exit(struct vm *vm, enum vm_exit_reason reason);
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
 
-/* irq.c */
-int vm_irq_init(struct vm *vm);
-void vm_irq_destroy(struct vm *vm);
-extern const struct msix_irq_ops vm_msix_irq_ops;   /* ctx = struct vm_msi_group */
-int vm_msi_group_init(struct vm *vm, struct vm_msi_group *g, unsigned nr);
-void vm_msi_group_destroy(struct vm_msi_group *g);
-/* A level INTx pin at @gsi with KVM resampling; @resample runs on EOI (vm_irq_poll). */
-int vm_intx_init(struct vm *vm, struct vm_intx *x, uint32_t gsi, void (*resample)(void *),
-		 void *ctx);
-void vm_intx_destroy(struct vm_intx *x);
-int vm_intx_raise(void *ctx);                        /* ctx = struct vm_intx */
 /* Readable when an INTx line was resampled; vm_irq_poll() dispatches without blocking. */
 static inline int vm_irq_fd(const struct vm *vm) { return vm->irq_epfd; }
 void vm_irq_poll(struct vm *vm);
 
-/* pci_devices.c: the virtio-pci functions of the config (console, rng). */
-int vm_setup_pci_devices(struct vm *vm, char *err, size_t errlen);
-void vm_destroy_pci_devices(struct vm *vm);
-/* Device sections of state.json (vmm/pci_devices.c); the VM paused, devices quiesced. */
-int vm_save_pci_devices(struct vm *vm, struct cJSON *state, char *err, size_t errlen);
-int vm_restore_pci_devices(struct vm *vm, const struct cJSON *state, char *err, size_t errlen);
+/* pci_devices.c, pci_devices_state.c: what the VMM asks of the devices. */
 /* Parks / restarts every device worker (after vm_pause, before vm_resume). */
 void vm_pause_pci_devices(struct vm *vm);
 void vm_resume_pci_devices(struct vm *vm);
@@ -213,11 +174,6 @@ struct cJSON *vm_counters_json(struct vm *vm);
 int vm_snapshot(struct vm *vm, const char *config_json, const char *dir,
 		struct snap_mem_stats *stats, char *err, size_t errlen);
 
-/* platform_snap.c: COM1, CMOS, GED as state.json devices "__serial", "__cmos", "__ged". */
-int vm_save_platform(struct vm *vm, struct cJSON *state, char *err, size_t errlen);
-int vm_restore_platform(struct vm *vm, const struct cJSON *state, char *err, size_t errlen);
-bool vm_platform_device_id(const char *id);
-
 struct vm_restore_opts {
 	bool copy;                /* read memory-ranges into RAM; default: map it lazily */
 	bool prefault;
@@ -231,11 +187,5 @@ struct vm_restore_opts {
 int vm_restore(const struct vm_config *cfg, struct vm_persist *persist,
 	       const struct cJSON *st, int dirfd, const struct vm_restore_opts *o,
 	       struct vm **out, char *err, size_t errlen);
-
-/* vcpu.c */
-int vcpu_create(struct vm *vm, unsigned id);
-int vcpu_start(struct vcpu *vcpu);
-void vcpus_stop(struct vm *vm);
-void vcpu_destroy(struct vcpu *vcpu);
 
 #endif

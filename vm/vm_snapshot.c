@@ -13,7 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/log.h"
-#include "vm/vm.h"
+#include "vm/internal.h"
 
 static const struct {
 	const char *name;
