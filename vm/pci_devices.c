@@ -6,12 +6,10 @@
  * Design: docs/pci.md ("owner contract") and docs/virtio.md ("integration").
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
