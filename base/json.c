@@ -13,6 +13,16 @@
 
 #include "base/json.h"
 
+/* Adds @item (NULL: it could not be made) to @obj, or frees it: 0 or -ENOMEM. */
+static int add_item(cJSON *obj, const char *key, cJSON *item)
+{
+	if (!item || !cJSON_AddItemToObject(obj, key, item)) {
+		cJSON_Delete(item);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 cJSON *json_create_u64(uint64_t val)
 {
 	char buf[24];
@@ -23,13 +33,7 @@ cJSON *json_create_u64(uint64_t val)
 
 int json_put_u64(cJSON *obj, const char *key, uint64_t val)
 {
-	cJSON *item = json_create_u64(val);
-
-	if (!item || !cJSON_AddItemToObject(obj, key, item)) {
-		cJSON_Delete(item);
-		return -ENOMEM;
-	}
-	return 0;
+	return add_item(obj, key, json_create_u64(val));
 }
 
 cJSON *json_create_count(uint64_t val)
@@ -42,13 +46,7 @@ cJSON *json_create_count(uint64_t val)
 
 int json_put_count(cJSON *obj, const char *key, uint64_t val)
 {
-	cJSON *item = json_create_count(val);
-
-	if (!item || !cJSON_AddItemToObject(obj, key, item)) {
-		cJSON_Delete(item);
-		return -ENOMEM;
-	}
-	return 0;
+	return add_item(obj, key, json_create_count(val));
 }
 
 static int hex_digit(char c)
