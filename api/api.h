@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * vireo's REST API, wire-compatible with Cloud Hypervisor's (shared/reference/ch-api.md): an
- * HTTP/1.1 server on a Unix socket, the route table, VmConfig <-> JSON, CH's VM state machine,
- * and the --event-monitor stream.
+ * vireo's REST API, wire-compatible with Cloud Hypervisor's (docs/api.md): an
+ * HTTP/1.1 server on a Unix socket, the route table, VmConfig <-> JSON and the --event-monitor
+ * stream. Which request each VM state allows is the VMM's (vmm/state.h).
  *
  * Threads: the server's threads never touch VM state. A request that needs the VMM becomes a
  * struct api_request on a queue; the VMM thread polls api_server_eventfd(), pops requests with
  * api_server_next_request(), acts, and answers with api_request_complete(). vmm.ping and vm.info
  * are answered by the server itself (vm.info from the copy the VMM publishes), so they keep
- * answering while the VMM thread is busy (unlike CH, its issue 6907).
+ * answering while the VMM thread is busy (CH's stop answering then).
  */
 #ifndef VIREO_API_API_H
 #define VIREO_API_API_H
@@ -17,11 +17,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/config.h"
+#include "config/config.h"
 
 struct cJSON;
 
-/* ---- Actions, routes and CH's state machine ---------------------------------------------- */
+/* ---- Actions and routes --------------------------------------------------------------------- */
 
 enum api_action {
 	API_VMM_PING,
@@ -42,32 +42,6 @@ enum api_action {
 	API_VM_RESTORE,
 	API_ACTION_COUNT
 };
-
-/*
- * CH's VmState plus API_STATE_NONE for "no config" (fresh VMM or after vm.delete). CH reports
- * Created whenever a config exists but no VM object does, including after vm.shutdown.
- */
-enum api_vm_state {
-	API_STATE_NONE,
-	API_STATE_CREATED,
-	API_STATE_RUNNING,
-	API_STATE_SHUTDOWN,
-	API_STATE_PAUSED,
-	API_STATE_BREAKPOINT,
-};
-
-/* "Created", "Running", ...; NULL for API_STATE_NONE. */
-const char *api_vm_state_name(enum api_vm_state s);
-/* CH's VmState::valid_transition. */
-bool api_vm_state_transition_valid(enum api_vm_state from, enum api_vm_state to);
-
-/*
- * What CH answers for @a in state @s, for the VMM thread to call before acting: 0 when the
- * action may proceed, else the HTTP status (404, 500) with CH's error body, a JSON array of
- * messages, written to @body. vm.add-disk and vm.remove-device on a booted VM answer 500
- * "not supported" until hotplug exists.
- */
-int api_check_action(enum api_action a, enum api_vm_state s, char *body, size_t bodylen);
 
 /* The route table, for docs and tests: "/api/v1/vm.boot", "PUT". NULL past the end. */
 const char *api_route_path(unsigned i);
@@ -220,7 +194,7 @@ int api_config_remove_device(struct vm_config *cfg, const char *id);
  * VMM's device tree object (taken over and freed), or NULL to omit it (no VM object yet).
  * Malloc'd; NULL on ENOMEM.
  */
-char *api_vm_info_json(const struct vm_config *cfg, enum api_vm_state state,
+char *api_vm_info_json(const struct vm_config *cfg, const char *state,
 		       uint64_t memory_actual_size, struct cJSON *device_tree);
 
 /* vmm.ping's VmmPingResponse; malloc'd. */

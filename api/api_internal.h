@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "api/api.h"
+#include "base/log.h"
 
 /* Caps beyond CH's, so a 4 MiB body cannot become hundreds of MB of cJSON nodes. */
 #define API_MAX_JSON_VALUES 65536
@@ -47,8 +48,7 @@ int api_route_parse_body(const struct api_route *r, const char *body, size_t len
 /* Frees whatever typed payload @req still owns. */
 void api_request_free_payload(struct api_request *req);
 
-/* printf into @buf, never overflowing; returns @buf. */
-char *api_fmt(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* CH's error body: a JSON array of the messages from @first to a NULL; malloc'd or NULL. */
 char *api_error_jsonv(const char *first, va_list ap);
 
 /* Typed reads of parsed JSON: 0 when absent (*present false), -EINVAL with "<path>: why". */

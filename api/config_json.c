@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * CH's VmConfig JSON into struct vm_config. Field names, defaults and required fields follow
- * CH's serde definitions (vmm/src/vm_config.rs, ch-api.md section 2): unknown fields are
+ * CH's serde definitions (its vmm/src/vm_config.rs): unknown fields are
  * ignored, except inside RateLimiterConfig/TokenBucket (deny_unknown_fields). Like serde this
  * checks types only; ranges wait for api_config_validate() at boot, as in CH. Fields CH knows
  * but vireo cannot honour (firmware, vhost-user, Pty) are refused here with a clear message
@@ -169,7 +169,7 @@ static int parse_bucket(struct jfield *parent, const char *key, struct token_buc
 
 	if (ret || !o)
 		return ret;
-	f = sub(parent, o, api_fmt(ctx, sizeof(ctx), "%s.%s", parent->ctx, key));
+	f = sub(parent, o, msg_fmt(ctx, sizeof(ctx), "%s.%s", parent->ctx, key));
 	if ((ret = deny_unknown(&f, known)) || (ret = require(&f, "size")) ||
 	    (ret = require(&f, "refill_time")))
 		return ret;
@@ -191,7 +191,7 @@ static int parse_rate_limiter(struct jfield *disk, struct rate_limiter_config *r
 
 	if (ret || !o)
 		return ret;
-	f = sub(disk, o, api_fmt(ctx, sizeof(ctx), "%s%srate_limiter_config", disk->ctx,
+	f = sub(disk, o, msg_fmt(ctx, sizeof(ctx), "%s%srate_limiter_config", disk->ctx,
 				 *disk->ctx ? "." : ""));
 	if ((ret = deny_unknown(&f, known)) || (ret = parse_bucket(&f, "bandwidth", &rl->bandwidth)) ||
 	    (ret = parse_bucket(&f, "ops", &rl->ops)))
@@ -266,7 +266,7 @@ static int parse_disks(struct jfield *top, struct vm_config *cfg)
 	for (const cJSON *it = arr->child; it; it = it->next) {
 		struct disk_config *d = &cfg->disks[cfg->nr_disks++];
 		char ctx[32];
-		struct jfield f = sub(top, it, api_fmt(ctx, sizeof(ctx), "disks[%u]",
+		struct jfield f = sub(top, it, msg_fmt(ctx, sizeof(ctx), "disks[%u]",
 						       cfg->nr_disks - 1));
 
 		d->num_queues = 1;
@@ -295,7 +295,7 @@ static int parse_segments(struct jfield *top)
 	if (!ret && arr && !cJSON_IsArray(arr))
 		return jf_fail(top, "pci_segments", "invalid type: expected an array");
 	for (it = arr ? arr->child : NULL; !ret && it; it = it->next, i++) {
-		struct jfield f = sub(top, it, api_fmt(ctx, sizeof(ctx), "pci_segments[%u]", i));
+		struct jfield f = sub(top, it, msg_fmt(ctx, sizeof(ctx), "pci_segments[%u]", i));
 		bool has;
 
 		if (!cJSON_IsObject(it))
@@ -363,7 +363,7 @@ int api_config_from_json(const cJSON *json, struct vm_config *cfg, char *err, si
 	return 0;
 fail:
 	if (ret == -ENOMEM)
-		api_fmt(err, errlen, "out of memory");
+		msg_fmt(err, errlen, "out of memory");
 	config_free(cfg);
 	return ret;
 }

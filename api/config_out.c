@@ -13,14 +13,12 @@
 #include <unistd.h>
 
 #include "api/api_internal.h"
-#include "vmm/log.h"
+#include "base/json.h"
+#include "base/log.h"
 
 static bool add_u64(cJSON *obj, const char *key, uint64_t v)
 {
-	char num[24];
-
-	snprintf(num, sizeof(num), "%" PRIu64, v);
-	return cJSON_AddRawToObject(obj, key, num) != NULL;
+	return !json_put_count(obj, key, v);
 }
 
 static bool add_str_opt(cJSON *obj, const char *key, const char *v)
@@ -230,18 +228,17 @@ int api_config_remove_device(struct vm_config *cfg, const char *id)
 
 /* ---- VmInfo and VmmPing ------------------------------------------------------------------- */
 
-char *api_vm_info_json(const struct vm_config *cfg, enum api_vm_state state,
+char *api_vm_info_json(const struct vm_config *cfg, const char *state,
 		       uint64_t memory_actual_size, cJSON *device_tree)
 {
 	cJSON *root = cJSON_CreateObject(), *c = api_config_to_cjson(cfg), *tree = device_tree;
-	const char *name = api_vm_state_name(state);
 	char *out = NULL;
 
 	if (!root || !c)
 		goto out;
 	cJSON_AddItemToObject(root, "config", c);
 	c = NULL;
-	if (!cJSON_AddStringToObject(root, "state", name ? name : "Created") ||
+	if (!cJSON_AddStringToObject(root, "state", state ? state : "Created") ||
 	    !add_u64(root, "memory_actual_size", memory_actual_size))
 		goto out;
 	if (tree) {

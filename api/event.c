@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "api/api_internal.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define EVENT_BACKLOG 1024
 #define EVENT_FLUSH_MS 200     /* at close, for a reader that stopped reading */
@@ -139,7 +139,7 @@ static int open_target(const char *arg, char *err, size_t errlen)
 	if (!strncmp(arg, "path=", 5) && arg[5]) {
 		fd = open(arg + 5, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd < 0)
-			api_fmt(err, errlen, "--event-monitor: cannot open %s: %s", arg + 5,
+			msg_fmt(err, errlen, "--event-monitor: cannot open %s: %s", arg + 5,
 				strerror(errno));
 		return fd < 0 ? -errno : fd;
 	}
@@ -149,10 +149,10 @@ static int open_target(const char *arg, char *err, size_t errlen)
 		if (!errno && !*end && end != arg + 3 && n >= 0 && n <= INT32_MAX &&
 		    fcntl((int)n, F_GETFD) >= 0)
 			return (int)n;
-		api_fmt(err, errlen, "--event-monitor: '%s' is not an open file descriptor", arg + 3);
+		msg_fmt(err, errlen, "--event-monitor: '%s' is not an open file descriptor", arg + 3);
 		return -EBADF;
 	}
-	api_fmt(err, errlen, "--event-monitor: path or fd required (path=FILE or fd=N)");
+	msg_fmt(err, errlen, "--event-monitor: path or fd required (path=FILE or fd=N)");
 	return -EINVAL;
 }
 
@@ -171,18 +171,18 @@ int api_event_monitor_open(const char *arg, char *err, size_t errlen)
 	fl = fcntl(m->fd, F_GETFL);
 	if (fl < 0 || fcntl(m->fd, F_SETFL, fl | O_NONBLOCK)) {
 		ret = -errno;
-		api_fmt(err, errlen, "--event-monitor: %s", strerror(errno));
+		msg_fmt(err, errlen, "--event-monitor: %s", strerror(errno));
 		goto err_close;
 	}
 	m->start_ns = now_ns();
 	m->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (m->stop_fd < 0) {
 		ret = -errno;
-		api_fmt(err, errlen, "--event-monitor: eventfd: %s", strerror(errno));
+		msg_fmt(err, errlen, "--event-monitor: eventfd: %s", strerror(errno));
 		goto err_close;
 	}
 	if ((ret = -pthread_create(&m->thread, NULL, writer, m))) {
-		api_fmt(err, errlen, "--event-monitor: cannot start its thread");
+		msg_fmt(err, errlen, "--event-monitor: cannot start its thread");
 		close(m->stop_fd);
 		goto err_close;
 	}

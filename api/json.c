@@ -17,16 +17,7 @@
 #include <string.h>
 
 #include "api/api_internal.h"
-
-char *api_fmt(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-	return buf;
-}
+#include "base/json.h"
 
 char *api_error_jsonv(const char *first, va_list ap)
 {
@@ -105,7 +96,7 @@ struct scan {
 
 static int scan_fail(struct scan *sc, const char *why)
 {
-	api_fmt(sc->err, sc->errlen, "%s at byte %zu", why, sc->pos);
+	msg_fmt(sc->err, sc->errlen, "%s at byte %zu", why, sc->pos);
 	return -EINVAL;
 }
 
@@ -232,7 +223,7 @@ static int check_utf8(const char *buf, size_t len, char *err, size_t errlen)
 		size_t n = utf8_seq(p + i, len - i);
 
 		if (!n) {
-			api_fmt(err, errlen, "invalid UTF-8 at byte %zu", i);
+			msg_fmt(err, errlen, "invalid UTF-8 at byte %zu", i);
 			return -EINVAL;
 		}
 		i += n;
@@ -308,7 +299,7 @@ int api_json_parse(const char *buf, size_t len, cJSON **out, char *err, size_t e
 	if (!ret)
 		ret = parse_checked(&sc, out);
 	if (ret == -ENOMEM)
-		api_fmt(err, errlen, "out of memory");
+		msg_fmt(err, errlen, "out of memory");
 	free(sc.nums);
 	return ret;
 }
@@ -323,8 +314,7 @@ int jf_fail(struct jfield *f, const char *key, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	api_fmt(f->err, f->errlen, "%s%s%s: %s", f->ctx, *f->ctx && *key ? "." : "", key, why);
-	return -EINVAL;
+	return json_field_err(f->err, f->errlen, f->ctx, key, "%s", why);
 }
 
 bool jf_is_object(const cJSON *item)

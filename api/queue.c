@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "api/api_internal.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 struct api_request_priv {
 	struct api_queue *q;

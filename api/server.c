@@ -5,7 +5,7 @@
  * vmm.ping and vm.info keep answering; MHD_OPTION_CONNECTION_LIMIT bounds the threads and
  * MHD_OPTION_CONNECTION_TIMEOUT drops clients that stall while sending a request.
  *
- * Wire details clients depend on (ch-api.md section 0): every response carries
+ * Wire details Cloud Hypervisor's clients depend on: every response carries
  * "Server: Cloud Hypervisor API" and "Content-Type: application/json"; MHD writes
  * "Content-Length: " in the capitalization ch-remote searches for, and none on 204.
  */
@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "api/api_internal.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define API_FLUSH_MS 1000     /* at stop, for answers still being sent */
 
@@ -104,19 +104,19 @@ static enum MHD_Result first_call(struct MHD_Connection *c, const char *url, con
 	if (!ctx->route)
 		return send_error(ctx, c, MHD_HTTP_NOT_FOUND, "Not Found", NULL);
 	if (strcmp(method, ctx->route->method)) {
-		api_fmt(why, sizeof(why), "%s takes %s, not %.16s", short_name(ctx->route),
+		msg_fmt(why, sizeof(why), "%s takes %s, not %.16s", short_name(ctx->route),
 			ctx->route->method, method);
 		return send_error(ctx, c, MHD_HTTP_BAD_REQUEST, "Bad Request", why);
 	}
 	if (n > API_MAX_BODY) {
 		pr_warn_ratelimited("api: refused a %llu-byte request body", n);
-		api_fmt(why, sizeof(why), "request body of %llu bytes exceeds the limit of %u", n,
+		msg_fmt(why, sizeof(why), "request body of %llu bytes exceeds the limit of %u", n,
 			API_MAX_BODY);
 		return send_error(ctx, c, MHD_HTTP_CONTENT_TOO_LARGE, "Payload Too Large", why);
 	}
 	/* CH's vm_action_put_handler: any body is refused; Content-Length: 0 is no body. */
 	if (ctx->route->body == BODY_NONE && (n || te)) {
-		api_fmt(why, sizeof(why), "%s takes no request body", short_name(ctx->route));
+		msg_fmt(why, sizeof(why), "%s takes no request body", short_name(ctx->route));
 		return send_error(ctx, c, MHD_HTTP_BAD_REQUEST, "Bad Request", why);
 	}
 	*answered = false;
@@ -158,7 +158,7 @@ static enum MHD_Result answer_info(struct api_server *srv, struct MHD_Connection
 	if (!info && enomem)
 		return MHD_NO;
 	if (!info) {
-		/* CH: ApiError::VmInfo(VmError::VmNotCreated), 404 since its PR #8320. */
+		/* CH: ApiError::VmInfo(VmError::VmNotCreated), answered 404. */
 		char *json = api_error_json("Error from API", "The VM info is not available",
 					    "VM is not created", NULL);
 
@@ -251,11 +251,11 @@ static enum MHD_Result last_call(struct api_server *srv, struct MHD_Connection *
 	char why[96];
 
 	if (r->body == BODY_NONE && ctx->has_body) {   /* chunked, so not caught up front */
-		api_fmt(why, sizeof(why), "%s takes no request body", short_name(r));
+		msg_fmt(why, sizeof(why), "%s takes no request body", short_name(r));
 		return send_error(ctx, c, MHD_HTTP_BAD_REQUEST, "Bad Request", why);
 	}
 	if (r->body == BODY_REQUIRED && !ctx->len) {
-		api_fmt(why, sizeof(why), "%s needs a JSON request body", short_name(r));
+		msg_fmt(why, sizeof(why), "%s needs a JSON request body", short_name(r));
 		return send_error(ctx, c, MHD_HTTP_BAD_REQUEST, "Bad Request", why);
 	}
 	switch (r->handler) {
@@ -337,24 +337,24 @@ static int lock_socket_path(struct api_server *srv, const char *path, char *err,
 	char lock[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
 	int ret;
 
-	api_fmt(lock, sizeof(lock), "%s.lock", path);
+	msg_fmt(lock, sizeof(lock), "%s.lock", path);
 	srv->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (srv->lock_fd < 0) {
 		ret = -errno;
-		api_fmt(err, errlen, "cannot open %s: %s", lock, strerror(errno));
+		msg_fmt(err, errlen, "cannot open %s: %s", lock, strerror(errno));
 		return ret;
 	}
 	/* CH's acquire_api_socket_lock: a second VMM must not delete a live socket. */
 	if (flock(srv->lock_fd, LOCK_EX | LOCK_NB)) {
 		ret = errno == EWOULDBLOCK ? -EADDRINUSE : -errno;
-		api_fmt(err, errlen, "API socket %s is in use by another process (%s is locked)",
+		msg_fmt(err, errlen, "API socket %s is in use by another process (%s is locked)",
 			path, lock);
 		return ret;
 	}
 	/* We hold the lock, so a socket file there is stale from a crashed run. */
 	if (unlink(path) && errno != ENOENT) {
 		ret = -errno;
-		api_fmt(err, errlen, "cannot remove stale %s: %s", path, strerror(errno));
+		msg_fmt(err, errlen, "cannot remove stale %s: %s", path, strerror(errno));
 		return ret;
 	}
 	return 0;
@@ -366,7 +366,7 @@ static int bind_socket(const char *path, char *err, size_t errlen)
 	int fd, ret;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
-		api_fmt(err, errlen, "API socket path is longer than %zu bytes",
+		msg_fmt(err, errlen, "API socket path is longer than %zu bytes",
 			sizeof(sa.sun_path) - 1);
 		return -ENAMETOOLONG;
 	}
@@ -383,7 +383,7 @@ static int bind_socket(const char *path, char *err, size_t errlen)
 	}
 	return fd;
 fail:
-	api_fmt(err, errlen, "cannot listen on %s: %s", path, strerror(-ret));
+	msg_fmt(err, errlen, "cannot listen on %s: %s", path, strerror(-ret));
 	return ret;
 }
 
@@ -401,7 +401,7 @@ static int start_mhd(struct api_server *srv, int listen_fd, char *err, size_t er
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_END);
 	if (!srv->mhd) {
-		api_fmt(err, errlen, "libmicrohttpd failed to start on the API socket");
+		msg_fmt(err, errlen, "libmicrohttpd failed to start on the API socket");
 		return -EIO;
 	}
 	return 0;
@@ -414,17 +414,17 @@ static int check_inherited(int fd, char *err, size_t errlen)
 	socklen_t len = sizeof(type);
 
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) || type != SOCK_STREAM) {
-		api_fmt(err, errlen, "--api-socket fd=%d is not a stream socket", fd);
+		msg_fmt(err, errlen, "--api-socket fd=%d is not a stream socket", fd);
 		return -ENOTSOCK;
 	}
 	len = sizeof(acc);
 	if (!getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) && !acc &&
 	    listen(fd, API_MAX_CONNECTIONS)) {
-		api_fmt(err, errlen, "--api-socket fd=%d: listen: %s", fd, strerror(errno));
+		msg_fmt(err, errlen, "--api-socket fd=%d: listen: %s", fd, strerror(errno));
 		return -errno;
 	}
 	if (fcntl(fd, F_SETFD, FD_CLOEXEC)) {
-		api_fmt(err, errlen, "--api-socket fd=%d: %s", fd, strerror(errno));
+		msg_fmt(err, errlen, "--api-socket fd=%d: %s", fd, strerror(errno));
 		return -errno;
 	}
 	return 0;

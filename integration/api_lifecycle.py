@@ -127,7 +127,7 @@ def config(kernel, serial, cmdline="cpus=1"):
             "memory": {"size": 256 << 20}, "serial": {"mode": "File", "file": serial}}
 
 
-# CH's answer to vm.power-button without a booted VM (ch-api.md section 1: booted only, else 500).
+# CH's answer to vm.power-button without a booted VM (booted only, else 500).
 POWER_BUTTON_NOT_RUNNING = ["Error from API", "Error triggering power button", "VM is not running"]
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""virtio-blk durability across kill -9 of vireo (issue 4 item 5).
+"""virtio-blk durability across kill -9 of vireo.
 
 The test guest (blkdurable=flush|writethrough) writes 256 sectors of a new pattern on disk 0
 in four requests over the disk's queues, then FLUSHes (flush) or has negotiated no FLUSH, so

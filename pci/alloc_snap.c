@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "pci/internal.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 cJSON *range_alloc_save(const struct range_alloc *a)
 {
@@ -24,15 +24,15 @@ cJSON *range_alloc_save(const struct range_alloc *a)
 	ranges = cJSON_AddArrayToObject(root, "ranges");
 	if (!ranges)
 		goto err;
-	for (i = 0; i < a->nr; i++) {
+	for (i = 0; i < a->used.nr; i++) {
+		const struct range_alloc_entry *r = range_alloc_entry(a, i);
 		cJSON *e = cJSON_CreateObject();
 
 		if (!e)
 			goto err;
 		cJSON_AddItemToArray(ranges, e);
-		if (json_put_u64(e, "base", a->used[i].base) ||
-		    json_put_u64(e, "size", a->used[i].size) ||
-		    json_put_u64(e, "align", a->used[i].align))
+		if (json_put_u64(e, "base", r->base) || json_put_u64(e, "size", r->size) ||
+		    json_put_u64(e, "align", r->align))
 			goto err;
 	}
 	return root;
@@ -123,8 +123,6 @@ int range_alloc_restore(struct range_alloc *a, const cJSON *json, char *err,
 	}
 	range_alloc_destroy(a);
 	a->used = tmp.used;
-	a->nr = tmp.nr;
-	a->cap = tmp.cap;
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/json.h"
 #include "pci/pci.h"
 
 struct cJSON;
@@ -23,10 +24,6 @@ void pci_dev_mark_dirty(struct pci_dev *dev);
 void msix_cfg_written(struct msix *m, unsigned off, unsigned len);
 /* Routes every vector per its mask state, commits, delivers pending; MSI-X lock held. */
 void msix_sync_all_locked(struct msix *m);
-
-/* Lower-case hex of @len bytes / back; -EINVAL unless exactly @len bytes of hex. */
-int json_put_hex(struct cJSON *obj, const char *key, const uint8_t *buf, unsigned len);
-int json_get_hex(const struct cJSON *obj, const char *key, uint8_t *buf, unsigned len);
 
 static inline bool pci_ranges_overlap(unsigned a, unsigned alen, unsigned b, unsigned blen)
 {

@@ -3,7 +3,7 @@
  * The KVM GSI routing table as a pure function. KVM_SET_GSI_ROUTING replaces the whole table,
  * including the default legacy entries the in-kernel irqchip installed (api.rst; 6.1
  * arch/x86/kvm/irq_comm.c default_routing), so every push must carry them again or the
- * legacy interrupts (COM1 on GSI 4) die (vmm-tech 9.5).
+ * legacy interrupts (COM1 on GSI 4) die.
  */
 #include <errno.h>
 #include <stdlib.h>

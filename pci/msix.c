@@ -10,7 +10,7 @@
 
 #include "pci/internal.h"
 #include "pci/msix.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 static bool bit_get(const uint64_t *map, unsigned n)
 {
@@ -153,7 +153,7 @@ static int deliver(struct msix *m, unsigned v)
 /*
  * Brings the routes of vectors [first, last] in line with their mask state (and re-routes
  * unmasked ones when @readdress), commits once, then delivers what was pending and is now
- * unmasked: routes exist before anything is triggered (vmm-tech 5.2). MSI-X lock held.
+ * unmasked: routes exist before anything is triggered (PCI 3.0 6.8.2). MSI-X lock held.
  */
 static void msix_sync(struct msix *m, unsigned first, unsigned last, bool readdress)
 {

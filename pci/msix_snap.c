@@ -12,7 +12,7 @@
 
 #include "pci/internal.h"
 #include "pci/msix.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 static int save_entry(cJSON *table, const struct msix_entry *e)
 {

@@ -19,7 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/bus.h"
+#include "base/bus.h"
+#include "base/ranges.h"
 
 struct cJSON;
 struct msix;
@@ -43,15 +44,20 @@ struct pci_dev;
  * -ENOSPC exhausted; -ENOENT unknown base; -ENOMEM.
  */
 struct range_alloc_entry {
-	uint64_t base, size, align;
+	uint64_t base, size, align;       /* base, size: a struct range (base/ranges.h) */
 };
 
 struct range_alloc {
 	char name[16];
 	uint64_t base, size;
-	struct range_alloc_entry *used;   /* sorted by base, non-overlapping */
-	unsigned nr, cap;
+	struct range_array used;          /* of struct range_alloc_entry */
 };
+
+static inline const struct range_alloc_entry *range_alloc_entry(const struct range_alloc *a,
+								unsigned i)
+{
+	return range_at(&a->used, i);
+}
 
 int range_alloc_init(struct range_alloc *a, const char *name, uint64_t base, uint64_t size);
 void range_alloc_destroy(struct range_alloc *a);
@@ -278,34 +284,6 @@ extern const struct bus_device_ops pci_ecam_ops;
  * be identical (same device), BAR placements aligned; then maps the BARs that were mapped.
  * For a device added to a segment with the VM paused.
  */
-/*
- * Snapshot JSON helpers shared by pci/ and virtio/: u64 as "0x..." strings (1-16 hex digits),
- * since cJSON numbers are doubles and lose u64 precision. 0, -ENOMEM or -EINVAL.
- */
-int json_put_u64(struct cJSON *obj, const char *key, uint64_t val);
-int json_get_u64(const struct cJSON *obj, const char *key, uint64_t *val);
-int json_get_bool(const struct cJSON *obj, const char *key, bool *val);
-
-/*
- * Restore errors: a snapshot is untrusted input, and each rejection is one line naming the
- * field and the bad value, "<where>.<key>: <problem>" ("<key>: ..." when @where is NULL or
- * empty, "<where>: ..." when @key is NULL), written to @err; returns -EINVAL. Paths are
- * relative to the section a restore function is given (its caller knows where that section
- * sits and prefixes it, e.g. "state.json: devices._disk0.virtio."), so the restore functions
- * below always start their message with a field, never with a bare problem, except for a
- * section that is not a JSON object at all (callers check that first).
- */
-int json_field_err(char *err, size_t errlen, const char *where, const char *key,
-		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-/* json_get_u64 / json_get_bool reporting like json_field_err: "missing", "expected ...". */
-int json_field_u64(const struct cJSON *obj, const char *where, const char *key, uint64_t *val,
-		   char *err, size_t errlen);
-int json_field_bool(const struct cJSON *obj, const char *where, const char *key, bool *val,
-		    char *err, size_t errlen);
-/* An integral JSON number in [0, @max]. */
-int json_field_num(const struct cJSON *obj, const char *where, const char *key, uint64_t max,
-		   uint64_t *val, char *err, size_t errlen);
-
 struct cJSON *pci_dev_save(struct pci_dev *dev);
 /* -EINVAL with @err naming the field ("cfg[0x0]: ...", "bars[2].addr: ..."), or -ENOMEM. */
 int pci_dev_restore(struct pci_dev *dev, const struct cJSON *json, char *err, size_t errlen);

@@ -6,14 +6,14 @@
  * 64-bit BAR whose high dword is still to come, COMMAND decode changes. The owner side
  * (apply lock, no bus lock) compares that with what the owner was last told (placement and
  * mapped) and issues map/unmap/move, rolling the register back when a move fails. The rules
- * follow PCI 3.0 6.2.5.1 and the detection rules of vmm-tech 4.5 (Cloud Hypervisor's
- * detect_bar_reprogramming, kvmtool's pci_config_bar_wr).
+ * follow PCI 3.0 6.2.5.1 and docs/pci.md (the detection rules of Cloud Hypervisor's
+ * detect_bar_reprogramming and kvmtool's pci_config_bar_wr).
  */
 #include <errno.h>
 #include <inttypes.h>
 
 #include "pci/internal.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 static unsigned bar_reg(unsigned bar)
 {
@@ -132,7 +132,7 @@ void pci_bar_reg_written(struct pci_dev *dev, unsigned reg, bool probe)
 	if (dev->bar[reg].type != PCI_BAR_NONE) {
 		b = &dev->bar[reg];
 		b->probe_lo = probe;
-		/* A 64-bit BAR moves only once its high dword is written too (vmm-tech 4.5). */
+		/* A 64-bit BAR moves only once its high dword is written too (docs/pci.md). */
 		if (!probe && b->type == PCI_BAR_MEM64)
 			b->hi_pending = true;
 	} else if (reg > 0 && dev->bar[reg - 1].type == PCI_BAR_MEM64) {

@@ -13,7 +13,7 @@
 
 #include "pci/internal.h"
 #include "pci/msix.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 static int save_bar(cJSON *bars, const struct pci_bar *b)
 {
@@ -67,65 +67,6 @@ cJSON *pci_dev_save(struct pci_dev *dev)
 		return NULL;
 	}
 	return root;
-}
-
-/* ------------------------------------------------------------------ restore errors */
-
-int json_field_err(char *err, size_t errlen, const char *where, const char *key,
-		   const char *fmt, ...)
-{
-	bool has_where = where && where[0];
-	char msg[192];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (errlen)
-		snprintf(err, errlen, "%s%s%s%s%s", has_where ? where : "",
-			 has_where && key && key[0] != '[' ? "." : "", key ? key : "",
-			 has_where || key ? ": " : "", msg);
-	return -EINVAL;
-}
-
-int json_field_u64(const cJSON *obj, const char *where, const char *key, uint64_t *val,
-		   char *err, size_t errlen)
-{
-	if (!cJSON_GetObjectItemCaseSensitive(obj, key))
-		return json_field_err(err, errlen, where, key, "missing");
-	if (json_get_u64(obj, key, val))
-		return json_field_err(err, errlen, where, key,
-				      "expected a \"0x...\" hex string of at most 16 digits");
-	return 0;
-}
-
-int json_field_bool(const cJSON *obj, const char *where, const char *key, bool *val,
-		    char *err, size_t errlen)
-{
-	if (!cJSON_GetObjectItemCaseSensitive(obj, key))
-		return json_field_err(err, errlen, where, key, "missing");
-	if (json_get_bool(obj, key, val))
-		return json_field_err(err, errlen, where, key, "expected true or false");
-	return 0;
-}
-
-int json_field_num(const cJSON *obj, const char *where, const char *key, uint64_t max,
-		   uint64_t *val, char *err, size_t errlen)
-{
-	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
-	double d;
-
-	if (!item)
-		return json_field_err(err, errlen, where, key, "missing");
-	if (!cJSON_IsNumber(item))
-		return json_field_err(err, errlen, where, key, "expected an integer in 0..%llu",
-				      (unsigned long long)max);
-	d = cJSON_GetNumberValue(item);
-	if (!(d >= 0) || d > (double)max || (double)(uint64_t)d != d)
-		return json_field_err(err, errlen, where, key, "%.17g is not an integer in 0..%llu",
-				      d, (unsigned long long)max);
-	*val = (uint64_t)d;
-	return 0;
 }
 
 /* ------------------------------------------------------------------ restore */

@@ -4,7 +4,7 @@ set -euo pipefail
 
 packages=(
 	gcc binutils make meson ninja-build pkg-config python3
-	libfdt-dev libmicrohttpd-dev libcjson-dev libseccomp-dev libcmocka-dev liburing-dev fio
+	libmicrohttpd-dev libcjson-dev libseccomp-dev libcmocka-dev liburing-dev fio
 	acpica-tools qemu-system-x86 curl time
 	# the nested KVM test host and the stock-Linux suite (integration/host, integration/linux)
 	busybox-static cpio kmod lz4 e2fsprogs

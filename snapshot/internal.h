@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "snapshot/snapshot.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 struct cJSON;
 
@@ -67,8 +67,6 @@ int snap_get_table(const struct cJSON *obj, const char *key, void *base,
 		   const struct snap_field *f, unsigned n, const char *const *extra,
 		   struct snap_ctx *c);
 
-/* Strict "0x" + 1-16 hex digits. */
-int snap_parse_hex(const char *s, uint64_t *val);
 /* A member object/array/number with an error naming it when absent or of the wrong type. */
 const struct cJSON *snap_get_object(const struct cJSON *obj, const char *key, struct snap_ctx *c);
 const struct cJSON *snap_get_array(const struct cJSON *obj, const char *key, struct snap_ctx *c);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pci/pci.h"
+#include "base/json.h"
 #include "snapshot/internal.h"
 
 void snap_ctx_init(struct snap_ctx *c, const char *file, const char *where, char *err,
@@ -41,37 +41,20 @@ void snap_ctx_pop(struct snap_ctx *c, size_t mark)
 	c->where[mark] = '\0';
 }
 
+/* "<file>: " and then the field path as every restore names it (json_field_err). */
 int snap_fail(struct snap_ctx *c, const char *field, const char *fmt, ...)
 {
 	char msg[160];
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (!c->where[0] && !field)
-		snprintf(c->err, c->errlen, "%s: %s", c->file, msg);
-	else
-		snprintf(c->err, c->errlen, "%s: %s%s%s: %s", c->file, c->where,
-			 c->where[0] && field ? "." : "", field ? field : "", msg);
-	return -EINVAL;
-}
-
-int snap_parse_hex(const char *s, uint64_t *val)
-{
-	size_t i, n;
-	char *end;
-
-	if (!s || strncmp(s, "0x", 2))
+	n = snprintf(c->err, c->errlen, "%s: ", c->file);
+	if (n < 0 || (size_t)n >= c->errlen)
 		return -EINVAL;
-	n = strlen(s + 2);
-	if (n < 1 || n > 16)
-		return -EINVAL;
-	for (i = 0; i < n; i++)
-		if (!strchr("0123456789abcdefABCDEF", s[2 + i]))
-			return -EINVAL;
-	*val = strtoull(s + 2, &end, 16);
-	return 0;
+	return json_field_err(c->err + n, c->errlen - (size_t)n, c->where, field, "%s", msg);
 }
 
 /* ------------------------------------------------------------------ field tables */
@@ -119,14 +102,6 @@ static cJSON *field_parent(cJSON *obj, const char *name, const char **leaf, bool
 	return obj;
 }
 
-static cJSON *hex_string(uint64_t v)
-{
-	char buf[24];
-
-	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)v);
-	return cJSON_CreateString(buf);
-}
-
 int snap_fields_put(cJSON *obj, const void *base, const struct snap_field *f, unsigned n)
 {
 	unsigned i, k;
@@ -144,7 +119,7 @@ int snap_fields_put(cJSON *obj, const void *base, const struct snap_field *f, un
 		}
 		arr = cJSON_AddArrayToObject(parent, leaf);
 		for (k = 0; arr && k < f->count; k++)
-			if (!cJSON_AddItemToArray(arr, hex_string(field_load(base, f, k))))
+			if (!cJSON_AddItemToArray(arr, json_create_u64(field_load(base, f, k))))
 				arr = NULL;
 		if (!arr)
 			return -ENOMEM;
@@ -157,7 +132,7 @@ static int value_get(const cJSON *item, const struct snap_field *f, struct snap_
 {
 	if (!item)
 		return snap_fail(c, name, "missing");
-	if (snap_parse_hex(cJSON_GetStringValue(item), v))
+	if (json_parse_u64(cJSON_GetStringValue(item), v))
 		return snap_fail(c, name, "expected a \"0x...\" hex string of at most 16 digits");
 	if (*v > field_max(f))
 		return snap_fail(c, name, "0x%llx is above 0x%llx", (unsigned long long)*v,

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pci/pci.h"
+#include "base/json.h"
 #include "snapshot/internal.h"
 
 #define PAGE SNAP_PAGE

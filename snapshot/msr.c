@@ -13,7 +13,7 @@
 #include <sys/ioctl.h>
 
 #include "snapshot/internal.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define MSR_BATCH 64
 

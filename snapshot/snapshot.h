@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/memory.h"
+#include "base/memory.h"
 
 struct cJSON;
 
@@ -88,7 +88,7 @@ struct snap_vcpu {
 };
 
 /*
- * Reads every piece of vCPU state, in vmm-tech.md 8.2 order (MP state first: it makes KVM
+ * Reads every piece of vCPU state, in dependency order (MP state first: it makes KVM
  * accept pending APIC events; vCPU events last). The vCPU must be out of KVM_RUN with any
  * PIO/MMIO exit completed (vm_pause()), and every other vCPU paused too.
  */

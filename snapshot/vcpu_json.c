@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pci/pci.h"
+#include "base/json.h"
 #include "snapshot/internal.h"
 
 #define MAX_MSRS        1024
@@ -154,12 +154,12 @@ static int get_map(const cJSON *map, const char *key, unsigned max, uint32_t *id
 	if (cJSON_GetArraySize(map) > (int)max)
 		return snap_fail(c, key, "more than %u entries", max);
 	cJSON_ArrayForEach(e, map) {
-		if (snap_parse_hex(e->string, &index) || index > UINT32_MAX)
+		if (json_parse_u64(e->string, &index) || index > UINT32_MAX)
 			return snap_fail(c, key, "key \"%s\" is not a 32-bit \"0x...\" index",
 					 e->string);
 		if (cJSON_GetObjectItemCaseSensitive(map, e->string) != e)
 			return snap_fail(c, key, "duplicate index %s", e->string);
-		if (snap_parse_hex(cJSON_GetStringValue(e), &val[n]))
+		if (json_parse_u64(cJSON_GetStringValue(e), &val[n]))
 			return snap_fail(c, key, "%s: expected a \"0x...\" hex string", e->string);
 		idx[n++] = (uint32_t)index;
 	}

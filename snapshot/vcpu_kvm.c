@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * vCPU state through KVM ioctls. Save follows vmm-tech.md 8.2, restore 8.3; the reasons for
- * the restore order are in docs/snapshot.md. Optional state (XSAVE, XCRs, debug registers,
- * TSC rate) is probed with KVM_CHECK_EXTENSION: what this KVM cannot give is recorded as absent
+ * vCPU state through KVM ioctls: MP state first and vCPU events last on save; the reasons
+ * for the restore order are in docs/snapshot.md. Optional state (XSAVE, XCRs, debug
+ * registers, TSC rate) is probed with KVM_CHECK_EXTENSION: what this KVM cannot give is recorded as absent
  * and logged, and a snapshot holding state this KVM cannot take back is refused by name.
  */
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <sys/ioctl.h>
 
 #include "snapshot/internal.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define XSAVE_LEGACY_SIZE 4096        /* struct kvm_xsave: KVM_GET_XSAVE without XSAVE2 */
 #define TSC_KHZ_TOLERANCE_PPM 250     /* KVM's own tolerance before it needs TSC scaling */

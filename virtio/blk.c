@@ -18,9 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/json.h"
 #include "virtio/blk_internal.h"
-#include "vmm/config.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define LATENCY_SCALE 10000ULL           /* CH reports avg / LATENCY_SCALE */
 
@@ -225,44 +225,38 @@ static void blk_resume(struct virtio_dev *vd)
 	blk_queues_resume(vd->opaque);
 }
 
-static const struct virtio_device_ops blk_ops_template = {
-	.type = VIRTIO_ID_BLOCK,
-	.config_size = sizeof(struct virtio_blk_config),
-	.config_read = blk_config_read,
-	.config_write = blk_config_write,
-	.activate = blk_activate,
-	.reset = blk_reset,
-	.pause = blk_pause,
-	.resume = blk_resume,
-};
-
-static int check_cfg(const struct disk_config *cfg, unsigned *nq, unsigned *qs, char *err,
-		     size_t errlen)
+static int check_params(const struct virtio_blk_params *cfg, unsigned *nq, unsigned *qs,
+			char *err, size_t errlen)
 {
 	*nq = cfg->num_queues ? cfg->num_queues : 1;
 	*qs = cfg->queue_size ? cfg->queue_size : 128;
 	if (!cfg->path || !*cfg->path)
 		return set_err(err, errlen, -EINVAL, "disk: no path given");
-	if (*nq > VIRTIO_PCI_MAX_QUEUES || *nq + 1 > MSIX_MAX_VECTORS)
+	if (*nq > VIRTIO_BLK_MAX_QUEUES)
 		return set_err(err, errlen, -EINVAL, "disk '%s': num_queues=%u is out of range "
-			    "(1-%u)", cfg->path, *nq, VIRTIO_PCI_MAX_QUEUES);
+			    "(1-%u)", cfg->path, *nq, VIRTIO_BLK_MAX_QUEUES);
 	if (*qs < 2 || *qs > VIRTQ_MAX_SIZE || (*qs & (*qs - 1)))
 		return set_err(err, errlen, -EINVAL, "disk '%s': queue_size=%u is not a power of two "
 			    "in 2-%u", cfg->path, *qs, VIRTQ_MAX_SIZE);
 	return 0;
 }
 
-static void init_ops(struct virtio_blk *blk)
+static const struct virtio_device_ops blk_ops;
+
+/* Per disk: its queues and sizes, and RO or DISCARD + WRITE_ZEROES by its mode. */
+static struct virtio_dev_params dev_params(const struct virtio_blk *blk)
 {
-	blk->ops = blk_ops_template;
-	blk->ops.num_queues = (uint16_t)blk->num_queues;
-	blk->ops.max_queue_size = (uint16_t)blk->queue_size;
-	blk->ops.features = BLK_FEATURES;
+	uint64_t features = BLK_FEATURES;
+
 	if (blk->readonly)
-		blk->ops.features |= VIRTIO_BIT(VIRTIO_BLK_F_RO);
+		features |= VIRTIO_BIT(VIRTIO_BLK_F_RO);
 	else
-		blk->ops.features |= VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) |
-				     VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES);
+		features |= VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) | VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES);
+	return (struct virtio_dev_params){
+		.type = VIRTIO_ID_BLOCK, .nr_queues = blk->num_queues,
+		.max_queue_size = (uint16_t)blk->queue_size,
+		.config_size = sizeof(struct virtio_blk_config), .features = features,
+	};
 }
 
 static int pick_engine(struct virtio_blk *blk, enum virtio_blk_engine engine, char *err,
@@ -284,13 +278,14 @@ static int pick_engine(struct virtio_blk *blk, enum virtio_blk_engine engine, ch
 	return 0;
 }
 
-int virtio_blk_new(const struct disk_config *cfg, enum virtio_blk_engine engine,
-		   struct virtio_blk **out, char *err, size_t errlen)
+int virtio_blk_new(const struct virtio_blk_params *cfg, enum virtio_blk_engine engine,
+		   const struct guest_mem *mem, struct virtio_blk **out, char *err, size_t errlen)
 {
+	struct virtio_dev_params params;
 	struct virtio_blk *blk;
 	struct geometry g;
 	unsigned nq, qs;
-	int ret = check_cfg(cfg, &nq, &qs, err, errlen);
+	int ret = check_params(cfg, &nq, &qs, err, errlen);
 
 	*out = NULL;
 	if (ret)
@@ -323,14 +318,21 @@ int virtio_blk_new(const struct disk_config *cfg, enum virtio_blk_engine engine,
 		ret = set_err(err, errlen, -ENOMEM, "disk '%s': out of memory", blk->path);
 		goto err_rl;
 	}
+	params = dev_params(blk);
+	ret = virtio_dev_init(&blk->vdev, &params, &blk_ops, blk, mem);
+	if (ret) {
+		set_err(err, errlen, ret, "disk '%s': %s", blk->path, strerror(-ret));
+		goto err_queues;
+	}
 	build_id(blk, cfg->serial);
 	build_config(blk, &g);
-	init_ops(blk);
 	blk->ctr.read_latency_min = blk->ctr.read_latency_max = UINT64_MAX;
 	blk->ctr.write_latency_min = blk->ctr.write_latency_max = UINT64_MAX;
 	*out = blk;
 	return 0;
 
+err_queues:
+	free(blk->queues);
 err_rl:
 	rate_limiter_destroy(&blk->rl);
 err_close:
@@ -349,13 +351,14 @@ void virtio_blk_free(struct virtio_blk *blk)
 	rate_limiter_destroy(&blk->rl);
 	close(blk->fd);
 	free(blk->queues);
+	virtio_dev_fini(&blk->vdev);
 	free(blk->path);
 	free(blk);
 }
 
-const struct virtio_device_ops *virtio_blk_ops(const struct virtio_blk *blk)
+struct virtio_dev *virtio_blk_dev(struct virtio_blk *blk)
 {
-	return &blk->ops;
+	return &blk->vdev;
 }
 
 uint64_t virtio_blk_capacity(const struct virtio_blk *blk)
@@ -530,3 +533,62 @@ int virtio_blk_restore(struct virtio_blk *blk, const struct cJSON *json, char *e
 	}
 	return 0;
 }
+
+/* ------------------------------------------------------------------ ops */
+
+/* Cloud Hypervisor's block counter names first, then vireo's. */
+static bool blk_counters_json(struct virtio_dev *vd, cJSON *o)
+{
+	struct virtio_blk_counters c;
+	uint64_t rejected = 0;
+
+	virtio_blk_counters(vd->opaque, &c);
+	for (unsigned r = 0; r < VIRTIO_BLK_R_NR; r++)
+		rejected += c.rejected[r];
+	return !(json_put_count(o, "read_bytes", c.read_bytes) ||
+		 json_put_count(o, "write_bytes", c.write_bytes) ||
+		 json_put_count(o, "read_ops", c.read_ops) ||
+		 json_put_count(o, "write_ops", c.write_ops) ||
+		 json_put_count(o, "read_latency_min", c.read_latency_min) ||
+		 json_put_count(o, "read_latency_max", c.read_latency_max) ||
+		 json_put_count(o, "read_latency_avg", c.read_latency_avg) ||
+		 json_put_count(o, "write_latency_min", c.write_latency_min) ||
+		 json_put_count(o, "write_latency_max", c.write_latency_max) ||
+		 json_put_count(o, "write_latency_avg", c.write_latency_avg) ||
+		 json_put_count(o, "flush_ops", c.flush_ops) ||
+		 json_put_count(o, "discard_ops", c.discard_ops) ||
+		 json_put_count(o, "write_zeroes_ops", c.write_zeroes_ops) ||
+		 json_put_count(o, "io_errors", c.io_errors) ||
+		 json_put_count(o, "throttled", c.throttled) ||
+		 json_put_count(o, "bounced_requests", c.bounced) ||
+		 json_put_count(o, "rejected_requests", rejected));
+}
+
+static cJSON *blk_save(struct virtio_dev *vd)
+{
+	return virtio_blk_save(vd->opaque);
+}
+
+static int blk_restore(struct virtio_dev *vd, const cJSON *json, char *err, size_t errlen)
+{
+	return virtio_blk_restore(vd->opaque, json, err, errlen);
+}
+
+static void blk_destroy(struct virtio_dev *vd)
+{
+	virtio_blk_free(vd->opaque);
+}
+
+static const struct virtio_device_ops blk_ops = {
+	.name = "blk",
+	.config_read = blk_config_read,
+	.config_write = blk_config_write,
+	.activate = blk_activate,
+	.reset = blk_reset,
+	.pause = blk_pause,
+	.resume = blk_resume,
+	.save = blk_save,
+	.restore = blk_restore,
+	.counters = blk_counters_json,
+	.destroy = blk_destroy,
+};

@@ -7,7 +7,7 @@
 #include <linux/virtio_blk.h>
 #include <sys/uio.h>
 
-#include "virtio/virtio.h"
+#include "virtio/blk.h"
 
 struct blk_queue;
 
@@ -38,7 +38,7 @@ struct blk_req {
 
 /* The disk, shared by every queue. */
 struct virtio_blk {
-	struct virtio_device_ops ops;     /* filled once at creation, const afterwards */
+	struct virtio_dev vdev;           /* what the transport carries */
 	int fd;
 	char *path;
 	bool readonly, direct;
@@ -88,11 +88,8 @@ struct blk_queue {
 	unsigned idx;
 	pthread_t thread;
 	bool running;
-	int ctl_fd, epfd, timer_fd;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool stop, pause_req, paused;     /* under lock */
-	int ctl_flag;                     /* atomic: stop or pause requested */
+	struct virtio_thread_ctl ctl;     /* stop / pause, shared with the worker's handshake */
+	int epfd, timer_fd;
 	struct virtq_chain chain;
 	struct blk_io io;
 	struct blk_req *reqs;

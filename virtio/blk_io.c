@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "virtio/blk_internal.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 /* ------------------------------------------------------------------ helpers */
 

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "virtio/blk_internal.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 /* eventfd / timerfd: one read returns and resets the whole count. */
 static void drain_fd(int fd)
@@ -199,7 +199,7 @@ static bool handle_chain(struct blk_queue *q)
 
 static bool ctl_requested(const struct blk_queue *q)
 {
-	return __atomic_load_n(&q->ctl_flag, __ATOMIC_ACQUIRE);
+	return virtio_ctl_pending(&q->ctl);
 }
 
 /* Pops and starts requests: true when the ring is empty, false when something stopped us. */
@@ -245,36 +245,19 @@ static void process(struct blk_queue *q)
 
 /* ------------------------------------------------------------------ thread */
 
-static void set_ctl(struct blk_queue *q)
-{
-	__atomic_store_n(&q->ctl_flag, q->stop || q->pause_req, __ATOMIC_RELEASE);
-}
-
 /* Control event: finishes what is in flight, parks while paused; true = exit. */
 static bool handle_ctl(struct blk_queue *q)
 {
-	bool stop;
-
-	drain_fd(q->ctl_fd);
 	blk_io_wait_all(q);
 	notify(q);
-	pthread_mutex_lock(&q->lock);
-	while (q->pause_req && !q->stop) {
-		q->paused = true;
-		pthread_cond_broadcast(&q->cond);
-		pthread_cond_wait(&q->cond, &q->lock);
-	}
-	q->paused = false;
-	stop = q->stop;
-	pthread_mutex_unlock(&q->lock);
-	return stop;
+	return virtio_ctl_handle(&q->ctl);
 }
 
 int blk_queue_event_fd(const struct blk_queue *q, unsigned ev)
 {
 	if (ev == BLK_EV_KICK)
 		return virtio_dev_kick_fd(q->vd, q->idx);
-	return ev == BLK_EV_TIMER ? q->timer_fd : q->ctl_fd;
+	return ev == BLK_EV_TIMER ? q->timer_fd : q->ctl.fd;
 }
 
 bool blk_queue_events(struct blk_queue *q, unsigned events)
@@ -337,13 +320,10 @@ static void *queue_main(void *arg)
 		else
 			epoll_run(q);
 	}
-	if (!q->stop) {
+	if (!virtio_ctl_stopping(&q->ctl)) {
 		/* Only a broken epoll or ring gets here: finish, and let nobody wait for us. */
 		blk_io_wait_all(q);
-		pthread_mutex_lock(&q->lock);
-		q->stop = true;
-		pthread_cond_broadcast(&q->cond);
-		pthread_mutex_unlock(&q->lock);
+		virtio_ctl_exited(&q->ctl);
 	}
 	return NULL;
 }
@@ -381,9 +361,11 @@ static int open_fds(struct blk_queue *q)
 {
 	int ret;
 
-	q->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ret = virtio_ctl_init(&q->ctl);
+	if (ret)
+		return ret;
 	q->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (q->ctl_fd < 0 || q->timer_fd < 0)
+	if (q->timer_fd < 0)
 		return -errno;
 	ret = blk_io_init(q, q->nr_slots);
 	if (ret || q->io.uring)
@@ -391,7 +373,7 @@ static int open_fds(struct blk_queue *q)
 	q->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (q->epfd < 0)
 		return -errno;
-	ret = ep_add(q->epfd, q->ctl_fd, BLK_EV_CTL);
+	ret = ep_add(q->epfd, q->ctl.fd, BLK_EV_CTL);
 	ret = ret ?: ep_add(q->epfd, virtio_dev_kick_fd(q->vd, q->idx), BLK_EV_KICK);
 	return ret ?: ep_add(q->epfd, q->timer_fd, BLK_EV_TIMER);
 }
@@ -407,15 +389,13 @@ static void close_fd(int *fd)
 static void queue_free(struct blk_queue *q)
 {
 	blk_io_exit(q);
-	close_fd(&q->ctl_fd);
+	virtio_ctl_destroy(&q->ctl);
 	close_fd(&q->timer_fd);
 	close_fd(&q->epfd);
 	virtq_chain_free(&q->chain);
 	free(q->reqs);
 	free(q->iovs);
 	free(q->free_slots);
-	pthread_cond_destroy(&q->cond);
-	pthread_mutex_destroy(&q->lock);
 	memset(q, 0, sizeof(*q));
 }
 
@@ -426,9 +406,7 @@ static int queue_start(struct virtio_blk *blk, struct virtio_dev *vd, unsigned i
 	int ret;
 
 	memset(q, 0, sizeof(*q));
-	q->ctl_fd = q->timer_fd = q->epfd = -1;
-	pthread_mutex_init(&q->lock, NULL);
-	pthread_cond_init(&q->cond, NULL);
+	q->ctl.fd = q->timer_fd = q->epfd = -1;
 	q->blk = blk;
 	q->vd = vd;
 	q->idx = idx;
@@ -464,29 +442,13 @@ int blk_queues_start(struct virtio_blk *blk, struct virtio_dev *vd)
 	return 0;
 }
 
-static void request(struct blk_queue *q, bool stop)
-{
-	uint64_t one = 1;
-
-	pthread_mutex_lock(&q->lock);
-	if (stop)
-		q->stop = true;
-	else
-		q->pause_req = true;
-	set_ctl(q);
-	pthread_cond_broadcast(&q->cond);
-	pthread_mutex_unlock(&q->lock);
-	if (write(q->ctl_fd, &one, sizeof(one)) < 0)
-		pr_err("disk '%s': control eventfd: %s", q->blk->path, strerror(errno));
-}
-
 void blk_queues_stop(struct virtio_blk *blk)
 {
 	unsigned i;
 
 	for (i = 0; i < blk->num_queues; i++) {
 		if (blk->queues[i].running)
-			request(&blk->queues[i], true);
+			virtio_ctl_request(&blk->queues[i].ctl, true);
 	}
 	for (i = 0; i < blk->num_queues; i++) {
 		if (!blk->queues[i].running)
@@ -503,17 +465,11 @@ void blk_queues_pause(struct virtio_blk *blk)
 	/* All queues quiesce in parallel, then we wait for each. */
 	for (i = 0; i < blk->num_queues; i++) {
 		if (blk->queues[i].running)
-			request(&blk->queues[i], false);
+			virtio_ctl_request(&blk->queues[i].ctl, false);
 	}
 	for (i = 0; i < blk->num_queues; i++) {
-		struct blk_queue *q = &blk->queues[i];
-
-		if (!q->running)
-			continue;
-		pthread_mutex_lock(&q->lock);
-		while (!q->paused && !q->stop)
-			pthread_cond_wait(&q->cond, &q->lock);
-		pthread_mutex_unlock(&q->lock);
+		if (blk->queues[i].running)
+			virtio_ctl_wait_parked(&blk->queues[i].ctl);
 	}
 }
 
@@ -522,14 +478,7 @@ void blk_queues_resume(struct virtio_blk *blk)
 	unsigned i;
 
 	for (i = 0; i < blk->num_queues; i++) {
-		struct blk_queue *q = &blk->queues[i];
-
-		if (!q->running)
-			continue;
-		pthread_mutex_lock(&q->lock);
-		q->pause_req = false;
-		set_ctl(q);
-		pthread_cond_broadcast(&q->cond);
-		pthread_mutex_unlock(&q->lock);
+		if (blk->queues[i].running)
+			virtio_ctl_resume(&blk->queues[i].ctl);
 	}
 }

@@ -20,14 +20,18 @@
 
 #include <linux/virtio_console.h>
 
-#include "virtio/virtio.h"
-#include "vmm/log.h"
+#include <cjson/cJSON.h>
+
+#include "base/json.h"
+#include "base/log.h"
+#include "virtio/console.h"
 
 #define CONSOLE_CFG_SIZE  12           /* cols, rows, max_nr_ports, emerg_wr (5.3.4) */
 #define CONSOLE_EMERG_OFF 8
 #define CONSOLE_RX_BUF    256
 
 struct virtio_console {
+	struct virtio_dev vdev;
 	int in_fd, out_fd;
 	struct virtio_worker worker;
 	struct virtq_chain rx_chain, tx_chain;
@@ -257,12 +261,23 @@ static void console_resume(struct virtio_dev *vd)
 	virtio_worker_resume(&con->worker);
 }
 
-const struct virtio_device_ops virtio_console_ops = {
-	.type = VIRTIO_ID_CONSOLE,
-	.num_queues = 2,
-	.max_queue_size = VIRTIO_CONSOLE_QUEUE_SIZE,
-	.config_size = CONSOLE_CFG_SIZE,
-	.features = VIRTIO_BIT(VIRTIO_CONSOLE_F_EMERG_WRITE),
+static bool console_counters(struct virtio_dev *vd, cJSON *out)
+{
+	struct virtio_console_stats st;
+
+	virtio_console_stats(vd->opaque, &st);
+	return !json_put_count(out, "tx_bytes", st.tx_bytes) &&
+	       !json_put_count(out, "tx_dropped", st.tx_dropped) &&
+	       !json_put_count(out, "rx_bytes", st.rx_bytes);
+}
+
+static void console_destroy(struct virtio_dev *vd)
+{
+	virtio_console_free(vd->opaque);
+}
+
+static const struct virtio_device_ops console_ops = {
+	.name = "console",
 	.config_read = console_config_read,
 	.config_write = console_config_write,
 	.activate = console_activate,
@@ -270,9 +285,16 @@ const struct virtio_device_ops virtio_console_ops = {
 	.queue_notify = console_queue_notify,
 	.pause = console_pause,
 	.resume = console_resume,
+	.counters = console_counters,
+	.destroy = console_destroy,
 };
 
-struct virtio_console *virtio_console_new(int in_fd, int out_fd)
+static const struct virtio_dev_params console_params = {
+	.type = VIRTIO_ID_CONSOLE, .nr_queues = 2, .max_queue_size = VIRTIO_CONSOLE_QUEUE_SIZE,
+	.config_size = CONSOLE_CFG_SIZE, .features = VIRTIO_BIT(VIRTIO_CONSOLE_F_EMERG_WRITE),
+};
+
+struct virtio_console *virtio_console_new(int in_fd, int out_fd, const struct guest_mem *mem)
 {
 	struct virtio_console *con = calloc(1, sizeof(*con));
 	unsigned cap = virtq_chain_max(VIRTIO_CONSOLE_QUEUE_SIZE);
@@ -281,6 +303,8 @@ struct virtio_console *virtio_console_new(int in_fd, int out_fd)
 		return NULL;
 	con->in_fd = in_fd;
 	con->out_fd = out_fd;
+	if (virtio_dev_init(&con->vdev, &console_params, &console_ops, con, mem))
+		goto err_free;
 	if (virtq_chain_init(&con->rx_chain, cap) || virtq_chain_init(&con->tx_chain, cap))
 		goto err_chains;
 	if (virtio_worker_init(&con->worker))
@@ -290,8 +314,15 @@ struct virtio_console *virtio_console_new(int in_fd, int out_fd)
 err_chains:
 	virtq_chain_free(&con->rx_chain);
 	virtq_chain_free(&con->tx_chain);
+	virtio_dev_fini(&con->vdev);
+err_free:
 	free(con);
 	return NULL;
+}
+
+struct virtio_dev *virtio_console_dev(struct virtio_console *con)
+{
+	return &con->vdev;
 }
 
 void virtio_console_free(struct virtio_console *con)
@@ -301,6 +332,7 @@ void virtio_console_free(struct virtio_console *con)
 	virtio_worker_destroy(&con->worker);
 	virtq_chain_free(&con->rx_chain);
 	virtq_chain_free(&con->tx_chain);
+	virtio_dev_fini(&con->vdev);
 	free(con);
 }
 

@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "virtio/virtio.h"
+#include "virtio/pci.h"
 
 #define VP_STATUS_READY (VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | \
 			 VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK)
@@ -14,11 +14,6 @@ enum { VP_NR_NONE, VP_NR_CLAIMED, VP_NR_SHOWN };
 
 /* Status bits a driver may set (2.1); NEEDS_RESET is the device's. */
 #define VP_STATUS_DRIVER_BITS (VP_STATUS_READY | VIRTIO_CONFIG_S_FAILED)
-
-static inline struct virtio_pci *vp_of(const struct virtio_dev *vd)
-{
-	return (struct virtio_pci *)((const char *)vd - offsetof(struct virtio_pci, vdev));
-}
 
 static inline void vp_count(uint64_t *counter)
 {
@@ -30,8 +25,8 @@ static inline bool vp_is_pow2(uint64_t v)
 	return v && !(v & (v - 1));
 }
 
-/* Features the transport offers for @ops: the device's plus VERSION_1 and the ring ones. */
-uint64_t vp_offered(const struct virtio_device_ops *ops);
+/* Features the transport offers for @vd: the device's plus VERSION_1 and the ring ones. */
+uint64_t vp_offered(const struct virtio_dev *vd);
 
 /* pci_common.c: common configuration structure (4.1.4.3), @off relative to it. Lock taken. */
 void vp_common_read(struct virtio_pci *vp, unsigned off, uint8_t *data, unsigned len);

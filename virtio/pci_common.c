@@ -5,14 +5,14 @@
  * vectors, and the per-queue registers. Every access runs under vp->lock.
  *
  * Queue registers are the driver's scratch until queue_enable: enabling validates them
- * (vmm-tech 6.7) and hands them to the virtqueue, after which they are read-only, so a
- * worker never sees its ring move under it.
+ * (size, alignment, rings inside RAM: virtq_check_rings) and hands them to the virtqueue,
+ * after which they are read-only, so a worker never sees its ring move under it.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "virtio/internal.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 static uint32_t get_le(const uint8_t *p, unsigned len)
 {
@@ -75,7 +75,7 @@ uint16_t vp_vector(const struct virtio_pci *vp, uint16_t v)
 
 static struct virtio_pci_queue *selected(struct virtio_pci *vp)
 {
-	return vp->queue_select < vp->vdev.nr_queues ? &vp->queues[vp->queue_select] : NULL;
+	return vp->queue_select < vp->dev->nr_queues ? &vp->queues[vp->queue_select] : NULL;
 }
 
 /* The 64-bit queue address register @off belongs to, and which half. */
@@ -135,7 +135,7 @@ static uint32_t reg_read(struct virtio_pci *vp, unsigned off)
 	case VIRTIO_PCI_COMMON_MSIX:
 		return __atomic_load_n(&vp->config_vector, __ATOMIC_RELAXED);
 	case VIRTIO_PCI_COMMON_NUMQ:
-		return vp->vdev.nr_queues;
+		return vp->dev->nr_queues;
 	case VIRTIO_PCI_COMMON_STATUS:
 		return vp->status |
 		       (__atomic_load_n(&vp->needs_reset, __ATOMIC_SEQ_CST) == VP_NR_SHOWN ?
@@ -184,7 +184,7 @@ static bool features_acceptable(const struct virtio_pci *vp, uint8_t status)
 
 void vp_activate_locked(struct virtio_pci *vp)
 {
-	struct virtio_dev *vd = &vp->vdev;
+	struct virtio_dev *vd = vp->dev;
 	unsigned q;
 	int ret = 0;
 
@@ -201,25 +201,53 @@ void vp_activate_locked(struct virtio_pci *vp)
 	vp->activated = true;
 }
 
+/*
+ * 4.1.4.3.1: writing 0 resets the device; device_status reads 0 once that is done. Only an
+ * activated device has threads to stop; any other reset is short and done at once.
+ */
+static void reset_requested(struct virtio_pci *vp)
+{
+	if (!vp->defer || !vp->activated) {
+		vp_reset_locked(vp);
+		return;
+	}
+	vp->activate_pending = false;
+	if (!vp->reset_pending) {
+		vp->reset_pending = true;
+		vp->defer(vp->defer_ctx);
+	}
+}
+
+static void activate_requested(struct virtio_pci *vp)
+{
+	if (!vp->defer) {
+		vp_activate_locked(vp);
+	} else if (!vp->activate_pending) {
+		vp->activate_pending = true;
+		vp->defer(vp->defer_ctx);
+	}
+}
+
 static void status_write(struct virtio_pci *vp, uint8_t val)
 {
 	uint8_t old = vp->status;
 
 	if (!val) {
-		vp_reset_locked(vp);              /* 4.1.4.3.1: 0 resets, reads 0 when done */
+		reset_requested(vp);
 		return;
 	}
 	val &= VP_STATUS_DRIVER_BITS;             /* NEEDS_RESET is set by the device only */
-	if (old & ~val) {
-		/* 2.1.1: the driver MUST NOT clear a status bit. */
+	if (vp->reset_pending || (old & ~val)) {
+		/* 2.1.1: the driver MUST NOT clear a status bit, nor (4.1.4.3.2) go on before
+		 * a reset it asked for reads back 0. */
 		vp_count(&vp->stats.bad_status);
-		pr_warn_ratelimited("%s: status 0x%x -> 0x%x clears bits: ignored", vp->pci.id,
-				    old, val);
+		pr_warn_ratelimited("%s: status 0x%x -> 0x%x %s: ignored", vp->pci.id, old, val,
+				    vp->reset_pending ? "during a reset" : "clears bits");
 		return;
 	}
 	if ((val & ~old & VIRTIO_CONFIG_S_FEATURES_OK)) {
 		if (features_acceptable(vp, val)) {
-			vp->vdev.features = vp->driver_features;
+			vp->dev->features = vp->driver_features;
 		} else {
 			val &= ~VIRTIO_CONFIG_S_FEATURES_OK;   /* re-read shows the refusal */
 			vp_count(&vp->stats.features_refused);
@@ -230,7 +258,7 @@ static void status_write(struct virtio_pci *vp, uint8_t val)
 	 * failed to activate waits for a reset). */
 	if (!vp->activated && (val & VP_STATUS_READY) == VP_STATUS_READY &&
 	    !(val & VIRTIO_CONFIG_S_FAILED) && !__atomic_load_n(&vp->needs_reset, __ATOMIC_SEQ_CST))
-		vp_activate_locked(vp);
+		activate_requested(vp);
 }
 
 void vp_reset_state(struct virtio_pci *vp)
@@ -238,35 +266,59 @@ void vp_reset_state(struct virtio_pci *vp)
 	unsigned q;
 
 	vp->activated = false;
+	vp->reset_pending = vp->activate_pending = false;
 	vp->status = 0;
 	vp->dfselect = vp->gfselect = 0;
 	vp->driver_features = 0;
 	vp->bad_features = false;
-	vp->vdev.features = 0;
+	vp->dev->features = 0;
 	vp->queue_select = 0;
 	__atomic_store_n(&vp->config_vector, VIRTIO_MSI_NO_VECTOR, __ATOMIC_RELAXED);
-	for (q = 0; q < vp->vdev.nr_queues; q++) {
+	for (q = 0; q < vp->dev->nr_queues; q++) {
 		struct virtio_pci_queue *pq = &vp->queues[q];
 
-		pq->size = vp->vdev.ops->max_queue_size;     /* 4.1.4.3.2: max on reset */
+		pq->size = vp->dev->max_queue_size;     /* 4.1.4.3.2: max on reset */
 		__atomic_store_n(&pq->vector, VIRTIO_MSI_NO_VECTOR, __ATOMIC_RELAXED);
 		pq->enabled = false;
 		pq->desc = pq->driver = pq->device = 0;
-		virtq_reset(&vp->vdev.vqs[q]);
+		virtq_reset(&vp->dev->vqs[q]);
 		vp_drain_kick(vp, q);
 	}
 	__atomic_store_n(&vp->isr, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&vp->needs_reset, VP_NR_NONE, __ATOMIC_SEQ_CST);
 }
 
-void vp_reset_locked(struct virtio_pci *vp)
+/* The transport half of a reset, after the device stopped: no worker races the teardown. */
+static void reset_transport(struct virtio_pci *vp)
 {
-	/* The device stops first, so no worker races the queue teardown below. */
-	if (vp->vdev.ops->reset)
-		vp->vdev.ops->reset(&vp->vdev);
 	if (__atomic_load_n(&vp->isr, __ATOMIC_SEQ_CST) && vp->intx && vp->intx->lower)
 		vp->intx->lower(vp->intx_ctx);
 	vp_reset_state(vp);
+}
+
+void vp_reset_locked(struct virtio_pci *vp)
+{
+	if (vp->dev->ops->reset)
+		vp->dev->ops->reset(vp->dev);
+	reset_transport(vp);
+}
+
+void virtio_pci_run_deferred(struct virtio_pci *vp)
+{
+	pthread_mutex_lock(&vp->lock);
+	if (vp->reset_pending) {
+		/* Status still reads non-zero and every status write is refused until done;
+		 * the device's ops run on this thread only, so dropping the lock is safe. */
+		pthread_mutex_unlock(&vp->lock);
+		if (vp->dev->ops->reset)
+			vp->dev->ops->reset(vp->dev);
+		pthread_mutex_lock(&vp->lock);
+		reset_transport(vp);
+	} else if (vp->activate_pending) {
+		vp->activate_pending = false;
+		vp_activate_locked(vp);
+	}
+	pthread_mutex_unlock(&vp->lock);
 }
 
 /* ------------------------------------------------------------------ queue writes */
@@ -279,7 +331,7 @@ static void queue_refused(struct virtio_pci *vp, const char *what, uint32_t val)
 
 static void queue_enable(struct virtio_pci *vp, struct virtio_pci_queue *q, uint32_t val)
 {
-	struct virtq *vq = &vp->vdev.vqs[vp->queue_select];
+	struct virtq *vq = &vp->dev->vqs[vp->queue_select];
 	int ret;
 
 	/* 4.1.4.3.2: writing 0 is not allowed (no RING_RESET); enabling twice is a no-op;
@@ -295,7 +347,7 @@ static void queue_enable(struct virtio_pci *vp, struct virtio_pci_queue *q, uint
 						   "ring size/alignment, queue_enable", val);
 		return;
 	}
-	virtq_set_features(vq, vp->vdev.features);
+	virtq_set_features(vq, vp->dev->features);
 	q->enabled = true;
 }
 
@@ -319,7 +371,7 @@ static void queue_reg_write(struct virtio_pci *vp, unsigned off, uint32_t val)
 		queue_refused(vp, "write to an enabled queue", val);
 	} else if (off == VIRTIO_PCI_COMMON_Q_SIZE) {
 		/* 2.7: a power of two no larger than the maximum; otherwise keep the old size. */
-		if (vp_is_pow2(val) && val <= vp->vdev.ops->max_queue_size)
+		if (vp_is_pow2(val) && val <= vp->dev->max_queue_size)
 			q->size = (uint16_t)val;
 		else
 			queue_refused(vp, "queue_size", val);
@@ -331,7 +383,7 @@ static void queue_reg_write(struct virtio_pci *vp, unsigned off, uint32_t val)
 
 static void driver_features_write(struct virtio_pci *vp, uint32_t val)
 {
-	/* Once FEATURES_OK is set the negotiated set is final (vmm-tech 6.3). */
+	/* Once FEATURES_OK is set the negotiated set is final (virtio 1.2 3.1.1 steps 5-6). */
 	if (vp->status & VIRTIO_CONFIG_S_FEATURES_OK)
 		return;
 	if (vp->gfselect > 1) {

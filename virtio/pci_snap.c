@@ -13,9 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json.h"
 #include "virtio/internal.h"
-#include "vmm/memory.h"
-#include "vmm/log.h"
+#include "base/memory.h"
+#include "base/log.h"
 
 #define SNAP_VERSION 1
 
@@ -74,7 +75,7 @@ static int save_fields(cJSON *o, struct virtio_pci *vp)
 	int ret;
 
 	ret = put_num(o, "version", SNAP_VERSION);
-	ret = ret ?: put_num(o, "type", vp->vdev.ops->type);
+	ret = ret ?: put_num(o, "type", vp->dev->type);
 	ret = ret ?: json_put_u64(o, "offered", vp->offered);
 	ret = ret ?: json_put_u64(o, "driver_features", vp->driver_features);
 	ret = ret ?: put_bool(o, "bad_features", vp->bad_features);
@@ -104,8 +105,8 @@ struct cJSON *virtio_pci_save(struct virtio_pci *vp)
 	arr = ret ? NULL : cJSON_AddArrayToObject(o, "queues");
 	if (!arr)
 		ret = -ENOMEM;
-	for (q = 0; !ret && q < vp->vdev.nr_queues; q++)
-		ret = save_queue(arr, &vp->queues[q], &vp->vdev.vqs[q]);
+	for (q = 0; !ret && q < vp->dev->nr_queues; q++)
+		ret = save_queue(arr, &vp->queues[q], &vp->dev->vqs[q]);
 	pthread_mutex_unlock(&vp->lock);
 	if (ret) {
 		cJSON_Delete(o);
@@ -179,13 +180,13 @@ static int check_rings(struct perr *pe, const struct virtio_pci *vp,
 			return FAIL(pe, rings[i].key, "0x%llx is not %llu-byte aligned",
 				    (unsigned long long)rings[i].gpa,
 				    (unsigned long long)rings[i].align);
-		if (!guest_mem_ptr(vp->vdev.mem, rings[i].gpa, rings[i].bytes))
+		if (!guest_mem_ptr(vp->dev->mem, rings[i].gpa, rings[i].bytes))
 			return FAIL(pe, rings[i].key, "0x%llx + 0x%llx bytes is outside guest RAM",
 				    (unsigned long long)rings[i].gpa,
 				    (unsigned long long)rings[i].bytes);
 	}
 	/* What virtq_enable() will check again; the same rules, so this cannot fire. */
-	if (virtq_check_rings(vp->vdev.mem, (unsigned)s->size, s->desc, s->driver, s->device))
+	if (virtq_check_rings(vp->dev->mem, (unsigned)s->size, s->desc, s->driver, s->device))
 		return FAIL(pe, NULL, "rings refused by the virtqueue");
 	return 0;
 }
@@ -194,7 +195,7 @@ static int parse_queue(const struct virtio_pci *vp, const cJSON *o, unsigned q,
 		       struct snap_queue *s, char *err, size_t errlen)
 {
 	struct perr pe = { err, errlen, "" };
-	uint64_t max = vp->vdev.ops->max_queue_size;
+	uint64_t max = vp->dev->max_queue_size;
 	int ret;
 
 	snprintf(pe.where, sizeof(pe.where), "queues[%u]", q);
@@ -225,8 +226,8 @@ static int parse_queue(const struct virtio_pci *vp, const cJSON *o, unsigned q,
 static int check_ring_indices(const struct virtio_pci *vp, unsigned q,
 			      const struct snap_queue *s, char *err, size_t errlen)
 {
-	const uint8_t *avail = guest_mem_ptr(vp->vdev.mem, s->driver, 4);
-	const uint8_t *used = guest_mem_ptr(vp->vdev.mem, s->device, 4);
+	const uint8_t *avail = guest_mem_ptr(vp->dev->mem, s->driver, 4);
+	const uint8_t *used = guest_mem_ptr(vp->dev->mem, s->device, 4);
 	struct perr pe = { err, errlen, "" };
 	uint16_t avail_idx, used_idx;
 
@@ -279,9 +280,9 @@ static int parse_fields(const struct virtio_pci *vp, const cJSON *o, struct snap
 	if (version != SNAP_VERSION)
 		return FAIL(&pe, "version", "%llu, only %u is known", (unsigned long long)version,
 			    SNAP_VERSION);
-	if (s->type != vp->vdev.ops->type)
+	if (s->type != vp->dev->type)
 		return FAIL(&pe, "type", "%llu, but this device is virtio type %u",
-			    (unsigned long long)s->type, vp->vdev.ops->type);
+			    (unsigned long long)s->type, vp->dev->type);
 	/* Restore rules: acked within offered; only driver status bits; consistent stages. */
 	if (s->driver_features & ~vp->offered)
 		return FAIL(&pe, "driver_features", "0x%llx has bits 0x%llx this device does not "
@@ -315,9 +316,9 @@ static int parse(const struct virtio_pci *vp, const cJSON *json, struct snap *s,
 
 	if (ret)
 		return ret;
-	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != (int)vp->vdev.nr_queues)
+	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != (int)vp->dev->nr_queues)
 		return json_field_err(err, errlen, NULL, "queues", "expected an array of %u "
-				      "queues, got %d", vp->vdev.nr_queues,
+				      "queues, got %d", vp->dev->nr_queues,
 				      cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : -1);
 	cJSON_ArrayForEach(item, arr) {
 		ret = parse_queue(vp, item, q, &s->q[q], err, errlen);
@@ -331,7 +332,7 @@ static int parse(const struct virtio_pci *vp, const cJSON *json, struct snap *s,
 static void apply_queue(struct virtio_pci *vp, unsigned q, const struct snap_queue *s)
 {
 	struct virtio_pci_queue *pq = &vp->queues[q];
-	struct virtq *vq = &vp->vdev.vqs[q];
+	struct virtq *vq = &vp->dev->vqs[q];
 
 	pq->size = (uint16_t)s->size;
 	__atomic_store_n(&pq->vector, (uint16_t)s->vector, __ATOMIC_RELAXED);
@@ -343,7 +344,7 @@ static void apply_queue(struct virtio_pci *vp, unsigned q, const struct snap_que
 		return;
 	/* Checked in parse_queue: cannot fail. */
 	virtq_enable(vq, (unsigned)s->size, s->desc, s->driver, s->device);
-	virtq_set_features(vq, vp->vdev.features);
+	virtq_set_features(vq, vp->dev->features);
 	vq->next_avail = (uint16_t)s->next_avail;
 	vq->next_used = (uint16_t)s->next_used;
 	vq->signalled_used = (uint16_t)s->signalled_used;
@@ -359,7 +360,7 @@ static void apply(struct virtio_pci *vp, const struct snap *s)
 	vp->driver_features = s->driver_features;
 	vp->bad_features = s->bad_features;
 	if (s->status & VIRTIO_CONFIG_S_FEATURES_OK)
-		vp->vdev.features = s->driver_features;
+		vp->dev->features = s->driver_features;
 	vp->dfselect = (uint32_t)s->dfselect;
 	vp->gfselect = (uint32_t)s->gfselect;
 	vp->status = (uint8_t)s->status;
@@ -369,7 +370,7 @@ static void apply(struct virtio_pci *vp, const struct snap *s)
 	__atomic_store_n(&vp->generation, (uint32_t)s->generation, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&vp->needs_reset, s->needs_reset ? VP_NR_SHOWN : VP_NR_NONE,
 			 __ATOMIC_SEQ_CST);
-	for (q = 0; q < vp->vdev.nr_queues; q++)
+	for (q = 0; q < vp->dev->nr_queues; q++)
 		apply_queue(vp, q, &s->q[q]);
 	if (s->activated)
 		vp_activate_locked(vp);
@@ -381,11 +382,11 @@ int virtio_pci_restore(struct virtio_pci *vp, const struct cJSON *json, char *er
 	struct snap s = { 0 };
 	int ret;
 
-	s.q = calloc(vp->vdev.nr_queues, sizeof(*s.q));
+	s.q = calloc(vp->dev->nr_queues, sizeof(*s.q));
 	if (!s.q)
 		return set_err(err, errlen, -ENOMEM, "out of memory");
 	ret = parse(vp, json, &s, err, errlen);
-	for (unsigned q = 0; !ret && s.activated && q < vp->vdev.nr_queues; q++)
+	for (unsigned q = 0; !ret && s.activated && q < vp->dev->nr_queues; q++)
 		if (s.q[q].enabled)
 			ret = check_ring_indices(vp, q, &s.q[q], err, errlen);
 	if (ret)

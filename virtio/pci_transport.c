@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "virtio/internal.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 /* virtio_pci_cap (4.1.4) field offsets inside a capability. */
 #define CAP_CFG_TYPE   3
@@ -26,11 +26,11 @@
 #define CAP_SIZE       16
 #define CAP_SIZE_EXTRA 20
 
-uint64_t vp_offered(const struct virtio_device_ops *ops)
+uint64_t vp_offered(const struct virtio_dev *vd)
 {
 	/* 6: VERSION_1 is mandatory for a modern device; the ring code implements both ring
 	 * features. ACCESS_PLATFORM is never offered (no IOMMU). */
-	return ops->features | VIRTIO_BIT(VIRTIO_F_VERSION_1) |
+	return vd->device_features | VIRTIO_BIT(VIRTIO_F_VERSION_1) |
 	       VIRTIO_BIT(VIRTIO_RING_F_EVENT_IDX) | VIRTIO_BIT(VIRTIO_RING_F_INDIRECT_DESC);
 }
 
@@ -98,54 +98,59 @@ void virtio_pci_intx_resample(struct virtio_pci *vp)
 		intx_raise(vp);
 }
 
-/* ------------------------------------------------------------------ device side */
+/* ------------------------------------------------------------------ transport ops */
 
-int virtio_dev_pop(struct virtio_dev *vd, unsigned q, struct virtq_chain *c)
+/* Used-buffer notification of queue @q: its vector, or ISR bit 0 and INTx (4.1.4.5). */
+static int vp_notify(void *ctx, unsigned q)
 {
-	int ret;
+	struct virtio_pci *vp = ctx;
 
-	if (q >= vd->nr_queues)
-		return -EINVAL;
-	ret = virtq_pop_chain(&vd->vqs[q], c);
-	if (ret < 0 && ret != -EINVAL)
-		vp_needs_reset(vp_of(vd));
-	return ret;
-}
-
-int virtio_dev_push(struct virtio_dev *vd, unsigned q, uint16_t head, uint32_t len)
-{
-	if (q >= vd->nr_queues)
-		return -EINVAL;
-	return virtq_push_used(&vd->vqs[q], head, len);
-}
-
-int virtio_dev_notify(struct virtio_dev *vd, unsigned q)
-{
-	struct virtio_pci *vp = vp_of(vd);
-
-	if (q >= vd->nr_queues)
-		return -EINVAL;
-	if (!virtq_needs_notify(&vd->vqs[q]))
-		return 0;
 	return signal(vp, __atomic_load_n(&vp->queues[q].vector, __ATOMIC_RELAXED), 1);
 }
 
-void virtio_dev_config_changed(struct virtio_dev *vd)
+/* 4.1.4.3.1: config_generation changes with the device configuration. */
+static void vp_config_changed(void *ctx)
 {
-	struct virtio_pci *vp = vp_of(vd);
+	struct virtio_pci *vp = ctx;
 
 	__atomic_add_fetch(&vp->generation, 1, __ATOMIC_SEQ_CST);
 	vp_signal_config(vp);
 }
 
-int virtio_dev_kick_fd(const struct virtio_dev *vd, unsigned q)
+static void vp_needs_reset_hook(void *ctx)
 {
-	return virtio_pci_kick_fd(vp_of(vd), q);
+	vp_needs_reset(ctx);
 }
+
+static int vp_kick_fd(void *ctx, unsigned q)
+{
+	return virtio_pci_kick_fd(ctx, q);
+}
+
+static void kick(struct virtio_pci *vp, unsigned q)
+{
+	uint64_t one = 1;
+
+	if (write(vp->queues[q].kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		pr_warn_ratelimited("%s: kick q%u: %s", vp->pci.id, q, strerror(errno));
+}
+
+static void vp_kick(void *ctx, unsigned q)
+{
+	kick(ctx, q);
+}
+
+static const struct virtio_transport_ops vp_transport_ops = {
+	.notify = vp_notify,
+	.config_changed = vp_config_changed,
+	.needs_reset = vp_needs_reset_hook,
+	.kick_fd = vp_kick_fd,
+	.kick = vp_kick,
+};
 
 int virtio_pci_kick_fd(const struct virtio_pci *vp, unsigned q)
 {
-	return q < vp->vdev.nr_queues ? vp->queues[q].kick_fd : -1;
+	return q < vp->dev->nr_queues ? vp->queues[q].kick_fd : -1;
 }
 
 uint64_t virtio_pci_notify_offset(const struct virtio_pci *vp, unsigned q)
@@ -160,20 +165,6 @@ void vp_drain_kick(struct virtio_pci *vp, unsigned q)
 
 	while (read(vp->queues[q].kick_fd, &v, sizeof(v)) == sizeof(v))
 		;
-}
-
-static void kick(struct virtio_pci *vp, unsigned q)
-{
-	uint64_t one = 1;
-
-	if (write(vp->queues[q].kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		pr_warn_ratelimited("%s: kick q%u: %s", vp->pci.id, q, strerror(errno));
-}
-
-void virtio_dev_kick(struct virtio_dev *vd, unsigned q)
-{
-	if (q < vd->nr_queues)
-		kick(vp_of(vd), q);
 }
 
 /* ------------------------------------------------------------------ BAR0 */
@@ -197,30 +188,30 @@ static void isr_read(struct virtio_pci *vp, uint8_t *data)
 
 static bool dev_cfg_range(const struct virtio_pci *vp, uint64_t off, unsigned len)
 {
-	uint32_t size = vp->vdev.ops->config_size;
+	uint32_t size = vp->dev->config_size;
 
 	return off < size && len <= size - off;
 }
 
 static void dev_cfg_read(struct virtio_pci *vp, uint64_t off, uint8_t *data, unsigned len)
 {
-	if (!dev_cfg_range(vp, off, len) || !vp->vdev.ops->config_read) {
+	if (!dev_cfg_range(vp, off, len) || !vp->dev->ops->config_read) {
 		bad_access(vp, VIRTIO_PCI_DEVICE_CFG_OFF + off, len, false);
 		return;
 	}
 	pthread_mutex_lock(&vp->lock);
-	vp->vdev.ops->config_read(&vp->vdev, (unsigned)off, data, len);
+	vp->dev->ops->config_read(vp->dev, (unsigned)off, data, len);
 	pthread_mutex_unlock(&vp->lock);
 }
 
 static void dev_cfg_write(struct virtio_pci *vp, uint64_t off, const uint8_t *data, unsigned len)
 {
-	if (!dev_cfg_range(vp, off, len) || !vp->vdev.ops->config_write) {
+	if (!dev_cfg_range(vp, off, len) || !vp->dev->ops->config_write) {
 		bad_access(vp, VIRTIO_PCI_DEVICE_CFG_OFF + off, len, true);
 		return;
 	}
 	pthread_mutex_lock(&vp->lock);
-	vp->vdev.ops->config_write(&vp->vdev, (unsigned)off, data, len);
+	vp->dev->ops->config_write(vp->dev, (unsigned)off, data, len);
 	pthread_mutex_unlock(&vp->lock);
 }
 
@@ -229,7 +220,7 @@ static void notify_write(struct virtio_pci *vp, uint64_t off, unsigned len)
 {
 	uint64_t q = off / VIRTIO_PCI_NOTIFY_MULT;
 
-	if (off % VIRTIO_PCI_NOTIFY_MULT || q >= vp->vdev.nr_queues) {
+	if (off % VIRTIO_PCI_NOTIFY_MULT || q >= vp->dev->nr_queues) {
 		bad_access(vp, VIRTIO_PCI_NOTIFY_OFF + off, len, true);
 		return;
 	}
@@ -378,7 +369,7 @@ static int add_vcap(struct pci_dev *dev, uint8_t type, unsigned cap_len, uint32_
 
 static int add_caps(struct virtio_pci *vp)
 {
-	const struct virtio_device_ops *ops = vp->vdev.ops;
+	const struct virtio_dev *vd = vp->dev;
 	struct pci_dev *dev = &vp->pci;
 	int ret, cap;
 
@@ -386,14 +377,14 @@ static int add_caps(struct virtio_pci *vp)
 		       VIRTIO_PCI_COMMON_LEN);
 	if (ret >= 0)
 		ret = add_vcap(dev, VIRTIO_PCI_CAP_ISR_CFG, CAP_SIZE, VIRTIO_PCI_ISR_OFF, 1);
-	if (ret >= 0 && ops->config_size)
+	if (ret >= 0 && vd->config_size)
 		ret = add_vcap(dev, VIRTIO_PCI_CAP_DEVICE_CFG, CAP_SIZE, VIRTIO_PCI_DEVICE_CFG_OFF,
-			       ops->config_size);
+			       vd->config_size);
 	if (ret < 0)
 		return ret;
 	/* 4.1.4.4: cap.length >= queue_notify_off * multiplier + 2 for every queue. */
 	cap = add_vcap(dev, VIRTIO_PCI_CAP_NOTIFY_CFG, CAP_SIZE_EXTRA, VIRTIO_PCI_NOTIFY_OFF,
-		       (uint32_t)ops->num_queues * VIRTIO_PCI_NOTIFY_MULT);
+		       (uint32_t)vd->nr_queues * VIRTIO_PCI_NOTIFY_MULT);
 	if (cap < 0)
 		return cap;
 	pci_cfg_set32(dev, cap + CAP_EXTRA, VIRTIO_PCI_NOTIFY_MULT);
@@ -419,16 +410,14 @@ static uint32_t class_of(uint32_t type)
 	return 0xffff00;
 }
 
-static int check_ops(const struct virtio_pci_args *a)
+static int check_dev(const struct virtio_dev *vd)
 {
-	const struct virtio_device_ops *ops = a->ops;
-
-	if (!ops || !a->mem || !ops->num_queues || ops->num_queues > VIRTIO_PCI_MAX_QUEUES ||
-	    ops->num_queues + 1 > MSIX_MAX_VECTORS)
+	if (!vd || !vd->mem || !vd->vqs || !vd->nr_queues ||
+	    vd->nr_queues > VIRTIO_PCI_MAX_QUEUES || vd->nr_queues + 1 > MSIX_MAX_VECTORS)
 		return -EINVAL;
-	if (!vp_is_pow2(ops->max_queue_size) || ops->max_queue_size > VIRTQ_MAX_SIZE)
+	if (!vp_is_pow2(vd->max_queue_size) || vd->max_queue_size > VIRTQ_MAX_SIZE)
 		return -EINVAL;
-	if (ops->config_size > VIRTIO_PCI_DEVICE_CFG_MAX || ops->type + 0x1040 > 0xffff)
+	if (vd->config_size > VIRTIO_PCI_DEVICE_CFG_MAX || vd->type + 0x1040 > 0xffff)
 		return -EINVAL;
 	return 0;
 }
@@ -438,8 +427,7 @@ static int alloc_queues(struct virtio_pci *vp, unsigned nq)
 	unsigned q;
 
 	vp->queues = calloc(nq, sizeof(*vp->queues));
-	vp->vdev.vqs = calloc(nq, sizeof(*vp->vdev.vqs));
-	if (!vp->queues || !vp->vdev.vqs)
+	if (!vp->queues)
 		return -ENOMEM;
 	for (q = 0; q < nq; q++)
 		vp->queues[q].kick_fd = -1;
@@ -447,7 +435,6 @@ static int alloc_queues(struct virtio_pci *vp, unsigned nq)
 		vp->queues[q].kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (vp->queues[q].kick_fd < 0)
 			return -errno;
-		virtq_init(&vp->vdev.vqs[q], vp->vdev.mem);
 	}
 	return 0;
 }
@@ -461,49 +448,51 @@ static void free_queues(struct virtio_pci *vp, unsigned nq)
 			close(vp->queues[q].kick_fd);
 	}
 	free(vp->queues);
-	free(vp->vdev.vqs);
 	vp->queues = NULL;
-	vp->vdev.vqs = NULL;
 }
 
 int virtio_pci_init(struct virtio_pci *vp, const struct virtio_pci_args *a)
 {
-	const struct virtio_device_ops *ops = a->ops;
+	struct virtio_dev *vd = a->dev;
+	uint16_t pci_id = (uint16_t)(0x1040 + (vd ? vd->type : 0));
 	struct pci_ident ident = {
-		.vendor = 0x1af4, .device = (uint16_t)(0x1040 + (ops ? ops->type : 0)),
-		.subsys_vendor = 0x1af4, .subsys_id = (uint16_t)(0x1040 + (ops ? ops->type : 0)),
-		.class_code = ops ? class_of(ops->type) : 0, .revision = 1, .irq_pin = 1,
+		.vendor = 0x1af4, .device = pci_id, .subsys_vendor = 0x1af4, .subsys_id = pci_id,
+		.class_code = vd ? class_of(vd->type) : 0, .revision = 1, .irq_pin = 1,
 	};
-	int ret = check_ops(a);
+	int ret = check_dev(vd);
 
 	if (ret)
 		return ret;
 	memset(vp, 0, sizeof(*vp));
-	vp->vdev = (struct virtio_dev){ ops, a->opaque, a->mem, 0, ops->num_queues, NULL };
-	vp->offered = vp_offered(ops);
+	vp->dev = vd;
+	vp->offered = vp_offered(vd);
 	vp->intx = a->intx_ops;
 	vp->intx_ctx = a->intx_ctx;
+	vp->defer = a->defer;
+	vp->defer_ctx = a->defer_ctx;
 	pci_dev_init(&vp->pci, a->id, &ident, &vp_pci_ops, vp);
 	ret = pci_bar_add(&vp->pci, VIRTIO_PCI_BAR, PCI_BAR_MEM64, VIRTIO_PCI_BAR_SIZE, false);
 	if (!ret)
 		ret = add_caps(vp);
 	if (ret)
 		return ret;
-	ret = alloc_queues(vp, ops->num_queues);
+	ret = alloc_queues(vp, vd->nr_queues);
 	if (ret)
 		goto err_queues;
 	/* FC sizes the table num_queues + 1: one vector per queue and one for config. */
-	ret = msix_init(&vp->msix, &vp->pci, ops->num_queues + 1u, VIRTIO_PCI_BAR,
+	ret = msix_init(&vp->msix, &vp->pci, vd->nr_queues + 1u, VIRTIO_PCI_BAR,
 			VIRTIO_PCI_MSIX_TABLE_OFF, VIRTIO_PCI_BAR, VIRTIO_PCI_MSIX_PBA_OFF,
 			a->msix_ops, a->msix_ctx);
 	if (ret)
 		goto err_queues;
 	pthread_mutex_init(&vp->lock, NULL);
+	vd->transport = &vp_transport_ops;
+	vd->transport_ctx = vp;
 	vp_reset_state(vp);
 	return 0;
 
 err_queues:
-	free_queues(vp, ops->num_queues);
+	free_queues(vp, vd->nr_queues);
 	return ret;
 }
 
@@ -514,18 +503,20 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 	pthread_mutex_lock(&vp->lock);
 	vp_reset_locked(vp);
 	pthread_mutex_unlock(&vp->lock);
+	vp->dev->transport = NULL;
+	vp->dev->transport_ctx = NULL;
 	msix_destroy(&vp->msix);
-	free_queues(vp, vp->vdev.nr_queues);
+	free_queues(vp, vp->dev->nr_queues);
 	pthread_mutex_destroy(&vp->lock);
 }
-
 int virtio_pci_pause(struct virtio_pci *vp)
 {
 	int ret = 0;
 
+	virtio_pci_run_deferred(vp);      /* a snapshot never holds a half-done status change */
 	pthread_mutex_lock(&vp->lock);
-	if (vp->activated && vp->vdev.ops->pause)
-		ret = vp->vdev.ops->pause(&vp->vdev);
+	if (vp->activated && vp->dev->ops->pause)
+		ret = vp->dev->ops->pause(vp->dev);
 	pthread_mutex_unlock(&vp->lock);
 	return ret;
 }
@@ -533,7 +524,7 @@ int virtio_pci_pause(struct virtio_pci *vp)
 void virtio_pci_resume(struct virtio_pci *vp)
 {
 	pthread_mutex_lock(&vp->lock);
-	if (vp->activated && vp->vdev.ops->resume)
-		vp->vdev.ops->resume(&vp->vdev);
+	if (vp->activated && vp->dev->ops->resume)
+		vp->dev->ops->resume(vp->dev);
 	pthread_mutex_unlock(&vp->lock);
 }

@@ -14,8 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "virtio/virtio.h"
-#include "vmm/config.h"
+#include "virtio/ratelimit.h"
 
 #define NS_PER_MS 1000000ULL
 
@@ -132,17 +131,16 @@ uint64_t rl_bucket_wait_ns(const struct rl_bucket *b, uint64_t tokens, uint64_t 
 	return need_ns > UINT64_MAX ? UINT64_MAX : (uint64_t)need_ns;
 }
 
-int rate_limiter_init(struct rate_limiter *rl, const struct rate_limiter_config *cfg,
+int rate_limiter_init(struct rate_limiter *rl, const struct rate_limiter_params *p,
 		      uint64_t now_ns)
 {
 	memset(rl, 0, sizeof(*rl));
-	if (cfg && cfg->set && cfg->bandwidth.set)
-		rl->has_bw = rl_bucket_init(&rl->bw, cfg->bandwidth.size,
-					    cfg->bandwidth.one_time_burst,
-					    cfg->bandwidth.refill_time, now_ns);
-	if (cfg && cfg->set && cfg->ops.set)
-		rl->has_ops = rl_bucket_init(&rl->ops, cfg->ops.size, cfg->ops.one_time_burst,
-					     cfg->ops.refill_time, now_ns);
+	if (p) {
+		rl->has_bw = rl_bucket_init(&rl->bw, p->bandwidth.size, p->bandwidth.one_time_burst,
+					    p->bandwidth.refill_time, now_ns);
+		rl->has_ops = rl_bucket_init(&rl->ops, p->ops.size, p->ops.one_time_burst,
+					     p->ops.refill_time, now_ns);
+	}
 	return -pthread_mutex_init(&rl->lock, NULL);
 }
 

@@ -10,10 +10,14 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "virtio/virtio.h"
-#include "vmm/log.h"
+#include <cjson/cJSON.h>
+
+#include "base/json.h"
+#include "base/log.h"
+#include "virtio/rng.h"
 
 struct virtio_rng {
+	struct virtio_dev vdev;
 	int src_fd;
 	struct virtio_worker worker;
 	struct virtq_chain chain;
@@ -142,35 +146,62 @@ static void rng_resume(struct virtio_dev *vd)
 	virtio_worker_resume(&rng->worker);
 }
 
-const struct virtio_device_ops virtio_rng_ops = {
-	.type = VIRTIO_ID_RNG,
-	.num_queues = 1,
-	.max_queue_size = VIRTIO_RNG_QUEUE_SIZE,
+static bool rng_counters(struct virtio_dev *vd, cJSON *out)
+{
+	return !json_put_count(out, "entropy_bytes", virtio_rng_bytes(vd->opaque)) &&
+	       !json_put_count(out, "refused_requests", virtio_rng_refused(vd->opaque));
+}
+
+static void rng_destroy(struct virtio_dev *vd)
+{
+	virtio_rng_free(vd->opaque);
+}
+
+static const struct virtio_device_ops rng_ops = {
+	.name = "rng",
 	.activate = rng_activate,
 	.reset = rng_reset,
 	.queue_notify = rng_queue_notify,
 	.pause = rng_pause,
 	.resume = rng_resume,
+	.counters = rng_counters,
+	.destroy = rng_destroy,
 };
 
-struct virtio_rng *virtio_rng_new(int src_fd)
+static const struct virtio_dev_params rng_params = {
+	.type = VIRTIO_ID_RNG, .nr_queues = 1, .max_queue_size = VIRTIO_RNG_QUEUE_SIZE,
+};
+
+struct virtio_rng *virtio_rng_new(int src_fd, const struct guest_mem *mem)
 {
 	struct virtio_rng *rng = calloc(1, sizeof(*rng));
 
-	if (!rng)
+	if (!rng) {
+		close(src_fd);
 		return NULL;
+	}
 	rng->src_fd = src_fd;
-	if (virtq_chain_init(&rng->chain, virtq_chain_max(VIRTIO_RNG_QUEUE_SIZE)))
+	if (virtio_dev_init(&rng->vdev, &rng_params, &rng_ops, rng, mem))
 		goto err_free;
+	if (virtq_chain_init(&rng->chain, virtq_chain_max(VIRTIO_RNG_QUEUE_SIZE)))
+		goto err_dev;
 	if (virtio_worker_init(&rng->worker))
 		goto err_chain;
 	return rng;
 
 err_chain:
 	virtq_chain_free(&rng->chain);
+err_dev:
+	virtio_dev_fini(&rng->vdev);
 err_free:
+	close(src_fd);
 	free(rng);
 	return NULL;
+}
+
+struct virtio_dev *virtio_rng_dev(struct virtio_rng *rng)
+{
+	return &rng->vdev;
 }
 
 void virtio_rng_free(struct virtio_rng *rng)
@@ -179,9 +210,11 @@ void virtio_rng_free(struct virtio_rng *rng)
 		return;
 	virtio_worker_destroy(&rng->worker);
 	virtq_chain_free(&rng->chain);
+	virtio_dev_fini(&rng->vdev);
+	if (rng->src_fd >= 0)
+		close(rng->src_fd);
 	free(rng);
 }
-
 uint64_t virtio_rng_bytes(const struct virtio_rng *rng)
 {
 	return __atomic_load_n(&rng->bytes, __ATOMIC_RELAXED);

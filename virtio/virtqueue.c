@@ -5,7 +5,7 @@
  * used (no TOCTOU), every index is bounded, every buffer is translated with guest_mem_ptr()
  * (whole range inside RAM, overflow-checked), and chains are bounded by the queue size.
  *
- * Memory ordering (2.7.13, vmm-tech 6.6): acquire after reading avail->idx and before the
+ * Memory ordering (virtio 1.2 2.7.13): acquire after reading avail->idx and before the
  * ring/descriptors; release between the used element and used->idx; a full fence between
  * publishing used->idx and reading the driver's suppression state, and between re-enabling
  * kicks and re-reading avail->idx.
@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "virtio/virtio.h"
-#include "vmm/log.h"
-#include "vmm/memory.h"
+#include "virtio/virtqueue.h"
+#include "base/log.h"
+#include "base/memory.h"
 
 /* 2.7.5: struct virtq_desc, 16 bytes. */
 #define DESC_SIZE          16

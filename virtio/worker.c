@@ -9,11 +9,10 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "virtio/virtio.h"
-#include "vmm/log.h"
+#include "virtio/device.h"
+#include "base/log.h"
 
 /* epoll data tags. */
 #define TAG_CTL      0
@@ -24,22 +23,13 @@ int virtio_worker_init(struct virtio_worker *w)
 {
 	memset(w, 0, sizeof(*w));
 	w->epfd = -1;
-	w->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (w->ctl_fd < 0)
-		return -errno;
-	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->cond, NULL);
-	return 0;
+	return virtio_ctl_init(&w->ctl);
 }
 
 void virtio_worker_destroy(struct virtio_worker *w)
 {
 	virtio_worker_stop(w);
-	if (w->ctl_fd >= 0)
-		close(w->ctl_fd);
-	w->ctl_fd = -1;
-	pthread_cond_destroy(&w->cond);
-	pthread_mutex_destroy(&w->lock);
+	virtio_ctl_destroy(&w->ctl);
 }
 
 int virtio_worker_add_fd(struct virtio_worker *w, int fd, uint32_t events, virtio_worker_fn fn,
@@ -74,38 +64,12 @@ int virtio_worker_set_events(struct virtio_worker *w, int fd, uint32_t events)
 	return -ENOENT;
 }
 
-static void ctl_kick(struct virtio_worker *w)
-{
-	uint64_t one = 1;
-
-	if (write(w->ctl_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		pr_warn("virtio worker: control eventfd: %s", strerror(errno));
-}
-
 static void drain(int fd)
 {
 	uint64_t v;
 
 	while (read(fd, &v, sizeof(v)) == sizeof(v))
 		;
-}
-
-/* Control event: returns true when the thread must exit. Parks while paused. */
-static bool handle_ctl(struct virtio_worker *w)
-{
-	bool stop;
-
-	drain(w->ctl_fd);
-	pthread_mutex_lock(&w->lock);
-	while (w->pause_req && !w->stop) {
-		w->paused = true;
-		pthread_cond_broadcast(&w->cond);
-		pthread_cond_wait(&w->cond, &w->lock);
-	}
-	w->paused = false;
-	stop = w->stop;
-	pthread_mutex_unlock(&w->lock);
-	return stop;
 }
 
 static void dispatch(struct virtio_worker *w, const struct epoll_event *ev)
@@ -144,7 +108,7 @@ static void *worker_main(void *arg)
 		}
 		for (i = 0; i < n; i++) {
 			if (evs[i].data.u32 == TAG_CTL) {
-				if (handle_ctl(w))
+				if (virtio_ctl_handle(&w->ctl))
 					return NULL;
 				continue;
 			}
@@ -169,7 +133,7 @@ static int build_epoll(struct virtio_worker *w)
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (w->epfd < 0)
 		return -errno;
-	ret = ep_add(w->epfd, w->ctl_fd, EPOLLIN, TAG_CTL);
+	ret = ep_add(w->epfd, w->ctl.fd, EPOLLIN, TAG_CTL);
 	for (q = 0; !ret && q < w->vd->nr_queues; q++) {
 		if (w->vd->ops->queue_notify)
 			ret = ep_add(w->epfd, virtio_dev_kick_fd(w->vd, q), EPOLLIN, TAG_KICK + q);
@@ -188,8 +152,7 @@ int virtio_worker_start(struct virtio_worker *w, struct virtio_dev *vd)
 	if (!vd->ops->queue_notify)
 		return -EINVAL;
 	w->vd = vd;
-	w->stop = w->pause_req = w->paused = false;
-	drain(w->ctl_fd);
+	virtio_ctl_clear(&w->ctl);
 	ret = build_epoll(w);
 	if (ret)
 		goto err_close;
@@ -210,11 +173,7 @@ void virtio_worker_stop(struct virtio_worker *w)
 {
 	if (!w->running)
 		return;
-	pthread_mutex_lock(&w->lock);
-	w->stop = true;
-	pthread_cond_broadcast(&w->cond);
-	pthread_mutex_unlock(&w->lock);
-	ctl_kick(w);
+	virtio_ctl_request(&w->ctl, true);
 	pthread_join(w->thread, NULL);
 	w->running = false;
 	close(w->epfd);
@@ -225,40 +184,22 @@ int virtio_worker_pause(struct virtio_worker *w)
 {
 	if (!w->running)
 		return 0;
-	pthread_mutex_lock(&w->lock);
-	w->pause_req = true;
-	ctl_kick(w);
-	while (!w->paused && !w->stop)
-		pthread_cond_wait(&w->cond, &w->lock);
-	pthread_mutex_unlock(&w->lock);
+	virtio_ctl_request(&w->ctl, false);
+	virtio_ctl_wait_parked(&w->ctl);
 	return 0;
 }
 
 void virtio_worker_resume(struct virtio_worker *w)
 {
-	pthread_mutex_lock(&w->lock);
-	w->pause_req = false;
-	pthread_cond_broadcast(&w->cond);
-	pthread_mutex_unlock(&w->lock);
-}
-
-/* A stop or pause is pending: the caller should wrap up and return to the loop. */
-static bool ctl_pending(struct virtio_worker *w)
-{
-	bool pending;
-
-	pthread_mutex_lock(&w->lock);
-	pending = w->stop || w->pause_req;
-	pthread_mutex_unlock(&w->lock);
-	return pending;
+	virtio_ctl_resume(&w->ctl);
 }
 
 int virtio_worker_wait_fd(struct virtio_worker *w, int fd, short events)
 {
-	struct pollfd pfd[2] = { { fd, events, 0 }, { w->ctl_fd, POLLIN, 0 } };
+	struct pollfd pfd[2] = { { fd, events, 0 }, { w->ctl.fd, POLLIN, 0 } };
 
 	for (;;) {
-		if (ctl_pending(w))
+		if (virtio_ctl_pending(&w->ctl))
 			return 0;
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
@@ -268,7 +209,7 @@ int virtio_worker_wait_fd(struct virtio_worker *w, int fd, short events)
 		if (pfd[0].revents)
 			return 1;
 		/* Control readable but nothing pending any more (a resumed pause): consume. */
-		if (pfd[1].revents && !ctl_pending(w))
-			drain(w->ctl_fd);
+		if (pfd[1].revents && !virtio_ctl_pending(&w->ctl))
+			drain(w->ctl.fd);
 	}
 }

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/config.h"
-#include "vmm/log.h"
+#include "config/config.h"
+#include "base/log.h"
 #include "vmm/vmm.h"
 
 int main(int argc, char **argv)

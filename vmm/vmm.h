@@ -6,7 +6,7 @@
 #ifndef VIREO_VMM_VMM_H
 #define VIREO_VMM_VMM_H
 
-#include "vmm/config.h"
+#include "config/config.h"
 
 struct vmm;
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch/x86_64/aml.h"
+#include "arch/x86_64/aml_internal.h"
 
 /* Opcodes with a prefix or a PkgLength (20.2.5). */
 #define AML_NAME_OP       0x08
@@ -30,16 +30,9 @@
 #define AML_IF_OP         0xa0
 #define AML_ELSE_OP       0xa1
 
-/* First bytes of resource descriptors: small items (6.4.2) and large items (6.4.3). */
+/* The End Tag that closes a ResourceTemplate (6.4.2.9); the others are in aml_res.c. */
 #define RES_END_TAG       0x79  /* small item: tag 0x0f, length 1 */
-#define RES_IO            0x47  /* small item: tag 0x08, length 7 */
-#define RES_MEMORY32_FIXED 0x86
-#define RES_DWORD_SPACE   0x87
-#define RES_WORD_SPACE    0x88
-#define RES_EXT_IRQ       0x89
-#define RES_QWORD_SPACE   0x8a
 
-enum frame_kind { FRAME_PLAIN, FRAME_PACKAGE, FRAME_BUFFER, FRAME_RESOURCE };
 
 void aml_init(struct aml *a, size_t max)
 {
@@ -62,7 +55,7 @@ int aml_finish(const struct aml *a)
 }
 
 /* Records the first error; every later call returns it. */
-static int fail(struct aml *a, int err)
+int aml_record_error(struct aml *a, int err)
 {
 	if (!a->err)
 		a->err = err;
@@ -78,7 +71,7 @@ static uint8_t *grow(struct aml *a, size_t n)
 	if (a->err)
 		return NULL;
 	if (n > a->max - a->len) {
-		fail(a, -ENOSPC);
+		aml_record_error(a, -ENOSPC);
 		return NULL;
 	}
 	if (a->len + n > a->cap) {
@@ -86,7 +79,7 @@ static uint8_t *grow(struct aml *a, size_t n)
 			;
 		p = realloc(a->buf, cap);
 		if (!p) {
-			fail(a, -ENOMEM);
+			aml_record_error(a, -ENOMEM);
 			return NULL;
 		}
 		a->buf = p;
@@ -97,7 +90,7 @@ static uint8_t *grow(struct aml *a, size_t n)
 	return p;
 }
 
-static int put(struct aml *a, const void *data, size_t n)
+int aml_put(struct aml *a, const void *data, size_t n)
 {
 	uint8_t *p;
 
@@ -112,10 +105,10 @@ static int put(struct aml *a, const void *data, size_t n)
 
 static int put_byte(struct aml *a, uint8_t b)
 {
-	return put(a, &b, 1);
+	return aml_put(a, &b, 1);
 }
 
-static void le_store(uint8_t *p, uint64_t v, unsigned n)
+void aml_le_store(uint8_t *p, uint64_t v, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
@@ -151,7 +144,7 @@ static int start(struct aml *a)
 	if (f->kind != FRAME_PACKAGE)
 		return 0;
 	if (f->count == 255)
-		return fail(a, -E2BIG);
+		return aml_record_error(a, -E2BIG);
 	f->count++;
 	return 0;
 }
@@ -185,7 +178,7 @@ static int insert_pkglength(struct aml *a, size_t at)
 	for (n = 1; n <= 4 && body + n > limit[n - 1]; n++)
 		;
 	if (n > 4)
-		return fail(a, -ENOSPC);
+		return aml_record_error(a, -ENOSPC);
 	aml_pkglength_encode((uint32_t)(body + n), enc);
 	return insert(a, at, enc, n);
 }
@@ -212,7 +205,7 @@ static size_t encode_integer(uint64_t v, uint8_t out[9])
 		out[0] = AML_QWORD_PREFIX;
 		n = 8;
 	}
-	le_store(out + 1, v, n);
+	aml_le_store(out + 1, v, n);
 	return n + 1;
 }
 
@@ -220,7 +213,7 @@ static int put_integer(struct aml *a, uint64_t v)
 {
 	uint8_t enc[9];
 
-	return put(a, enc, encode_integer(v, enc));
+	return aml_put(a, enc, encode_integer(v, enc));
 }
 
 int aml_integer(struct aml *a, uint64_t v)
@@ -237,10 +230,10 @@ static int put_string(struct aml *a, const char *s)
 
 	for (const char *c = s; *c; c++)
 		if ((unsigned char)*c > 0x7f)
-			return fail(a, -EINVAL);
+			return aml_record_error(a, -EINVAL);
 	if ((r = put_byte(a, AML_STRING_PREFIX)))
 		return r;
-	return put(a, s, strlen(s) + 1);
+	return aml_put(a, s, strlen(s) + 1);
 }
 
 int aml_string(struct aml *a, const char *s)
@@ -269,10 +262,10 @@ static int put_eisaid(struct aml *a, const char *id)
 	uint16_t vendor = 0;
 
 	if (strlen(id) != 7)
-		return fail(a, -EINVAL);
+		return aml_record_error(a, -EINVAL);
 	for (int i = 0; i < 3; i++) {
 		if (id[i] < 'A' || id[i] > 'Z')
-			return fail(a, -EINVAL);
+			return aml_record_error(a, -EINVAL);
 		vendor = (uint16_t)(vendor << 5 | (id[i] - 0x40));
 	}
 	enc[1] = vendor >> 8;
@@ -281,10 +274,10 @@ static int put_eisaid(struct aml *a, const char *id)
 		int d = hex_digit(id[3 + i]);
 
 		if (d < 0)
-			return fail(a, -EINVAL);
+			return aml_record_error(a, -EINVAL);
 		enc[3 + i / 2] |= (uint8_t)(i % 2 ? d : d << 4);
 	}
-	return put(a, enc, sizeof(enc));
+	return aml_put(a, enc, sizeof(enc));
 }
 
 int aml_eisaid(struct aml *a, const char *id)
@@ -345,8 +338,8 @@ static int put_name(struct aml *a, const char *path)
 	int r;
 
 	if (parse_name(path, &nprefix, &nseg))
-		return fail(a, -EINVAL);
-	if ((r = put(a, path, nprefix)))
+		return aml_record_error(a, -EINVAL);
+	if ((r = aml_put(a, path, nprefix)))
 		return r;
 	p += nprefix;
 	if (nseg == 0)
@@ -385,7 +378,7 @@ int aml_op(struct aml *a, uint8_t op)
 
 int aml_bytes(struct aml *a, const void *data, size_t len)
 {
-	return a->err ? a->err : put(a, data, len);
+	return a->err ? a->err : aml_put(a, data, len);
 }
 
 int aml_name(struct aml *a, const char *name)
@@ -436,8 +429,8 @@ static int begin(struct aml *a, const uint8_t *op, size_t oplen, enum frame_kind
 	if (r)
 		return r;
 	if (a->depth == AML_MAX_DEPTH)
-		return fail(a, -E2BIG);
-	if ((r = put(a, op, oplen)))
+		return aml_record_error(a, -E2BIG);
+	if ((r = aml_put(a, op, oplen)))
 		return r;
 	a->frames[a->depth++] = (struct aml_frame){ .start = a->len, .kind = kind };
 	return 0;
@@ -450,7 +443,7 @@ static int begin_named(struct aml *a, const uint8_t *op, size_t oplen, const cha
 	int r;
 
 	if (!a->err && parse_name(path, &nprefix, &nseg))
-		return fail(a, -EINVAL);
+		return aml_record_error(a, -EINVAL);
 	if ((r = begin(a, op, oplen, FRAME_PLAIN)))
 		return r;
 	return put_name(a, path);
@@ -477,7 +470,7 @@ int aml_begin_method(struct aml *a, const char *name, unsigned argc, bool serial
 	int r;
 
 	if (argc > 7)
-		return fail(a, -EINVAL);
+		return aml_record_error(a, -EINVAL);
 	if ((r = begin_named(a, (const uint8_t[]){ AML_METHOD_OP }, 1, name)))
 		return r;
 	return put_byte(a, (uint8_t)(argc | (serialized ? 1u << 3 : 0)));
@@ -522,9 +515,9 @@ int aml_end(struct aml *a)
 	if (a->err)
 		return a->err;
 	if (!a->depth)
-		return fail(a, -EINVAL);
+		return aml_record_error(a, -EINVAL);
 	f = &a->frames[a->depth - 1];
-	if (f->kind == FRAME_RESOURCE && (r = put(a, end_tag, sizeof(end_tag))))
+	if (f->kind == FRAME_RESOURCE && (r = aml_put(a, end_tag, sizeof(end_tag))))
 		return r;
 	if (f->kind == FRAME_PACKAGE) {
 		pre[npre++] = (uint8_t)f->count;
@@ -535,80 +528,4 @@ int aml_end(struct aml *a)
 		return r;
 	a->depth--;
 	return 0;
-}
-
-/* Appends a descriptor; only valid straight inside a ResourceTemplate. */
-static int put_res(struct aml *a, const uint8_t *d, size_t n)
-{
-	if (a->err)
-		return a->err;
-	if (!a->depth || a->frames[a->depth - 1].kind != FRAME_RESOURCE)
-		return fail(a, -EINVAL);
-	return put(a, d, n);
-}
-
-/* I/O Port Descriptor (6.4.2.5), 16-bit decode. */
-int aml_res_io(struct aml *a, uint16_t min, uint16_t max, uint8_t align, uint8_t len)
-{
-	uint8_t d[8] = { RES_IO, 1 };
-
-	le_store(d + 2, min, 2);
-	le_store(d + 4, max, 2);
-	d[6] = align;
-	d[7] = len;
-	return put_res(a, d, sizeof(d));
-}
-
-/* 32-bit Fixed Memory Range Descriptor (6.4.3.4). */
-int aml_res_memory32_fixed(struct aml *a, bool writable, uint32_t base, uint32_t len)
-{
-	uint8_t d[12] = { RES_MEMORY32_FIXED, 9, 0, writable };
-
-	le_store(d + 4, base, 4);
-	le_store(d + 8, len, 4);
-	return put_res(a, d, sizeof(d));
-}
-
-/* Extended Interrupt Descriptor (6.4.3.6) with one interrupt number. */
-int aml_res_interrupt(struct aml *a, unsigned flags, uint32_t gsi)
-{
-	uint8_t d[9] = { RES_EXT_IRQ, 6, 0, (uint8_t)flags, 1 };
-
-	if (flags > 0x1f)
-		return fail(a, -EINVAL);
-	le_store(d + 5, gsi, 4);
-	return put_res(a, d, sizeof(d));
-}
-
-/*
- * Word/DWord/QWord Address Space Descriptors (6.4.3.5.1-3): tag, length, type, general flags,
- * type flags, then granularity, min, max, translation and length, each @width bytes.
- */
-static int res_space(struct aml *a, uint8_t tag, unsigned width, const struct aml_addr_space *s)
-{
-	const uint64_t v[5] = { s->granularity, s->min, s->max, s->translation, s->length };
-	uint8_t d[6 + 5 * 8] = { tag, (uint8_t)(3 + 5 * width), 0,
-				 s->type, s->flags, s->type_flags };
-
-	for (int i = 0; i < 5; i++) {
-		if (width < 8 && v[i] >> (8 * width))
-			return fail(a, -EINVAL);
-		le_store(d + 6 + i * width, v[i], width);
-	}
-	return put_res(a, d, 6 + 5 * width);
-}
-
-int aml_res_word_space(struct aml *a, const struct aml_addr_space *s)
-{
-	return res_space(a, RES_WORD_SPACE, 2, s);
-}
-
-int aml_res_dword_space(struct aml *a, const struct aml_addr_space *s)
-{
-	return res_space(a, RES_DWORD_SPACE, 4, s);
-}
-
-int aml_res_qword_space(struct aml *a, const struct aml_addr_space *s)
-{
-	return res_space(a, RES_QWORD_SPACE, 8, s);
 }

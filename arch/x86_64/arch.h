@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/memory.h"
+#include "base/memory.h"
 
 /* ---- RAM layout and e820 (layout.h has the addresses) ---- */
 
@@ -26,6 +26,9 @@ struct e820_entry {
 
 /* Splits @mem_size bytes of RAM around the 32-bit MMIO hole; returns the region count. */
 unsigned arch_ram_regions(uint64_t mem_size, struct guest_region out[GUEST_MEM_MAX_REGIONS]);
+/* Guest RAM of @size bytes laid out by arch_ram_regions(); 0 or -errno. */
+int arch_guest_mem_init(struct guest_mem *mem, uint64_t size);
+int arch_guest_mem_init_shared(struct guest_mem *mem, uint64_t size);
 /*
  * The 64-bit PCI MMIO window: from the first GiB boundary above RAM (and 4 GiB), at most
  * 256 GiB, below 2^phys_bits so every BAR is addressable by the guest. *size 0: none fits.

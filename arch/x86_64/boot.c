@@ -16,7 +16,7 @@
 
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/layout.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 /* boot.rst "The Real-Mode Kernel Header" offsets, in the file and in the zero page. */
 #define BP_ACPI_RSDP_ADDR   0x070

@@ -15,6 +15,20 @@ unsigned arch_ram_regions(uint64_t mem_size, struct guest_region out[GUEST_MEM_M
 	return 2;
 }
 
+int arch_guest_mem_init(struct guest_mem *mem, uint64_t size)
+{
+	struct guest_region layout[GUEST_MEM_MAX_REGIONS];
+
+	return guest_mem_create(mem, layout, arch_ram_regions(size, layout));
+}
+
+int arch_guest_mem_init_shared(struct guest_mem *mem, uint64_t size)
+{
+	struct guest_region layout[GUEST_MEM_MAX_REGIONS];
+
+	return guest_mem_create_shared(mem, layout, arch_ram_regions(size, layout));
+}
+
 void arch_mmio64_window(const struct guest_mem *mem, unsigned phys_bits, uint64_t *base,
 			uint64_t *size)
 {

@@ -10,7 +10,7 @@
 
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/layout.h"
-#include "vmm/log.h"
+#include "base/log.h"
 
 #define X86_CR0_PE  0x1ULL
 #define X86_CR0_ET  0x10ULL

@@ -30,7 +30,7 @@
 
 #include <linux/virtio_blk.h>
 
-#include "vmm/config.h"
+#include "arch/x86_64/arch.h"
 #include "vtest.h"                        /* driver-side ring helpers (tests/virtio) */
 
 #define RING_GPA  0x10000ULL
@@ -44,7 +44,7 @@ struct opts {
 	double seconds;
 	enum virtio_blk_engine engine;
 	bool direct, poll;
-	struct rate_limiter_config rl;
+	struct rate_limiter_params rl;
 };
 
 struct bench {
@@ -233,27 +233,25 @@ static void bring_up(struct bench *b)
 
 static void setup(struct bench *b)
 {
-	struct disk_config cfg = { .path = (char *)b->o.file, .direct = b->o.direct,
+	struct virtio_blk_params cfg = { .path = b->o.file, .direct = b->o.direct,
 				   .num_queues = 1, .queue_size = b->o.queue_size,
 				   .rate_limiter = b->o.rl };
-	struct virtio_pci_args a = { .id = "bench-blk", .mem = &b->mem, .intx_ops = &irq_ops,
-				     .intx_ctx = b };
+	struct virtio_pci_args a = { .id = "bench-blk", .intx_ops = &irq_ops, .intx_ctx = b };
 	uint64_t mem = DATA_GPA + (uint64_t)b->o.depth * ((b->o.bs + 4095) & ~4095u) + (1 << 20);
 	char err[256];
 	unsigned i;
 	int ret;
 
 	mem = (mem + (2 << 20) - 1) & ~((2ULL << 20) - 1);
-	if (guest_mem_init(&b->mem, mem))
+	if (arch_guest_mem_init(&b->mem, mem))
 		die("guest memory: %s", strerror(errno));
-	ret = virtio_blk_new(&cfg, b->o.engine, &b->blk, err, sizeof(err));
+	ret = virtio_blk_new(&cfg, b->o.engine, &b->mem, &b->blk, err, sizeof(err));
 	if (ret)
 		die("%s", err);
 	b->slots = virtio_blk_capacity(b->blk) * VIRTIO_BLK_SECTOR_SIZE / b->o.bs;
 	if (!b->slots)
 		die("image smaller than one block");
-	a.ops = virtio_blk_ops(b->blk);
-	a.opaque = b->blk;
+	a.dev = virtio_blk_dev(b->blk);
 	ret = virtio_pci_init(&b->vp, &a);
 	if (ret)
 		die("virtio_pci_init: %s", strerror(-ret));
@@ -313,9 +311,6 @@ static void parse(int argc, char **argv, struct opts *o)
 		default: die("unknown option (see the comment at the top of blk_bench.c)");
 		}
 	}
-	o->rl.bandwidth.set = o->rl.bandwidth.size != 0;
-	o->rl.ops.set = o->rl.ops.size != 0;
-	o->rl.set = o->rl.bandwidth.set || o->rl.ops.set;
 	if (!o->file)
 		die("--file is required");
 	if (!o->bs || o->bs % 512 || o->bs > VIRTIO_BLK_SIZE_MAX)

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch/x86_64/arch.h"
 #include "snapshot/internal.h"   /* snap_next_data(), snap_io_all() */
 
 #define PAGE 4096ULL
@@ -114,7 +115,7 @@ static double restore(const char *dir, uint64_t size, enum snap_mem_mode mode,
 	int fd;
 
 	fd = snap_dir_open(dir, err, sizeof(err));
-	if (fd < 0 || guest_mem_init(&mem, size) || snap_state_read(fd, &state, err, sizeof(err)) ||
+	if (fd < 0 || arch_guest_mem_init(&mem, size) || snap_state_read(fd, &state, err, sizeof(err)) ||
 	    snap_mem_restore(state, fd, &mem, mode, false, &ram, err, sizeof(err)))
 		die("restore");
 	ms = now_ms() - t0;
@@ -144,7 +145,7 @@ static void dense(struct guest_mem *mem, const char *base, double *save_ms, doub
 		die("dense write");
 	*save_ms = now_ms() - t0;
 	t0 = now_ms();
-	if (guest_mem_init(&back, mem->total) ||
+	if (arch_guest_mem_init(&back, mem->total) ||
 	    snap_io_all(fd, back.base, mem->total, 0, false))
 		die("dense read");
 	*load_ms = now_ms() - t0;
@@ -162,8 +163,8 @@ static void scans(uint64_t size, uint64_t touched, double out[3])
 	struct guest_mem shm, *mem = &shm;
 	double t0;
 
-	if (guest_mem_init_shared(&shm, size))
-		die("guest_mem_init_shared");
+	if (arch_guest_mem_init_shared(&shm, size))
+		die("arch_guest_mem_init_shared");
 	touch(&shm, touched);
 	t0 = now_ms();
 
@@ -203,8 +204,8 @@ int main(int argc, char **argv)
 		cJSON *state;
 		char *dir;
 
-		if (guest_mem_init(&mem, size))
-			die("guest_mem_init");
+		if (arch_guest_mem_init(&mem, size))
+			die("arch_guest_mem_init");
 		sum = touch(&mem, touched);
 		dir = save(&mem, argv[4], &state, &save_ms[i]);
 		copy_ms[i] = restore(dir, size, SNAP_MEM_COPY, touched, sum, &copy_touch[i]);

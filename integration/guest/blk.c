@@ -481,6 +481,8 @@ void blk_checks(void)
 		blk_hostile_checks(victim);
 	else if (blk_opt.hostile)
 		check("blkh", false, "blkhostile=1 needs a writable disk that came up");
+	if (victim)
+		blk_reset_check(victim);
 	for (unsigned v = BLK_VEC(0); v < BLK_VEC(blk_opt.ndisks); v++)
 		if (irq_count(v))
 			gprintf("blk: vector 0x%x: %u interrupts\n", v, irq_count(v));

@@ -152,5 +152,7 @@ const char *blk_status_name(unsigned s);
 
 /* blkhostile.c */
 void blk_hostile_checks(struct blk_disk *k);
+/* blkreset.c: a reset with reads in flight while an AP keeps running. */
+void blk_reset_check(struct blk_disk *k);
 
 #endif

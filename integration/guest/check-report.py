@@ -55,7 +55,7 @@ HOSTILE_REQUIRED = ["hostile_features_no_version1", "hostile_features_unoffered"
 BLK_REQUIRED = ["blk_disks"]
 BLK_DISK = ["virtio_{}_caps", "virtio_{}_features", "virtio_{}_init", "{}_config", "{}_read",
             "{}_seg_max", "{}_get_id"]
-BLK_RW = ["{}_write_flush", "{}_discard", "{}_write_zeroes"]
+BLK_RW = ["{}_write_flush", "{}_discard", "{}_write_zeroes", "{}_reset_inflight"]
 BLK_RO = ["{}_readonly"]
 BLK_MQ = ["{}_two_queues"]
 # With blkhostile=1 (blkhostile.c), on the first writable disk.

@@ -79,7 +79,7 @@ bool phys_map(uint64_t pa, uint64_t len);
 bool phys_map_uc(uint64_t pa, uint64_t len);
 void *phys_ptr(uint64_t pa, uint64_t len);
 
-/* PVH start info (Xen public/arch-x86/hvm/start_info.h, vmm-tech.md 1.3). */
+/* PVH start info (Xen public/arch-x86/hvm/start_info.h). */
 #define HVM_START_MAGIC 0x336EC578u
 struct hvm_start_info {
 	uint32_t magic, version, flags, nr_modules;
@@ -135,6 +135,10 @@ uint64_t clock_us(void);
 void delay_us(uint64_t us);
 bool ap_start(uint32_t apic_id, uint32_t tramp_pa, unsigned slot, uint64_t *spins, uint64_t *us);
 uint32_t ap_reported(uint32_t apic_id, uint32_t *last_id, uint32_t *count);
+/* An AP that checked in (false: none). */
+bool ap_first(uint32_t *apic_id);
+/* Starts that AP again to run `job` (then it halts); false if it did not check in. */
+bool ap_run(uint32_t apic_id, void (*job)(void));
 unsigned lapic_timer_test(unsigned want, uint32_t count, unsigned *stray);
 void idt_setup(void);
 #define VEC_DEV_FIRST 0x50          /* device (MSI-X) vectors: counted, EOI, not stray */

@@ -79,6 +79,11 @@ static volatile unsigned pre_eoi_vec;
 static void (*volatile pre_eoi_fn)(void);
 static volatile uint32_t ap_count, ap_last_id;
 static volatile uint8_t ap_seen[256], ap_cpuid_id[256];
+/* ap_run: the trampoline and stack slot each AP was started with, and its next job. */
+static volatile uint32_t ap_tramp;
+static volatile uint8_t ap_slot[256];
+static void (*volatile ap_job)(void);
+static volatile uint32_t ap_job_id = 0xFFFFFFFFu;
 
 static uint32_t lapic_rd(unsigned reg) { return lapic[reg / 4]; }
 static void lapic_wr(unsigned reg, uint32_t v) { lapic[reg / 4] = v; }
@@ -178,6 +183,8 @@ void ap_main(void)
 	ap_last_id = id;
 	__atomic_fetch_add(&ap_count, 1, __ATOMIC_SEQ_CST);   /* lock xadd */
 	ap_seen[id & 0xFF] = 1;
+	if (ap_job && id == ap_job_id)
+		ap_job();
 	halt_forever();
 }
 
@@ -207,6 +214,8 @@ bool ap_start(uint32_t apic_id, uint32_t tramp_pa, unsigned slot, uint64_t *spin
 	if (!lapic || apic_id > 0xFE || slot >= GUEST_MAX_CPUS)
 		return false;
 	uint32_t before = ap_count;
+	ap_tramp = tramp_pa;
+	ap_slot[apic_id] = (uint8_t)slot;
 	ap_stack_top = (uint64_t)(uintptr_t)&ap_stacks[slot][AP_STACK];
 	barrier();
 	clock_start();
@@ -219,6 +228,30 @@ bool ap_start(uint32_t apic_id, uint32_t tramp_pa, unsigned slot, uint64_t *spin
 	if (!ap_seen[apic_id] && !send_ipi(apic_id, ICR_STARTUP | (tramp_pa >> 12)))
 		return false;
 	return wait_for_ap(apic_id, before, spins, us);
+}
+
+bool ap_first(uint32_t *apic_id)
+{
+	for (unsigned id = 0; id < 256; id++) {
+		if (ap_seen[id]) {
+			*apic_id = id;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* INIT-SIPI again: an AP in halt_forever starts over, checks in and runs `job`. */
+bool ap_run(uint32_t apic_id, void (*job)(void))
+{
+	uint64_t spins, us;
+	if (apic_id > 0xFE || !ap_seen[apic_id] || !ap_tramp)
+		return false;
+	ap_job_id = apic_id;
+	ap_job = job;
+	ap_seen[apic_id] = 0;
+	barrier();
+	return ap_start(apic_id, ap_tramp, ap_slot[apic_id], &spins, &us);
 }
 
 /* What the AP reported, for the check detail. */

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "tests/api/fake_vmm.h"
+#include "vmm/state.h"
 
 /* The answer to send once vm.info shows the new state. */
 struct answer {
@@ -29,8 +30,8 @@ static void publish(struct fake_vmm *v)
 	char *info = NULL;
 
 	if (v->have_cfg)
-		info = api_vm_info_json(&v->cfg, v->state, v->cfg.memory_size,
-					v->state == API_STATE_CREATED ? NULL : cJSON_CreateObject());
+		info = api_vm_info_json(&v->cfg, vm_state_name(v->state), v->cfg.memory_size,
+					v->state == VM_STATE_CREATED ? NULL : cJSON_CreateObject());
 	api_server_publish_info(v->srv, info);
 	free(info);
 }
@@ -64,7 +65,7 @@ static void do_boot(struct fake_vmm *v, struct answer *a)
 		return;
 	}
 	api_config_assign_ids(&v->cfg, &v->id_counter);
-	v->state = API_STATE_RUNNING;
+	v->state = VM_STATE_RUNNING;
 	answer(a, 204, NULL);
 }
 
@@ -96,7 +97,7 @@ static void drop_config(struct fake_vmm *v)
 	if (v->have_cfg)
 		config_free(&v->cfg);
 	v->have_cfg = false;
-	v->state = API_STATE_NONE;
+	v->state = VM_STATE_NONE;
 }
 
 static void act(struct fake_vmm *v, struct api_request *req, struct answer *a)
@@ -107,7 +108,7 @@ static void act(struct fake_vmm *v, struct api_request *req, struct answer *a)
 		free(req->config);
 		req->config = NULL;
 		v->have_cfg = true;
-		v->state = API_STATE_CREATED;
+		v->state = VM_STATE_CREATED;
 		answer(a, 204, NULL);
 		break;
 	case API_VM_BOOT:
@@ -115,11 +116,11 @@ static void act(struct fake_vmm *v, struct api_request *req, struct answer *a)
 		break;
 	case API_VM_PAUSE:
 	case API_VM_RESUME:
-		v->state = req->action == API_VM_PAUSE ? API_STATE_PAUSED : API_STATE_RUNNING;
+		v->state = req->action == API_VM_PAUSE ? VM_STATE_PAUSED : VM_STATE_RUNNING;
 		answer(a, 204, NULL);
 		break;
 	case API_VM_SHUTDOWN:
-		v->state = API_STATE_CREATED;
+		v->state = VM_STATE_CREATED;
 		answer(a, 204, NULL);
 		break;
 	case API_VM_COUNTERS:
@@ -150,7 +151,7 @@ static void handle(struct fake_vmm *v, struct api_request *req)
 {
 	char body[512];
 	struct answer a = { 0 };
-	int status = api_check_action(req->action, v->state, body, sizeof(body));
+	int status = vmm_check_action(req->action, v->state, body, sizeof(body));
 
 	if (status)
 		answer(&a, status, strdup(body));
@@ -189,7 +190,7 @@ int fake_vmm_start(struct fake_vmm *v, struct api_server *srv)
 {
 	memset(v, 0, sizeof(*v));
 	v->srv = srv;
-	v->state = API_STATE_NONE;
+	v->state = VM_STATE_NONE;
 	v->stop_fd = eventfd(0, EFD_CLOEXEC);
 	v->gate_fd = eventfd(0, EFD_CLOEXEC);
 	v->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

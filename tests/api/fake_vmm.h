@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "api/api.h"
+#include "vmm/state.h"
 
 struct fake_vmm {
 	struct api_server *srv;
@@ -23,7 +24,7 @@ struct fake_vmm {
 	bool srv_gone;             /* set (atomically) once the server was stopped */
 	struct vm_config cfg;
 	bool have_cfg;
-	enum api_vm_state state;
+	enum vm_state state;
 	unsigned id_counter;
 	unsigned handled;
 };

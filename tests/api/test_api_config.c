@@ -309,11 +309,11 @@ static void test_vm_info_and_ping(void **state)
 
 	(void)state;
 	assert_int_equal(from_text("{\"payload\":{\"kernel\":\"/k\"}}", &cfg), 0);
-	s = api_vm_info_json(&cfg, API_STATE_CREATED, 536870912, NULL);
+	s = api_vm_info_json(&cfg, "Created", 536870912, NULL);
 	assert_non_null(strstr(s, "\"state\":\"Created\",\"memory_actual_size\":536870912}"));
 	assert_null(strstr(s, "device_tree"));
 	free(s);
-	s = api_vm_info_json(&cfg, API_STATE_PAUSED, 1, cJSON_Parse("{\"_disk0\":{\"id\":\"_disk0\"}}"));
+	s = api_vm_info_json(&cfg, "Paused", 1, cJSON_Parse("{\"_disk0\":{\"id\":\"_disk0\"}}"));
 	assert_non_null(strstr(s, "\"state\":\"Paused\""));
 	assert_non_null(strstr(s, "\"device_tree\":{\"_disk0\""));
 	free(s);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api/api_internal.h"
+#include "vmm/state.h"
 
 static const struct {
 	const char *path, *method;
@@ -69,36 +70,36 @@ static void test_unknown_paths(void **state)
 
 static void test_state_names_and_transitions(void **state)
 {
-	/* CH's VmState::valid_transition, row by row (ch-api.md section 1) */
+	/* CH's VmState::valid_transition, row by row */
 	static const bool valid[6][6] = {
-		[API_STATE_CREATED] = { [API_STATE_RUNNING] = 1, [API_STATE_PAUSED] = 1,
-					[API_STATE_SHUTDOWN] = 1, [API_STATE_BREAKPOINT] = 1 },
-		[API_STATE_RUNNING] = { [API_STATE_PAUSED] = 1, [API_STATE_SHUTDOWN] = 1,
-					[API_STATE_BREAKPOINT] = 1 },
-		[API_STATE_PAUSED] = { [API_STATE_RUNNING] = 1, [API_STATE_SHUTDOWN] = 1 },
-		[API_STATE_SHUTDOWN] = { [API_STATE_RUNNING] = 1 },
-		[API_STATE_BREAKPOINT] = { [API_STATE_CREATED] = 1, [API_STATE_RUNNING] = 1 },
+		[VM_STATE_CREATED] = { [VM_STATE_RUNNING] = 1, [VM_STATE_PAUSED] = 1,
+					[VM_STATE_SHUTDOWN] = 1, [VM_STATE_BREAKPOINT] = 1 },
+		[VM_STATE_RUNNING] = { [VM_STATE_PAUSED] = 1, [VM_STATE_SHUTDOWN] = 1,
+					[VM_STATE_BREAKPOINT] = 1 },
+		[VM_STATE_PAUSED] = { [VM_STATE_RUNNING] = 1, [VM_STATE_SHUTDOWN] = 1 },
+		[VM_STATE_SHUTDOWN] = { [VM_STATE_RUNNING] = 1 },
+		[VM_STATE_BREAKPOINT] = { [VM_STATE_CREATED] = 1, [VM_STATE_RUNNING] = 1 },
 	};
 
 	(void)state;
-	for (int f = API_STATE_NONE; f <= API_STATE_BREAKPOINT; f++)
-		for (int t = API_STATE_NONE; t <= API_STATE_BREAKPOINT; t++)
-			assert_int_equal(api_vm_state_transition_valid(f, t), valid[f][t]);
-	assert_null(api_vm_state_name(API_STATE_NONE));
-	assert_string_equal(api_vm_state_name(API_STATE_CREATED), "Created");
-	assert_string_equal(api_vm_state_name(API_STATE_RUNNING), "Running");
-	assert_string_equal(api_vm_state_name(API_STATE_SHUTDOWN), "Shutdown");
-	assert_string_equal(api_vm_state_name(API_STATE_PAUSED), "Paused");
-	assert_string_equal(api_vm_state_name(API_STATE_BREAKPOINT), "BreakPoint");
+	for (int f = VM_STATE_NONE; f <= VM_STATE_BREAKPOINT; f++)
+		for (int t = VM_STATE_NONE; t <= VM_STATE_BREAKPOINT; t++)
+			assert_int_equal(vm_state_transition_valid(f, t), valid[f][t]);
+	assert_null(vm_state_name(VM_STATE_NONE));
+	assert_string_equal(vm_state_name(VM_STATE_CREATED), "Created");
+	assert_string_equal(vm_state_name(VM_STATE_RUNNING), "Running");
+	assert_string_equal(vm_state_name(VM_STATE_SHUTDOWN), "Shutdown");
+	assert_string_equal(vm_state_name(VM_STATE_PAUSED), "Paused");
+	assert_string_equal(vm_state_name(VM_STATE_BREAKPOINT), "BreakPoint");
 }
 
-#define N API_STATE_NONE
-#define C API_STATE_CREATED
-#define R API_STATE_RUNNING
-#define P API_STATE_PAUSED
-#define B API_STATE_BREAKPOINT
+#define N VM_STATE_NONE
+#define C VM_STATE_CREATED
+#define R VM_STATE_RUNNING
+#define P VM_STATE_PAUSED
+#define B VM_STATE_BREAKPOINT
 
-/* ch-api.md's table: status per action for states none, Created, Running, Paused, BreakPoint. */
+/* CH's answers: status per action for states none, Created, Running, Paused, BreakPoint. */
 static const struct {
 	enum api_action a;
 	int status[5];
@@ -124,7 +125,7 @@ static const struct {
 
 static void test_action_table(void **state)
 {
-	static const enum api_vm_state states[5] = { N, C, R, P, B };
+	static const enum vm_state states[5] = { N, C, R, P, B };
 	char body[512];
 
 	(void)state;
@@ -135,7 +136,7 @@ static void test_action_table(void **state)
 			cJSON *j;
 
 			body[0] = '\0';
-			assert_int_equal(api_check_action(table[i].a, states[s], body, sizeof(body)),
+			assert_int_equal(vmm_check_action(table[i].a, states[s], body, sizeof(body)),
 					 table[i].status[s]);
 			if (!table[i].status[s])
 				continue;
@@ -157,20 +158,20 @@ static void test_quirk_bodies(void **state)
 	char body[512];
 
 	(void)state;
-	assert_int_equal(api_check_action(API_VM_PAUSE, P, body, sizeof(body)), 500);
+	assert_int_equal(vmm_check_action(API_VM_PAUSE, P, body, sizeof(body)), 500);
 	assert_string_equal(body, "[\"Error from API\",\"The VM could not be paused\","
 			    "\"Cannot pause VM\",\"Invalid transition: "
 			    "InvalidStateTransition(Paused, Paused)\"]");
-	assert_int_equal(api_check_action(API_VM_RESUME, R, body, sizeof(body)), 500);
+	assert_int_equal(vmm_check_action(API_VM_RESUME, R, body, sizeof(body)), 500);
 	assert_non_null(strstr(body, "InvalidStateTransition(Running, Running)"));
-	assert_int_equal(api_check_action(API_VM_CREATE, C, body, sizeof(body)), 500);
+	assert_int_equal(vmm_check_action(API_VM_CREATE, C, body, sizeof(body)), 500);
 	assert_string_equal(body, "[\"Error from API\",\"The VM could not be created\","
 			    "\"VM is already created\"]");
-	assert_int_equal(api_check_action(API_VM_BOOT, N, body, sizeof(body)), 404);
+	assert_int_equal(vmm_check_action(API_VM_BOOT, N, body, sizeof(body)), 404);
 	assert_string_equal(body, "[\"Error from API\",\"The VM could not boot\","
 			    "\"VM config is missing\"]");
 	/* a short buffer truncates, never overflows */
-	assert_int_equal(api_check_action(API_VM_BOOT, N, body, 8), 404);
+	assert_int_equal(vmm_check_action(API_VM_BOOT, N, body, 8), 404);
 	assert_int_equal(strlen(body), 7);
 }
 

@@ -30,7 +30,7 @@ static void test_alloc_free(void **state)
 	/* Natural alignment skips the gap left by the 16-byte range. */
 	assert_int_equal(range_alloc_alloc(&a, 0x4000, 0x4000, &b2), 0);
 	assert_int_equal(b2, W32 + 0x4000);
-	assert_int_equal(a.nr, 3);
+	assert_int_equal(a.used.nr, 3);
 	assert_int_equal(range_alloc_free(&a, b1), 0);
 	assert_int_equal(range_alloc_free(&a, b1), -ENOENT);
 	assert_int_equal(range_alloc_free(&a, b0 + 1), -ENOENT);
@@ -120,7 +120,7 @@ static void test_move(void **state)
 	assert_int_equal(range_alloc_move(&a, W32, W32 + 0x8000), -EEXIST);
 	assert_non_null(range_alloc_find(&a, W32));
 	assert_int_equal(range_alloc_find(&a, W32 + 0x8000)->size, 0x4000);
-	assert_int_equal(a.nr, 2);
+	assert_int_equal(a.used.nr, 2);
 	/* Misaligned and out-of-window: refused the same way. */
 	assert_int_equal(range_alloc_move(&a, W32, W32 + 0x1000), -EINVAL);
 	assert_int_equal(range_alloc_move(&a, W32, W32 + W32_SIZE), -EINVAL);
@@ -131,8 +131,8 @@ static void test_move(void **state)
 	assert_null(range_alloc_find(&a, W32 + 0x8000));
 	assert_int_equal(range_alloc_find(&a, W32 + 0x4000)->align, 0x4000);
 	assert_int_equal(range_alloc_move(&a, W32, W32 + 0x10000), 0);
-	assert_int_equal(a.used[0].base, W32 + 0x4000);      /* still sorted */
-	assert_int_equal(a.used[1].base, W32 + 0x10000);
+	assert_int_equal(range_alloc_entry(&a, 0)->base, W32 + 0x4000);      /* still sorted */
+	assert_int_equal(range_alloc_entry(&a, 1)->base, W32 + 0x10000);
 	range_alloc_destroy(&a);
 }
 
@@ -156,8 +156,8 @@ static void test_range_snapshot(void **state)
 	range_alloc_init(&b, "mmio64", 0x8000000000ULL, 0x8000000000ULL);
 	range_alloc_reserve(&b, 0x9000000000ULL, 0x1000, 0x1000);         /* replaced */
 	assert_int_equal(range_alloc_restore(&b, j, err, sizeof(err)), 0);
-	assert_int_equal(b.nr, 2);
-	assert_memory_equal(b.used, a.used, 2 * sizeof(a.used[0]));
+	assert_int_equal(b.used.nr, 2);
+	assert_memory_equal(b.used.items, a.used.items, 2 * sizeof(struct range_alloc_entry));
 	cJSON_Delete(j);
 	range_alloc_destroy(&a);
 	range_alloc_destroy(&b);
@@ -179,8 +179,8 @@ static void reject(const char *text, const char *want)
 	assert_int_equal(range_alloc_restore(&a, j, err, sizeof(err)), -EINVAL);
 	if (!strstr(err, want))
 		fail_msg("\"%s\" does not contain \"%s\"", err, want);
-	assert_int_equal(a.nr, 1);
-	assert_int_equal(a.used[0].base, 0x1800);
+	assert_int_equal(a.used.nr, 1);
+	assert_int_equal(range_alloc_entry(&a, 0)->base, 0x1800);
 	cJSON_Delete(j);
 	range_alloc_destroy(&a);
 }

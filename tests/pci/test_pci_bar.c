@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "pci/pci.h"
-#include "vmm/bus.h"
+#include "base/bus.h"
 
 #define BAR0_ADDR 0xc0000000ULL
 #define BAR2_ADDR 0x8000000000ULL

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "pci/pci.h"
-#include "vmm/bus.h"
+#include "base/bus.h"
 
 #define ECAM      0xe8000000ULL
 #define DEV1      (ECAM + (1 << 15))
@@ -137,10 +137,10 @@ static void test_concurrent_moves(void **state)
 	for (i = 0; i < 8; i++)
 		assert_int_equal(bus_read(&w->mmio, BAR_BASE + i * 0x1000, d, 4),
 				 BAR_BASE + i * 0x1000 == addr);
-	assert_int_equal(w->mmio.nr, 2);
+	assert_int_equal(w->mmio.ranges.nr, 2);
 
 	pci_segment_destroy(&w->seg);
-	assert_int_equal(w->mmio.nr, 1);
+	assert_int_equal(w->mmio.ranges.nr, 1);
 	bus_destroy(&w->mmio);
 	free(w);
 }

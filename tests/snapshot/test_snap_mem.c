@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <sys/mman.h>
 
+#include "arch/x86_64/arch.h"
 #include "snapshot/snapshot.h"
 #include "snap_test.h"
 
@@ -26,9 +27,9 @@
 static char err[256];
 
 typedef int (*ram_init_fn)(struct guest_mem *mem, uint64_t size);
-static ram_init_fn private_ram = guest_mem_init, shared_ram = guest_mem_init_shared;
+static ram_init_fn private_ram = arch_guest_mem_init, shared_ram = arch_guest_mem_init_shared;
 #define RAM_INIT(state) (*(ram_init_fn *)*(state))
-#define IS_SHARED(state) (RAM_INIT(state) == guest_mem_init_shared)
+#define IS_SHARED(state) (RAM_INIT(state) == arch_guest_mem_init_shared)
 
 struct touch {
 	uint64_t gpa;
@@ -364,7 +365,7 @@ static void test_bad_index(void **state)
 	unsigned i;
 
 	(void)state;
-	assert_int_equal(guest_mem_init(&mem, BIG_RAM), 0);
+	assert_int_equal(arch_guest_mem_init(&mem, BIG_RAM), 0);
 	fill(&mem);
 	snap_ram_from_guest_mem(&mem, &ram);
 	dir = save(&ram, &snap, &st);

@@ -15,7 +15,7 @@
 
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/layout.h"
-#include "vmm/memory.h"
+#include "base/memory.h"
 
 #define MiB (1ULL << 20)
 #define GiB (1ULL << 30)
@@ -138,7 +138,7 @@ static int setup(void **state)
 	build_elf(1);
 	memset(err, 0, sizeof(err));
 	memset(&bi, 0, sizeof(bi));
-	return guest_mem_init(&ram, RAM);
+	return arch_guest_mem_init(&ram, RAM);
 }
 
 static int teardown(void **state)
@@ -481,7 +481,7 @@ TEST(test_pvh_rejects_segment_outside_ram)
 
 TEST(test_pvh_segments_around_the_32bit_hole)
 {
-	assert_int_equal(guest_mem_init(&big, 5 * GiB), 0);
+	assert_int_equal(arch_guest_mem_init(&big, 5 * GiB), 0);
 	phdr(1)->p_paddr = 0xd0000000;
 	assert_int_equal(pvh_load(&big, ELF_LEN), -EFAULT);
 	phdr(1)->p_paddr = 3 * GiB - 0x1000;       /* straddles into the hole */
@@ -575,7 +575,7 @@ TEST(test_pvh_start_info_without_initrd_5g)
 {
 	const uint8_t *si, *mm;
 
-	assert_int_equal(guest_mem_init(&big, 5 * GiB), 0);
+	assert_int_equal(arch_guest_mem_init(&big, 5 * GiB), 0);
 	bi = (struct boot_info){ .protocol = BOOT_PVH };
 	assert_int_equal(arch_pvh_start_info_write(&big, &bi, 0), 0);
 	si = gpa(&big, 0x6000, 56);

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vmm/bus.h"
+#include "base/bus.h"
 
 #define TEST(name) static void name(void **state __attribute__((unused)))
 
@@ -248,7 +248,7 @@ TEST(test_many_ranges_random_order)
 		assert_int_equal(bus_register(&bus, order[i] * 0x10ULL, 4, &dev_ops,
 					      &devs[order[i]]), 0);
 	}
-	assert_int_equal(bus.nr, N);
+	assert_int_equal(bus.ranges.nr, N);
 	for (i = 0; i < N; i++) {
 		for (j = 0; j < 4; j++) {
 			assert_true(bus_read(&bus, i * 0x10ULL + j, &v, 1));
@@ -297,7 +297,7 @@ TEST(test_reinit_after_destroy)
 {
 	bus_destroy(&bus);
 	assert_int_equal(bus_init(&bus, "again"), 0);
-	assert_int_equal(bus.nr, 0);
+	assert_int_equal(bus.ranges.nr, 0);
 	assert_int_equal(bus_register(&bus, 0, 1, &dev_ops, &a), 0);
 	assert_int_equal(owner(0), &a);
 }

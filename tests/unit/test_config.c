@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/config.h"
+#include "config/config.h"
 
 struct fixture {
 	struct vm_config cfg;

@@ -11,7 +11,7 @@
 
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/layout.h"
-#include "vmm/memory.h"
+#include "base/memory.h"
 
 #define KiB (1ULL << 10)
 #define MiB (1ULL << 20)
@@ -183,7 +183,7 @@ static void test_guest_mem_init_64m(void **state)
 	uint8_t *p;
 
 	(void)state;
-	assert_int_equal(guest_mem_init(&mem, 64 * MiB), 0);
+	assert_int_equal(arch_guest_mem_init(&mem, 64 * MiB), 0);
 	assert_int_equal(mem.nr_regions, 1);
 	assert_int_equal(mem.total, 64 * MiB);
 	/* Private RAM, aligned so that guest and host agree modulo 2 MiB (huge pages). */
@@ -210,7 +210,7 @@ static void test_guest_mem_init_5g_split(void **state)
 	uint8_t *low, *high;
 
 	(void)state;
-	assert_int_equal(guest_mem_init(&mem, 5 * GiB), 0);
+	assert_int_equal(arch_guest_mem_init(&mem, 5 * GiB), 0);
 	assert_int_equal(mem.nr_regions, 2);
 	expect_region(&mem.regions[0], 0, 3 * GiB);
 	expect_region(&mem.regions[1], 4 * GiB, 2 * GiB);

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "arch/x86_64/layout.h"
-#include "vmm/bus.h"
-#include "vmm/devices.h"
+#include "base/bus.h"
+#include "platform/platform.h"
 
 #define TEST(name) static void name(void **state __attribute__((unused)))
 

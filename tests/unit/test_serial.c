@@ -14,8 +14,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "vmm/devices.h"
-#include "vmm/log.h"
+#include "platform/platform.h"
+#include "base/log.h"
 
 #define TEST(name) static void name(void **state __attribute__((unused)))
 

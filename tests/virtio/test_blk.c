@@ -456,7 +456,7 @@ static void test_avail_index_poisoned_once(void **state)
 	virtio_pci_resume(&f->vp);
 	assert_int_equal(virtio_pci_pause(&f->vp), 0);
 	assert_int_equal(f->vp.stats.needs_reset, 1);
-	assert_int_equal(f->vp.vdev.vqs[0].errors[VIRTQ_E_AVAIL_IDX - VIRTQ_E_BASE], 1);
+	assert_int_equal(f->vp.dev->vqs[0].errors[VIRTQ_E_AVAIL_IDX - VIRTQ_E_BASE], 1);
 	assert_int_equal(__atomic_load_n(&f->raises, __ATOMIC_RELAXED), 1);
 	assert_int_equal(bar_rd(&f->vp, VIRTIO_PCI_ISR_OFF, 1), VIRTIO_PCI_ISR_CONFIG);
 	assert_int_equal(drv_used_idx(&f->r[0]), 0);

@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "virtio/blk_internal.h"       /* the engines' test hooks */
-#include "vmm/config.h"
 #include "vtest.h"
 
 #define MEM        (32ULL << 20)
@@ -41,7 +40,7 @@ struct bfx {
 	struct virtio_pci vp;
 	bool vp_up;
 	struct virtio_blk *blk;
-	struct disk_config cfg;
+	struct virtio_blk_params cfg;
 	char path[64];
 	int fd;                           /* the test's own view of the image */
 	unsigned raises;
@@ -127,8 +126,8 @@ static inline int fx_setup(void **state)
 			buf[i] = pattern(off + i);
 		assert_int_equal(pwrite(f->fd, buf, sizeof(buf), (off_t)off), sizeof(buf));
 	}
-	assert_int_equal(guest_mem_init(&f->mem, MEM), 0);
-	f->cfg = (struct disk_config){ .path = f->path, .num_queues = 1, .queue_size = QS,
+	assert_int_equal(arch_guest_mem_init(&f->mem, MEM), 0);
+	f->cfg = (struct virtio_blk_params){ .path = f->path, .num_queues = 1, .queue_size = QS,
 				       .serial = "vireo-serial-0001" };
 	*state = f;
 	return 0;
@@ -157,17 +156,16 @@ static inline uint64_t fx_offered(struct bfx *f)
 static inline void fx_open(struct bfx *f, uint64_t features)
 {
 	char err[256] = "";
-	struct virtio_pci_args a = { .id = "blk0", .mem = &f->mem, .intx_ops = &b_intx,
-				     .intx_ctx = f };
+	struct virtio_pci_args a = { .id = "blk0", .intx_ops = &b_intx, .intx_ctx = f };
 	unsigned q;
 
-	assert_int_equal(virtio_blk_new(&f->cfg, g_engine, &f->blk, err, sizeof(err)), 0);
+	assert_int_equal(virtio_blk_new(&f->cfg, g_engine, &f->mem, &f->blk, err, sizeof(err)),
+			 0);
 	assert_int_equal(virtio_blk_engine(f->blk), g_expect);
-	a.ops = virtio_blk_ops(f->blk);
-	a.opaque = f->blk;
+	a.dev = virtio_blk_dev(f->blk);
 	assert_int_equal(virtio_pci_init(&f->vp, &a), 0);
 	f->vp_up = true;
-	f->nq = a.ops->num_queues;
+	f->nq = a.dev->nr_queues;
 	drv_status(&f->vp, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	drv_features(&f->vp, features & fx_offered(f));
 	drv_status(&f->vp, ALL_OK & ~VIRTIO_CONFIG_S_DRIVER_OK);

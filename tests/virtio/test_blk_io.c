@@ -381,7 +381,7 @@ static void test_pause_completes_in_flight(void **state)
 		read2(f, 64 * i, 32768);
 	kick(f, 0);
 	assert_int_equal(virtio_pci_pause(&f->vp), 0);
-	vq = &f->vp.vdev.vqs[0];
+	vq = &f->vp.dev->vqs[0];
 	assert_int_equal(virtio_blk_inflight(f->blk), 0);
 	assert_int_equal(drv_used_idx(&f->r[0]), vq->next_avail);
 	assert_int_equal(vq->popped, vq->pushed);
@@ -412,8 +412,8 @@ static void test_throttle_holds_back(void **state)
 	struct bfx *f = *state;
 	uint16_t bad, ok, held;
 
-	f->cfg.rate_limiter = (struct rate_limiter_config){
-		.set = true, .ops = { .set = true, .size = 1, .refill_time = 60000 } };
+	f->cfg.rate_limiter = (struct rate_limiter_params){
+		.ops = { .size = 1, .refill_time = 60000 } };
 	fx_open(f, ALL_F);
 	bad = req3(f, 0, VIRTIO_BLK_T_IN, IMG_SECT, 512, W);
 	assert_true(wait_used(f, 0, 1));
@@ -424,7 +424,7 @@ static void test_throttle_holds_back(void **state)
 	assert_true(wait_throttled(f, 1));
 	assert_int_equal(virtio_pci_pause(&f->vp), 0);
 	assert_int_equal(drv_used_idx(&f->r[0]), 2);
-	assert_int_equal(f->vp.vdev.vqs[0].next_avail, 2);       /* put back */
+	assert_int_equal(f->vp.dev->vqs[0].next_avail, 2);       /* put back */
 	assert_int_equal(status_of(f, held), 0xee);
 	assert_int_equal(status_of(f, ok), VIRTIO_BLK_S_OK);
 	assert_int_equal(ctr(f).rejected[VIRTIO_BLK_R_RANGE], 1);
@@ -440,8 +440,8 @@ static void test_throttle_retries(void **state)
 	struct bfx *f = *state;
 	uint16_t heads[4], i;
 
-	f->cfg.rate_limiter = (struct rate_limiter_config){
-		.set = true, .bandwidth = { .set = true, .size = 4096, .refill_time = 500 } };
+	f->cfg.rate_limiter = (struct rate_limiter_params){
+		.bandwidth = { .size = 4096, .refill_time = 500 } };
 	fx_open(f, ALL_F);
 	for (i = 0; i < 4; i++)
 		heads[i] = req3_q(f, 0, VIRTIO_BLK_T_IN, 8 * i, 4096, W, false);
@@ -521,32 +521,32 @@ static void test_open_errors(void **state)
 {
 	struct bfx *f = *state;
 	struct virtio_blk *a = NULL, *b = NULL;
-	struct disk_config cfg = f->cfg;
+	struct virtio_blk_params cfg = f->cfg;
 	char err[256];
 
 	cfg.path = "/nonexistent/disk.img";
-	assert_int_equal(virtio_blk_new(&cfg, g_engine, &a, err, sizeof(err)), -ENOENT);
+	assert_int_equal(virtio_blk_new(&cfg, g_engine, &f->mem, &a, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "/nonexistent/disk.img"));
 	assert_null(a);
 	cfg = f->cfg;
 	cfg.queue_size = 100;
-	assert_int_equal(virtio_blk_new(&cfg, g_engine, &a, err, sizeof(err)), -EINVAL);
+	assert_int_equal(virtio_blk_new(&cfg, g_engine, &f->mem, &a, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "queue_size=100"));
 	cfg = f->cfg;
 	cfg.path = "/tmp";
-	assert_int_equal(virtio_blk_new(&cfg, g_engine, &a, err, sizeof(err)) < 0, 1);
+	assert_int_equal(virtio_blk_new(&cfg, g_engine, &f->mem, &a, err, sizeof(err)) < 0, 1);
 	/* A writable image is exclusive; read-only users share. */
 	cfg = f->cfg;
-	assert_int_equal(virtio_blk_new(&cfg, g_engine, &a, err, sizeof(err)), 0);
-	assert_int_equal(virtio_blk_new(&cfg, g_engine, &b, err, sizeof(err)), -EBUSY);
+	assert_int_equal(virtio_blk_new(&cfg, g_engine, &f->mem, &a, err, sizeof(err)), 0);
+	assert_int_equal(virtio_blk_new(&cfg, g_engine, &f->mem, &b, err, sizeof(err)), -EBUSY);
 	assert_non_null(strstr(err, "locked"));
 	cfg.readonly = true;
-	assert_int_equal(virtio_blk_new(&cfg, g_engine, &b, err, sizeof(err)), -EBUSY);
+	assert_int_equal(virtio_blk_new(&cfg, g_engine, &f->mem, &b, err, sizeof(err)), -EBUSY);
 	virtio_blk_free(a);
-	assert_int_equal(virtio_blk_new(&cfg, g_engine, &a, err, sizeof(err)), 0);
-	assert_int_equal(virtio_blk_new(&cfg, g_engine, &b, err, sizeof(err)), 0);
+	assert_int_equal(virtio_blk_new(&cfg, g_engine, &f->mem, &a, err, sizeof(err)), 0);
+	assert_int_equal(virtio_blk_new(&cfg, g_engine, &f->mem, &b, err, sizeof(err)), 0);
 	cfg.readonly = false;
-	assert_int_equal(virtio_blk_new(&cfg, g_engine, &f->blk, err, sizeof(err)), -EBUSY);
+	assert_int_equal(virtio_blk_new(&cfg, g_engine, &f->mem, &f->blk, err, sizeof(err)), -EBUSY);
 	virtio_blk_free(a);
 	virtio_blk_free(b);
 }
@@ -584,7 +584,7 @@ static void test_snapshot_identity(void **state)
 static void test_snapshot_id_of_copied_image(void **state)
 {
 	struct bfx *f = *state;
-	struct disk_config cfg = f->cfg;
+	struct virtio_blk_params cfg = f->cfg;
 	struct virtio_blk *a = NULL, *b = NULL;
 	char err[256], copy[] = "/tmp/vireo-blk-copy-XXXXXX";
 	int in = open(f->cfg.path, O_RDONLY | O_CLOEXEC), out = mkstemp(copy);
@@ -598,11 +598,11 @@ static void test_snapshot_id_of_copied_image(void **state)
 	close(in);
 	close(out);
 	cfg.serial = NULL;
-	assert_int_equal(virtio_blk_new(&cfg, g_engine, &a, err, sizeof(err)), 0);
+	assert_int_equal(virtio_blk_new(&cfg, g_engine, &f->mem, &a, err, sizeof(err)), 0);
 	saved = virtio_blk_save(a);
 	virtio_blk_free(a);
 	cfg.path = copy;
-	assert_int_equal(virtio_blk_new(&cfg, g_engine, &b, err, sizeof(err)), 0);
+	assert_int_equal(virtio_blk_new(&cfg, g_engine, &f->mem, &b, err, sizeof(err)), 0);
 	now = virtio_blk_save(b);
 	assert_string_not_equal(cJSON_GetObjectItem(now, "id")->valuestring,
 				cJSON_GetObjectItem(saved, "id")->valuestring);   /* another inode */
@@ -625,13 +625,13 @@ static void test_snapshot_id_of_copied_image(void **state)
 static void test_fallback_engaged(void **state)
 {
 	struct bfx *f = *state;
-	struct disk_config cfg = f->cfg;
+	struct virtio_blk_params cfg = f->cfg;
 	struct virtio_blk *b = NULL;
 	char err[256] = "";
 	uint16_t head;
 
 	if (blk_io_hook_no_uring) {
-		assert_int_equal(virtio_blk_new(&cfg, VIRTIO_BLK_ENGINE_URING, &b, err, sizeof(err)),
+		assert_int_equal(virtio_blk_new(&cfg, VIRTIO_BLK_ENGINE_URING, &f->mem, &b, err, sizeof(err)),
 				 -ENOSYS);
 		assert_null(b);
 		assert_non_null(strstr(err, "io_uring unavailable"));

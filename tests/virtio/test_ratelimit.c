@@ -12,8 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "virtio/virtio.h"
-#include "vmm/config.h"
+#include "virtio/ratelimit.h"
 
 #define MS 1000000ULL
 #define T0 (1000 * MS)                    /* an arbitrary start time */
@@ -144,20 +143,19 @@ static void test_huge_values(void **state)
 	assert_false(rl_bucket_init(&b, 1, 0, UINT64_MAX, T0));
 }
 
-static struct rate_limiter_config cfg_of(uint64_t bw, uint64_t bw_ms, uint64_t ops,
+static struct rate_limiter_params cfg_of(uint64_t bw, uint64_t bw_ms, uint64_t ops,
 					 uint64_t ops_ms)
 {
-	return (struct rate_limiter_config){
-		.set = true,
-		.bandwidth = { .set = bw != 0, .size = bw, .refill_time = bw_ms },
-		.ops = { .set = ops != 0, .size = ops, .refill_time = ops_ms },
+	return (struct rate_limiter_params){
+		.bandwidth = { .size = bw, .refill_time = bw_ms },
+		.ops = { .size = ops, .refill_time = ops_ms },
 	};
 }
 
 /* Bytes refused: the op taken for the request is given back; nothing is half spent. */
 static void test_limiter_all_or_nothing(void **state)
 {
-	struct rate_limiter_config cfg = cfg_of(8192, 1000, 3, 1000);
+	struct rate_limiter_params cfg = cfg_of(8192, 1000, 3, 1000);
 	struct rate_limiter rl;
 	uint64_t wait;
 
@@ -178,7 +176,7 @@ static void test_limiter_all_or_nothing(void **state)
 /* Over-consumption blocks everything for the debt, then normal service resumes. */
 static void test_limiter_blocks_for_debt(void **state)
 {
-	struct rate_limiter_config cfg = cfg_of(1000, 100, 0, 0);
+	struct rate_limiter_params cfg = cfg_of(1000, 100, 0, 0);
 	struct rate_limiter rl;
 	uint64_t wait;
 
@@ -199,7 +197,7 @@ static void test_limiter_blocks_for_debt(void **state)
  */
 static void test_simulated_rate(void **state)
 {
-	struct rate_limiter_config cfg = cfg_of(1000000, 100, 0, 0);
+	struct rate_limiter_params cfg = cfg_of(1000000, 100, 0, 0);
 	struct rate_limiter rl;
 	uint64_t t = T0, bytes = 0, wait;
 	double rate;

@@ -13,12 +13,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include <linux/virtio_console.h>
 
+#include "arch/x86_64/arch.h"
 #include "vtest.h"
 
 #define MEM  (16ULL << 20)
@@ -45,17 +47,17 @@ static int i_raise(void *ctx)
 
 static const struct virtio_intx_ops intx_ops = { i_raise, NULL };
 
-static void start(struct fx *f, const struct virtio_device_ops *ops, void *opaque)
+static void start(struct fx *f, struct virtio_dev *dev)
 {
-	struct virtio_pci_args a = { .id = "dev", .ops = ops, .opaque = opaque, .mem = &f->mem,
-				     .intx_ops = &intx_ops, .intx_ctx = f };
+	struct virtio_pci_args a = { .id = "dev", .dev = dev, .intx_ops = &intx_ops,
+				     .intx_ctx = f };
 	unsigned q;
 
 	assert_int_equal(virtio_pci_init(&f->vp, &a), 0);
 	drv_status(&f->vp, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	drv_features(&f->vp, V1 | VIRTIO_BIT(VIRTIO_RING_F_EVENT_IDX));
 	drv_status(&f->vp, ALL_OK & ~VIRTIO_CONFIG_S_DRIVER_OK);
-	for (q = 0; q < ops->num_queues; q++) {
+	for (q = 0; q < dev->nr_queues; q++) {
 		drv_init(&f->r[q], &f->mem, 16, 0x10000 + 0x10000ULL * q);
 		drv_queue(&f->vp, (uint16_t)q, &f->r[q]);
 	}
@@ -67,7 +69,7 @@ static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	assert_int_equal(guest_mem_init(&f->mem, MEM), 0);
+	assert_int_equal(arch_guest_mem_init(&f->mem, MEM), 0);
 	assert_int_equal(pipe2(f->src, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(f->in, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(f->out, O_CLOEXEC | O_NONBLOCK), 0);
@@ -124,9 +126,9 @@ static uint8_t *gbuf(struct fx *f, uint64_t gpa)
 
 static void start_rng(struct fx *f, int src)
 {
-	f->rng = virtio_rng_new(src);
+	f->rng = virtio_rng_new(dup(src), &f->mem);   /* the device closes its copy */
 	assert_non_null(f->rng);
-	start(f, &virtio_rng_ops, f->rng);
+	start(f, virtio_rng_dev(f->rng));
 }
 
 static void test_rng_fills_writable_chain(void **state)
@@ -149,6 +151,77 @@ static void test_rng_fills_writable_chain(void **state)
 	assert_memory_equal(gbuf(f, BUF + 0x1000), pattern + 16, 16);
 	assert_int_equal(virtio_rng_bytes(f->rng), 32);
 	assert_true(__atomic_load_n(&f->raises, __ATOMIC_RELAXED) >= 1);   /* INTx */
+}
+
+/*
+ * The transport seam: virtio-rng served through a bare transport of five hooks, no PCI at
+ * all, as a virtio-mmio transport would carry it.
+ */
+struct bare_transport {
+	int kick_fd;
+	unsigned notified;
+};
+
+static int bare_notify(void *ctx, unsigned q)
+{
+	(void)q;
+	__atomic_add_fetch(&((struct bare_transport *)ctx)->notified, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static void bare_config_changed(void *ctx)
+{
+	(void)ctx;
+}
+
+static void bare_needs_reset(void *ctx)
+{
+	(void)ctx;
+	fail_msg("the device asked for a reset");
+}
+
+static int bare_kick_fd(void *ctx, unsigned q)
+{
+	return q ? -1 : ((struct bare_transport *)ctx)->kick_fd;
+}
+
+static void bare_kick(void *ctx, unsigned q)
+{
+	uint64_t one = 1;
+
+	if (!q)
+		assert_int_equal(write(((struct bare_transport *)ctx)->kick_fd, &one, 8), 8);
+}
+
+static const struct virtio_transport_ops bare_ops = {
+	bare_notify, bare_config_changed, bare_needs_reset, bare_kick_fd, bare_kick,
+};
+
+static void test_rng_on_a_bare_transport(void **state)
+{
+	struct fx *f = *state;
+	struct bare_transport t = { .kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
+	struct virtio_dev *vd;
+
+	assert_int_equal(write(f->src[1], "0123456789abcdef", 16), 16);
+	f->rng = virtio_rng_new(dup(f->src[0]), &f->mem);
+	vd = virtio_rng_dev(f->rng);
+	vd->transport = &bare_ops;
+	vd->transport_ctx = &t;
+	drv_init(&f->r[0], &f->mem, 16, 0x10000);
+	assert_int_equal(virtq_enable(&vd->vqs[0], 16, f->r[0].desc, f->r[0].avail, f->r[0].used),
+			 0);
+	assert_int_equal(vd->ops->activate(vd), 0);
+	drv_desc(&f->r[0], 0, BUF, 16, VRING_DESC_F_WRITE, 0);
+	drv_publish(&f->r[0], 0);
+	bare_kick(&t, 0);
+	assert_true(wait_used(&f->r[0], 1, 2000));
+	assert_int_equal(used_len(&f->r[0], 0), 16);
+	assert_memory_equal(gbuf(f, BUF), "0123456789abcdef", 16);
+	assert_true(__atomic_load_n(&t.notified, __ATOMIC_RELAXED) >= 1);
+	virtio_dev_destroy(vd);               /* reset (joins the worker), then the device */
+	f->rng = NULL;
+	close(t.kick_fd);
 }
 
 static void test_rng_refuses_readonly(void **state)
@@ -234,9 +307,9 @@ static void test_rng_pause_resume(void **state)
 
 static void start_console(struct fx *f, int in, int out)
 {
-	f->con = virtio_console_new(in, out);
+	f->con = virtio_console_new(in, out, &f->mem);
 	assert_non_null(f->con);
-	start(f, &virtio_console_ops, f->con);
+	start(f, virtio_console_dev(f->con));
 }
 
 static size_t read_out(struct fx *f, char *buf, size_t len, size_t want)
@@ -368,6 +441,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_rng_fills_writable_chain),
+		T(test_rng_on_a_bare_transport),
 		T(test_rng_refuses_readonly),
 		T(test_rng_bounded),
 		T(test_rng_reset_while_blocked),

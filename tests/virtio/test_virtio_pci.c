@@ -119,7 +119,7 @@ static void test_features_accepted(void **state)
 	struct fx *f = *state;
 
 	assert_true(negotiate(f, V1 | VIRTIO_BIT(5)) & S_FOK);
-	assert_int_equal(f->vp.vdev.features, V1 | VIRTIO_BIT(5));
+	assert_int_equal(f->vp.dev->features, V1 | VIRTIO_BIT(5));
 	/* After FEATURES_OK the driver's features are final: later writes are ignored. */
 	bar_wr(&f->vp, COMMON(GFSELECT), 4, 0);
 	bar_wr(&f->vp, COMMON(GF), 4, 1);
@@ -197,13 +197,56 @@ static void test_reset(void **state)
 		assert_int_equal(bar_rd(&f->vp, COMMON(Q_ENABLE), 2), 0);
 		assert_int_equal(bar_rd(&f->vp, COMMON(Q_SIZE), 2), QMAX);
 		assert_int_equal(bar_rd(&f->vp, COMMON(Q_DESCLO), 4), 0);
-		assert_false(f->vp.vdev.vqs[q].ready);
+		assert_false(f->vp.dev->vqs[q].ready);
 	}
 	bar_wr(&f->vp, COMMON(GFSELECT), 4, 0);
 	assert_int_equal(bar_rd(&f->vp, COMMON(GF), 4), 0);
-	assert_int_equal(f->vp.vdev.features, 0);
+	assert_int_equal(f->vp.dev->features, 0);
 	/* And the device comes up again. */
 	bring_up(f, V1);
+	assert_int_equal(f->activates, 2);
+}
+
+static unsigned deferrals;
+
+static void note_deferral(void *ctx)
+{
+	(void)ctx;
+	deferrals++;
+}
+
+/* As the VM wires it: the vCPU's write only records; the VMM thread carries it out. */
+static void test_deferred_status_changes(void **state)
+{
+	struct fx *f = *state;
+	const uint8_t ready = S_ACK | S_DRV | S_FOK | S_DOK;
+	unsigned resets;
+
+	f->vp.defer = note_deferral;
+	deferrals = 0;
+	bring_up(f, V1);
+	assert_int_equal(f->activates, 0);
+	assert_int_equal(deferrals, 1);
+	assert_int_equal(drv_get_status(&f->vp), ready);
+	virtio_pci_run_deferred(&f->vp);
+	assert_int_equal(f->activates, 1);
+	resets = f->resets;
+	drv_status(&f->vp, 0);
+	assert_int_equal(f->resets, resets);
+	assert_int_equal(deferrals, 2);
+	assert_int_equal(drv_get_status(&f->vp), ready);          /* 4.1.4.3.1: not 0 yet */
+	drv_status(&f->vp, S_ACK);                                  /* refused until then */
+	assert_int_equal(f->vp.stats.bad_status, 1);
+	virtio_pci_run_deferred(&f->vp);
+	assert_int_equal(f->resets, resets + 1);
+	assert_int_equal(drv_get_status(&f->vp), 0);
+	/* A device that never started resets at once, in the write. */
+	negotiate(f, V1);
+	drv_status(&f->vp, 0);
+	assert_int_equal(drv_get_status(&f->vp), 0);
+	assert_int_equal(deferrals, 2);
+	bring_up(f, V1);
+	virtio_pci_run_deferred(&f->vp);
 	assert_int_equal(f->activates, 2);
 }
 
@@ -306,7 +349,7 @@ static void test_queue_enable_validation(void **state)
 	assert_int_equal(f->vp.stats.bad_queue_cfg, 5);
 	try_enable(f, 0x10000, 0x11000, 0x12000, 16);
 	assert_int_equal(bar_rd(&f->vp, COMMON(Q_ENABLE), 2), 1);
-	assert_true(f->vp.vdev.vqs[0].ready);
+	assert_true(f->vp.dev->vqs[0].ready);
 	/* Once enabled, the ring registers are frozen. */
 	bar_wr(&f->vp, COMMON(Q_SIZE), 2, 8);
 	bar_wr(&f->vp, COMMON(Q_DESCLO), 4, 0x40000);
@@ -314,7 +357,7 @@ static void test_queue_enable_validation(void **state)
 	assert_int_equal(bar_rd(&f->vp, COMMON(Q_SIZE), 2), 16);
 	assert_int_equal(bar_rd(&f->vp, COMMON(Q_DESCLO), 4), 0x10000);
 	assert_int_equal(bar_rd(&f->vp, COMMON(Q_ENABLE), 2), 1);
-	assert_int_equal(f->vp.vdev.vqs[0].desc_gpa, 0x10000);
+	assert_int_equal(f->vp.dev->vqs[0].desc_gpa, 0x10000);
 }
 
 static void test_queue_address_halves(void **state)
@@ -357,7 +400,7 @@ static void test_config_generation(void **state)
 	uint8_t gen = (uint8_t)bar_rd(&f->vp, COMMON(CFGGENERATION), 1);
 
 	assert_int_equal(bar_rd(&f->vp, COMMON(CFGGENERATION), 1), gen);   /* stable */
-	virtio_dev_config_changed(&f->vp.vdev);
+	virtio_dev_config_changed(f->vp.dev);
 	assert_int_equal(bar_rd(&f->vp, COMMON(CFGGENERATION), 1), (uint8_t)(gen + 1));
 	bar_wr(&f->vp, COMMON(CFGGENERATION), 1, 0);                      /* read-only */
 	assert_int_equal(bar_rd(&f->vp, COMMON(CFGGENERATION), 1), (uint8_t)(gen + 1));
@@ -388,6 +431,7 @@ int main(void)
 		T(test_features_refused),
 		T(test_status_machine),
 		T(test_reset),
+		T(test_deferred_status_changes),
 		T(test_activation_failure),
 		T(test_queue_select_out_of_range),
 		T(test_queue_size),

@@ -19,7 +19,7 @@ static void test_isr_read_to_clear_intx(void **state)
 {
 	struct fx *f = *state;
 
-	virtio_dev_config_changed(&f->vp.vdev);                   /* MSI-X off: INTx */
+	virtio_dev_config_changed(f->vp.dev);                   /* MSI-X off: INTx */
 	assert_int_equal(f->raises, 1);
 	assert_int_equal(bar_rd(&f->vp, VIRTIO_PCI_ISR_OFF, 1), VIRTIO_PCI_ISR_CONFIG);
 	assert_int_equal(f->lowers, 1);
@@ -39,9 +39,9 @@ static void test_intx_queue_and_resample(void **state)
 	drv_desc(&f->r[0], 0, 0x100000, 8, VRING_DESC_F_WRITE, 0);
 	drv_publish(&f->r[0], 0);
 	assert_int_equal(virtq_chain_init(&c, virtq_chain_max(QMAX)), 0);
-	assert_int_equal(virtio_dev_pop(&f->vp.vdev, 0, &c), 1);
-	assert_int_equal(virtio_dev_push(&f->vp.vdev, 0, c.head, 8), 0);
-	assert_int_equal(virtio_dev_notify(&f->vp.vdev, 0), 0);
+	assert_int_equal(virtio_dev_pop(f->vp.dev, 0, &c), 1);
+	assert_int_equal(virtio_dev_push(f->vp.dev, 0, c.head, 8), 0);
+	assert_int_equal(virtio_dev_notify(f->vp.dev, 0), 0);
 	assert_int_equal(f->raises, 1);
 	virtio_pci_intx_resample(&f->vp);                         /* EOI with ISR still set */
 	assert_int_equal(f->raises, 2);
@@ -58,7 +58,7 @@ static void test_intx_disable_cleared_reasserts(void **state)
 	struct fx *f = *state;
 
 	assert_int_equal(pci_cfg_write(&f->vp.pci, PCI_COMMAND, 2, PCI_COMMAND_INTX_DISABLE), 0);
-	virtio_dev_config_changed(&f->vp.vdev);
+	virtio_dev_config_changed(f->vp.dev);
 	assert_int_equal(f->raises, 1);                           /* the owner masks it */
 	assert_int_equal(pci_cfg_write(&f->vp.pci, PCI_COMMAND, 2, PCI_COMMAND_INTX_DISABLE), 0);
 	assert_int_equal(f->raises, 1);                           /* still disabled */
@@ -83,11 +83,11 @@ static void test_msix_delivery(void **state)
 	for (int i = 0; i < 3; i++) {
 		drv_desc(&f->r[0], 0, 0x100000, 8, VRING_DESC_F_WRITE, 0);
 		drv_publish(&f->r[0], 0);
-		assert_int_equal(virtio_dev_pop(&f->vp.vdev, 0, &c), 1);
-		assert_int_equal(virtio_dev_push(&f->vp.vdev, 0, c.head, 8), 0);
+		assert_int_equal(virtio_dev_pop(f->vp.dev, 0, &c), 1);
+		assert_int_equal(virtio_dev_push(f->vp.dev, 0, c.head, 8), 0);
 		if (i == 1)                                       /* mask vector 1 */
 			bar_wr(&f->vp, VIRTIO_PCI_MSIX_TABLE_OFF + 16 + 12, 4, 1);
-		assert_int_equal(virtio_dev_notify(&f->vp.vdev, 0), 0);
+		assert_int_equal(virtio_dev_notify(f->vp.dev, 0), 0);
 	}
 	assert_int_equal(f->triggers[1], 1);                      /* then masked: pending */
 	assert_true(msix_pending(&f->vp.msix, 1));
@@ -95,7 +95,7 @@ static void test_msix_delivery(void **state)
 	assert_int_equal(f->triggers[1], 2);                      /* delivered on unmask */
 	assert_false(msix_pending(&f->vp.msix, 1));
 	/* Config change: config vector, plus ISR bit 1 (4.1.4.5). */
-	virtio_dev_config_changed(&f->vp.vdev);
+	virtio_dev_config_changed(f->vp.dev);
 	assert_int_equal(f->triggers[2], 1);
 	assert_int_equal(f->raises, 0);
 	assert_int_equal(bar_rd(&f->vp, VIRTIO_PCI_ISR_OFF, 1), VIRTIO_PCI_ISR_CONFIG);
@@ -103,9 +103,9 @@ static void test_msix_delivery(void **state)
 	bar_wr(&f->vp, COMMON(Q_MSIX), 2, VIRTIO_MSI_NO_VECTOR);
 	drv_desc(&f->r[0], 0, 0x100000, 8, VRING_DESC_F_WRITE, 0);
 	drv_publish(&f->r[0], 0);
-	assert_int_equal(virtio_dev_pop(&f->vp.vdev, 0, &c), 1);
-	assert_int_equal(virtio_dev_push(&f->vp.vdev, 0, c.head, 8), 0);
-	assert_int_equal(virtio_dev_notify(&f->vp.vdev, 0), 0);
+	assert_int_equal(virtio_dev_pop(f->vp.dev, 0, &c), 1);
+	assert_int_equal(virtio_dev_push(f->vp.dev, 0, c.head, 8), 0);
+	assert_int_equal(virtio_dev_notify(f->vp.dev, 0), 0);
 	assert_int_equal(f->triggers[0] + f->triggers[1], 2);
 	virtq_chain_free(&c);
 }
@@ -121,15 +121,15 @@ static void test_needs_reset_once(void **state)
 	bar_wr(&f->vp, COMMON(MSIX), 2, 2);
 	msix_on(f);
 	drv_set_avail_idx(&f->r[1], 100);                         /* > 16 ahead */
-	assert_int_equal(virtio_dev_pop(&f->vp.vdev, 1, &c), -VIRTQ_E_AVAIL_IDX);
+	assert_int_equal(virtio_dev_pop(f->vp.dev, 1, &c), -VIRTQ_E_AVAIL_IDX);
 	assert_true(drv_get_status(&f->vp) & VIRTIO_CONFIG_S_NEEDS_RESET);
 	assert_int_equal(f->triggers[2], 1);
-	assert_int_equal(virtio_dev_pop(&f->vp.vdev, 1, &c), -VIRTQ_E_BROKEN);
+	assert_int_equal(virtio_dev_pop(f->vp.dev, 1, &c), -VIRTQ_E_BROKEN);
 	drv_publish(&f->r[0], 77);                                /* another queue breaks too */
-	assert_int_equal(virtio_dev_pop(&f->vp.vdev, 0, &c), -VIRTQ_E_HEAD);
+	assert_int_equal(virtio_dev_pop(f->vp.dev, 0, &c), -VIRTQ_E_HEAD);
 	assert_int_equal(f->triggers[2], 1);
 	assert_int_equal(f->vp.stats.needs_reset, 1);
-	assert_int_equal(f->vp.vdev.vqs[1].errors[VIRTQ_E_AVAIL_IDX - VIRTQ_E_BASE], 1);
+	assert_int_equal(f->vp.dev->vqs[1].errors[VIRTQ_E_AVAIL_IDX - VIRTQ_E_BASE], 1);
 	/* Writing status keeps the device's bit; reset clears it and the queue works again. */
 	drv_status(&f->vp, S_ACK | S_DRV | S_FOK | S_DOK);
 	assert_true(drv_get_status(&f->vp) & VIRTIO_CONFIG_S_NEEDS_RESET);
@@ -140,7 +140,7 @@ static void test_needs_reset_once(void **state)
 	bring_up(f, V1);
 	drv_desc(&f->r[1], 0, 0x100000, 8, 0, 0);
 	drv_publish(&f->r[1], 0);
-	assert_int_equal(virtio_dev_pop(&f->vp.vdev, 1, &c), 1);
+	assert_int_equal(virtio_dev_pop(f->vp.dev, 1, &c), 1);
 	virtq_chain_free(&c);
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "arch/x86_64/arch.h"
 #include "vtest.h"
 
 #define NQ   2
@@ -20,6 +21,7 @@
 
 struct fx {
 	struct guest_mem mem;
+	struct virtio_dev dev_a, dev_b;
 	struct virtio_pci a, b;
 	unsigned activates[2];
 	struct drv_ring r[NQ];
@@ -32,18 +34,20 @@ static int dev_activate(struct virtio_dev *vd)
 }
 
 static const struct virtio_device_ops fake_ops = {
-	.type = VIRTIO_ID_CONSOLE,
-	.num_queues = NQ,
-	.max_queue_size = QMAX,
-	.features = VIRTIO_BIT(2),
+	.name = "fake",
 	.activate = dev_activate,
 };
 
-static void make(struct fx *f, struct virtio_pci *vp, unsigned *count)
-{
-	struct virtio_pci_args a = { .id = "snap", .ops = &fake_ops, .opaque = count,
-				     .mem = &f->mem };
+static const struct virtio_dev_params fake_params = {
+	.type = VIRTIO_ID_CONSOLE, .nr_queues = NQ, .max_queue_size = QMAX,
+	.features = VIRTIO_BIT(2),
+};
 
+static void make(struct fx *f, struct virtio_dev *dev, struct virtio_pci *vp, unsigned *count)
+{
+	struct virtio_pci_args a = { .id = "snap", .dev = dev };
+
+	assert_int_equal(virtio_dev_init(dev, &fake_params, &fake_ops, count, &f->mem), 0);
 	assert_int_equal(virtio_pci_init(vp, &a), 0);
 }
 
@@ -51,9 +55,9 @@ static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	assert_int_equal(guest_mem_init(&f->mem, MEM), 0);
-	make(f, &f->a, &f->activates[0]);
-	make(f, &f->b, &f->activates[1]);
+	assert_int_equal(arch_guest_mem_init(&f->mem, MEM), 0);
+	make(f, &f->dev_a, &f->a, &f->activates[0]);
+	make(f, &f->dev_b, &f->b, &f->activates[1]);
 	drv_init(&f->r[0], &f->mem, 16, 0x10000);
 	drv_init(&f->r[1], &f->mem, 32, 0x20000);
 	*state = f;
@@ -66,6 +70,8 @@ static int teardown(void **state)
 
 	virtio_pci_destroy(&f->a);
 	virtio_pci_destroy(&f->b);
+	virtio_dev_fini(&f->dev_a);
+	virtio_dev_fini(&f->dev_b);
 	guest_mem_destroy(&f->mem);
 	free(f);
 	return 0;
@@ -94,11 +100,11 @@ static void run_a(struct fx *f)
 	for (i = 0; i < 3; i++) {
 		drv_desc(&f->r[1], (uint16_t)i, 0x100000, 8, VRING_DESC_F_WRITE, 0);
 		drv_publish(&f->r[1], (uint16_t)i);
-		assert_int_equal(virtio_dev_pop(&vp->vdev, 1, &c), 1);
+		assert_int_equal(virtio_dev_pop(vp->dev, 1, &c), 1);
 	}
-	assert_int_equal(virtio_dev_push(&vp->vdev, 1, 0, 8), 0);
-	assert_int_equal(virtio_dev_push(&vp->vdev, 1, 1, 8), 0);
-	virtio_dev_notify(&vp->vdev, 1);
+	assert_int_equal(virtio_dev_push(vp->dev, 1, 0, 8), 0);
+	assert_int_equal(virtio_dev_push(vp->dev, 1, 1, 8), 0);
+	virtio_dev_notify(vp->dev, 1);
 	virtq_chain_free(&c);
 }
 
@@ -124,22 +130,22 @@ static void test_round_trip(void **state)
 	assert_int_equal(drv_get_status(&f->b), drv_get_status(&f->a));
 	bar_wr(&f->b, COMMON(GFSELECT), 4, 1);
 	assert_int_equal(bar_rd(&f->b, COMMON(GF), 4), 1);    /* VERSION_1 */
-	assert_int_equal(f->b.vdev.features, V1 | EIDX | VIRTIO_BIT(2));
+	assert_int_equal(f->b.dev->features, V1 | EIDX | VIRTIO_BIT(2));
 	assert_int_equal(bar_rd(&f->b, COMMON(MSIX), 2), 0);
 	bar_wr(&f->b, COMMON(Q_SELECT), 2, 1);
 	assert_int_equal(bar_rd(&f->b, COMMON(Q_SIZE), 2), 32);
 	assert_int_equal(bar_rd(&f->b, COMMON(Q_MSIX), 2), 2);
 	assert_int_equal(bar_rd(&f->b, COMMON(Q_ENABLE), 2), 1);
 	assert_int_equal(bar_rd(&f->b, COMMON(Q_USEDLO), 8), f->r[1].used);
-	vq = &f->b.vdev.vqs[1];
+	vq = &f->b.dev->vqs[1];
 	assert_true(vq->ready);
 	assert_true(vq->event_idx);
 	assert_int_equal(vq->next_avail, 3);
 	assert_int_equal(vq->next_used, 2);
-	assert_int_equal(vq->signalled_used, f->a.vdev.vqs[1].signalled_used);
+	assert_int_equal(vq->signalled_used, f->a.dev->vqs[1].signalled_used);
 	assert_true(vq->signalled_valid);
 	/* The restored queue carries on where A stopped. */
-	assert_int_equal(virtio_dev_push(&f->b.vdev, 1, 2, 8), 0);
+	assert_int_equal(virtio_dev_push(f->b.dev, 1, 2, 8), 0);
 	assert_int_equal(drv_used_idx(&f->r[1]), 3);
 }
 
@@ -161,7 +167,7 @@ static void expect_rejected(struct fx *f, void (*mutate)(cJSON *json), const cha
 	cJSON_Delete(json);
 	assert_int_equal(drv_get_status(&f->b), 0);
 	assert_int_equal(f->activates[1], 0);
-	assert_false(f->b.vdev.vqs[0].ready);
+	assert_false(f->b.dev->vqs[0].ready);
 }
 
 static cJSON *queue(cJSON *json, int q)
@@ -257,12 +263,12 @@ static void test_broken_state(void **state)
 	run_a(f);
 	assert_int_equal(virtq_chain_init(&c, virtq_chain_max(QMAX)), 0);
 	drv_set_avail_idx(&f->r[0], 1000);
-	assert_true(virtio_dev_pop(&f->a.vdev, 0, &c) < 0);
+	assert_true(virtio_dev_pop(f->a.dev, 0, &c) < 0);
 	json = virtio_pci_save(&f->a);
 	assert_int_equal(virtio_pci_restore(&f->b, json, NULL, 0), 0);
 	cJSON_Delete(json);
 	assert_true(drv_get_status(&f->b) & VIRTIO_CONFIG_S_NEEDS_RESET);
-	assert_int_equal(virtio_dev_pop(&f->b.vdev, 0, &c), -VIRTQ_E_BROKEN);
+	assert_int_equal(virtio_dev_pop(f->b.dev, 0, &c), -VIRTQ_E_BROKEN);
 	virtq_chain_free(&c);
 }
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+#include "arch/x86_64/arch.h"
 #include "vtest.h"
 
 #define QSIZE   8
@@ -30,7 +31,7 @@ static int setup_size(void **state, uint64_t mem_size)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	assert_int_equal(guest_mem_init(&f->mem, mem_size), 0);
+	assert_int_equal(arch_guest_mem_init(&f->mem, mem_size), 0);
 	drv_init(&f->r, &f->mem, QSIZE, RING);
 	virtq_init(&f->vq, &f->mem);
 	assert_int_equal(virtq_enable(&f->vq, QSIZE, f->r.desc, f->r.avail, f->r.used), 0);

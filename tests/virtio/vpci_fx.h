@@ -16,6 +16,7 @@
 
 struct fx {
 	struct guest_mem mem;
+	struct virtio_dev dev;
 	struct virtio_pci vp;
 	/* fake device */
 	unsigned activates, resets, cfg_reads, cfg_writes;
@@ -62,12 +63,13 @@ static inline void dev_reset(struct virtio_dev *vd)
 	fx_of(vd)->resets++;
 }
 
-static const struct virtio_device_ops fake_ops = {
-	.type = VIRTIO_ID_RNG,
-	.num_queues = NQ,
-	.max_queue_size = QMAX,
-	.config_size = CFGSZ,
+static const struct virtio_dev_params fake_params = {
+	.type = VIRTIO_ID_RNG, .nr_queues = NQ, .max_queue_size = QMAX, .config_size = CFGSZ,
 	.features = DEVF,
+};
+
+static const struct virtio_device_ops fake_ops = {
+	.name = "fake",
 	.config_read = dev_cfg_read,
 	.config_write = dev_cfg_write,
 	.activate = dev_activate,
@@ -114,11 +116,12 @@ static inline int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct virtio_pci_args a = {
-		.id = "fake0", .ops = &fake_ops, .opaque = f, .mem = &f->mem,
+		.id = "fake0", .dev = &f->dev,
 		.msix_ops = &msix_ops, .msix_ctx = f, .intx_ops = &intx_ops, .intx_ctx = f,
 	};
 
-	assert_int_equal(guest_mem_init(&f->mem, MEM), 0);
+	assert_int_equal(arch_guest_mem_init(&f->mem, MEM), 0);
+	assert_int_equal(virtio_dev_init(&f->dev, &fake_params, &fake_ops, f, &f->mem), 0);
 	assert_int_equal(virtio_pci_init(&f->vp, &a), 0);
 	drv_init(&f->r[0], &f->mem, 16, 0x10000);
 	drv_init(&f->r[1], &f->mem, 16, 0x20000);
@@ -131,6 +134,7 @@ static inline int teardown(void **state)
 	struct fx *f = *state;
 
 	virtio_pci_destroy(&f->vp);
+	virtio_dev_fini(&f->dev);
 	guest_mem_destroy(&f->mem);
 	free(f);
 	return 0;

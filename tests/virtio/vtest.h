@@ -9,8 +9,12 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "virtio/virtio.h"
-#include "vmm/memory.h"
+#include "virtio/blk.h"
+#include "virtio/console.h"
+#include "virtio/pci.h"
+#include "virtio/rng.h"
+#include "arch/x86_64/arch.h"
+#include "base/memory.h"
 
 /* A driver's view of one split ring at guest address @base. */
 struct drv_ring {

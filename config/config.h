@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * VM configuration: what the user asked for, in Cloud Hypervisor's terms (VmConfig), parsed
+ * from the command line here and from JSON by the API.
+ */
+#ifndef VIREO_CONFIG_CONFIG_H
+#define VIREO_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_VCPUS      254      /* xAPIC IDs 0..253 in MADT type-0 entries */
+#define CONFIG_MIN_MEMORY     (2ULL << 20)
+#define CONFIG_MAX_MEMORY     (1ULL << 40)
+#define CONFIG_DEFAULT_MEMORY (512ULL << 20)
+
+enum console_mode { CONSOLE_OFF, CONSOLE_NULL, CONSOLE_TTY, CONSOLE_FILE };
+
+struct console_config {
+	enum console_mode mode;
+	char *file;                /* CONSOLE_FILE only */
+};
+
+/* Cloud Hypervisor's TokenBucket: @size tokens refilled every @refill_time ms. */
+struct token_bucket {
+	bool set;
+	uint64_t size;
+	uint64_t one_time_burst;   /* 0 when absent */
+	uint64_t refill_time;
+};
+
+struct rate_limiter_config {
+	bool set;
+	struct token_bucket bandwidth, ops;
+};
+
+/* Cloud Hypervisor's DiskConfig: the fields vireo parses, checks and reports back. */
+struct disk_config {
+	char *path;
+	bool readonly;
+	bool direct;               /* O_DIRECT */
+	bool iommu;
+	unsigned num_queues;       /* default 1 */
+	unsigned queue_size;       /* default 128 */
+	char *id;                  /* NULL until given, or generated (_diskN) at boot */
+	char *serial;
+	uint16_t pci_segment;
+	int pci_device_id;         /* PCI slot 1-31; -1: the first free one */
+	struct rate_limiter_config rate_limiter;
+};
+
+/* Cloud Hypervisor's RngConfig: virtio-rng always exists, fed from @src. */
+#define CONFIG_DEFAULT_RNG_SRC "/dev/urandom"
+struct rng_config {
+	char *src;                 /* never NULL after config_init_defaults */
+};
+
+struct vm_config {
+	char *kernel;
+	char *initramfs;           /* NULL: none */
+	char *cmdline;             /* never NULL after parsing */
+	unsigned boot_vcpus;
+	uint64_t memory_size;      /* bytes */
+	struct console_config serial;
+	struct console_config console;   /* virtio-console (hvc0) */
+	struct rng_config rng;
+	struct disk_config *disks;       /* from the API's VmConfig.disks[]; nr_disks entries */
+	unsigned nr_disks;
+};
+
+/* Options of the vireo process itself rather than of the VM. */
+struct vmm_options {
+	unsigned verbosity;        /* number of -v */
+	char *log_file;
+	char *api_socket;          /* --api-socket path=P | fd=N | P */
+	char *event_monitor;       /* --event-monitor path=P | fd=N */
+	struct {                   /* --restore source_url=..,resume=on,prefault=on,.. */
+		char *source_url;
+		bool resume, prefault, copy;
+	} restore;
+	bool version;
+	bool help;
+};
+
+/*
+ * Fills @cfg with Cloud Hypervisor's defaults: 1 vCPU, 512 MiB, serial null, virtio-console
+ * on the terminal, virtio-rng from /dev/urandom. -ENOMEM.
+ */
+int config_init_defaults(struct vm_config *cfg);
+/*
+ * Parses vireo's command line. On error returns -EINVAL with a one-line message in @err
+ * that names the option and the problem. @cfg must be freed with config_free either way.
+ */
+int config_parse_cli(int argc, char **argv, struct vm_config *cfg, struct vmm_options *opts,
+		     char *err, size_t errlen);
+/* Checks a complete config (a kernel given, sizes in range); same error contract. */
+int config_validate(const struct vm_config *cfg, char *err, size_t errlen);
+void config_free(struct vm_config *cfg);
+void vmm_options_free(struct vmm_options *opts);
+
+/* "512M", "1G", "4096K", "65536": bytes, with overflow checks. 0 or -EINVAL / -ERANGE. */
+int config_parse_size(const char *s, uint64_t *bytes);
+/*
+ * --disk path=P,readonly=on,direct=on,num_queues=N,queue_size=M,id=I,serial=S,bw_size=...
+ * (Cloud Hypervisor's keys). Fills @d (free it with config_disk_free on success).
+ */
+int config_parse_disk(const char *s, struct disk_config *d, char *err, size_t errlen);
+void config_disk_free(struct disk_config *d);
+/* Appends @d (moved: the config owns its strings now). -ENOMEM. */
+int config_add_disk(struct vm_config *cfg, const struct disk_config *d);
+/*
+ * Boot-time checks of cfg->disks[@i], named after the JSON fields ("disks[0].queue_size: ...").
+ * -EINVAL, or -EEXIST for a duplicate id or path (the API answers 409).
+ */
+int config_validate_disk(const struct vm_config *cfg, unsigned i, char *err, size_t errlen);
+/* Checks that at most one of serial and console uses the terminal (CH's DoubleTtyMode). */
+int config_check_consoles(const struct vm_config *cfg, char *err, size_t errlen);
+/* Cloud Hypervisor's on/off/true/false; false (and *@out untouched) for anything else. */
+bool config_parse_bool(const char *val, bool *out);
+/* "tty", "null", "off", "file=PATH". */
+int config_parse_console(const char *s, struct console_config *out, char *err, size_t errlen);
+
+/* The --help text. */
+extern const char config_usage[];
+
+#endif

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The device types a VM configuration can ask for, as data: each translates its part of the
+ * configuration into a device's plain parameters. A new type adds its entry to
+ * vm_device_types[]; the wiring (vm/pci_devices.c) treats every device alike.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "virtio/blk.h"
+#include "virtio/console.h"
+#include "virtio/rng.h"
+#include "vm/pci_fn.h"
+
+/* Cloud Hypervisor's names for its built-in devices (the "__" prefix is reserved). */
+#define CONSOLE_ID "__console"
+#define RNG_ID     "__rng"
+
+static int out_of_memory(const char *id, char *err, size_t errlen)
+{
+	return set_err(err, errlen, -ENOMEM, "%s: out of memory for the device", id);
+}
+
+/* ------------------------------------------------------------------ console */
+
+static unsigned console_count(const struct vm_config *cfg)
+{
+	return cfg->console.mode != CONSOLE_OFF;
+}
+
+/* stdin feeds virtio-console only if epoll can watch it (not a regular file or /dev/null). */
+static int console_input_fd(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int ep = epoll_create1(EPOLL_CLOEXEC), ok;
+
+	if (ep < 0)
+		return -1;
+	ok = !epoll_ctl(ep, EPOLL_CTL_ADD, STDIN_FILENO, &ev);
+	close(ep);
+	return ok ? STDIN_FILENO : -1;
+}
+
+static int console_create(struct vm *vm, unsigned i, struct vm_device_spec *out, char *err,
+			  size_t errlen)
+{
+	int in = vm->cfg->console.mode == CONSOLE_TTY ? console_input_fd() : -1;
+	struct virtio_console *con = virtio_console_new(in, vm->persist->console_out_fd,
+							 &vm->mem);
+
+	(void)i;
+	if (!con)
+		return out_of_memory(CONSOLE_ID, err, errlen);
+	*out = (struct vm_device_spec){ virtio_console_dev(con), CONSOLE_ID, -1 };
+	return 0;
+}
+
+static const struct vm_device_type console_type = { console_count, console_create };
+
+/* ------------------------------------------------------------------ disks */
+
+static unsigned blk_count(const struct vm_config *cfg)
+{
+	return cfg->nr_disks;
+}
+
+/* A bucket the user left out limits nothing (rl_bucket_params: size 0). */
+static struct rl_bucket_params bucket_params(bool limiter_set, const struct token_bucket *b)
+{
+	if (!limiter_set || !b->set)
+		return (struct rl_bucket_params){ 0 };
+	return (struct rl_bucket_params){ b->size, b->one_time_burst, b->refill_time };
+}
+
+static struct virtio_blk_params blk_params(const struct disk_config *d)
+{
+	const struct rate_limiter_config *rl = &d->rate_limiter;
+
+	return (struct virtio_blk_params){
+		.path = d->path, .readonly = d->readonly, .direct = d->direct,
+		.num_queues = d->num_queues, .queue_size = d->queue_size, .serial = d->serial,
+		.rate_limiter = { bucket_params(rl->set, &rl->bandwidth),
+				  bucket_params(rl->set, &rl->ops) },
+	};
+}
+
+static int blk_create(struct vm *vm, unsigned i, struct vm_device_spec *out, char *err,
+		      size_t errlen)
+{
+	const struct disk_config *d = &vm->cfg->disks[i];
+	struct virtio_blk_params p = blk_params(d);
+	struct virtio_blk *blk;
+	int ret = virtio_blk_new(&p, VIRTIO_BLK_ENGINE_AUTO, &vm->mem, &blk, err, errlen);
+
+	if (ret)
+		return ret;
+	*out = (struct vm_device_spec){ virtio_blk_dev(blk), d->id, d->pci_device_id };
+	return 0;
+}
+
+static const struct vm_device_type blk_type = { blk_count, blk_create };
+
+/* ------------------------------------------------------------------ rng */
+
+static unsigned rng_count(const struct vm_config *cfg)
+{
+	(void)cfg;
+	return 1;                 /* Cloud Hypervisor: the entropy device always exists */
+}
+
+static int rng_create(struct vm *vm, unsigned i, struct vm_device_spec *out, char *err,
+		      size_t errlen)
+{
+	int fd = open(vm->cfg->rng.src, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct virtio_rng *rng;
+
+	(void)i;
+	if (fd < 0)
+		return set_err(err, errlen, -errno, "rng: cannot open '%s': %s", vm->cfg->rng.src,
+			       strerror(errno));
+	rng = virtio_rng_new(fd, &vm->mem);
+	if (!rng)
+		return out_of_memory(RNG_ID, err, errlen);
+	*out = (struct vm_device_spec){ virtio_rng_dev(rng), RNG_ID, -1 };
+	return 0;
+}
+
+static const struct vm_device_type rng_type = { rng_count, rng_create };
+
+const struct vm_device_type *const vm_device_types[] = {
+	&console_type,
+	&blk_type,
+	&rng_type,
+	NULL,
+};

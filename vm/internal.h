@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private to vm/: interrupt sources, vCPU threads, the device and platform sections. */
+#ifndef VIREO_VM_INTERNAL_H
+#define VIREO_VM_INTERNAL_H
+
+#include "vm/vm.h"
+
+/*
+ * Interrupt sources of one PCI function (vm/irq.c). MSI-X: one eventfd + GSI per vector, bound
+ * with KVM_IRQFD while the vector is routed; the route's address/data live here and the VM's
+ * routing table is rebuilt from every group. INTx: a level pin with a resample eventfd.
+ */
+struct vm_msi_group {
+	struct vm *vm;
+	unsigned nr;
+	uint32_t *gsi;
+	int *fd;
+	bool *assigned;             /* irqfd bound */
+	struct msi_route *route;    /* .masked = no route */
+	uint64_t signalled;         /* atomic: vectors delivered (irqfd written) */
+};
+
+struct vm_intx {
+	struct vm *vm;
+	uint32_t gsi;
+	int fd, resample_fd;
+	void (*resample)(void *ctx);
+	void *ctx;
+	uint64_t raised;            /* atomic: line assertions */
+};
+
+
+/* irq.c */
+int vm_irq_init(struct vm *vm);
+void vm_irq_destroy(struct vm *vm);
+extern const struct msix_irq_ops vm_msix_irq_ops;   /* ctx = struct vm_msi_group */
+int vm_msi_group_init(struct vm *vm, struct vm_msi_group *g, unsigned nr);
+void vm_msi_group_destroy(struct vm_msi_group *g);
+/* A level INTx pin at @gsi with KVM resampling; @resample runs on EOI (vm_irq_poll). */
+int vm_intx_init(struct vm *vm, struct vm_intx *x, uint32_t gsi, void (*resample)(void *),
+		 void *ctx);
+void vm_intx_destroy(struct vm_intx *x);
+int vm_intx_raise(void *ctx);                        /* ctx = struct vm_intx */
+
+/* pci_devices.c: the virtio-pci functions of the config (console, rng). */
+int vm_setup_pci_devices(struct vm *vm, char *err, size_t errlen);
+void vm_destroy_pci_devices(struct vm *vm);
+/* Device sections of state.json (vm/pci_devices_state.c); the VM paused, devices quiesced. */
+int vm_save_pci_devices(struct vm *vm, struct cJSON *state, char *err, size_t errlen);
+int vm_restore_pci_devices(struct vm *vm, const struct cJSON *state, char *err, size_t errlen);
+
+/* platform_snap.c: COM1, CMOS, GED as state.json devices "__serial", "__cmos", "__ged". */
+int vm_save_platform(struct vm *vm, struct cJSON *state, char *err, size_t errlen);
+int vm_restore_platform(struct vm *vm, const struct cJSON *state, char *err, size_t errlen);
+bool vm_platform_device_id(const char *id);
+
+/* vcpu.c */
+int vcpu_create(struct vm *vm, unsigned id);
+int vcpu_start(struct vcpu *vcpu);
+void vcpus_stop(struct vm *vm);
+void vcpu_destroy(struct vcpu *vcpu);
+
+#endif

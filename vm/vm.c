@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * VM construction and teardown. Order matters (KVM's api.rst): TSS and identity-map
+ * addresses, in-kernel irqchip and PIT, memory slots, then vCPUs with CPUID before anything runs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "arch/x86_64/acpi.h"
+#include "arch/x86_64/layout.h"
+#include "base/log.h"
+#include "vm/internal.h"
+
+void vm_request_exit(struct vm *vm, enum vm_exit_reason reason)
+{
+	int none = VM_EXIT_NONE;
+	uint64_t one = 1;
+
+	if (__atomic_compare_exchange_n(&vm->exit_reason, &none, (int)reason, false,
+					__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) &&
+	    write(vm->exit_evt, &one, sizeof(one)) != sizeof(one))
+		pr_err("cannot signal VM exit: %s", strerror(errno));
+}
+
+static void vm_platform_notify(void *ctx, enum platform_event event)
+{
+	vm_request_exit(ctx, event == PLATFORM_POWEROFF ? VM_EXIT_POWEROFF : VM_EXIT_REBOOT);
+}
+
+static int vm_open_kvm(struct vm *vm, char *err, size_t errlen)
+{
+	static const struct { unsigned cap; const char *name; } required[] = {
+		{ KVM_CAP_IRQCHIP, "IRQCHIP" }, { KVM_CAP_IRQFD, "IRQFD" },
+		{ KVM_CAP_IOEVENTFD, "IOEVENTFD" }, { KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT" },
+		{ KVM_CAP_PIT2, "PIT2" }, { KVM_CAP_SET_TSS_ADDR, "SET_TSS_ADDR" },
+		{ KVM_CAP_EXT_CPUID, "EXT_CPUID" }, { KVM_CAP_IRQ_ROUTING, "IRQ_ROUTING" },
+	};
+	unsigned i;
+	int run_size;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0)
+		return set_err(err, errlen, -errno, "cannot open /dev/kvm: %s", strerror(errno));
+	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+		return set_err(err, errlen, -ENOTSUP, "/dev/kvm has an unsupported API version");
+	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, required[i].cap) <= 0)
+			return set_err(err, errlen, -ENOTSUP, "KVM lacks KVM_CAP_%s", required[i].name);
+	run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (run_size <= 0)
+		return set_err(err, errlen, -errno, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+	vm->run_size = (size_t)run_size;
+	do
+		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	while (vm->vm_fd < 0 && errno == EINTR);
+	if (vm->vm_fd < 0)
+		return set_err(err, errlen, -errno, "KVM_CREATE_VM: %s", strerror(errno));
+	return 0;
+}
+
+static int vm_setup_irqchip(struct vm *vm, char *err, size_t errlen)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t identity_map = LAYOUT_KVM_IDENTITY_MAP;
+
+	/* VMX needs the TSS (3 pages) before any vCPU runs: APs start in real mode. */
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_KVM_TSS))
+		return set_err(err, errlen, -errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity_map))
+		return set_err(err, errlen, -errno, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0))
+		return set_err(err, errlen, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit))
+		return set_err(err, errlen, -errno, "KVM_CREATE_PIT2: %s", strerror(errno));
+	return 0;
+}
+
+static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
+{
+	unsigned i;
+	int ret;
+
+	ret = arch_guest_mem_init(&vm->mem, vm->cfg->memory_size);
+	if (ret)
+		return set_err(err, errlen, ret, "cannot allocate %llu MiB of guest RAM: %s",
+			    (unsigned long long)(vm->cfg->memory_size >> 20), strerror(-ret));
+	snap_ram_from_guest_mem(&vm->mem, &vm->ram);
+	for (i = 0; i < vm->mem.nr_regions; i++) {
+		const struct guest_region *r = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region slot = {
+			.slot = i,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uintptr_t)r->host,
+		};
+
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot))
+			return set_err(err, errlen, -errno, "KVM_SET_USER_MEMORY_REGION: %s",
+				    strerror(errno));
+	}
+	return 0;
+}
+
+/* An eventfd bound to @gsi with KVM_IRQFD: a write pulses the line (edge). */
+static int vm_irqfd(struct vm *vm, unsigned gsi)
+{
+	struct kvm_irqfd irqfd = { .gsi = gsi };
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	irqfd.fd = (uint32_t)fd;
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd)) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+static int vm_setup_legacy_devices(struct vm *vm, char *err, size_t errlen)
+{
+	int ret;
+
+	vm->notifier = (struct platform_notifier){ vm_platform_notify, vm };
+	vm->serial_irq_fd = vm_irqfd(vm, LAYOUT_COM1_GSI);
+	if (vm->serial_irq_fd < 0)
+		return set_err(err, errlen, vm->serial_irq_fd, "KVM_IRQFD for COM1: %s",
+			    strerror(-vm->serial_irq_fd));
+	vm->serial = serial_create(vm->persist->serial_out_fd, vm->serial_irq_fd);
+	vm->cmos = cmos_create(vm->persist->cmos_nvram);
+	vm->i8042 = i8042_create(&vm->notifier);
+	vm->acpi_pm = acpi_pm_create(&vm->notifier);
+	if (!vm->serial || !vm->cmos || !vm->i8042 || !vm->acpi_pm)
+		return set_err(err, errlen, -ENOMEM, "out of memory for devices");
+	if (vm->cfg->serial.mode != CONSOLE_OFF)
+		ret = bus_register(&vm->pio_bus, LAYOUT_COM1_PORT, 8, &serial_bus_ops, vm->serial);
+	else
+		ret = 0;
+	ret = ret ?: bus_register(&vm->pio_bus, LAYOUT_CMOS_PORT, 2, &cmos_bus_ops, vm->cmos);
+	ret = ret ?: bus_register(&vm->pio_bus, LAYOUT_I8042_PORT, 5, &i8042_bus_ops, vm->i8042);
+	ret = ret ?: bus_register(&vm->pio_bus, LAYOUT_DEBUG_PORT, 1, &debugport_bus_ops, NULL);
+	ret = ret ?: bus_register(&vm->pio_bus, LAYOUT_ACPI_PM_PORT, LAYOUT_ACPI_PM_LEN,
+				  &acpi_pm_bus_ops, vm->acpi_pm);
+	if (ret)
+		return set_err(err, errlen, ret, "cannot register legacy devices: %s", strerror(-ret));
+	return 0;
+}
+
+/*
+ * PCI segment 0: host bridge, CF8/CFC on the port bus, ECAM on the MMIO bus, and the
+ * allocators for BARs and MSI GSIs. Legacy GSIs 0-23 belong to the irqchip's pins.
+ */
+static int vm_setup_pci(struct vm *vm, char *err, size_t errlen)
+{
+	uint64_t m64_base, m64_size;
+	unsigned gsi;
+	int ret;
+
+	arch_mmio64_window(&vm->mem, arch_host_phys_bits(), &m64_base, &m64_size);
+	ret = pci_segment_init(&vm->pci, 0);
+	if (ret)
+		return set_err(err, errlen, ret, "cannot create PCI segment 0: %s", strerror(-ret));
+	vm->pci_ready = true;
+	ret = range_alloc_init(&vm->mmio32, "mmio32", LAYOUT_PCI_MMIO32_START,
+			       LAYOUT_PCI_MMIO32_SIZE);
+	ret = ret ?: range_alloc_init(&vm->mmio64, "mmio64", m64_base, m64_size);
+	ret = ret ?: range_alloc_init(&vm->io_ports, "io", LAYOUT_PCI_IO_START, LAYOUT_PCI_IO_SIZE);
+	gsi_alloc_init(&vm->gsis);
+	for (gsi = 0; gsi < GSI_NR_LEGACY && !ret; gsi++)
+		if (!gsi_alloc_used(&vm->gsis, gsi))
+			ret = gsi_alloc_reserve(&vm->gsis, gsi);
+	ret = ret ?: bus_register(&vm->pio_bus, PCI_CF8_PORT, PCI_CF8_LEN, &pci_cf8_ops, &vm->pci);
+	ret = ret ?: bus_register(&vm->mmio_bus, LAYOUT_PCI_ECAM_START, LAYOUT_PCI_ECAM_SIZE,
+				  &pci_ecam_ops, &vm->pci);
+	if (ret)
+		return set_err(err, errlen, ret, "cannot set up PCI segment 0: %s", strerror(-ret));
+	return 0;
+}
+
+/*
+ * The Generic Event Device (vmm/ged.c): its register on the MMIO bus, and an edge irqfd on a
+ * platform pin of its own, like COM1's (vm_setup_pci() may already hold all legacy pins for
+ * the platform; if not, it is reserved here).
+ */
+static int vm_setup_ged(struct vm *vm, char *err, size_t errlen)
+{
+	int ret = 0;
+
+	vm->ged_gsi = LAYOUT_GED_GSI;
+	if (!gsi_alloc_used(&vm->gsis, vm->ged_gsi))
+		ret = gsi_alloc_reserve(&vm->gsis, vm->ged_gsi);
+	if (ret)
+		return set_err(err, errlen, ret, "cannot reserve GSI %u for the GED: %s", vm->ged_gsi,
+			    strerror(-ret));
+	vm->ged_irq_fd = vm_irqfd(vm, vm->ged_gsi);
+	if (vm->ged_irq_fd < 0)
+		return set_err(err, errlen, vm->ged_irq_fd, "KVM_IRQFD for the GED: %s",
+			    strerror(-vm->ged_irq_fd));
+	vm->ged = ged_create(vm->ged_irq_fd);
+	if (!vm->ged)
+		return set_err(err, errlen, -ENOMEM, "out of memory for the GED");
+	ret = bus_register(&vm->mmio_bus, LAYOUT_GED_START, GED_REG_SIZE, &ged_bus_ops, vm->ged);
+	if (ret)
+		return set_err(err, errlen, ret, "cannot register the GED: %s", strerror(-ret));
+	return 0;
+}
+
+static int vm_setup_acpi(struct vm *vm, uint64_t *rsdp, char *err, size_t errlen)
+{
+	struct acpi_platform platform = {
+		.nr_cpus = vm->nr_vcpus,
+		.pci = {
+			.present = true,
+			.ecam_base = LAYOUT_PCI_ECAM_START,
+			.bus_end = 0,
+			.mmio32_base = vm->mmio32.base, .mmio32_size = vm->mmio32.size,
+			.mmio64_base = vm->mmio64.base, .mmio64_size = vm->mmio64.size,
+		},
+		.ged = {
+			.present = true, .base = LAYOUT_GED_START, .reg_size = GED_REG_SIZE,
+			.gsi = vm->ged_gsi, .power_button_bit = GED_EVENT_POWER_BUTTON,
+		},
+	};
+	uint8_t *area = guest_mem_ptr(&vm->mem, LAYOUT_ACPI_START, LAYOUT_ACPI_SIZE);
+	int ret;
+
+	if (!area)
+		return set_err(err, errlen, -EFAULT, "no guest RAM for the ACPI tables");
+	ret = acpi_build_tables(&platform, area, LAYOUT_ACPI_START, LAYOUT_ACPI_SIZE, rsdp);
+	if (ret)
+		return set_err(err, errlen, ret, "cannot build ACPI tables: %s", strerror(-ret));
+	return 0;
+}
+
+static int vm_setup_vcpus(struct vm *vm, char *err, size_t errlen)
+{
+	unsigned i;
+	int ret;
+
+	ret = arch_cpuid_supported(vm->kvm_fd, &vm->cpuid);
+	if (ret)
+		return set_err(err, errlen, ret, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-ret));
+	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return set_err(err, errlen, -ENOMEM, "out of memory for vCPUs");
+	for (i = 0; i < vm->nr_vcpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		ret = vcpu_create(vm, i);
+		if (ret)
+			return set_err(err, errlen, ret, "cannot create vcpu%u: %s", i, strerror(-ret));
+	}
+	return 0;
+}
+
+static int vm_load_payload(struct vm *vm, uint64_t rsdp, char *err, size_t errlen)
+{
+	struct boot_request req = {
+		.kernel_path = vm->cfg->kernel,
+		.initramfs_path = vm->cfg->initramfs,
+		.cmdline = vm->cfg->cmdline ? vm->cfg->cmdline : "",
+		.rsdp_gpa = rsdp,
+	};
+	int ret;
+
+	ret = arch_load_kernel(&vm->mem, &req, &vm->boot, err, errlen);
+	if (ret)
+		return ret;
+	ret = arch_write_boot_tables(&vm->mem, vm->boot.protocol);
+	ret = ret ?: arch_vcpu_set_boot_regs(vm->vcpus[0].fd, &vm->boot);
+	if (ret)
+		return set_err(err, errlen, ret, "cannot set up the boot vCPU: %s", strerror(-ret));
+	return 0;
+}
+
+/* @restoring: the guest's RAM (kernel, boot tables, ACPI) and registers come from a snapshot. */
+static int vm_build(const struct vm_config *cfg, struct vm_persist *persist, bool restoring,
+		    struct vm **out, char *err, size_t errlen)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	uint64_t rsdp = 0;
+	int ret;
+
+	if (!vm)
+		return set_err(err, errlen, -ENOMEM, "out of memory");
+	if (!restoring) {   /* bad input is named before a missing /dev/kvm is */
+		ret = arch_check_kernel(cfg->kernel, err, errlen);
+		if (ret) {
+			free(vm);
+			return ret;
+		}
+	}
+	vm->cfg = cfg;
+	vm->persist = persist;
+	vm->nr_vcpus = cfg->boot_vcpus;
+	vm->kvm_fd = vm->vm_fd = vm->serial_irq_fd = vm->irq_epfd = -1;
+	vm->mem.memfd = -1;
+	vm->ram.fd = -1;
+	vm->ged_irq_fd = -1;
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
+	vm->exit_evt = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	vm->info_evt = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	vm->device_evt = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->exit_evt < 0 || vm->info_evt < 0 || vm->device_evt < 0 ||
+	    bus_init(&vm->pio_bus, "pio") || bus_init(&vm->mmio_bus, "mmio")) {
+		ret = set_err(err, errlen, -ENOMEM, "cannot create VM event/bus state");
+		goto err;
+	}
+	ret = vm_irq_init(vm);
+	if (ret) {
+		set_err(err, errlen, ret, "cannot create the interrupt poller: %s", strerror(-ret));
+		goto err;
+	}
+	/* RAM slots before the irqchip: once an in-kernel irqchip exists, each memslot change
+	 * waits for an SRCU grace period (~4-10 ms on kvm-pvm, measured; 0.5 ms before). */
+	ret = vm_open_kvm(vm, err, errlen);
+	ret = ret ?: vm_setup_memory(vm, err, errlen);
+	ret = ret ?: vm_setup_irqchip(vm, err, errlen);
+	ret = ret ?: vm_setup_legacy_devices(vm, err, errlen);
+	ret = ret ?: vm_setup_pci(vm, err, errlen);
+	ret = ret ?: vm_setup_pci_devices(vm, err, errlen);
+	ret = ret ?: vm_setup_ged(vm, err, errlen);
+	ret = ret ?: vm_setup_vcpus(vm, err, errlen);
+	if (!restoring) {
+		ret = ret ?: vm_setup_acpi(vm, &rsdp, err, errlen);
+		ret = ret ?: vm_load_payload(vm, rsdp, err, errlen);
+	}
+	if (ret)
+		goto err;
+	*out = vm;
+	return 0;
+err:
+	vm_destroy(vm);
+	return ret;
+}
+
+int vm_create(const struct vm_config *cfg, struct vm_persist *persist, struct vm **out,
+	      char *err, size_t errlen)
+{
+	return vm_build(cfg, persist, false, out, err, errlen);
+}
+
+int vm_create_for_restore(const struct vm_config *cfg, struct vm_persist *persist,
+			  struct vm **out, char *err, size_t errlen)
+{
+	return vm_build(cfg, persist, true, out, err, errlen);
+}
+
+int vm_start(struct vm *vm)
+{
+	unsigned i;
+	int ret;
+
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		ret = vcpu_start(&vm->vcpus[i]);
+		if (ret) {
+			pr_err("cannot start vcpu%u: %s", i, strerror(-ret));
+			vcpus_stop(vm);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void vm_serial_input(struct vm *vm, const uint8_t *buf, size_t len)
+{
+	if (vm->serial && vm->cfg->serial.mode == CONSOLE_TTY)
+		serial_receive(vm->serial, buf, len);
+}
+
+int vm_power_button(struct vm *vm)
+{
+	return ged_notify(vm->ged, GED_EVENT_POWER_BUTTON);
+}
+
+void vm_dump_vcpus(struct vm *vm)
+{
+	unsigned i;
+
+	vm_pause(vm);
+	for (i = 0; i < vm->nr_vcpus; i++)
+		arch_vcpu_dump(vm->vcpus[i].fd, i);
+	vm_resume(vm);
+}
+
+enum vm_exit_reason vm_stop(struct vm *vm)
+{
+	uint64_t n;
+
+	vm_request_exit(vm, VM_EXIT_STOPPED);   /* no-op if the guest already chose a reason */
+	if (read(vm->exit_evt, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		pr_warn("reading the VM exit event: %s", strerror(errno));
+	vcpus_stop(vm);
+	return (enum vm_exit_reason)__atomic_load_n(&vm->exit_reason, __ATOMIC_SEQ_CST);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	unsigned i;
+
+	if (!vm)
+		return;
+	if (vm->vcpus) {
+		vcpus_stop(vm);
+		for (i = 0; i < vm->nr_vcpus; i++)
+			vcpu_destroy(&vm->vcpus[i]);
+		free(vm->vcpus);
+	}
+	serial_destroy(vm->serial);
+	cmos_destroy(vm->cmos);
+	i8042_destroy(vm->i8042);
+	acpi_pm_destroy(vm->acpi_pm);
+	ged_destroy(vm->ged);
+	free(vm->cpuid);
+	vm_destroy_pci_devices(vm);
+	if (vm->pci_ready)
+		pci_segment_destroy(&vm->pci);
+	range_alloc_destroy(&vm->mmio32);
+	range_alloc_destroy(&vm->mmio64);
+	range_alloc_destroy(&vm->io_ports);
+	bus_destroy(&vm->pio_bus);
+	bus_destroy(&vm->mmio_bus);
+	snap_ram_release(&vm->ram);
+	guest_mem_destroy(&vm->mem);
+	if (vm->serial_irq_fd >= 0)
+		close(vm->serial_irq_fd);
+	if (vm->ged_irq_fd >= 0)
+		close(vm->ged_irq_fd);
+	vm_irq_destroy(vm);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->exit_evt >= 0)
+		close(vm->exit_evt);
+	if (vm->info_evt >= 0)
+		close(vm->info_evt);
+	if (vm->device_evt >= 0)
+		close(vm->device_evt);
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cond);
+	free(vm);
+}

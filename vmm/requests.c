@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The VMM thread's answers to requests, whether they come from the command line or the
+ * REST API: the state check (vmm/state.c) first, then the lifecycle operation, events and
+ * the published vm.info, in that order.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "base/log.h"
+#include "vmm/internal.h"
+
+static void vmm_api_boot(struct vmm *vmm, struct api_request *req)
+{
+	char err[512];
+	int ret;
+
+	ret = api_config_validate(vmm->cfg, err, sizeof(err));
+	if (ret) {
+		api_request_fail(req, ret == -EEXIST ? 409 : 400, "The VM could not boot",
+				 "Invalid VmConfig", err, NULL);
+		return;
+	}
+	if (vmm_boot(vmm, err, sizeof(err))) {
+		pr_err("boot failed: %s", err);
+		api_request_fail(req, 500, "The VM could not boot", err, NULL);
+		return;
+	}
+	vmm_publish(vmm);
+	api_request_complete(req, 204, NULL);
+}
+
+static void vmm_api_simple(struct vmm *vmm, struct api_request *req, const char *event_before,
+			   const char *event_after)
+{
+	if (event_before)
+		api_event("vm", event_before);
+	switch (req->action) {
+	case API_VM_PAUSE:
+		vm_pause(vmm->vm);
+		vm_pause_pci_devices(vmm->vm);
+		vmm->state = VM_STATE_PAUSED;
+		break;
+	case API_VM_RESUME:
+		vm_resume_pci_devices(vmm->vm);
+		vm_resume(vmm->vm);
+		vmm->state = VM_STATE_RUNNING;
+		break;
+	case API_VM_SHUTDOWN:
+		vmm_stop_vm(vmm);
+		break;
+	case API_VM_DELETE:
+		vmm_stop_vm(vmm);
+		vmm_forget_vm(vmm);
+		break;
+	default:
+		break;
+	}
+	if (event_after)
+		api_event("vm", event_after);
+	vmm_publish(vmm);
+	api_request_complete(req, 204, NULL);
+}
+
+static void vmm_api_edit_config(struct vmm *vmm, struct api_request *req)
+{
+	char err[512];
+	int ret;
+
+	if (req->action == API_VM_ADD_DISK) {
+		/* The contents move into the config; the zeroed shell stays the request's. */
+		ret = api_config_add_disk(vmm->cfg, req->disk, err, sizeof(err));
+		if (ret)
+			api_request_fail(req, ret == -EEXIST ? 409 : 400,
+					 "The disk could not be added to the VM", err, NULL);
+	} else {
+		ret = api_config_remove_device(vmm->cfg, req->device_id);
+		if (ret) {
+			snprintf(err, sizeof(err), "No device with id \"%s\" to remove",
+				 req->device_id);
+			api_request_fail(req, 404, "The device could not be removed from the VM",
+					 err, NULL);
+		}
+	}
+	if (!ret) {
+		vmm_publish(vmm);
+		api_request_complete(req, 204, NULL);
+	}
+}
+
+/* Errors the caller can fix (bad URL, missing directory, existing snapshot) answer 400. */
+static int snapshot_status(int ret)
+{
+	return ret == -ENOMEM || ret == -EIO || ret == -ENOSPC ? 500 : 400;
+}
+
+static void vmm_api_snapshot(struct vmm *vmm, struct api_request *req)
+{
+	struct snap_mem_stats stats = { 0 };
+	char path[4096], err[512];
+	char *config = NULL;
+	int ret;
+
+	ret = snap_url_to_path(req->url, "destination_url", path, sizeof(path), err, sizeof(err));
+	if (!ret && !(config = api_config_to_json(vmm->cfg))) {
+		snprintf(err, sizeof(err), "out of memory");
+		ret = -ENOMEM;
+	}
+	if (!ret) {
+		api_event("vm", "snapshotting");
+		ret = vm_snapshot(vmm->vm, config, path, &stats, err, sizeof(err));
+	}
+	free(config);
+	if (ret) {
+		pr_err("snapshot failed: %s", err);
+		api_request_fail(req, snapshot_status(ret), "The VM could not be snapshotted", err,
+				 NULL);
+		return;
+	}
+	pr_info("snapshot in %s: %llu bytes of RAM written", path,
+		(unsigned long long)stats.written);
+	api_event("vm", "snapshotted");
+	api_request_complete(req, 204, NULL);
+}
+
+/* config.json as the API parses a VmConfig, then CH's boot-time checks. */
+static int read_snapshot_config(int dirfd, struct vm_config *cfg, char *err, size_t errlen)
+{
+	char *text, why[384];
+	cJSON *json = NULL;
+	size_t len;
+	int ret;
+
+	ret = snap_read_file(dirfd, SNAP_CONFIG_FILE, 1u << 20, &text, &len, err, errlen);
+	if (ret)
+		return ret;
+	ret = api_json_parse(text, len, &json, why, sizeof(why));
+	free(text);
+	ret = ret ?: api_config_from_json(json, cfg, why, sizeof(why));
+	cJSON_Delete(json);
+	ret = ret ?: api_config_validate(cfg, why, sizeof(why));
+	if (ret)
+		snprintf(err, errlen, "%s: %s", SNAP_CONFIG_FILE, why);
+	return ret;
+}
+
+int vmm_restore(struct vmm *vmm, const char *url, const struct vm_restore_opts *o,
+		bool resume, char *err, size_t errlen)
+{
+	struct vm_config *cfg = calloc(1, sizeof(*cfg));
+	cJSON *st = NULL;
+	char path[4096];
+	int dirfd = -1, ret = -ENOMEM;
+
+	if (!cfg)
+		return snprintf(err, errlen, "out of memory"), ret;
+	ret = snap_url_to_path(url, "source_url", path, sizeof(path), err, errlen);
+	if (!ret && (dirfd = snap_dir_open(path, err, errlen)) < 0)
+		ret = dirfd;
+	ret = ret ?: read_snapshot_config(dirfd, cfg, err, errlen);
+	ret = ret ?: snap_state_read(dirfd, &st, err, errlen);
+	vmm->cfg = cfg;   /* vmm_forget_vm() frees it on failure */
+	vmm->state = VM_STATE_CREATED;
+	if (!ret) {
+		api_event("vm", "restoring");
+		ret = vmm_open_outputs(vmm, err, errlen);
+	}
+	ret = ret ?: vm_restore(cfg, &vmm->persist, st, dirfd, o, &vmm->vm, err, errlen);
+	cJSON_Delete(st);
+	if (dirfd >= 0)
+		close(dirfd);
+	if (ret) {
+		vmm_forget_vm(vmm);   /* the VMM stays clean for a retry */
+		return ret;
+	}
+	vmm->persist.boots++;
+	vmm_attach_vm(vmm);
+	vmm->state = VM_STATE_PAUSED;
+	api_event("vm", "restored");
+	if (resume) {
+		vm_resume(vmm->vm);
+		vmm->state = VM_STATE_RUNNING;
+	} else {
+		vm_pause_pci_devices(vmm->vm);   /* restore restarted active devices' workers */
+	}
+	pr_info("restored from %s (%s memory%s)%s", path, o->copy ? "copied" : "lazily mapped",
+		o->prefault ? ", prefaulted" : "", resume ? ", resumed" : ", paused");
+	return 0;
+}
+
+static void vmm_api_restore(struct vmm *vmm, struct api_request *req)
+{
+	struct vm_restore_opts o = {
+		.copy = req->restore.memory_mode == API_RESTORE_COPY,
+		.prefault = req->restore.prefault,
+	};
+	char err[512];
+	int ret = vmm_restore(vmm, req->url, &o, req->restore.resume, err, sizeof(err));
+
+	vmm_publish(vmm);
+	if (ret) {
+		pr_err("restore failed: %s", err);
+		api_request_fail(req, ret == -ENOMEM ? 500 : 400, "The VM could not be restored",
+				 err, NULL);
+		return;
+	}
+	api_request_complete(req, 204, NULL);
+}
+
+static void vmm_api_counters(struct vmm *vmm, struct api_request *req)
+{
+	cJSON *counters = vm_counters_json(vmm->vm);
+	char *body = counters ? cJSON_PrintUnformatted(counters) : NULL;
+
+	if (body)
+		api_request_complete(req, 200, body);
+	else
+		api_request_fail(req, 500, "Error getting counters", "out of memory", NULL);
+	free(body);
+	cJSON_Delete(counters);
+}
+
+/*
+ * vm.power-button: a GED event the guest's OSPM turns into KEY_POWER. Cloud Hypervisor allows
+ * it on any booted VM (api_check_action): on a paused one the event waits in the GED and the
+ * in-kernel IOAPIC/LAPIC and is taken once vm.resume runs the vCPUs again.
+ */
+static void vmm_api_power_button(struct vmm *vmm, struct api_request *req)
+{
+	char err[128];
+	int ret = vm_power_button(vmm->vm);
+
+	if (ret) {
+		snprintf(err, sizeof(err), "cannot raise the GED interrupt: %s", strerror(-ret));
+		api_request_fail(req, 500, "Error triggering power button", err, NULL);
+		return;
+	}
+	api_request_complete(req, 204, NULL);   /* CH emits no event for it */
+}
+
+void vmm_handle_request(struct vmm *vmm, struct api_request *req)
+{
+	char body[1024], err[512];
+	int status = vmm_check_action(req->action, vmm->state, body, sizeof(body));
+
+	if (status) {
+		api_request_complete(req, status, body);
+		return;
+	}
+	switch (req->action) {
+	case API_VM_CREATE:
+		vmm->cfg = req->config;
+		req->config = NULL;
+		vmm->state = VM_STATE_CREATED;
+		vmm_publish(vmm);
+		api_request_complete(req, 204, NULL);
+		break;
+	case API_VM_BOOT: vmm_api_boot(vmm, req); break;
+	case API_VM_PAUSE: vmm_api_simple(vmm, req, "pausing", "paused"); break;
+	case API_VM_RESUME: vmm_api_simple(vmm, req, "resuming", "resumed"); break;
+	case API_VM_SHUTDOWN: vmm_api_simple(vmm, req, NULL, "shutdown"); break;
+	case API_VM_DELETE: vmm_api_simple(vmm, req, NULL, "deleted"); break;
+	case API_VM_REBOOT:
+		if (vmm_reboot(vmm, err, sizeof(err))) {
+			vmm_publish(vmm);
+			api_request_fail(req, 500, "The VM could not reboot", err, NULL);
+			break;
+		}
+		vmm_publish(vmm);
+		api_request_complete(req, 204, NULL);
+		break;
+	case API_VM_COUNTERS: vmm_api_counters(vmm, req); break;
+	case API_VM_SNAPSHOT: vmm_api_snapshot(vmm, req); break;
+	case API_VM_RESTORE: vmm_api_restore(vmm, req); break;
+	case API_VM_POWER_BUTTON: vmm_api_power_button(vmm, req); break;
+	case API_VM_ADD_DISK:
+	case API_VM_REMOVE_DEVICE:
+		vmm_api_edit_config(vmm, req);
+		break;
+	case API_VMM_SHUTDOWN:
+		vmm_stop_vm(vmm);
+		api_request_complete(req, 200, NULL);   /* CH: 200 with an empty body */
+		vmm_finish(vmm, 0);
+		break;
+	default:
+		api_request_fail(req, 500, "The request could not be handled",
+				 "not supported by vireo yet", NULL);
+		break;
+	}
+}
