@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Static checks of the guest ELFs: PVH note present and pointing at the ELF entry, image at
-# 1 MiB, and none of the instructions kvm-pvm's emulator cannot run (see
-# /work/shared/reference/test-host.md), disassembling each section in its own CPU mode.
+# 1 MiB, and none of the instructions the guest keeps out (its interrupt handlers save general
+# registers only; software KVMs it once ran on lacked the rest), disassembling each section in
+# its own CPU mode.
 # Usage: check-elf.sh ELF...
 set -u
 rc=0
