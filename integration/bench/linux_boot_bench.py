@@ -86,14 +86,16 @@ def main():
         base = statistics.median(w for w, _ in runs["qemu q35 bzImage"])
         print(f"\n{args.rounds} interleaved rounds, medians "
               f"(host kernel {os.uname().release}):")
-        print("| VMM, kernel | wall to user space | guest uptime then | wall - uptime "
+        print("| VMM, kernel | wall to user space (min-max) | guest uptime then | wall - uptime "
               "| wall / q35 |")
         print("|---|---|---|---|---|")
         for name, rs in runs.items():
             w = statistics.median(x for x, _ in rs)
             u = statistics.median(y for _, y in rs)
             pre = statistics.median(x - y for x, y in rs)
-            print(f"| {name} | {w:.2f} s | {u:.2f} s | {pre:.2f} s | {w / base:.2f} |")
+            lo, hi = min(x for x, _ in rs), max(x for x, _ in rs)
+            print(f"| {name} | {w:.2f} s ({lo:.2f}-{hi:.2f}) | {u:.2f} s | {pre:.2f} s "
+                  f"| {w / base:.2f} |")
         if args.dmesg:
             for name, (vmm, kernel) in variants(kdir).items():
                 _, _, text = one_run(args, work, f"dmesg-{vmm}", vmm, kernel, initramfs, disk,
