@@ -37,7 +37,9 @@ def variants(kdir):
 
 
 def one_run(args, work, name, vmm, kernel, initramfs, disk, steps="", extra=""):
-    """(wall s, uptime s, serial text) of one boot to user space and poweroff."""
+    """(wall s, uptime s, serial text, ready s) of one boot to user space and poweroff; ready is
+    when vireo's log says the VM booted (its vCPU threads started; the log clock starts as
+    vireo's constructors run), None for QEMU."""
     spec = dict(kernel=kernel, initramfs=initramfs, cpus=1, mem_mib=512,
                 cmdline=f"console=ttyS0 quiet panic=-1 vtest={steps} {extra}".strip(),
                 disks=[dict(path=disk, serial="bench")])
@@ -51,9 +53,18 @@ def one_run(args, work, name, vmm, kernel, initramfs, disk, steps="", extra=""):
         status = v.wait_exit(600)
         if status != 0:
             raise RuntimeError(f"{name}: exit status {status}")
-        return hit[1] - v.started, float(hit[2].group(1)), v.stream("serial").text()
+        return hit[1] - v.started, float(hit[2].group(1)), v.stream("serial").text(), ready(v)
     finally:
         v.finish()
+
+
+def ready(v):
+    """Seconds from vireo's start to its "booted" log line (vireo's log clock), else None."""
+    if not isinstance(v, Vireo):
+        return None
+    with open(v.path("log"), errors="replace") as f:
+        m = re.search(r"^vireo: \[\s*([\d.]+)\] info: booted", f.read(), re.M)
+    return float(m.group(1)) if m else None
 
 
 def gaps(text, n=8):
@@ -79,27 +90,30 @@ def main():
     try:
         for r in range(args.rounds):
             for name, (vmm, kernel) in variants(kdir).items():
-                wall, up, _ = one_run(args, work, f"r{r}-{vmm}", vmm, kernel, initramfs, disk)
-                runs[name].append((wall, up))
+                wall, up, _, rdy = one_run(args, work, f"r{r}-{vmm}", vmm, kernel, initramfs,
+                                           disk)
+                runs[name].append((wall, up, rdy))
                 print(f"round {r + 1} {name}: user space after {wall:.2f} s wall, "
                       f"{up:.2f} s uptime", flush=True)
-        base = statistics.median(w for w, _ in runs["qemu q35 bzImage"])
+        base = statistics.median(w for w, _, _ in runs["qemu q35 bzImage"])
         print(f"\n{args.rounds} interleaved rounds, medians "
               f"(host kernel {os.uname().release}):")
         print("| VMM, kernel | wall to user space (min-max) | guest uptime then | wall - uptime "
-              "| wall / q35 |")
-        print("|---|---|---|---|---|")
+              "| of which vireo start to vCPUs started | wall / q35 |")
+        print("|---|---|---|---|---|---|")
         for name, rs in runs.items():
-            w = statistics.median(x for x, _ in rs)
-            u = statistics.median(y for _, y in rs)
-            pre = statistics.median(x - y for x, y in rs)
-            lo, hi = min(x for x, _ in rs), max(x for x, _ in rs)
+            w = statistics.median(x for x, _, _ in rs)
+            u = statistics.median(y for _, y, _ in rs)
+            pre = statistics.median(x - y for x, y, _ in rs)
+            lo, hi = min(x for x, _, _ in rs), max(x for x, _, _ in rs)
+            rdy = [z for _, _, z in rs if z is not None]
+            rdy_s = f"{statistics.median(rdy):.2f} s" if rdy else "-"
             print(f"| {name} | {w:.2f} s ({lo:.2f}-{hi:.2f}) | {u:.2f} s | {pre:.2f} s "
-                  f"| {w / base:.2f} |")
+                  f"| {rdy_s} | {w / base:.2f} |")
         if args.dmesg:
             for name, (vmm, kernel) in variants(kdir).items():
-                _, _, text = one_run(args, work, f"dmesg-{vmm}", vmm, kernel, initramfs, disk,
-                                     steps="dmesg")
+                _, _, text, _ = one_run(args, work, f"dmesg-{vmm}", vmm, kernel, initramfs,
+                                        disk, steps="dmesg")
                 print(f"\n{name}: the kernel's largest gaps between log lines")
                 for g, at, line in gaps(text):
                     print(f"  {g:6.3f} s before [{at:9.3f}] {line[:90]}")
