@@ -43,12 +43,12 @@ host_status() {   # host_status PID: waits for a kvm-host run; a host that faile
 }
 nested_half() {   # nested_half PART: one half of the KVM suites in a nested host of its own
 	local rc attempt
-	for attempt in 1 2; do
+	for attempt in 1 2 3; do
 		rc=0
 		VIREO_KVM_HOST_MEM=6G VIREO_KVM_HOST_TIMEOUT=${VIREO_KVM_HOST_TIMEOUT:-1800} \
 			integration/host/kvm-host bash scripts/test-kvm.sh "$1" || rc=$?
 		# 123: the emulator stalled (kvm-host says so); the tests did not fail: run them again.
-		[ $rc -eq 123 ] && [ $attempt -eq 1 ] || return $rc
+		[ $rc -eq 123 ] && [ $attempt -lt 3 ] || return $rc
 		echo "test.sh: running the $1 half again in a fresh nested host" >&2
 	done
 }
