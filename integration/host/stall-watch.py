@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Watches a nested test host for the stall QEMU's TCG falls into now and then: the outer CPU
-halted with interrupts enabled while a vector its LAPIC would deliver (above the processor
-priority) waits in IRR. A healthy CPU leaves that state within microseconds; seen on three
-samples five seconds apart, the host will never run again (docs/testing.md). Then it writes
-RUN/stalled with what it saw and quits QEMU, and kvm-host reports the stall.
+"""Watches a nested test host for the stall QEMU's TCG falls into now and then: an interrupt
+the outer CPU's LAPIC would deliver (a vector above the processor priority in IRR) is never
+taken, whether the CPU sits halted with interrupts enabled or runs the nested guest, whose exit
+that interrupt should force. A healthy CPU takes such a vector within microseconds; still pending
+on three samples five seconds apart, the host will never run again (docs/testing.md). Then this
+writes RUN/stalled with what it saw and quits QEMU, and kvm-host reports the stall.
 
 usage: stall-watch.py RUN_DIR   (the run directory holding QEMU's HMP socket, `monitor`)
 """
@@ -17,9 +18,8 @@ INTERVAL = 5
 SAMPLES = 3
 
 
-def hmp(sock, command):
-    """One HMP command's output, without the echo's escape sequences."""
-    sock.sendall(command.encode() + b"\n")
+def read_prompt(sock):
+    """Everything up to and including the next "(qemu) " prompt."""
     out = b""
     while not out.endswith(b"(qemu) "):
         chunk = sock.recv(65536)
@@ -29,14 +29,15 @@ def hmp(sock, command):
     return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", out.decode(errors="replace"))
 
 
+def hmp(sock, command):
+    """One HMP command's output (after the banner has been read with read_prompt)."""
+    sock.sendall(command.encode() + b"\n")
+    return read_prompt(sock)
+
+
 def stalled_state(ask):
     """A description of the stall if the CPU is in it now, else None; ask(command) answers an
     HMP command."""
-    regs = ask("info registers")
-    halted = re.search(r"\bHLT=1\b", regs)
-    rfl = re.search(r"\bRFL=([0-9a-f]+)", regs)
-    if not halted or not rfl or not int(rfl.group(1), 16) & 0x200:
-        return None
     lapic = ask("info lapic")
     irr = re.search(r"^IRR\s+([\d ]+)$", lapic, re.M)
     ppr = re.search(r"\bPPR 0x([0-9a-f]+)", lapic)
@@ -45,7 +46,11 @@ def stalled_state(ask):
     vector = max(int(v) for v in irr.group(1).split())
     if vector >> 4 <= int(ppr.group(1), 16) >> 4:
         return None
-    return f"CPU halted with IF=1 and vector {vector} pending above PPR 0x{ppr.group(1)}"
+    regs = ask("info registers")
+    halted = re.search(r"\bHLT=1\b", regs)
+    rip = re.search(r"\b[RE]IP=([0-9a-f]+)", regs)
+    return (f"vector {vector} pending above PPR 0x{ppr.group(1)}, CPU "
+            f"{'halted' if halted else 'running'} at {rip.group(1) if rip else '?'}")
 
 
 def main():
@@ -59,7 +64,7 @@ def main():
     sock = socket.socket(socket.AF_UNIX)
     try:
         sock.connect(path)
-        hmp(sock, "")                      # the banner and first prompt
+        read_prompt(sock)                  # the banner and first prompt
         seen = 0
         while True:
             state = stalled_state(lambda command: hmp(sock, command))
