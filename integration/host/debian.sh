@@ -58,8 +58,55 @@ copy_modules() {
 	done
 }
 
-# outer_qemu: the QEMU that runs the nested test host, one argument a line:
-# VIREO_KVM_HOST_QEMU if set (a binary), else the machine's qemu-system-x86_64.
+# outer_qemu: the QEMU that runs the nested test host, printed one argument a line (binary and
+# firmware directories). Where the machine runs Debian 12, that is qemu-system-x86 from
+# bookworm-backports, unpacked into $cache/qemu-<version>/ and not installed, so the machine's
+# own QEMU stays the peer the suites compare against: under 7.2's TCG the nested guests lost
+# interrupts more often (docs/testing.md).
+# VIREO_KVM_HOST_QEMU=PATH picks a binary instead.
 outer_qemu() {
-	echo "${VIREO_KVM_HOST_QEMU:-qemu-system-x86_64}"
+	if [ -n "${VIREO_KVM_HOST_QEMU:-}" ]; then
+		echo "$VIREO_KVM_HOST_QEMU"
+		return 0
+	fi
+	local codename dir
+	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+	if [ "$codename" != bookworm ]; then
+		echo qemu-system-x86_64
+		return 0
+	fi
+	dir=$(backports_unpack qemu-system-x86 qemu-system-data seabios) || return 1
+	printf '%s\n' "$dir/usr/bin/qemu-system-x86_64" -L "$dir/usr/share/qemu" -L "$dir/usr/share/seabios"
+}
+
+# backports_unpack PKG...: those packages from bookworm-backports, unpacked together into
+# $cache/<first package>-<its version>/ (once); prints the directory. Uses its own apt lists in
+# the cache, so the machine's sources stay as they are; offline, the newest unpacked copy serves.
+backports_unpack() {
+	local apt=$cache/apt-backports ver dir tmp p
+	local opts=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=-
+		-o "Dir::State=$apt" -o Dir::State::status=/var/lib/dpkg/status -o "Dir::Cache=$apt"
+		-o APT::Sandbox::User=root)
+	mkdir -p "$apt/lists/partial" "$apt/archives/partial"
+	echo "deb http://deb.debian.org/debian bookworm-backports main" >"$apt/sources.list"
+	if ! apt-get -qq "${opts[@]}" update >&2; then
+		dir=$(ls -d "$cache/$1"-*/ 2>/dev/null | sort -V | tail -n 1)
+		[ -n "$dir" ] || die "cannot reach bookworm-backports for $1"
+		echo "${dir%/}"
+		return 0
+	fi
+	ver=$(apt-cache "${opts[@]}" madison "$1" | awk -F'|' '/backports/ {gsub(/ /, "", $2); print $2; exit}')
+	[ -n "$ver" ] || die "bookworm-backports has no $1"
+	dir=$cache/$1-${ver//[:~+]/_}
+	[ -x "$dir/usr/bin" ] && { echo "$dir"; return 0; }
+	tmp=$(mktemp -d "$cache/.unpack.XXXXXX")
+	for p in "$@"; do
+		(cd "$tmp" && apt-get -q "${opts[@]}" download "$p/bookworm-backports" >&2) ||
+			{ rm -rf "$tmp"; die "cannot download $p from bookworm-backports"; }
+	done
+	for p in "$tmp"/*.deb; do dpkg-deb -x "$p" "$tmp/root" || { rm -rf "$tmp"; die "cannot unpack $p"; }; done
+	rm -rf "$dir"
+	mv "$tmp/root" "$dir"
+	rm -rf "$tmp"
+	echo "$dir"
 }
