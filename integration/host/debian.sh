@@ -80,25 +80,22 @@ outer_qemu() {
 }
 
 # backports_unpack PKG...: those packages from bookworm-backports, unpacked together into
-# $cache/<first package>-<its version>/ (once); prints the directory. Uses its own apt lists in
-# the cache, so the machine's sources stay as they are; offline, the newest unpacked copy serves.
+# $cache/<first package>-<its version>/ once, with apt lists of its own in the cache (the
+# machine's sources stay as they are); prints the directory. An unpacked copy in the cache
+# serves from then on, without the network, as the kernel packages do.
 backports_unpack() {
 	local apt=$cache/apt-backports ver dir tmp p
 	local opts=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=-
 		-o "Dir::State=$apt" -o Dir::State::status=/var/lib/dpkg/status -o "Dir::Cache=$apt"
 		-o APT::Sandbox::User=root)
+	dir=$(ls -d "$cache/$1"-*/ 2>/dev/null | sort -V | tail -n 1)
+	[ -n "$dir" ] && { echo "${dir%/}"; return 0; }
 	mkdir -p "$apt/lists/partial" "$apt/archives/partial"
 	echo "deb http://deb.debian.org/debian bookworm-backports main" >"$apt/sources.list"
-	if ! apt-get -qq "${opts[@]}" update >&2; then
-		dir=$(ls -d "$cache/$1"-*/ 2>/dev/null | sort -V | tail -n 1)
-		[ -n "$dir" ] || die "cannot reach bookworm-backports for $1"
-		echo "${dir%/}"
-		return 0
-	fi
+	apt-get -qq "${opts[@]}" update >&2 || die "cannot reach bookworm-backports for $1"
 	ver=$(apt-cache "${opts[@]}" madison "$1" | awk -F'|' '/backports/ {gsub(/ /, "", $2); print $2; exit}')
 	[ -n "$ver" ] || die "bookworm-backports has no $1"
 	dir=$cache/$1-${ver//[:~+]/_}
-	[ -x "$dir/usr/bin" ] && { echo "$dir"; return 0; }
 	tmp=$(mktemp -d "$cache/.unpack.XXXXXX")
 	for p in "$@"; do
 		(cd "$tmp" && apt-get -q "${opts[@]}" download "$p/bookworm-backports" >&2) ||
