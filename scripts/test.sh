@@ -37,7 +37,8 @@ host_status() {   # host_status PID: waits for a kvm-host run; a host that faile
 	[ $rc -eq 0 ] && return 0
 	status=1
 	if [ $rc -ne 1 ]; then   # 1: tests failed, and the logs count them; else the host itself
-		echo "test.sh: the KVM host ended with status $rc (124: timed out)" >&2
+		echo "test.sh: the KVM host ended with status $rc (123: stalled three times, 124: timed" \
+			"out; docs/testing.md)" >&2
 		echo "0 1 0" >>"$tally"
 	fi
 }
