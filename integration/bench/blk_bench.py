@@ -2,8 +2,8 @@
 """virtio-blk host-side benchmark (not a test): the device model driven through its queues in
 guest memory by blk_bench (no KVM, no guest CPU), against fio on the same image with the same
 engine and flags (io_uring, O_DIRECT, same block size and depth), interleaved round by round.
-Prints the medians per tool and the median of the per-round ratios vireo / fio per workload,
-then the rate limiter's accuracy (achieved vs configured rate, both buckets).
+Prints the medians per tool and the median of the per-round ratios vireo / fio per workload
+with their spread (lowest-highest round), then the rate limiter's accuracy (achieved vs configured rate, both buckets).
 
 usage: blk_bench.py --harness build/tests/virtio/blk_bench [--image /var/tmp/vireo-blk.img]
                     [--size-mib 1024] [--rounds 5] [--seconds 5] [--pin CPU] [--json out.json]
@@ -100,12 +100,14 @@ def throughput(args):
                     runs[who].append(run_fio(args, rw, bs, depth, args.seconds, iomem))
         med = {who: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v))
                for who, v in runs.items()}
+        ratios = [v[0] / f[0] for v, f in zip(runs["vireo"], runs["fio"])]
         r = {"workload": name,
              **{f"{who}_iops": m[0] for who, m in med.items()},
              **{f"{who}_mib_s": m[1] / 2**20 for who, m in med.items()},
              # Per-round ratios first: a round's three runs are minutes apart at most, so the
              # machine's drift cancels out better than in a ratio of medians.
-             "ratio": statistics.median(v[0] / f[0] for v, f in zip(runs["vireo"], runs["fio"])),
+             "ratio": statistics.median(ratios),
+             "ratio_min": min(ratios), "ratio_max": max(ratios),
              "ratio_shm": statistics.median(v[0] / f[0]
                                             for v, f in zip(runs["vireo"], runs["fio-shm"])),
              **({"ratio_baseline": statistics.median(
@@ -117,7 +119,8 @@ def throughput(args):
         rows.append(r)
         print(f"{name:18} fio {r['fio_iops']:7.0f} IOPS {r['fio_mib_s']:7.1f} MiB/s | fio-shm "
               f"{r['fio-shm_iops']:7.0f} | vireo {r['vireo_iops']:7.0f} IOPS "
-              f"{r['vireo_mib_s']:7.1f} MiB/s | median of round ratios: vireo/fio {r['ratio']:.3f}, "
+              f"{r['vireo_mib_s']:7.1f} MiB/s | median of round ratios: vireo/fio {r['ratio']:.3f} "
+              f"({r['ratio_min']:.3f}-{r['ratio_max']:.3f}), "
               f"vireo/fio-shm "
               f"{r['ratio_shm']:.3f} | vireo latency device {r['vireo_device_lat_us']:.0f} us, "
               f"driver-seen {r['vireo_e2e_lat_us']:.0f} us"
