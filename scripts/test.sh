@@ -31,7 +31,7 @@ run() {   # run BUILD_DIR MESON_TEST_ARGS...: the tests that need no KVM, here
 
 run build-asan --suite unit --suite api
 run build --suite unit --suite cli --suite api --suite guest-build
-host_status() {   # host_status PID: waits for a kvm-host run; a host that failed counts as a failure
+host_status() {   # host_status PID: waits for a kvm-host run; a failed host counts as a failure
 	local rc=0
 	wait "$1" || rc=$?
 	[ $rc -eq 0 ] && return 0

@@ -3,7 +3,8 @@
 guest memory by blk_bench (no KVM, no guest CPU), against fio on the same image with the same
 engine and flags (io_uring, O_DIRECT, same block size and depth), interleaved round by round.
 Prints the medians per tool and the median of the per-round ratios vireo / fio per workload
-with their spread (lowest-highest round), then the rate limiter's accuracy (achieved vs configured rate, both buckets).
+with their spread (lowest-highest round), then the rate limiter's accuracy (achieved vs
+configured rate, both buckets).
 
 usage: blk_bench.py --harness build/tests/virtio/blk_bench [--image /var/tmp/vireo-blk.img]
                     [--size-mib 1024] [--rounds 5] [--seconds 5] [--pin CPU] [--json out.json]

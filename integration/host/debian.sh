@@ -76,7 +76,8 @@ outer_qemu() {
 		return 0
 	fi
 	dir=$(backports_unpack qemu-system-x86 qemu-system-data seabios) || return 1
-	printf '%s\n' "$dir/usr/bin/qemu-system-x86_64" -L "$dir/usr/share/qemu" -L "$dir/usr/share/seabios"
+	printf '%s\n' "$dir/usr/bin/qemu-system-x86_64" \
+		-L "$dir/usr/share/qemu" -L "$dir/usr/share/seabios"
 }
 
 # backports_unpack PKG...: those packages from bookworm-backports, unpacked together into
@@ -93,7 +94,8 @@ backports_unpack() {
 	mkdir -p "$apt/lists/partial" "$apt/archives/partial"
 	echo "deb http://deb.debian.org/debian bookworm-backports main" >"$apt/sources.list"
 	apt-get -qq "${opts[@]}" update >&2 || die "cannot reach bookworm-backports for $1"
-	ver=$(apt-cache "${opts[@]}" madison "$1" | awk -F'|' '/backports/ {gsub(/ /, "", $2); print $2; exit}')
+	ver=$(apt-cache "${opts[@]}" madison "$1" |
+		awk -F'|' '/backports/ {gsub(/ /, "", $2); print $2; exit}')
 	[ -n "$ver" ] || die "bookworm-backports has no $1"
 	dir=$cache/$1-${ver//[:~+]/_}
 	tmp=$(mktemp -d "$cache/.unpack.XXXXXX")
@@ -101,7 +103,9 @@ backports_unpack() {
 		(cd "$tmp" && apt-get -q "${opts[@]}" download "$p/bookworm-backports" >&2) ||
 			{ rm -rf "$tmp"; die "cannot download $p from bookworm-backports"; }
 	done
-	for p in "$tmp"/*.deb; do dpkg-deb -x "$p" "$tmp/root" || { rm -rf "$tmp"; die "cannot unpack $p"; }; done
+	for p in "$tmp"/*.deb; do
+		dpkg-deb -x "$p" "$tmp/root" || { rm -rf "$tmp"; die "cannot unpack $p"; }
+	done
 	rm -rf "$dir"
 	mv "$tmp/root" "$dir"
 	rm -rf "$tmp"
