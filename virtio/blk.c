@@ -209,6 +209,13 @@ static int blk_activate(struct virtio_dev *vd)
 	return blk_queues_start(vd->opaque, vd);
 }
 
+static void blk_queue_notify(struct virtio_dev *vd, unsigned q)
+{
+	struct virtio_blk *blk = vd->opaque;
+
+	blk_queue_kicked(&blk->queues[q]);
+}
+
 static void blk_reset(struct virtio_dev *vd)
 {
 	blk_queues_stop(vd->opaque);
@@ -585,6 +592,7 @@ static const struct virtio_device_ops blk_ops = {
 	.config_write = blk_config_write,
 	.activate = blk_activate,
 	.reset = blk_reset,
+	.queue_notify = blk_queue_notify,
 	.pause = blk_pause,
 	.resume = blk_resume,
 	.save = blk_save,

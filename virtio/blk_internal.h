@@ -86,10 +86,8 @@ struct blk_queue {
 	struct virtio_blk *blk;
 	struct virtio_dev *vd;
 	unsigned idx;
-	pthread_t thread;
-	bool running;
-	struct virtio_thread_ctl ctl;     /* stop / pause, shared with the worker's handshake */
-	int epfd, timer_fd;
+	struct virtio_worker worker;      /* serves this queue alone */
+	int timer_fd;
 	struct virtq_chain chain;
 	struct blk_io io;
 	struct blk_req *reqs;
@@ -122,13 +120,15 @@ bool blk_bounce_advance(struct blk_queue *q, struct blk_req *r, uint64_t n);
 struct blk_req *blk_bounce_release(struct blk_queue *q, struct blk_req *r);
 void blk_bounce_free(struct blk_queue *q);
 
-/* blk_queue.c: per-queue workers. */
+/* blk_queue.c: a worker per queue. */
 int blk_queues_start(struct virtio_blk *blk, struct virtio_dev *vd);
 void blk_queues_stop(struct virtio_blk *blk);
 void blk_queues_pause(struct virtio_blk *blk);
 void blk_queues_resume(struct virtio_blk *blk);
 /* A request is over: status byte, counters, used ring. @res 0 or -errno. */
 void blk_req_done(struct blk_queue *q, struct blk_req *r, int res);
+/* The worker's epoll loop saw a kick (the synchronous engine). */
+void blk_queue_kicked(struct blk_queue *q);
 /* Handles BLK_EV_* bits; true when the thread must exit. */
 bool blk_queue_events(struct blk_queue *q, unsigned events);
 /* The fds behind BLK_EV_CTL, BLK_EV_KICK, BLK_EV_TIMER. */

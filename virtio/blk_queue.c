@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * virtio-blk queue workers: one thread per queue the driver enabled, woken by the queue's
- * kick eventfd, its rate-limit timerfd, a control eventfd (stop, pause) and, with io_uring,
- * completions: the io_uring engine waits for all of them in the ring (blk_io_run), the
- * synchronous one in epoll. Requests are popped, validated, charged to the rate limiter, then
+ * virtio-blk queues: one device worker (virtio/worker.c) per queue the driver enabled, woken
+ * by the queue's kick eventfd, its rate-limit timerfd, the worker's control eventfd (stop,
+ * pause) and, with io_uring, completions. The io_uring engine waits for all of them in its
+ * ring (blk_io_run, the worker's loop), so one io_uring_enter submits, reaps and sleeps; the
+ * synchronous engine uses the worker's epoll loop. Requests are popped, validated, charged to
+ * the rate limiter, then
  * started; with io_uring up to VIRTIO_BLK_MAX_INFLIGHT of them per queue are in flight and
  * complete out of order.
  *
@@ -17,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -199,7 +200,7 @@ static bool handle_chain(struct blk_queue *q)
 
 static bool ctl_requested(const struct blk_queue *q)
 {
-	return virtio_ctl_pending(&q->ctl);
+	return virtio_ctl_pending(&q->worker.ctl);
 }
 
 /* Pops and starts requests: true when the ring is empty, false when something stopped us. */
@@ -243,21 +244,21 @@ static void process(struct blk_queue *q)
 	notify(q);
 }
 
-/* ------------------------------------------------------------------ thread */
+/* ------------------------------------------------------------------ events */
 
 /* Control event: finishes what is in flight, parks while paused; true = exit. */
 static bool handle_ctl(struct blk_queue *q)
 {
 	blk_io_wait_all(q);
 	notify(q);
-	return virtio_ctl_handle(&q->ctl);
+	return virtio_ctl_handle(&q->worker.ctl);
 }
 
 int blk_queue_event_fd(const struct blk_queue *q, unsigned ev)
 {
 	if (ev == BLK_EV_KICK)
 		return virtio_dev_kick_fd(q->vd, q->idx);
-	return ev == BLK_EV_TIMER ? q->timer_fd : q->ctl.fd;
+	return ev == BLK_EV_TIMER ? q->timer_fd : q->worker.ctl.fd;
 }
 
 bool blk_queue_events(struct blk_queue *q, unsigned events)
@@ -284,58 +285,34 @@ bool blk_queue_events(struct blk_queue *q, unsigned events)
 	return false;
 }
 
-/* The synchronous engine's loop: epoll over the event fds. */
-static void epoll_run(struct blk_queue *q)
+void blk_queue_kicked(struct blk_queue *q)
 {
-	struct epoll_event evs[4];
-	unsigned events;
-	int n, i;
-
-	for (;;) {
-		n = epoll_wait(q->epfd, evs, 4, -1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			pr_err("disk '%s': epoll_wait: %s", q->blk->path, strerror(errno));
-			return;
-		}
-		for (events = 0, i = 0; i < n; i++)
-			events |= evs[i].data.u32;
-		if (blk_queue_events(q, events))
-			return;
-	}
+	process(q);
 }
 
-static void *queue_main(void *arg)
+/* The synchronous engine's timerfd, in the worker's epoll loop. */
+static void timer_ready(void *opaque, uint32_t events)
 {
-	struct blk_queue *q = arg;
+	(void)events;
+	blk_queue_events(opaque, BLK_EV_TIMER);
+}
+
+/* The io_uring engine's loop on the worker thread: the ring becomes this thread's first. */
+static void ring_loop(struct virtio_worker *w, void *opaque)
+{
+	struct blk_queue *q = opaque;
 	int ret = blk_io_thread_start(q);
 
+	(void)w;
 	if (ret) {
 		pr_err("disk '%s': queue %u: io_uring: %s", q->blk->path, q->idx, strerror(-ret));
-	} else {
-		process(q);               /* kicks may predate activation or a restore */
-		if (q->io.uring)
-			blk_io_run(q);
-		else
-			epoll_run(q);
+		return;
 	}
-	if (!virtio_ctl_stopping(&q->ctl)) {
-		/* Only a broken epoll or ring gets here: finish, and let nobody wait for us. */
-		blk_io_wait_all(q);
-		virtio_ctl_exited(&q->ctl);
-	}
-	return NULL;
+	process(q);                       /* kicks may predate activation or a restore */
+	blk_io_run(q);
 }
 
 /* ------------------------------------------------------------------ start / stop */
-
-static int ep_add(int epfd, int fd, uint32_t ev)
-{
-	struct epoll_event e = { .events = EPOLLIN, .data.u32 = ev };
-
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) ? -errno : 0;
-}
 
 static int alloc_slots(struct blk_queue *q, unsigned vq_size)
 {
@@ -357,41 +334,32 @@ static int alloc_slots(struct blk_queue *q, unsigned vq_size)
 	return virtq_chain_init(&q->chain, virtq_chain_max(vq_size));
 }
 
-static int open_fds(struct blk_queue *q)
+/* The worker serves queue q->idx alone, with the engine's way of waiting. */
+static int setup_worker(struct blk_queue *q)
 {
+	struct virtio_worker *w = &q->worker;
 	int ret;
 
-	ret = virtio_ctl_init(&q->ctl);
-	if (ret)
-		return ret;
 	q->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (q->timer_fd < 0)
 		return -errno;
 	ret = blk_io_init(q, q->nr_slots);
-	if (ret || q->io.uring)
-		return ret;               /* io_uring polls the fds itself */
-	q->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (q->epfd < 0)
-		return -errno;
-	ret = ep_add(q->epfd, q->ctl.fd, BLK_EV_CTL);
-	ret = ret ?: ep_add(q->epfd, virtio_dev_kick_fd(q->vd, q->idx), BLK_EV_KICK);
-	return ret ?: ep_add(q->epfd, q->timer_fd, BLK_EV_TIMER);
+	ret = ret ?: virtio_worker_serve(w, q->idx, 1);
+	if (ret)
+		return ret;
+	snprintf(w->name, sizeof(w->name), "vireo-blk%hu", (unsigned short)q->idx);
+	if (q->io.uring)
+		return virtio_worker_set_loop(w, ring_loop, q);   /* it polls the fds itself */
+	return virtio_worker_add_fd(w, q->timer_fd, EPOLLIN, timer_ready, q);
 }
 
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
-/* Undoes queue_start (also a partial one). The thread is gone. */
+/* Undoes queue_start (also a partial one). The worker is stopped. */
 static void queue_free(struct blk_queue *q)
 {
 	blk_io_exit(q);
-	virtio_ctl_destroy(&q->ctl);
-	close_fd(&q->timer_fd);
-	close_fd(&q->epfd);
+	virtio_worker_destroy(&q->worker);
+	if (q->timer_fd >= 0)
+		close(q->timer_fd);
 	virtq_chain_free(&q->chain);
 	free(q->reqs);
 	free(q->iovs);
@@ -402,25 +370,20 @@ static void queue_free(struct blk_queue *q)
 static int queue_start(struct virtio_blk *blk, struct virtio_dev *vd, unsigned idx)
 {
 	struct blk_queue *q = &blk->queues[idx];
-	char name[16];
 	int ret;
 
 	memset(q, 0, sizeof(*q));
-	q->ctl.fd = q->timer_fd = q->epfd = -1;
+	q->timer_fd = -1;
 	q->blk = blk;
 	q->vd = vd;
 	q->idx = idx;
-	ret = alloc_slots(q, vd->vqs[idx].size);
-	ret = ret ?: open_fds(q);
-	ret = ret ?: -pthread_create(&q->thread, NULL, queue_main, q);
-	if (ret) {
+	ret = virtio_worker_init(&q->worker);
+	ret = ret ?: alloc_slots(q, vd->vqs[idx].size);
+	ret = ret ?: setup_worker(q);
+	ret = ret ?: virtio_worker_start(&q->worker, vd);
+	if (ret)
 		queue_free(q);
-		return ret;
-	}
-	snprintf(name, sizeof(name), "vireo-blk%hu", (unsigned short)idx);
-	pthread_setname_np(q->thread, name);
-	q->running = true;
-	return 0;
+	return ret;
 }
 
 int blk_queues_start(struct virtio_blk *blk, struct virtio_dev *vd)
@@ -429,7 +392,7 @@ int blk_queues_start(struct virtio_blk *blk, struct virtio_dev *vd)
 	int ret;
 
 	for (i = 0; i < blk->num_queues; i++) {
-		/* Linux enables min(num_queues, CPUs) queues: the others get no thread. */
+		/* Linux enables min(num_queues, CPUs) queues: the others get no worker. */
 		if (!vd->vqs[i].ready)
 			continue;
 		ret = queue_start(blk, vd, i);
@@ -446,14 +409,13 @@ void blk_queues_stop(struct virtio_blk *blk)
 {
 	unsigned i;
 
+	/* Every queue finishes its requests in parallel, then each is joined. */
+	for (i = 0; i < blk->num_queues; i++)
+		virtio_worker_request_stop(&blk->queues[i].worker);
 	for (i = 0; i < blk->num_queues; i++) {
-		if (blk->queues[i].running)
-			virtio_ctl_request(&blk->queues[i].ctl, true);
-	}
-	for (i = 0; i < blk->num_queues; i++) {
-		if (!blk->queues[i].running)
+		if (!blk->queues[i].worker.running)
 			continue;
-		pthread_join(blk->queues[i].thread, NULL);
+		virtio_worker_stop(&blk->queues[i].worker);
 		queue_free(&blk->queues[i]);
 	}
 }
@@ -462,23 +424,16 @@ void blk_queues_pause(struct virtio_blk *blk)
 {
 	unsigned i;
 
-	/* All queues quiesce in parallel, then we wait for each. */
-	for (i = 0; i < blk->num_queues; i++) {
-		if (blk->queues[i].running)
-			virtio_ctl_request(&blk->queues[i].ctl, false);
-	}
-	for (i = 0; i < blk->num_queues; i++) {
-		if (blk->queues[i].running)
-			virtio_ctl_wait_parked(&blk->queues[i].ctl);
-	}
+	for (i = 0; i < blk->num_queues; i++)
+		virtio_worker_request_pause(&blk->queues[i].worker);
+	for (i = 0; i < blk->num_queues; i++)
+		virtio_worker_pause(&blk->queues[i].worker);
 }
 
 void blk_queues_resume(struct virtio_blk *blk)
 {
 	unsigned i;
 
-	for (i = 0; i < blk->num_queues; i++) {
-		if (blk->queues[i].running)
-			virtio_ctl_resume(&blk->queues[i].ctl);
-	}
+	for (i = 0; i < blk->num_queues; i++)
+		virtio_worker_resume(&blk->queues[i].worker);
 }

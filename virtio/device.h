@@ -158,14 +158,25 @@ void virtio_ctl_exited(struct virtio_thread_ctl *c);
 /* ------------------------------------------------------------------ worker */
 
 /*
- * One thread per device, epolling a control eventfd (stop, pause), every queue's kick
- * eventfd (-> ops->queue_notify) and up to VIRTIO_WORKER_MAX_FDS device fds. On start it
- * polls every queue once: kicks written before activation are also latched in the eventfds,
- * but a restored device has no kick at all. Not a virtio requirement, a convenience.
+ * A device thread: by default an epoll loop over a control eventfd (stop, pause), the kick
+ * eventfds of the queues it serves (-> ops->queue_notify) and up to VIRTIO_WORKER_MAX_FDS
+ * device fds. It serves every queue of the device, or the range virtio_worker_serve() gives
+ * (virtio-blk runs one worker per queue). On start, and after a pause, it polls each of its
+ * queues once: kicks written before activation are latched in the eventfds, but a restored
+ * device has no kick at all, and a callback may have stopped early for the pause. A spurious
+ * poll is harmless: a driver may notify at any time (virtio 1.2 2.7.13).
+ *
+ * A device that waits its own way (virtio-blk's io_uring engine waits in its ring) gives a
+ * loop instead (virtio_worker_set_loop): it runs on the worker's thread in place of all of
+ * the above, polls w->ctl.fd with its own fds, calls virtio_ctl_handle() when that fires and
+ * returns when it says to exit. The worker keeps the thread, the stop/pause handshake and
+ * the exit bookkeeping either way.
  */
 #define VIRTIO_WORKER_MAX_FDS 4
 
+struct virtio_worker;
 typedef void (*virtio_worker_fn)(void *opaque, uint32_t events);
+typedef void (*virtio_worker_loop_fn)(struct virtio_worker *w, void *opaque);
 
 struct virtio_worker {
 	struct virtio_dev *vd;
@@ -173,6 +184,10 @@ struct virtio_worker {
 	int epfd;
 	pthread_t thread;
 	bool running;
+	char name[16];                    /* the thread's name, when set before start */
+	unsigned first_queue, nr_queues;  /* served queues; nr_queues 0 = all of vd's */
+	virtio_worker_loop_fn loop;       /* NULL: the epoll loop */
+	void *loop_opaque;
 	unsigned nr_fds;
 	struct {
 		int fd;
@@ -189,11 +204,20 @@ int virtio_worker_add_fd(struct virtio_worker *w, int fd, uint32_t events, virti
 			 void *opaque);
 /* From the worker thread: changes what @fd waits for (EPOLLIN, or 0 to park it). */
 int virtio_worker_set_events(struct virtio_worker *w, int fd, uint32_t events);
+/* Before start: serve queues [@first, @first + @count) only; -EBUSY if running. */
+int virtio_worker_serve(struct virtio_worker *w, unsigned first, unsigned count);
+/* Before start: run @loop on the thread instead of the epoll loop; -EBUSY if running. */
+int virtio_worker_set_loop(struct virtio_worker *w, virtio_worker_loop_fn loop, void *opaque);
+/* -EINVAL: no loop and no ops->queue_notify, or a served range outside vd's queues. */
 int virtio_worker_start(struct virtio_worker *w, struct virtio_dev *vd);
+/* Asks for a stop without waiting: several workers then stop in parallel (stop joins). */
+void virtio_worker_request_stop(struct virtio_worker *w);
 /* Stops and joins; no-op when not running. */
 void virtio_worker_stop(struct virtio_worker *w);
 /* Returns once the thread is parked between callbacks (or not running); resume undoes. */
 int virtio_worker_pause(struct virtio_worker *w);
+/* Asks for a pause without waiting (then virtio_worker_pause waits for it). */
+void virtio_worker_request_pause(struct virtio_worker *w);
 void virtio_worker_resume(struct virtio_worker *w);
 /*
  * From a callback: waits until @fd has @events (poll bits). 1 ready, 0 when a stop or pause

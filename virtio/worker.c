@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Device worker thread: an epoll loop over a control eventfd, the queues' kick eventfds and a
- * few device fds (Cloud Hypervisor's EpollHelper shape, with kill and pause). Queue work runs
- * here, never on a vCPU thread: the vCPU only writes an eventfd (or KVM does, via ioeventfd).
+ * few device fds (Cloud Hypervisor's EpollHelper shape, with kill and pause), or a device's
+ * own loop. Queue work runs here, never on a vCPU thread: the vCPU only writes an eventfd (or
+ * KVM does, via ioeventfd).
  */
 #include <errno.h>
 #include <poll.h>
@@ -64,12 +65,13 @@ int virtio_worker_set_events(struct virtio_worker *w, int fd, uint32_t events)
 	return -ENOENT;
 }
 
+/* An eventfd (kick, control): one read returns and clears the whole count (no EFD_SEMAPHORE). */
 static void drain(int fd)
 {
 	uint64_t v;
 
-	while (read(fd, &v, sizeof(v)) == sizeof(v))
-		;
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		pr_warn_ratelimited("virtio worker: eventfd read: %s", strerror(errno));
 }
 
 static void dispatch(struct virtio_worker *w, const struct epoll_event *ev)
@@ -88,33 +90,52 @@ static void dispatch(struct virtio_worker *w, const struct epoll_event *ev)
 	}
 }
 
-static void *worker_main(void *arg)
+static void poll_queues(struct virtio_worker *w)
 {
-	struct virtio_worker *w = arg;
-	struct epoll_event evs[8];
 	unsigned q;
+
+	for (q = w->first_queue; q < w->first_queue + w->nr_queues; q++)
+		w->vd->ops->queue_notify(w->vd, q);
+}
+
+/* The default loop; returns when told to stop (or when epoll breaks). */
+static void epoll_loop(struct virtio_worker *w)
+{
+	struct epoll_event evs[8];
 	int n, i;
 
-	/* Kicks may predate activation or a restore: look at every queue once. */
-	for (q = 0; q < w->vd->nr_queues; q++)
-		w->vd->ops->queue_notify(w->vd, q);
+	poll_queues(w);
 	for (;;) {
 		n = epoll_wait(w->epfd, evs, 8, -1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			pr_err("virtio worker: epoll_wait: %s", strerror(errno));
-			break;
+			return;
 		}
 		for (i = 0; i < n; i++) {
-			if (evs[i].data.u32 == TAG_CTL) {
-				if (virtio_ctl_handle(&w->ctl))
-					return NULL;
+			if (evs[i].data.u32 != TAG_CTL) {
+				dispatch(w, &evs[i]);
 				continue;
 			}
-			dispatch(w, &evs[i]);
+			if (virtio_ctl_handle(&w->ctl))
+				return;
+			poll_queues(w);           /* resumed: what the pause cut short */
 		}
 	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct virtio_worker *w = arg;
+
+	if (w->loop)
+		w->loop(w, w->loop_opaque);
+	else
+		epoll_loop(w);
+	/* Only a broken loop gets here unasked: let nobody wait for it to park. */
+	if (!virtio_ctl_stopping(&w->ctl))
+		virtio_ctl_exited(&w->ctl);
 	return NULL;
 }
 
@@ -134,13 +155,39 @@ static int build_epoll(struct virtio_worker *w)
 	if (w->epfd < 0)
 		return -errno;
 	ret = ep_add(w->epfd, w->ctl.fd, EPOLLIN, TAG_CTL);
-	for (q = 0; !ret && q < w->vd->nr_queues; q++) {
-		if (w->vd->ops->queue_notify)
-			ret = ep_add(w->epfd, virtio_dev_kick_fd(w->vd, q), EPOLLIN, TAG_KICK + q);
-	}
+	for (q = w->first_queue; !ret && q < w->first_queue + w->nr_queues; q++)
+		ret = ep_add(w->epfd, virtio_dev_kick_fd(w->vd, q), EPOLLIN, TAG_KICK + q);
 	for (i = 0; !ret && i < w->nr_fds; i++)
 		ret = ep_add(w->epfd, w->fds[i].fd, w->fds[i].events, TAG_FD + i);
 	return ret;
+}
+
+int virtio_worker_serve(struct virtio_worker *w, unsigned first, unsigned count)
+{
+	if (w->running)
+		return -EBUSY;
+	w->first_queue = first;
+	w->nr_queues = count;
+	return 0;
+}
+
+int virtio_worker_set_loop(struct virtio_worker *w, virtio_worker_loop_fn loop, void *opaque)
+{
+	if (w->running)
+		return -EBUSY;
+	w->loop = loop;
+	w->loop_opaque = opaque;
+	return 0;
+}
+
+/* The served range, checked against @vd: all its queues unless narrowed. */
+static int check_queues(struct virtio_worker *w, const struct virtio_dev *vd)
+{
+	if (!w->nr_queues && !w->first_queue)
+		w->nr_queues = vd->nr_queues;
+	if (w->first_queue > vd->nr_queues || w->nr_queues > vd->nr_queues - w->first_queue)
+		return -EINVAL;
+	return w->loop || vd->ops->queue_notify ? 0 : -EINVAL;
 }
 
 int virtio_worker_start(struct virtio_worker *w, struct virtio_dev *vd)
@@ -149,16 +196,19 @@ int virtio_worker_start(struct virtio_worker *w, struct virtio_dev *vd)
 
 	if (w->running)
 		return -EBUSY;
-	if (!vd->ops->queue_notify)
-		return -EINVAL;
+	ret = check_queues(w, vd);
+	if (ret)
+		return ret;
 	w->vd = vd;
 	virtio_ctl_clear(&w->ctl);
-	ret = build_epoll(w);
+	ret = w->loop ? 0 : build_epoll(w);
 	if (ret)
 		goto err_close;
 	ret = -pthread_create(&w->thread, NULL, worker_main, w);
 	if (ret)
 		goto err_close;
+	if (w->name[0])
+		pthread_setname_np(w->thread, w->name);
 	w->running = true;
 	return 0;
 
@@ -169,6 +219,12 @@ err_close:
 	return ret;
 }
 
+void virtio_worker_request_stop(struct virtio_worker *w)
+{
+	if (w->running)
+		virtio_ctl_request(&w->ctl, true);
+}
+
 void virtio_worker_stop(struct virtio_worker *w)
 {
 	if (!w->running)
@@ -176,8 +232,15 @@ void virtio_worker_stop(struct virtio_worker *w)
 	virtio_ctl_request(&w->ctl, true);
 	pthread_join(w->thread, NULL);
 	w->running = false;
-	close(w->epfd);
+	if (w->epfd >= 0)
+		close(w->epfd);
 	w->epfd = -1;
+}
+
+void virtio_worker_request_pause(struct virtio_worker *w)
+{
+	if (w->running)
+		virtio_ctl_request(&w->ctl, false);
 }
 
 int virtio_worker_pause(struct virtio_worker *w)

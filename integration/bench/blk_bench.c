@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * virtio-blk host-side benchmark harness (not a test). It plays the guest driver against the
- * real device model: guest RAM is a memfd (guest_mem), the device sits behind the real
+ * real device model: guest RAM is vireo's (private, transparent huge pages where the host
+ * allows; --small-pages: 4 KiB pages, as fio's buffers), the device sits behind the real
  * virtio-pci transport, requests are split-ring chains {header, data, status} in that RAM,
  * kicks go to the queue's kick eventfd (what KVM's ioeventfd would write) and completions
  * come back as INTx interrupts on an eventfd. No KVM and no guest CPU are involved, so the
@@ -10,7 +11,7 @@
  * decide whether to kick).
  *
  * usage: blk_bench --file PATH --rw randread|randwrite|read|write [--bs 4096] [--depth 32]
- *                  [--seconds 5] [--engine uring|sync] [--direct] [--queue-size N]
+ *                  [--seconds 5] [--engine uring|sync] [--direct] [--queue-size N] [--small-pages]
  *                  [--bw-size B --bw-refill-ms M] [--ops-size N --ops-refill-ms M]
  * prints one JSON line: ops, bytes, seconds, iops, bw_bytes, errors, throttled.
  */
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,7 +45,7 @@ struct opts {
 	unsigned bs, depth, queue_size;
 	double seconds;
 	enum virtio_blk_engine engine;
-	bool direct, poll;
+	bool direct, poll, small_pages;
 	struct rate_limiter_params rl;
 };
 
@@ -245,6 +247,9 @@ static void setup(struct bench *b)
 	mem = (mem + (2 << 20) - 1) & ~((2ULL << 20) - 1);
 	if (arch_guest_mem_init(&b->mem, mem))
 		die("guest memory: %s", strerror(errno));
+	/* Before the first touch: the pages stay 4 KiB, so each 1 MiB buffer is 256 segments. */
+	if (b->o.small_pages && madvise(b->mem.base, b->mem.total, MADV_NOHUGEPAGE))
+		die("madvise: %s", strerror(errno));
 	ret = virtio_blk_new(&cfg, b->o.engine, &b->mem, &b->blk, err, sizeof(err));
 	if (ret)
 		die("%s", err);
@@ -281,7 +286,8 @@ static void parse(int argc, char **argv, struct opts *o)
 	static const struct option lo[] = {
 		{ "file", 1, 0, 'f' }, { "rw", 1, 0, 'r' }, { "bs", 1, 0, 'b' },
 		{ "depth", 1, 0, 'd' }, { "seconds", 1, 0, 's' }, { "engine", 1, 0, 'e' },
-		{ "direct", 0, 0, 'D' }, { "poll", 0, 0, 'p' }, { "queue-size", 1, 0, 'q' }, { "bw-size", 1, 0, 1 },
+		{ "direct", 0, 0, 'D' }, { "poll", 0, 0, 'p' }, { "queue-size", 1, 0, 'q' },
+		{ "small-pages", 0, 0, 'S' }, { "bw-size", 1, 0, 1 },
 		{ "bw-refill-ms", 1, 0, 2 }, { "ops-size", 1, 0, 3 }, { "ops-refill-ms", 1, 0, 4 },
 		{ 0, 0, 0, 0 } };
 	int c;
@@ -297,6 +303,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 's': o->seconds = atof(optarg); break;
 		case 'D': o->direct = true; break;
 		case 'p': o->poll = true; break;
+		case 'S': o->small_pages = true; break;
 		case 'q': o->queue_size = (unsigned)num(optarg, "--queue-size"); break;
 		case 'e':
 			if (!strcmp(optarg, "sync"))
