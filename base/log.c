@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "base/file.h"
 #include "base/log.h"
 
 /*
@@ -50,12 +53,20 @@ enum log_level log_get_level(void)
 	return logger.level;
 }
 
-int log_open_file(const char *path)
+int log_open_file(const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "ae");
+	/* A FIFO's reader could stall every thread that logs. */
+	int fd = file_open("log file", path, O_WRONLY | O_APPEND | O_CREAT, 0600,
+			   FILE_TYPE_REG | FILE_TYPE_CHR, err, errlen);
+	FILE *f;
 
-	if (!f)
-		return -errno;
+	if (fd < 0)
+		return fd;
+	f = fdopen(fd, "a");
+	if (!f) {
+		close(fd);
+		return set_err(err, errlen, -errno, "log file '%s': %s", path, strerror(errno));
+	}
 	setvbuf(f, NULL, _IOLBF, 0);
 	pthread_mutex_lock(&logger.lock);
 	if (logger.file)

@@ -12,7 +12,8 @@ enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 /* Sends the log to @path (appended) instead of stderr; 0 or -errno. */
-int log_open_file(const char *path);
+/* Appends to @path (created 0600); -errno with one line in @err. */
+int log_open_file(const char *path, char *err, size_t errlen);
 void log_close_file(void);
 /* Seconds since the process started (CLOCK_MONOTONIC), for boot-phase markers. */
 double log_uptime(void);

@@ -4,8 +4,10 @@
  * hidden temporary name (".NAME.tmp"), is fsynced, and only then renamed into place with
  * RENAME_NOREPLACE; state.json is renamed last, so a directory without it is never a snapshot,
  * and the directory itself is fsynced so the renames are durable. An flock on the directory
- * keeps two writers apart; under it the temporary names are ours to reuse, so a crashed
- * writer's leftovers are overwritten by the next one and removed on abort.
+ * keeps two writers apart; under it the temporary names are ours: a crashed writer's
+ * leftovers are unlinked and each temporary is created anew with O_EXCL, mode 0600, so a file
+ * someone else planted under that name is never written into (or renamed into place).
+ * Reading, every file must be a regular file owned by our user and writable by nobody else.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "snapshot/internal.h"
 
 #define SNAP_MAX_FILES 8
@@ -139,7 +142,10 @@ int snap_writer_file(struct snap_writer *w, const char *name, int *fd, char *err
 	f = &w->files[w->nr];
 	snprintf(f->name, sizeof(f->name), "%s", name);
 	snprintf(f->tmp, sizeof(f->tmp), ".%s.tmp", name);
-	f->fd = openat(w->dirfd, f->tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* A leftover we cannot remove (a sticky directory, another owner) makes O_EXCL fail. */
+	if (unlinkat(w->dirfd, f->tmp, 0) && errno != ENOENT)
+		pr_warn("snapshot: cannot remove %s/%s: %s", w->dir, f->tmp, strerror(errno));
+	f->fd = openat(w->dirfd, f->tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (f->fd < 0)
 		return set_err(err, errlen, -errno, "cannot create %s/%s: %s", w->dir, f->tmp,
 				strerror(errno));
@@ -260,17 +266,39 @@ static int read_all(int fd, char *buf, size_t len)
 	return 0;
 }
 
+int snap_open_file(int dirfd, const char *name, char *err, size_t errlen)
+{
+	int fd = file_openat(dirfd, "snapshot file", name, O_RDONLY | O_NOFOLLOW, 0,
+			     FILE_TYPE_REG, err, errlen);
+	struct stat st;
+
+	if (fd == -ENOENT)
+		return set_err(err, errlen, -ENOENT, "%s: missing from the snapshot", name);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st)) {
+		set_err(err, errlen, -errno, "%s: %s", name, strerror(errno));
+	} else if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		set_err(err, errlen, -EPERM, "%s: owned by uid %u with mode %03o: a snapshot file "
+			"must be vireo's (uid %u) and writable by nobody else", name,
+			(unsigned)st.st_uid, (unsigned)(st.st_mode & 0777), (unsigned)geteuid());
+	} else {
+		return fd;
+	}
+	close(fd);
+	return -EPERM;
+}
+
 int snap_read_file(int dirfd, const char *name, size_t max, char **buf, size_t *len,
 		   char *err, size_t errlen)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), ret;
+	int fd = snap_open_file(dirfd, name, err, errlen), ret;
 	struct stat st;
 	char *b;
 
 	if (fd < 0)
-		return set_err(err, errlen, -errno, "%s: %s", name,
-				errno == ENOENT ? "missing from the snapshot" : strerror(errno));
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
+		return fd;
+	if (fstat(fd, &st) || (uint64_t)st.st_size > max) {
 		ret = set_err(err, errlen, -EINVAL, "%s: not a regular file of at most %zu bytes",
 			       name, max);
 		goto out;

@@ -111,13 +111,12 @@ static int parse_index(const cJSON *state, const struct guest_mem *mem, struct m
 
 static int open_memory_file(int dirfd, uint64_t size, char *err, size_t errlen)
 {
-	int fd = openat(dirfd, SNAP_MEMORY_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = snap_open_file(dirfd, SNAP_MEMORY_FILE, err, errlen);
 	struct stat st;
 
 	if (fd < 0)
-		return set_err(err, errlen, -errno, "%s: %s", SNAP_MEMORY_FILE,
-				errno == ENOENT ? "missing from the snapshot" : strerror(errno));
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size) {
+		return fd;
+	if (fstat(fd, &st) || (uint64_t)st.st_size != size) {
 		close(fd);
 		return set_err(err, errlen, -EINVAL,
 				"%s: %lld bytes, state.json says 0x%llx (truncated or replaced?)",

@@ -56,7 +56,13 @@ void snap_writer_abort(struct snap_writer *w);
 
 /* Opens a snapshot directory for reading (O_DIRECTORY); returns the fd or -errno. */
 int snap_dir_open(const char *dir, char *err, size_t errlen);
-/* Reads a whole regular file of at most @max bytes (NUL-terminated copy in *buf; free it). */
+/*
+ * Opens snapshot file @name in @dirfd for reading, without blocking: a regular file, owned by
+ * our user, writable by nobody else (its contents are checked as untrusted input; a file
+ * another user could change under us is refused outright). -errno with one line in @err.
+ */
+int snap_open_file(int dirfd, const char *name, char *err, size_t errlen);
+/* Reads a whole such file of at most @max bytes (NUL-terminated copy in *buf; free it). */
 int snap_read_file(int dirfd, const char *name, size_t max, char **buf, size_t *len,
 		   char *err, size_t errlen);
 

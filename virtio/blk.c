@@ -20,6 +20,7 @@
 
 #include "base/json.h"
 #include "virtio/blk_internal.h"
+#include "base/file.h"
 #include "base/log.h"
 
 #define LATENCY_SCALE 10000ULL           /* CH reports avg / LATENCY_SCALE */
@@ -116,18 +117,23 @@ static int probe_size(struct virtio_blk *blk, struct geometry *g, char *err, siz
 	return 0;
 }
 
+/* Without blocking (a FIFO would wait for a writer) and only a file or a block device. */
 static int open_image(struct virtio_blk *blk, char *err, size_t errlen)
 {
-	int flags = (blk->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | (blk->direct ? O_DIRECT : 0);
+	int fd = file_open("disk", blk->path, blk->readonly ? O_RDONLY : O_RDWR, 0,
+			   FILE_TYPE_REG | FILE_TYPE_BLK, err, errlen), fl;
 
-	blk->fd = open(blk->path, flags);
-	if (blk->fd >= 0)
+	if (fd < 0)
+		return fd;
+	blk->fd = fd;
+	fl = fcntl(fd, F_GETFL);
+	if (!blk->direct || (fl >= 0 && !fcntl(fd, F_SETFL, fl | O_DIRECT)))
 		return 0;
-	if (errno == EINVAL && blk->direct)
+	if (errno == EINVAL)
 		return set_err(err, errlen, -EINVAL, "disk '%s': direct=on is not supported by its "
 			    "filesystem", blk->path);
-	return set_err(err, errlen, -errno, "disk '%s': cannot open%s: %s", blk->path,
-		    blk->readonly ? "" : " read-write", strerror(errno));
+	return set_err(err, errlen, -errno, "disk '%s': direct=on: %s", blk->path,
+		       strerror(errno));
 }
 
 /* GET_ID: the given serial, else CH's "device id" of the image (dev, rdev, inode). */
@@ -207,13 +213,6 @@ static void blk_config_write(struct virtio_dev *vd, unsigned off, const uint8_t 
 static int blk_activate(struct virtio_dev *vd)
 {
 	return blk_queues_start(vd->opaque, vd);
-}
-
-static void blk_queue_notify(struct virtio_dev *vd, unsigned q)
-{
-	struct virtio_blk *blk = vd->opaque;
-
-	blk_queue_kicked(&blk->queues[q]);
 }
 
 static void blk_reset(struct virtio_dev *vd)

@@ -127,8 +127,8 @@ void blk_queues_pause(struct virtio_blk *blk);
 void blk_queues_resume(struct virtio_blk *blk);
 /* A request is over: status byte, counters, used ring. @res 0 or -errno. */
 void blk_req_done(struct blk_queue *q, struct blk_req *r, int res);
-/* The worker's epoll loop saw a kick (the synchronous engine). */
-void blk_queue_kicked(struct blk_queue *q);
+/* ops->queue_notify: the worker's epoll loop saw queue @q kicked (synchronous engine). */
+void blk_queue_notify(struct virtio_dev *vd, unsigned q);
 /* Handles BLK_EV_* bits; true when the thread must exit. */
 bool blk_queue_events(struct blk_queue *q, unsigned events);
 /* The fds behind BLK_EV_CTL, BLK_EV_KICK, BLK_EV_TIMER. */

@@ -285,9 +285,11 @@ bool blk_queue_events(struct blk_queue *q, unsigned events)
 	return false;
 }
 
-void blk_queue_kicked(struct blk_queue *q)
+void blk_queue_notify(struct virtio_dev *vd, unsigned q)
 {
-	process(q);
+	struct virtio_blk *blk = vd->opaque;
+
+	process(&blk->queues[q]);
 }
 
 /* The synchronous engine's timerfd, in the worker's epoll loop. */

@@ -29,6 +29,7 @@ struct vmm {
 	int exit_status;
 	struct terminal term;
 	bool stdin_watched;           /* COM1 input in tty mode */
+	bool outputs_fresh;           /* output files opened for this VM, not yet truncated */
 	const struct vmm_options *opts;
 };
 
@@ -39,7 +40,13 @@ void vmm_publish(struct vmm *vmm);
 void vmm_forget_vm(struct vmm *vmm);
 /* Stops and destroys the VM (if any); returns why it stopped. */
 enum vm_exit_reason vmm_stop_vm(struct vmm *vmm);
+/*
+ * Opens the serial and console output files of a new VM (once per VM: they outlive guest
+ * reboots) without truncating them; vmm_truncate_outputs() does that once the VM exists, so
+ * a boot refused for a bad config leaves the last run's output alone.
+ */
 int vmm_open_outputs(struct vmm *vmm, char *err, size_t errlen);
+void vmm_truncate_outputs(struct vmm *vmm);
 /* A VM now exists (booted or restored): watch its fds, give it the terminal. */
 void vmm_attach_vm(struct vmm *vmm);
 /* Creates and starts the VM from vmm->cfg. -errno with the reason in @err. */

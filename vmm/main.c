@@ -31,9 +31,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_set_level((enum log_level)(LOG_WARN + opts.verbosity));
-	if (opts.log_file && (errno = -log_open_file(opts.log_file))) {
-		fprintf(stderr, "vireo: error: --log-file: cannot open '%s': %s\n", opts.log_file,
-			strerror(errno));
+	if (opts.log_file && log_open_file(opts.log_file, err, sizeof(err))) {
+		fprintf(stderr, "vireo: error: --log-file: %s\n", err);
 		goto out;
 	}
 	/* Without --kernel, an --api-socket VMM waits for vm.create; otherwise a kernel is due. */

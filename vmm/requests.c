@@ -169,6 +169,8 @@ int vmm_restore(struct vmm *vmm, const char *url, const struct vm_restore_opts *
 	if (!ret) {
 		api_event("vm", "restoring");
 		ret = vmm_open_outputs(vmm, err, errlen);
+		if (!ret)
+			vmm_truncate_outputs(vmm);   /* the snapshot is sound: a new run */
 	}
 	ret = ret ?: vm_restore(cfg, &vmm->persist, st, dirfd, o, &vmm->vm, err, errlen);
 	cJSON_Delete(st);

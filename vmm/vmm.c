@@ -18,6 +18,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/file.h"
 #include "base/log.h"
 #include "vmm/internal.h"
 #include "vmm/vmm.h"
@@ -47,12 +48,15 @@ static void terminal_restore(struct terminal *t)
 	t->raw = false;
 }
 
-static int open_console_output(const struct console_config *c)
+/* A file output: no FIFO (its reader could stall a vCPU), no symlink, private to us. */
+static int open_console_output(const struct console_config *c, const char *what, char *err,
+			       size_t errlen)
 {
 	if (c->mode == CONSOLE_TTY)
 		return dup(STDOUT_FILENO);
 	if (c->mode == CONSOLE_FILE)
-		return open(c->file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		return file_open(what, c->file, O_WRONLY | O_CREAT | O_NOFOLLOW, 0600,
+				 FILE_TYPE_REG, err, errlen);
 	return -1;   /* null: the port exists, output is dropped; off: no port */
 }
 
@@ -91,6 +95,7 @@ void vmm_forget_vm(struct vmm *vmm)
 		close(vmm->persist.console_out_fd);
 	memset(&vmm->persist, 0, sizeof(vmm->persist));
 	vmm->persist.serial_out_fd = vmm->persist.console_out_fd = -1;
+	vmm->outputs_fresh = false;
 	if (vmm->cfg) {
 		config_free(vmm->cfg);
 		free(vmm->cfg);
@@ -129,24 +134,39 @@ enum vm_exit_reason vmm_stop_vm(struct vmm *vmm)
 	return reason;
 }
 
-/* Serial and console outputs outlive guest reboots (files are truncated once per VM). */
 int vmm_open_outputs(struct vmm *vmm, char *err, size_t errlen)
 {
 	const struct console_config *c[2] = { &vmm->cfg->serial, &vmm->cfg->console };
 	int *fd[2] = { &vmm->persist.serial_out_fd, &vmm->persist.console_out_fd };
-	static const char *const name[2] = { "serial", "console" };
+	static const char *const name[2] = { "serial output file", "console output file" };
 
 	for (unsigned i = 0; i < 2; i++) {
 		if (*fd[i] >= 0)
 			continue;
-		*fd[i] = open_console_output(c[i]);
+		*fd[i] = open_console_output(c[i], name[i], err, errlen);
 		if (*fd[i] < 0 && c[i]->mode == CONSOLE_FILE) {
-			snprintf(err, errlen, "%s: cannot open '%s': %s", name[i], c[i]->file,
-				 strerror(errno));
-			return -errno;
+			int ret = *fd[i];
+
+			*fd[i] = -1;
+			return ret;
 		}
+		vmm->outputs_fresh |= c[i]->mode == CONSOLE_FILE;
 	}
 	return 0;
+}
+
+void vmm_truncate_outputs(struct vmm *vmm)
+{
+	const struct console_config *c[2] = { &vmm->cfg->serial, &vmm->cfg->console };
+	int fd[2] = { vmm->persist.serial_out_fd, vmm->persist.console_out_fd };
+
+	if (!vmm->outputs_fresh)
+		return;
+	vmm->outputs_fresh = false;
+	for (unsigned i = 0; i < 2; i++) {
+		if (c[i]->mode == CONSOLE_FILE && fd[i] >= 0 && ftruncate(fd[i], 0))
+			pr_warn("cannot truncate '%s': %s", c[i]->file, strerror(errno));
+	}
 }
 
 /* A VM now exists (booted or restored): watch its fds, give it the terminal. */
@@ -182,6 +202,7 @@ int vmm_boot(struct vmm *vmm, char *err, size_t errlen)
 	ret = vm_create(vmm->cfg, &vmm->persist, &vmm->vm, err, errlen);
 	if (ret)
 		return ret;
+	vmm_truncate_outputs(vmm);        /* before the guest can write */
 	ret = vm_start(vmm->vm);
 	if (ret) {
 		snprintf(err, errlen, "cannot start the vCPUs: %s", strerror(-ret));

@@ -16,6 +16,7 @@
 
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/layout.h"
+#include "base/file.h"
 #include "base/log.h"
 
 /* boot.rst "The Real-Mode Kernel Header" offsets, in the file and in the zero page. */
@@ -329,15 +330,12 @@ static int map_file(const char *what, const char *path, uint8_t **data, size_t *
 	struct stat st;
 	int fd, ret = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = file_open(what, path, O_RDONLY, 0, FILE_TYPE_REG, err, errlen);
 	if (fd < 0)
-		return set_err(err, errlen, -errno, "cannot open %s '%s': %s", what, path,
-			    strerror(errno));
+		return fd;
 	if (fstat(fd, &st)) {
 		ret = set_err(err, errlen, -errno, "cannot stat %s '%s': %s", what, path,
 			   strerror(errno));
-	} else if (!S_ISREG(st.st_mode)) {
-		ret = set_err(err, errlen, -EINVAL, "%s '%s' is not a regular file", what, path);
 	} else if (st.st_size == 0) {
 		ret = set_err(err, errlen, -EINVAL, "%s '%s' is empty", what, path);
 	} else {
