@@ -273,8 +273,8 @@ static bool run_reset(struct reset_run *x)
 		return false;
 	}
 	if (x->reset_us > RESET_BOUND_US || x->mid_bad) {
-		gsnprintf(x->why, sizeof(x->why), "status 0 too late, or 0x%x read meanwhile",
-		          x->mid_bad);
+		gsnprintf(x->why, sizeof(x->why), "status read 0 only after %lu us (max %lu), 0x%x "
+		          "meanwhile", x->reset_us, RESET_BOUND_US, x->mid_bad);
 		return false;
 	}
 	return served_ok(x) && stays_quiet(x);
@@ -314,6 +314,7 @@ void blk_reset_check(struct blk_disk *k)
 	      "(before/during/after), %lu reg reads%s", x.why[0] ? x.why : apwhy,
 	      x.why[0] || apwhy[0] ? "; " : "", (uint16_t)(x.at_write - x.base), RESET_READS,
 	      RESET_READS - (uint16_t)(x.after - x.base), x.reset_us, RESET_BOUND_US, x.quiet_us,
-	      x.irqs, ap, x.ap_write, x.ap_zero - x.ap_write, x.ap_quiet - x.ap_zero, ap_reads,
+	      x.irqs, ap, x.ap_write, x.ap_zero - x.ap_write,
+	      x.ap_quiet > x.ap_zero ? x.ap_quiet - x.ap_zero : 0, ap_reads,
 	      ok ? "; re-init: lba 128 ok" : "");
 }
