@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * vireo test guest: a virtio-blk reset with reads held unfinished while another vCPU keeps
- * running (README.md "Reset with requests held"). virtio 1.2 4.1.4.3.1: after writing 0 to
- * device_status the driver waits for it to read back 0; 2.1.2/4.1.4.3.2: once it does, the
- * device has let go of every buffer it was given, so it writes no more into guest memory.
- * No other vCPU may stall meanwhile: the AP reads a register of the same disk in a loop.
+ * running (README.md "Reset with requests held"). virtio 1.2 4.1.4.3.1: the device presents
+ * 0 in device_status once the reset is done, and the driver waits for that (4.1.4.3.2); 2.4.1:
+ * from then on the device neither touches the queues nor notifies until initialized again,
+ * so nothing more lands in guest memory. No other vCPU may stall meanwhile: the AP reads a
+ * register of the same disk in a loop.
  *
  * Whether reads are still unfinished when 0 is written must not be left to the host's speed,
  * so this runs on an "rl" disk the runner rate-limits (bw_size=4096,bw_refill_time=300): the
