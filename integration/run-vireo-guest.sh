@@ -10,13 +10,16 @@
 # of both images must hold what the guest's "blkimage:" lines declare, the rest the pattern.
 # With --ro-slot=N the read-only disk asks for PCI slot N (pci_device_id) and the guest must
 # find a virtio-blk function at 00:N.0.
+# With --blk-reset (and --blk, 2+ CPUs) a third, read-only disk for the guest's reset check
+# alone (blk mode rl): its rate limit lets one 64 KiB read through, then refuses everything
+# for 4.5 s, so the guest's reads are still unfinished when it resets the disk.
 # With --intx the guest finally drives virtio-rng on INTx with MSI-X off (intx=1).
 # usage: run-vireo-guest.sh VIREO GUEST_ELF CHECK_REPORT CPUS MEM_MIB [--reboot] [--hostile]
-#                           [--blk|--blk-direct] [--ro-slot=N] [--intx]
+#                           [--blk|--blk-direct] [--ro-slot=N] [--blk-reset] [--intx]
 set -uo pipefail
 vireo=$1 guest=$2 check=$3 cpus=$4 mem=$5
 shift 5
-reboot=0 hostile=0 blk=0 direct= intx=0 ro_slot=
+reboot=0 hostile=0 blk=0 direct= intx=0 ro_slot= blk_reset=0
 for a in "$@"; do
 	case $a in
 	--reboot) reboot=1 ;;
@@ -25,9 +28,15 @@ for a in "$@"; do
 	--blk-direct) blk=1 direct=,direct=on ;;
 	--intx) intx=1 ;;
 	--ro-slot=*) ro_slot=${a#--ro-slot=} ;;
+	--blk-reset) blk_reset=1 ;;
 	*) echo "run-vireo-guest: unknown option $a" >&2; exit 2 ;;
 	esac
 done
+if [ $blk_reset -eq 1 ] &&
+	{ [ $blk -eq 0 ] || [ "$cpus" -lt 2 ] || [ "${ro_slot:-0}" -ge 31 ]; }; then
+	echo "run-vireo-guest: --blk-reset needs --blk, 2+ CPUs and a --ro-slot below 31" >&2
+	exit 2
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 image="$(dirname "$0")/guest/blk-image.py"
@@ -45,7 +54,17 @@ if [ $blk -eq 1 ]; then
 		python3 "$image" make "$work/ro.img" 4096 $((seed + 1)) || exit 1
 	disks=(--disk "path=$work/rw.img,num_queues=2,serial=vireo-rw$direct"
 	       "path=$work/ro.img,readonly=on,serial=vireo-ro${ro_slot:+,pci_device_id=$ro_slot}")
-	cmdline+=" blk=vireo-rw:rw:8192:2,vireo-ro:ro:4096:1 blkseed=$seed"
+	cmdline+=" blk=vireo-rw:rw:8192:2,vireo-ro:ro:4096:1"
+	if [ $blk_reset -eq 1 ]; then
+		# 4096 bytes per 300 ms: a 64 KiB read exceeds the bucket, passes, and leaves
+		# 60-64 KiB of debt (4.5-4.8 s) during which the limiter lets nothing through.
+		# With the read-only disk in slot N, this one takes N+1 to stay last in bus order.
+		python3 "$image" make "$work/rl.img" 2048 $((seed + 2)) || exit 1
+		rl="path=$work/rl.img,readonly=on,serial=vireo-rl,bw_size=4096,bw_refill_time=300"
+		disks+=("$rl$direct${ro_slot:+,pci_device_id=$((ro_slot + 1))}")
+		cmdline+=",vireo-rl:rl:2048:1"
+	fi
+	cmdline+=" blkseed=$seed"
 	[ $hostile -eq 1 ] && cmdline+=" blkhostile=1"
 fi
 # stdin is a pipe: vireo's console input needs an fd epoll can watch (not a regular file).
@@ -87,6 +106,10 @@ fi
 if [ $blk -eq 1 ]; then
 	python3 "$image" verify "$work/rw.img" "$seed" --log "$work/serial.log" --disk 0 || fail=1
 	python3 "$image" verify "$work/ro.img" $((seed + 1)) --log "$work/serial.log" --disk 1 || fail=1
+	if [ $blk_reset -eq 1 ]; then
+		python3 "$image" verify "$work/rl.img" $((seed + 2)) --log "$work/serial.log" \
+			--disk 2 || fail=1
+	fi
 	if [ -n "$ro_slot" ]; then
 		at=$(printf '00:%02x.0' "$ro_slot")
 		grep -q "^CHECK blk_disks PASS .*[(,]$at[,)]" "$work/serial.log" ||

@@ -469,10 +469,12 @@ void blk_checks(void)
 		return;
 	}
 	struct blk_disk *victim = NULL;
+	bool up[BLK_MAX_DISKS] = { false };
 	for (unsigned i = 0; i < blk_opt.ndisks; i++) {
 		struct blk_disk *k = &blk_opt.disk[i];
-		if (!bring_up(k))
-			continue;
+		up[i] = bring_up(k);
+		if (!up[i] || k->reset_only)
+			continue;           /* an rl disk's rate limit would slow every check down */
 		disk_checks(k);
 		if (!victim && !k->want_ro)
 			victim = k;
@@ -481,8 +483,9 @@ void blk_checks(void)
 		blk_hostile_checks(victim);
 	else if (blk_opt.hostile)
 		check("blkh", false, "blkhostile=1 needs a writable disk that came up");
-	if (victim)
-		blk_reset_check(victim);
+	for (unsigned i = 0; i < blk_opt.ndisks; i++)
+		if (up[i] && blk_opt.disk[i].reset_only)
+			blk_reset_check(&blk_opt.disk[i]);
 	for (unsigned v = BLK_VEC(0); v < BLK_VEC(blk_opt.ndisks); v++)
 		if (irq_count(v))
 			gprintf("blk: vector 0x%x: %u interrupts\n", v, irq_count(v));

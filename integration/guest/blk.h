@@ -68,7 +68,10 @@ struct blk_config {
 	unsigned generation_reads;            /* passes until config_generation held still */
 };
 
-/* One disk: blk=SERIAL:MODE:SECTORS:QUEUES on the command line, and the function found. */
+/*
+ * One disk: blk=SERIAL:MODE:SECTORS:QUEUES on the command line, and the function found. MODE
+ * rw, ro, or rl: a disk the host rate-limits for the reset check alone (blkreset.c).
+ */
 struct blk_disk {
 	struct vdev d;
 	unsigned index;
@@ -76,6 +79,7 @@ struct blk_disk {
 	const char *serial;                   /* points into the command line */
 	size_t serial_len;
 	bool want_ro;
+	bool reset_only;                      /* rl: only blk_reset_check runs on it */
 	uint64_t want_sectors;
 	unsigned want_queues;
 	uint64_t seed;                        /* image pattern: blkseed + index */
@@ -152,7 +156,7 @@ const char *blk_status_name(unsigned s);
 
 /* blkhostile.c */
 void blk_hostile_checks(struct blk_disk *k);
-/* blkreset.c: a reset with reads in flight while an AP keeps running. */
+/* blkreset.c: a reset of an rl disk with reads held unfinished while an AP keeps running. */
 void blk_reset_check(struct blk_disk *k);
 
 #endif

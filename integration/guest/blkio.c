@@ -60,13 +60,15 @@ static bool parse_disk(const char *s, size_t len, struct blk_disk *k)
 			start = i + 1;
 		}
 	uint64_t q;
-	bool mode_ok = n == 4 && (word_is(f[1], fl[1], "rw") || word_is(f[1], fl[1], "ro"));
+	bool mode_ok = n == 4 && (word_is(f[1], fl[1], "rw") || word_is(f[1], fl[1], "ro") ||
+	                          word_is(f[1], fl[1], "rl"));
 	if (!mode_ok || start != len + 1 || !fl[0] || !parse_u64(f[2], fl[2], &k->want_sectors) ||
 	    !parse_u64(f[3], fl[3], &q) || !q)
 		return false;
 	k->serial = f[0];
 	k->serial_len = fl[0];
 	k->want_ro = f[1][1] == 'o';
+	k->reset_only = f[1][1] == 'l';
 	k->want_queues = (unsigned)q;
 	return true;
 }
@@ -81,8 +83,8 @@ static void parse_disks(const char *s, size_t len)
 		if (parse_disk(s + i, j - i, k))
 			k->index = blk_opt.ndisks++;
 		else
-			gprintf("blk: ignoring malformed disk %u in blk= (want SERIAL:rw|ro:SECTORS:QUEUES)\n",
-			        blk_opt.ndisks);
+			gprintf("blk: ignoring malformed disk %u in blk= (want "
+			        "SERIAL:rw|ro|rl:SECTORS:QUEUES)\n", blk_opt.ndisks);
 		i = j + 1;
 	}
 }

@@ -11,8 +11,8 @@ in the first boot and "reboot PASS" in the last.
 The PCI checks (pci_*) are required unless the guest's command line, as echoed in its
 "vireo-guest: cmdline" line, has pci=0 (or --no-pci / --no-default is given). The same
 command line selects the virtio checks (virtio=rng,console), the hostile ones (hostile=1),
-virtio_intx (intx=1), the virtio-blk checks of each disk in blk=SERIAL:rw|ro:SECTORS:QUEUES
-and the malformed requests (blkhostile=1); --console-out FILE also demands the guest's
+virtio_intx (intx=1), the virtio-blk checks of each disk in blk=SERIAL:rw|ro|rl:SECTORS:QUEUES
+(an rl disk: bring-up and the reset check only) and the malformed requests (blkhostile=1); --console-out FILE also demands the guest's
 virtio-console lines in the host-side output.
 
 Exit status: 0 good, 1 bad, 2 usage or unreadable log.
@@ -55,9 +55,11 @@ HOSTILE_REQUIRED = ["hostile_features_no_version1", "hostile_features_unoffered"
 BLK_REQUIRED = ["blk_disks"]
 BLK_DISK = ["virtio_{}_caps", "virtio_{}_features", "virtio_{}_init", "{}_config", "{}_read",
             "{}_seg_max", "{}_get_id"]
-BLK_RW = ["{}_write_flush", "{}_discard", "{}_write_zeroes", "{}_reset_inflight"]
+BLK_RW = ["{}_write_flush", "{}_discard", "{}_write_zeroes"]
 BLK_RO = ["{}_readonly"]
 BLK_MQ = ["{}_two_queues"]
+# An rl disk (rate-limited by the runner) serves the reset check alone (blkreset.c).
+BLK_RL = ["virtio_{}_caps", "virtio_{}_features", "virtio_{}_init", "{}_reset_inflight"]
 # With blkhostile=1 (blkhostile.c), on the first writable disk.
 BLK_HOSTILE = ["blkh_hdr_short", "blkh_hdr_writable", "blkh_hdr_missing", "blkh_status_readonly",
                "blkh_status_empty", "blkh_status_empty_out", "blkh_status_not_last",
@@ -158,11 +160,14 @@ def blk_required(words):
         req += BLK_REQUIRED
         for n, spec in enumerate(w[len("blk="):].split(",")):
             parts = spec.split(":")
-            if len(parts) != 4 or parts[1] not in ("rw", "ro") or not parts[3].isdigit():
+            if len(parts) != 4 or parts[1] not in ("rw", "ro", "rl") or not parts[3].isdigit():
                 continue                 # the guest ignores it too (and blk_disks then fails)
             tag = f"blk{n}"
-            names = BLK_DISK + (BLK_RW if parts[1] == "rw" else BLK_RO)
-            names += BLK_MQ if int(parts[3]) > 1 else []
+            if parts[1] == "rl":
+                names = BLK_RL
+            else:
+                names = BLK_DISK + (BLK_RW if parts[1] == "rw" else BLK_RO)
+                names += BLK_MQ if int(parts[3]) > 1 else []
             req += [x.format(tag) for x in names]
     if "blkhostile=1" in words and req:
         req += BLK_HOSTILE
