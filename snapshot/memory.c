@@ -233,6 +233,28 @@ err:
 	return -ENOMEM;
 }
 
+/*
+ * After a lazy restore, RAM pages the guest has not written are the old memory-ranges file's.
+ * Truncated under us, the pages past its end read as holes and would be saved as zeros: the
+ * guest's memory silently lost. Refuse instead.
+ */
+static int check_backing(const struct snap_ram *ram, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (!ram->private_cow)
+		return 0;
+	if (fstat(ram->fd, &st))
+		return set_err(err, errlen, -errno, "the restored %s: %s", SNAP_MEMORY_FILE,
+			       strerror(errno));
+	if ((uint64_t)st.st_size == ram->fd_size)
+		return 0;
+	return set_err(err, errlen, -EIO, "the %s this VM was restored from changed size under "
+		       "it (%llu bytes, was %llu): its guest RAM is lost, no snapshot taken",
+		       SNAP_MEMORY_FILE, (unsigned long long)st.st_size,
+		       (unsigned long long)ram->fd_size);
+}
+
 int snap_mem_save(const struct snap_ram *ram, struct snap_writer *w, cJSON *state,
 		  struct snap_mem_stats *stats, char *err, size_t errlen)
 {
@@ -244,7 +266,8 @@ int snap_mem_save(const struct snap_ram *ram, struct snap_writer *w, cJSON *stat
 	for (i = 0; i < ram->nr; i++)
 		if (ram->r[i].offset + ram->r[i].size > file_size)
 			file_size = ram->r[i].offset + ram->r[i].size;
-	ret = snap_writer_file(w, SNAP_MEMORY_FILE, &out, err, errlen);
+	ret = check_backing(ram, err, errlen);
+	ret = ret ?: snap_writer_file(w, SNAP_MEMORY_FILE, &out, err, errlen);
 	if (ret)
 		return ret;
 	if (ftruncate(out, (off_t)file_size))

@@ -161,7 +161,7 @@ static int map_region(int fd, const struct snap_range *r, uint8_t *host, bool pr
 }
 
 static void ram_describe(struct snap_ram *ram, const struct guest_mem *mem,
-			 const struct mem_index *ix, int fd)
+			 const struct mem_index *ix, int fd, uint64_t file_size)
 {
 	unsigned i;
 
@@ -173,6 +173,7 @@ static void ram_describe(struct snap_ram *ram, const struct guest_mem *mem,
 	ram->fd = fd;
 	ram->private_cow = true;
 	ram->owns_fd = true;
+	ram->fd_size = file_size;
 }
 
 int snap_mem_restore(const cJSON *state, int dirfd, const struct guest_mem *mem,
@@ -203,6 +204,6 @@ int snap_mem_restore(const cJSON *state, int dirfd, const struct guest_mem *mem,
 		close(fd);
 		fd = -1;
 	}
-	ram_describe(ram_out, mem, &ix, fd);
+	ram_describe(ram_out, mem, &ix, fd, ix.file_size);
 	return 0;
 }

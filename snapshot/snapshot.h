@@ -156,6 +156,7 @@ struct snap_ram {
 	int fd;
 	bool private_cow;             /* host maps fd MAP_PRIVATE (lazy restore) */
 	bool owns_fd;                 /* snap_ram_release() closes fd */
+	uint64_t fd_size;             /* private_cow: the file's size when it was mapped */
 };
 
 /* Describes the RAM of @mem (its memfd, if any, not owned). */

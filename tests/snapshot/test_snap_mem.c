@@ -10,10 +10,14 @@
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <sys/mman.h>
 
@@ -282,6 +286,37 @@ static void test_lazy_then_snapshot(void **state)
 	snap_test_rmdir(dir2);
 }
 
+/* The file a lazy restore maps shrinks under the VM: the next snapshot is refused, not zeros. */
+static void test_lazy_backing_truncated(void **state)
+{
+	struct guest_mem lazy;
+	struct snap_ram ram_lazy;
+	struct snap_writer *w;
+	cJSON *snap, *snap2 = snap_state_new();
+	char path[512], *dir, *dir2 = snap_test_mkdtemp();
+	int fd;
+
+	dir = save_filled(RAM_INIT(state), &snap);
+	assert_int_equal(RAM_INIT(state)(&lazy, BIG_RAM), 0);
+	assert_int_equal(restore(dir, snap, &lazy, SNAP_MEM_LAZY, false, &ram_lazy), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, SNAP_MEMORY_FILE);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	assert_int_equal(snap_writer_open(dir2, &w, err, sizeof(err)), 0);
+	assert_int_equal(snap_mem_save(&ram_lazy, w, snap2, NULL, err, sizeof(err)), -EIO);
+	assert_non_null(strstr(err, "changed size under it (1048576 bytes, was "));
+	snap_writer_abort(w);
+
+	snap_ram_release(&ram_lazy);
+	guest_mem_destroy(&lazy);   /* unmaps the file's pages untouched: no SIGBUS */
+	cJSON_Delete(snap);
+	cJSON_Delete(snap2);
+	snap_test_rmdir(dir);
+	snap_test_rmdir(dir2);
+}
+
 static void test_prefault(void **state)
 {
 	struct guest_mem mem, copy, lazy;
@@ -414,6 +449,7 @@ int main(void)
 		cmocka_unit_test_prestate(test_copy_and_lazy, &shared_ram),
 		cmocka_unit_test_prestate(test_lazy_then_snapshot, &private_ram),
 		cmocka_unit_test_prestate(test_lazy_then_snapshot, &shared_ram),
+		cmocka_unit_test_prestate(test_lazy_backing_truncated, &private_ram),
 		cmocka_unit_test_prestate(test_prefault, &private_ram),
 		cmocka_unit_test_prestate(test_prefault, &shared_ram),
 		cmocka_unit_test(test_bad_index),
