@@ -66,6 +66,12 @@ int jf_fail(struct jfield *f, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 bool jf_is_object(const cJSON *item);
 
+/*
+ * The listening socket for @spec (api_server_start's contract): its fd, or -errno with a
+ * message in @err. With a path, *@lock_fd is the flock'd P.lock, else -1.
+ */
+int api_listen_open(const struct api_socket_spec *spec, int *lock_fd, char *err, size_t errlen);
+
 /* Lock-protected state the server shares with the VMM thread; see queue.c. */
 struct api_queue;
 int api_queue_init(struct api_queue **out);

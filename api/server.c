@@ -3,22 +3,19 @@
  * The HTTP/1.1 server on the API socket, libmicrohttpd in thread-per-connection mode: a
  * connection waiting for the VMM (a long boot, a snapshot) blocks only its own thread, so
  * vmm.ping and vm.info keep answering; MHD_OPTION_CONNECTION_LIMIT bounds the threads and
- * MHD_OPTION_CONNECTION_TIMEOUT drops clients that stall while sending a request.
+ * MHD_OPTION_CONNECTION_TIMEOUT drops clients that stall while sending a request. The socket
+ * itself is listen.c's.
  *
  * Wire details Cloud Hypervisor's clients depend on: every response carries
  * "Server: Cloud Hypervisor API" and "Content-Type: application/json"; MHD writes
  * "Content-Length: " in the capitalization ch-remote searches for, and none on 204.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -330,62 +327,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	pr_debug("api: libmicrohttpd: %s", msg);
 }
 
-/* ---- socket, lock, start/stop ------------------------------------------------------------- */
-
-static int lock_socket_path(struct api_server *srv, const char *path, char *err, size_t errlen)
-{
-	char lock[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
-	int ret;
-
-	msg_fmt(lock, sizeof(lock), "%s.lock", path);
-	srv->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (srv->lock_fd < 0) {
-		ret = -errno;
-		msg_fmt(err, errlen, "cannot open %s: %s", lock, strerror(errno));
-		return ret;
-	}
-	/* CH's acquire_api_socket_lock: a second VMM must not delete a live socket. */
-	if (flock(srv->lock_fd, LOCK_EX | LOCK_NB)) {
-		ret = errno == EWOULDBLOCK ? -EADDRINUSE : -errno;
-		msg_fmt(err, errlen, "API socket %s is in use by another process (%s is locked)",
-			path, lock);
-		return ret;
-	}
-	/* We hold the lock, so a socket file there is stale from a crashed run. */
-	if (unlink(path) && errno != ENOENT) {
-		ret = -errno;
-		msg_fmt(err, errlen, "cannot remove stale %s: %s", path, strerror(errno));
-		return ret;
-	}
-	return 0;
-}
-
-static int bind_socket(const char *path, char *err, size_t errlen)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, ret;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		msg_fmt(err, errlen, "API socket path is longer than %zu bytes",
-			sizeof(sa.sun_path) - 1);
-		return -ENAMETOOLONG;
-	}
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		ret = -errno;
-		goto fail;
-	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, API_MAX_CONNECTIONS)) {
-		ret = -errno;
-		close(fd);
-		goto fail;
-	}
-	return fd;
-fail:
-	msg_fmt(err, errlen, "cannot listen on %s: %s", path, strerror(-ret));
-	return ret;
-}
+/* ---- start/stop ---------------------------------------------------------------------------- */
 
 static int start_mhd(struct api_server *srv, int listen_fd, char *err, size_t errlen)
 {
@@ -407,41 +349,12 @@ static int start_mhd(struct api_server *srv, int listen_fd, char *err, size_t er
 	return 0;
 }
 
-/* fd=N: the socket must be a Unix stream socket; listen if the parent only bound it. */
-static int check_inherited(int fd, char *err, size_t errlen)
-{
-	int type = 0, acc = 0;
-	socklen_t len = sizeof(type);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) || type != SOCK_STREAM) {
-		msg_fmt(err, errlen, "--api-socket fd=%d is not a stream socket", fd);
-		return -ENOTSOCK;
-	}
-	len = sizeof(acc);
-	if (!getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) && !acc &&
-	    listen(fd, API_MAX_CONNECTIONS)) {
-		msg_fmt(err, errlen, "--api-socket fd=%d: listen: %s", fd, strerror(errno));
-		return -errno;
-	}
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC)) {
-		msg_fmt(err, errlen, "--api-socket fd=%d: %s", fd, strerror(errno));
-		return -errno;
-	}
-	return 0;
-}
-
 static int open_listener(struct api_server *srv, const struct api_socket_spec *spec, char *err,
 			 size_t errlen)
 {
-	int ret;
-
-	if (!spec->path)
-		return (ret = check_inherited(spec->fd, err, errlen)) ? ret : spec->fd;
-	srv->path = strdup(spec->path);
-	if (!srv->path)
+	if (spec->path && !(srv->path = strdup(spec->path)))
 		return -ENOMEM;
-	ret = lock_socket_path(srv, spec->path, err, errlen);
-	return ret ? ret : bind_socket(spec->path, err, errlen);
+	return api_listen_open(spec, &srv->lock_fd, err, errlen);
 }
 
 static int init_sync(struct api_server *srv)
