@@ -72,6 +72,13 @@ bool jf_is_object(const cJSON *item);
  */
 int api_listen_open(const struct api_socket_spec *spec, int *lock_fd, char *err, size_t errlen);
 
+/*
+ * RFC 9112 framing checks on a request head (api/http_frame.c): NULL, or why the request must
+ * be answered 400 and its connection closed. @c is a struct MHD_Connection.
+ */
+struct MHD_Connection;
+const char *api_http_framing_error(struct MHD_Connection *c, const char *version);
+
 /* Lock-protected state the server shares with the VMM thread; see queue.c. */
 struct api_queue;
 int api_queue_init(struct api_queue **out);

@@ -3,7 +3,8 @@
  * The HTTP/1.1 server on the API socket, libmicrohttpd in thread-per-connection mode: a
  * connection waiting for the VMM (a long boot, a snapshot) blocks only its own thread, so
  * vmm.ping and vm.info keep answering; MHD_OPTION_CONNECTION_LIMIT bounds the threads and
- * MHD_OPTION_CONNECTION_TIMEOUT drops clients that stall while sending a request. The socket
+ * MHD_OPTION_CONNECTION_TIMEOUT drops clients that stall while sending a request. Requests
+ * with ambiguous framing are refused and their connection closed (http_frame.c). The socket
  * itself is listen.c's.
  *
  * Wire details Cloud Hypervisor's clients depend on: every response carries
@@ -45,8 +46,9 @@ struct conn_ctx {
 	bool has_body;
 };
 
-static enum MHD_Result send_json(struct conn_ctx *ctx, struct MHD_Connection *c, unsigned status,
-				 const char *json)
+/* @close: "Connection: close", and MHD closes the connection once the answer is out. */
+static enum MHD_Result respond(struct conn_ctx *ctx, struct MHD_Connection *c, unsigned status,
+			       const char *json, bool close)
 {
 	size_t len = json && status != MHD_HTTP_NO_CONTENT ? strlen(json) : 0;
 	struct MHD_Response *r;
@@ -56,7 +58,8 @@ static enum MHD_Result send_json(struct conn_ctx *ctx, struct MHD_Connection *c,
 	if (!r)
 		return MHD_NO;
 	if (MHD_add_response_header(r, "Server", "Cloud Hypervisor API") == MHD_NO ||
-	    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") == MHD_NO) {
+	    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") == MHD_NO ||
+	    (close && MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_NO)) {
 		MHD_destroy_response(r);
 		return MHD_NO;
 	}
@@ -71,13 +74,34 @@ static enum MHD_Result send_json(struct conn_ctx *ctx, struct MHD_Connection *c,
 	return ret;
 }
 
+static enum MHD_Result send_json(struct conn_ctx *ctx, struct MHD_Connection *c, unsigned status,
+				 const char *json)
+{
+	return respond(ctx, c, status, json, false);
+}
+
 /* An error array built here; a connection drop if even that cannot be allocated. */
 static enum MHD_Result send_error(struct conn_ctx *ctx, struct MHD_Connection *c, unsigned status,
 				  const char *first, const char *second)
 {
 	char *json = api_error_json(first, second, NULL);
-	enum MHD_Result ret = json ? send_json(ctx, c, status, json) : MHD_NO;
+	enum MHD_Result ret = json ? respond(ctx, c, status, json, false) : MHD_NO;
 
+	free(json);
+	return ret;
+}
+
+/*
+ * A head whose body length is ambiguous: 400, and the connection closes without reading on
+ * (RFC 9112 6.3), so nothing after it can be taken for a request.
+ */
+static enum MHD_Result refuse_framing(struct conn_ctx *ctx, struct MHD_Connection *c,
+				      const char *why)
+{
+	char *json = api_error_json("Bad Request", why, NULL);
+	enum MHD_Result ret = json ? respond(ctx, c, MHD_HTTP_BAD_REQUEST, json, true) : MHD_NO;
+
+	pr_warn_ratelimited("api: refused a request: %s", why);
 	free(json);
 	return ret;
 }
@@ -89,14 +113,17 @@ static const char *short_name(const struct api_route *r)
 
 /* Checks that need only the request line and headers, so bad requests skip their body. */
 static enum MHD_Result first_call(struct MHD_Connection *c, const char *url, const char *method,
-				  struct conn_ctx *ctx, bool *answered)
+				  const char *version, struct conn_ctx *ctx, bool *answered)
 {
 	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 	const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
 	unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
+	const char *bad_framing = api_http_framing_error(c, version);
 	char why[96];
 
 	*answered = true;
+	if (bad_framing)
+		return refuse_framing(ctx, c, bad_framing);
 	ctx->route = api_route_find(url);
 	if (!ctx->route)
 		return send_error(ctx, c, MHD_HTTP_NOT_FOUND, "Not Found", NULL);
@@ -273,14 +300,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	bool answered;
 	enum MHD_Result ret;
 
-	(void)version;
 	if (!ctx) {
 		ctx = calloc(1, sizeof(*ctx));
 		if (!ctx)
 			return MHD_NO;
 		ctx->srv = cls;
 		*con_cls = ctx;
-		ret = first_call(c, url, method, ctx, &answered);
+		ret = first_call(c, url, method, version, ctx, &answered);
 		if (answered || ret != MHD_YES)
 			ctx->route = NULL;   /* answered: ignore whatever body follows */
 		return ret;
