@@ -51,9 +51,19 @@ const char *api_route_method(unsigned i);
 
 #define API_MAX_BODY        (4u << 20)  /* CH's HTTP_PAYLOAD_MAX_SIZE */
 #define API_MAX_JSON_DEPTH  64
-#define API_MAX_CONNECTIONS 64
-#define API_CONN_TIMEOUT_S  30          /* idle time while receiving a request */
-#define API_SOCKET_MODE     0600        /* the socket file's mode whatever the umask */
+/*
+ * Connections: at most API_MAX_CONNECTIONS, of which at most API_MAX_RECEIVING may still be
+ * sending a request (or idle between two), so the rest stay free for requests being answered
+ * however many slow clients connect. A request's head must arrive within
+ * API_HEADER_DEADLINE_MS, its body within API_BODY_DEADLINE_MS after the head, and a client
+ * that stops reading its answer is dropped after API_CONN_TIMEOUT_S (api/conn_guard.h).
+ */
+#define API_MAX_CONNECTIONS    128
+#define API_MAX_RECEIVING      64
+#define API_HEADER_DEADLINE_MS 10000
+#define API_BODY_DEADLINE_MS   30000
+#define API_CONN_TIMEOUT_S     30       /* idle time, as MHD counts it */
+#define API_SOCKET_MODE        0600     /* the socket file's mode whatever the umask */
 
 struct api_socket_spec {
 	char *path;                /* NULL with fd >= 0 */

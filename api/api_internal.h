@@ -3,6 +3,7 @@
 #ifndef VIREO_API_INTERNAL_H
 #define VIREO_API_INTERNAL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -78,6 +79,12 @@ int api_listen_open(const struct api_socket_spec *spec, int *lock_fd, char *err,
  */
 struct MHD_Connection;
 const char *api_http_framing_error(struct MHD_Connection *c, const char *version);
+
+/* A mutex and a condition variable on CLOCK_MONOTONIC (timed waits ignore clock changes). */
+int api_sync_init(pthread_mutex_t *lock, pthread_cond_t *cond);
+
+/* For tests: the request head and body deadlines (API_*_DEADLINE_MS by default). */
+void api_server_set_deadlines(struct api_server *srv, unsigned header_ms, unsigned body_ms);
 
 /* Lock-protected state the server shares with the VMM thread; see queue.c. */
 struct api_queue;

@@ -2,10 +2,10 @@
 /*
  * The HTTP/1.1 server on the API socket, libmicrohttpd in thread-per-connection mode: a
  * connection waiting for the VMM (a long boot, a snapshot) blocks only its own thread, so
- * vmm.ping and vm.info keep answering; MHD_OPTION_CONNECTION_LIMIT bounds the threads and
- * MHD_OPTION_CONNECTION_TIMEOUT drops clients that stall while sending a request. Requests
- * with ambiguous framing are refused and their connection closed (http_frame.c). The socket
- * itself is listen.c's.
+ * vmm.ping and vm.info keep answering. MHD_OPTION_CONNECTION_LIMIT bounds the threads; the
+ * connection guard (conn_guard.h) holds requests to deadlines and keeps slots free for
+ * answers however many clients stall; requests with ambiguous framing are refused and their
+ * connection closed (http_frame.c). The socket itself is listen.c's.
  *
  * Wire details Cloud Hypervisor's clients depend on: every response carries
  * "Server: Cloud Hypervisor API" and "Content-Type: application/json"; MHD writes
@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "api/api_internal.h"
+#include "api/conn_guard.h"
 #include "base/log.h"
 
 #define API_FLUSH_MS 1000     /* at stop, for answers still being sent */
@@ -28,6 +29,7 @@
 struct api_server {
 	struct MHD_Daemon *mhd;
 	struct api_queue *q;
+	struct api_guard *guard;
 	char *path;                /* NULL when serving an inherited fd */
 	int lock_fd;
 	pthread_mutex_t lock;
@@ -44,6 +46,7 @@ struct conn_ctx {
 	char *body;
 	size_t len;
 	bool has_body;
+	bool body_expected;        /* the head announced one (Content-Length > 0, chunked) */
 };
 
 /* @close: "Connection: close", and MHD closes the connection once the answer is out. */
@@ -124,6 +127,7 @@ static enum MHD_Result first_call(struct MHD_Connection *c, const char *url, con
 	*answered = true;
 	if (bad_framing)
 		return refuse_framing(ctx, c, bad_framing);
+	ctx->body_expected = n || te;
 	ctx->route = api_route_find(url);
 	if (!ctx->route)
 		return send_error(ctx, c, MHD_HTTP_NOT_FOUND, "Not Found", NULL);
@@ -296,6 +300,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				  const char *method, const char *version, const char *data,
 				  size_t *size, void **con_cls)
 {
+	struct api_server *srv = cls;
 	struct conn_ctx *ctx = *con_cls;
 	bool answered;
 	enum MHD_Result ret;
@@ -304,11 +309,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		ctx = calloc(1, sizeof(*ctx));
 		if (!ctx)
 			return MHD_NO;
-		ctx->srv = cls;
+		ctx->srv = srv;
 		*con_cls = ctx;
 		ret = first_call(c, url, method, version, ctx, &answered);
 		if (answered || ret != MHD_YES)
 			ctx->route = NULL;   /* answered: ignore whatever body follows */
+		api_guard_phase(srv->guard, c, ctx->route && ctx->body_expected ? CONN_BODY :
+									   CONN_SERVED);
 		return ret;
 	}
 	if (!ctx->route) {
@@ -317,7 +324,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (*size)
 		return take_chunk(ctx, data, size);
-	return last_call(cls, c, ctx);
+	api_guard_phase(srv->guard, c, CONN_SERVED);
+	return last_call(srv, c, ctx);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -325,8 +333,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	struct conn_ctx *ctx = *con_cls;
 
-	(void)cls;
-	(void)c;
+	/* a kept-alive connection now waits for its next request's head */
+	api_guard_phase(((struct api_server *)cls)->guard, c, CONN_HEAD);
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK &&
 	    toe != MHD_REQUEST_TERMINATED_CLIENT_ABORT)
 		pr_debug("api: request ended early (MHD code %d)", (int)toe);
@@ -365,7 +373,8 @@ static int start_mhd(struct api_server *srv, int listen_fd, char *err, size_t er
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNECTIONS,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_CONN_TIMEOUT_S,
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1u << 20),
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_NOTIFY_CONNECTION, api_guard_notify, srv->guard,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_END);
 	if (!srv->mhd) {
@@ -383,7 +392,7 @@ static int open_listener(struct api_server *srv, const struct api_socket_spec *s
 	return api_listen_open(spec, &srv->lock_fd, err, errlen);
 }
 
-static int init_sync(struct api_server *srv)
+int api_sync_init(pthread_mutex_t *lock, pthread_cond_t *cond)
 {
 	pthread_condattr_t ca;
 	int ret;
@@ -392,10 +401,10 @@ static int init_sync(struct api_server *srv)
 		return -ret;
 	ret = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	if (!ret)
-		ret = pthread_cond_init(&srv->sent, &ca);
+		ret = pthread_cond_init(cond, &ca);
 	pthread_condattr_destroy(&ca);
-	if (!ret && (ret = pthread_mutex_init(&srv->lock, NULL)))
-		pthread_cond_destroy(&srv->sent);
+	if (!ret && (ret = pthread_mutex_init(lock, NULL)))
+		pthread_cond_destroy(cond);
 	return -ret;
 }
 
@@ -424,11 +433,11 @@ int api_server_start(const struct api_socket_spec *spec, struct api_server **out
 	if (!srv)
 		return -ENOMEM;
 	srv->lock_fd = -1;
-	if ((ret = init_sync(srv))) {
+	if ((ret = api_sync_init(&srv->lock, &srv->sent))) {
 		free(srv);
 		return ret;
 	}
-	if ((ret = api_queue_init(&srv->q)))
+	if ((ret = api_queue_init(&srv->q)) || (ret = api_guard_start(&srv->guard)))
 		goto err;
 	fd = open_listener(srv, spec, err, errlen);
 	if (fd < 0) {
@@ -458,6 +467,7 @@ void api_server_stop(struct api_server *srv)
 		flush_answers(srv);
 		MHD_stop_daemon(srv->mhd);      /* joins the connection threads, closes the socket */
 	}
+	api_guard_stop(srv->guard);         /* every connection is closed now */
 	if (srv->path && srv->mhd && unlink(srv->path) && errno != ENOENT)
 		pr_warn("api: cannot remove %s: %s", srv->path, strerror(errno));
 	/* The lock file stays, as in CH: unlinking it would race a starting VMM. */
@@ -468,6 +478,11 @@ void api_server_stop(struct api_server *srv)
 	pthread_mutex_destroy(&srv->lock);
 	free(srv->path);
 	free(srv);
+}
+
+void api_server_set_deadlines(struct api_server *srv, unsigned header_ms, unsigned body_ms)
+{
+	api_guard_set_deadlines(srv->guard, header_ms, body_ms);
 }
 
 int api_server_eventfd(const struct api_server *srv)
