@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -74,18 +75,36 @@ static void enter(struct api_guard *g, struct guard_conn *gc, enum api_conn_phas
 	pthread_cond_signal(&g->wake);
 }
 
-/* Under the lock: over API_MAX_RECEIVING, the longest-receiving connection but @keep goes. */
+/* Bytes the client sent that MHD has not read yet: its thread has not caught up with it. */
+static bool has_unread(const struct guard_conn *gc)
+{
+	int n = 0;
+
+	return !ioctl(gc->fd, FIONREAD, &n) && n > 0;
+}
+
+/*
+ * Under the lock: over API_MAX_RECEIVING, the longest-receiving connection but @keep goes.
+ * One whose bytes wait unread is passed over while another qualifies: a client that sent its
+ * whole request at once (a health check's ping) and whose thread has not run yet is not the
+ * one stalling, even if stalled clients reconnecting quickly made it the oldest.
+ */
 static void keep_reserve(struct api_guard *g, const struct guard_conn *keep)
 {
-	struct guard_conn *oldest = NULL;
+	struct guard_conn *oldest = NULL, *oldest_idle = NULL;
 
 	if (g->receiving <= API_MAX_RECEIVING)
 		return;
-	for (struct guard_conn *gc = g->list.next; gc != &g->list; gc = gc->next)
-		if (gc != keep && is_receiving(gc) && (!oldest || gc->since < oldest->since))
+	for (struct guard_conn *gc = g->list.next; gc != &g->list; gc = gc->next) {
+		if (gc == keep || !is_receiving(gc))
+			continue;
+		if (!oldest || gc->since < oldest->since)
 			oldest = gc;
-	if (oldest)
-		cut(g, oldest, "too many clients still sending a request");
+		if ((!oldest_idle || gc->since < oldest_idle->since) && !has_unread(gc))
+			oldest_idle = gc;
+	}
+	if (oldest_idle || oldest)
+		cut(g, oldest_idle ? oldest_idle : oldest, "too many clients still sending a request");
 }
 
 /* Under the lock: cuts what is past its deadline; the earliest deadline left. */
