@@ -51,24 +51,41 @@ const char *api_route_method(unsigned i);
 
 #define API_MAX_BODY        (4u << 20)  /* CH's HTTP_PAYLOAD_MAX_SIZE */
 #define API_MAX_JSON_DEPTH  64
-#define API_MAX_CONNECTIONS 64
-#define API_CONN_TIMEOUT_S  30          /* idle time while receiving a request */
+/*
+ * Connections: at most API_MAX_CONNECTIONS, of which at most API_MAX_RECEIVING may still be
+ * sending a request (or idle between two), so the rest stay free for requests being answered
+ * however many slow clients connect. A request's head must arrive within
+ * API_HEADER_DEADLINE_MS, its body within API_BODY_DEADLINE_MS after the head, and a client
+ * that stops reading its answer is dropped after API_CONN_TIMEOUT_S (api/conn_guard.h).
+ */
+#define API_MAX_CONNECTIONS    128
+#define API_MAX_RECEIVING      64
+#define API_HEADER_DEADLINE_MS 10000
+#define API_BODY_DEADLINE_MS   30000
+#define API_CONN_TIMEOUT_S     30       /* idle time, as MHD counts it */
+#define API_SOCKET_MODE        0600     /* the socket file's mode whatever the umask */
 
 struct api_socket_spec {
 	char *path;                /* NULL with fd >= 0 */
 	int fd;                    /* -1 unless fd=N */
+	unsigned mode;             /* path's socket file mode; 0 means API_SOCKET_MODE */
 };
 
-/* "path=P", "fd=N" or a bare "P" (CH's parse_api_socket). 0 or -EINVAL/-ENOMEM. */
+/*
+ * "path=P[,mode=0660]", "fd=N" or a bare "P" (CH's parse_api_socket; mode= is vireo's, an
+ * octal mode that keeps the owner's 0600 and adds group or other rw). 0 or -EINVAL/-ENOMEM.
+ */
 int api_parse_socket_spec(const char *arg, struct api_socket_spec *out);
 void api_socket_spec_free(struct api_socket_spec *spec);
 
 struct api_server;
 
 /*
- * With a path: takes an exclusive flock on "P.lock" (-EADDRINUSE when another process holds
- * it), removes a stale socket file, binds and listens. With fd: serves that listening socket.
- * Starts serving at once. 0 or -errno, with a message in @err.
+ * With a path: takes an exclusive flock on "P.lock" (a regular file, never through a link;
+ * -EADDRINUSE when another process holds it), removes a socket file there that nobody answers
+ * on (-EADDRINUSE if one does, -EEXIST for any other file), binds with the spec's mode and
+ * listens. With fd: serves that AF_UNIX stream socket (-ENOTSOCK for any other fd). Starts
+ * serving at once. 0 or -errno, with a message in @err.
  */
 int api_server_start(const struct api_socket_spec *spec, struct api_server **out, char *err,
 		     size_t errlen);

@@ -3,6 +3,7 @@
 #ifndef VIREO_API_INTERNAL_H
 #define VIREO_API_INTERNAL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -65,6 +66,25 @@ int jf_str(struct jfield *f, const char *key, char **out);
 int jf_fail(struct jfield *f, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 bool jf_is_object(const cJSON *item);
+
+/*
+ * The listening socket for @spec (api_server_start's contract): its fd, or -errno with a
+ * message in @err. With a path, *@lock_fd is the flock'd P.lock, else -1.
+ */
+int api_listen_open(const struct api_socket_spec *spec, int *lock_fd, char *err, size_t errlen);
+
+/*
+ * RFC 9112 framing checks on a request head (api/http_frame.c): NULL, or why the request must
+ * be answered 400 and its connection closed. @c is a struct MHD_Connection.
+ */
+struct MHD_Connection;
+const char *api_http_framing_error(struct MHD_Connection *c, const char *version);
+
+/* A mutex and a condition variable on CLOCK_MONOTONIC (timed waits ignore clock changes). */
+int api_sync_init(pthread_mutex_t *lock, pthread_cond_t *cond);
+
+/* For tests: the request head and body deadlines (API_*_DEADLINE_MS by default). */
+void api_server_set_deadlines(struct api_server *srv, unsigned header_ms, unsigned body_ms);
 
 /* Lock-protected state the server shares with the VMM thread; see queue.c. */
 struct api_queue;

@@ -6,10 +6,11 @@
  * default, CJSON_NESTING_LIMIT), copies invalid UTF-8 through, truncates strings at \u0000,
  * accepts trailing garbage, and keeps numbers only as doubles, so u64 values above 2^53
  * (memory sizes, rate limits) would silently change. A pre-scan over the raw text checks what
- * serde_json checks (strict UTF-8, no raw control characters in strings, RFC 8259 numbers),
- * caps depth and value count before cJSON runs, and records every number token; cJSON builds
- * its tree in document order, so the n-th number item is the n-th token, and its exact text
- * is attached to the item's valuestring (cJSON_Delete frees it; printing ignores it).
+ * serde_json checks (strict UTF-8, no raw control characters in strings or between tokens,
+ * RFC 8259 numbers), caps depth and value count before cJSON runs, and records every number
+ * token; cJSON builds its tree in document order, so the n-th number item is the n-th
+ * token, and its exact text is attached to the item's valuestring (cJSON_Delete frees it;
+ * printing ignores it).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -103,6 +104,12 @@ static int scan_fail(struct scan *sc, const char *why)
 static bool is_digit(char c)
 {
 	return c >= '0' && c <= '9';
+}
+
+/* RFC 8259 section 2: the only whitespace around tokens. Not strchr(), which matches NUL. */
+static bool is_json_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 /* A string starting at the opening quote; leaves pos after the closing one. */
@@ -205,6 +212,9 @@ static int scan_text(struct scan *sc)
 				return ret;
 			sc->values++;
 			continue;
+		} else if ((unsigned char)c < 0x20 && !is_json_space(c)) {
+			/* cJSON would skip any byte up to 0x20 as whitespace, NUL included */
+			return scan_fail(sc, "control character outside a string");
 		}
 		if (c == '[' || c == '{' || c == '"' || c == 't' || c == 'f' || c == 'n')
 			sc->values++;
@@ -272,7 +282,7 @@ static int parse_checked(struct scan *sc, cJSON **out)
 		return scan_fail(sc, "invalid JSON");
 	}
 	sc->pos = (size_t)(end - sc->s);
-	while (sc->pos < sc->len && strchr(" \t\r\n", sc->s[sc->pos]))
+	while (sc->pos < sc->len && is_json_space(sc->s[sc->pos]))
 		sc->pos++;
 	if (sc->pos < sc->len) {
 		cJSON_Delete(root);

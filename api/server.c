@@ -2,27 +2,26 @@
 /*
  * The HTTP/1.1 server on the API socket, libmicrohttpd in thread-per-connection mode: a
  * connection waiting for the VMM (a long boot, a snapshot) blocks only its own thread, so
- * vmm.ping and vm.info keep answering; MHD_OPTION_CONNECTION_LIMIT bounds the threads and
- * MHD_OPTION_CONNECTION_TIMEOUT drops clients that stall while sending a request.
+ * vmm.ping and vm.info keep answering. MHD_OPTION_CONNECTION_LIMIT bounds the threads; the
+ * connection guard (conn_guard.h) holds requests to deadlines and keeps slots free for
+ * answers however many clients stall; requests with ambiguous framing are refused and their
+ * connection closed (http_frame.c). The socket itself is listen.c's.
  *
  * Wire details Cloud Hypervisor's clients depend on: every response carries
  * "Server: Cloud Hypervisor API" and "Content-Type: application/json"; MHD writes
  * "Content-Length: " in the capitalization ch-remote searches for, and none on 204.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "api/api_internal.h"
+#include "api/conn_guard.h"
 #include "base/log.h"
 
 #define API_FLUSH_MS 1000     /* at stop, for answers still being sent */
@@ -30,6 +29,7 @@
 struct api_server {
 	struct MHD_Daemon *mhd;
 	struct api_queue *q;
+	struct api_guard *guard;
 	char *path;                /* NULL when serving an inherited fd */
 	int lock_fd;
 	pthread_mutex_t lock;
@@ -46,10 +46,12 @@ struct conn_ctx {
 	char *body;
 	size_t len;
 	bool has_body;
+	bool body_expected;        /* the head announced one (Content-Length > 0, chunked) */
 };
 
-static enum MHD_Result send_json(struct conn_ctx *ctx, struct MHD_Connection *c, unsigned status,
-				 const char *json)
+/* @close: "Connection: close", and MHD closes the connection once the answer is out. */
+static enum MHD_Result respond(struct conn_ctx *ctx, struct MHD_Connection *c, unsigned status,
+			       const char *json, bool close)
 {
 	size_t len = json && status != MHD_HTTP_NO_CONTENT ? strlen(json) : 0;
 	struct MHD_Response *r;
@@ -59,7 +61,8 @@ static enum MHD_Result send_json(struct conn_ctx *ctx, struct MHD_Connection *c,
 	if (!r)
 		return MHD_NO;
 	if (MHD_add_response_header(r, "Server", "Cloud Hypervisor API") == MHD_NO ||
-	    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") == MHD_NO) {
+	    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") == MHD_NO ||
+	    (close && MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_NO)) {
 		MHD_destroy_response(r);
 		return MHD_NO;
 	}
@@ -74,13 +77,34 @@ static enum MHD_Result send_json(struct conn_ctx *ctx, struct MHD_Connection *c,
 	return ret;
 }
 
+static enum MHD_Result send_json(struct conn_ctx *ctx, struct MHD_Connection *c, unsigned status,
+				 const char *json)
+{
+	return respond(ctx, c, status, json, false);
+}
+
 /* An error array built here; a connection drop if even that cannot be allocated. */
 static enum MHD_Result send_error(struct conn_ctx *ctx, struct MHD_Connection *c, unsigned status,
 				  const char *first, const char *second)
 {
 	char *json = api_error_json(first, second, NULL);
-	enum MHD_Result ret = json ? send_json(ctx, c, status, json) : MHD_NO;
+	enum MHD_Result ret = json ? respond(ctx, c, status, json, false) : MHD_NO;
 
+	free(json);
+	return ret;
+}
+
+/*
+ * A head whose body length is ambiguous: 400, and the connection closes without reading on
+ * (RFC 9112 6.3), so nothing after it can be taken for a request.
+ */
+static enum MHD_Result refuse_framing(struct conn_ctx *ctx, struct MHD_Connection *c,
+				      const char *why)
+{
+	char *json = api_error_json("Bad Request", why, NULL);
+	enum MHD_Result ret = json ? respond(ctx, c, MHD_HTTP_BAD_REQUEST, json, true) : MHD_NO;
+
+	pr_warn_ratelimited("api: refused a request: %s", why);
 	free(json);
 	return ret;
 }
@@ -92,14 +116,18 @@ static const char *short_name(const struct api_route *r)
 
 /* Checks that need only the request line and headers, so bad requests skip their body. */
 static enum MHD_Result first_call(struct MHD_Connection *c, const char *url, const char *method,
-				  struct conn_ctx *ctx, bool *answered)
+				  const char *version, struct conn_ctx *ctx, bool *answered)
 {
 	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 	const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
 	unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
+	const char *bad_framing = api_http_framing_error(c, version);
 	char why[96];
 
 	*answered = true;
+	if (bad_framing)
+		return refuse_framing(ctx, c, bad_framing);
+	ctx->body_expected = n || te;
 	ctx->route = api_route_find(url);
 	if (!ctx->route)
 		return send_error(ctx, c, MHD_HTTP_NOT_FOUND, "Not Found", NULL);
@@ -272,20 +300,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				  const char *method, const char *version, const char *data,
 				  size_t *size, void **con_cls)
 {
+	struct api_server *srv = cls;
 	struct conn_ctx *ctx = *con_cls;
 	bool answered;
 	enum MHD_Result ret;
 
-	(void)version;
 	if (!ctx) {
 		ctx = calloc(1, sizeof(*ctx));
 		if (!ctx)
 			return MHD_NO;
-		ctx->srv = cls;
+		ctx->srv = srv;
 		*con_cls = ctx;
-		ret = first_call(c, url, method, ctx, &answered);
+		ret = first_call(c, url, method, version, ctx, &answered);
 		if (answered || ret != MHD_YES)
 			ctx->route = NULL;   /* answered: ignore whatever body follows */
+		api_guard_phase(srv->guard, c, ctx->route && ctx->body_expected ? CONN_BODY :
+									   CONN_SERVED);
 		return ret;
 	}
 	if (!ctx->route) {
@@ -294,7 +324,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (*size)
 		return take_chunk(ctx, data, size);
-	return last_call(cls, c, ctx);
+	api_guard_phase(srv->guard, c, CONN_SERVED);
+	return last_call(srv, c, ctx);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -302,8 +333,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	struct conn_ctx *ctx = *con_cls;
 
-	(void)cls;
-	(void)c;
+	/* a kept-alive connection now waits for its next request's head */
+	api_guard_phase(((struct api_server *)cls)->guard, c, CONN_HEAD);
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK &&
 	    toe != MHD_REQUEST_TERMINATED_CLIENT_ABORT)
 		pr_debug("api: request ended early (MHD code %d)", (int)toe);
@@ -330,62 +361,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	pr_debug("api: libmicrohttpd: %s", msg);
 }
 
-/* ---- socket, lock, start/stop ------------------------------------------------------------- */
-
-static int lock_socket_path(struct api_server *srv, const char *path, char *err, size_t errlen)
-{
-	char lock[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
-	int ret;
-
-	msg_fmt(lock, sizeof(lock), "%s.lock", path);
-	srv->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (srv->lock_fd < 0) {
-		ret = -errno;
-		msg_fmt(err, errlen, "cannot open %s: %s", lock, strerror(errno));
-		return ret;
-	}
-	/* CH's acquire_api_socket_lock: a second VMM must not delete a live socket. */
-	if (flock(srv->lock_fd, LOCK_EX | LOCK_NB)) {
-		ret = errno == EWOULDBLOCK ? -EADDRINUSE : -errno;
-		msg_fmt(err, errlen, "API socket %s is in use by another process (%s is locked)",
-			path, lock);
-		return ret;
-	}
-	/* We hold the lock, so a socket file there is stale from a crashed run. */
-	if (unlink(path) && errno != ENOENT) {
-		ret = -errno;
-		msg_fmt(err, errlen, "cannot remove stale %s: %s", path, strerror(errno));
-		return ret;
-	}
-	return 0;
-}
-
-static int bind_socket(const char *path, char *err, size_t errlen)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, ret;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		msg_fmt(err, errlen, "API socket path is longer than %zu bytes",
-			sizeof(sa.sun_path) - 1);
-		return -ENAMETOOLONG;
-	}
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		ret = -errno;
-		goto fail;
-	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, API_MAX_CONNECTIONS)) {
-		ret = -errno;
-		close(fd);
-		goto fail;
-	}
-	return fd;
-fail:
-	msg_fmt(err, errlen, "cannot listen on %s: %s", path, strerror(-ret));
-	return ret;
-}
+/* ---- start/stop ---------------------------------------------------------------------------- */
 
 static int start_mhd(struct api_server *srv, int listen_fd, char *err, size_t errlen)
 {
@@ -397,7 +373,8 @@ static int start_mhd(struct api_server *srv, int listen_fd, char *err, size_t er
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNECTIONS,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_CONN_TIMEOUT_S,
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1u << 20),
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_NOTIFY_CONNECTION, api_guard_notify, srv->guard,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_END);
 	if (!srv->mhd) {
@@ -407,44 +384,15 @@ static int start_mhd(struct api_server *srv, int listen_fd, char *err, size_t er
 	return 0;
 }
 
-/* fd=N: the socket must be a Unix stream socket; listen if the parent only bound it. */
-static int check_inherited(int fd, char *err, size_t errlen)
-{
-	int type = 0, acc = 0;
-	socklen_t len = sizeof(type);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) || type != SOCK_STREAM) {
-		msg_fmt(err, errlen, "--api-socket fd=%d is not a stream socket", fd);
-		return -ENOTSOCK;
-	}
-	len = sizeof(acc);
-	if (!getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) && !acc &&
-	    listen(fd, API_MAX_CONNECTIONS)) {
-		msg_fmt(err, errlen, "--api-socket fd=%d: listen: %s", fd, strerror(errno));
-		return -errno;
-	}
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC)) {
-		msg_fmt(err, errlen, "--api-socket fd=%d: %s", fd, strerror(errno));
-		return -errno;
-	}
-	return 0;
-}
-
 static int open_listener(struct api_server *srv, const struct api_socket_spec *spec, char *err,
 			 size_t errlen)
 {
-	int ret;
-
-	if (!spec->path)
-		return (ret = check_inherited(spec->fd, err, errlen)) ? ret : spec->fd;
-	srv->path = strdup(spec->path);
-	if (!srv->path)
+	if (spec->path && !(srv->path = strdup(spec->path)))
 		return -ENOMEM;
-	ret = lock_socket_path(srv, spec->path, err, errlen);
-	return ret ? ret : bind_socket(spec->path, err, errlen);
+	return api_listen_open(spec, &srv->lock_fd, err, errlen);
 }
 
-static int init_sync(struct api_server *srv)
+int api_sync_init(pthread_mutex_t *lock, pthread_cond_t *cond)
 {
 	pthread_condattr_t ca;
 	int ret;
@@ -453,10 +401,10 @@ static int init_sync(struct api_server *srv)
 		return -ret;
 	ret = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	if (!ret)
-		ret = pthread_cond_init(&srv->sent, &ca);
+		ret = pthread_cond_init(cond, &ca);
 	pthread_condattr_destroy(&ca);
-	if (!ret && (ret = pthread_mutex_init(&srv->lock, NULL)))
-		pthread_cond_destroy(&srv->sent);
+	if (!ret && (ret = pthread_mutex_init(lock, NULL)))
+		pthread_cond_destroy(cond);
 	return -ret;
 }
 
@@ -485,11 +433,11 @@ int api_server_start(const struct api_socket_spec *spec, struct api_server **out
 	if (!srv)
 		return -ENOMEM;
 	srv->lock_fd = -1;
-	if ((ret = init_sync(srv))) {
+	if ((ret = api_sync_init(&srv->lock, &srv->sent))) {
 		free(srv);
 		return ret;
 	}
-	if ((ret = api_queue_init(&srv->q)))
+	if ((ret = api_queue_init(&srv->q)) || (ret = api_guard_start(&srv->guard)))
 		goto err;
 	fd = open_listener(srv, spec, err, errlen);
 	if (fd < 0) {
@@ -519,6 +467,7 @@ void api_server_stop(struct api_server *srv)
 		flush_answers(srv);
 		MHD_stop_daemon(srv->mhd);      /* joins the connection threads, closes the socket */
 	}
+	api_guard_stop(srv->guard);         /* every connection is closed now */
 	if (srv->path && srv->mhd && unlink(srv->path) && errno != ENOENT)
 		pr_warn("api: cannot remove %s: %s", srv->path, strerror(errno));
 	/* The lock file stays, as in CH: unlinking it would race a starting VMM. */
@@ -529,6 +478,11 @@ void api_server_stop(struct api_server *srv)
 	pthread_mutex_destroy(&srv->lock);
 	free(srv->path);
 	free(srv);
+}
+
+void api_server_set_deadlines(struct api_server *srv, unsigned header_ms, unsigned body_ms)
+{
+	api_guard_set_deadlines(srv->guard, header_ms, body_ms);
 }
 
 int api_server_eventfd(const struct api_server *srv)

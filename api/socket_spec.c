@@ -8,15 +8,43 @@
 
 #include "api/api.h"
 
-int api_parse_socket_spec(const char *arg, struct api_socket_spec *out)
+/* A non-negative decimal int; -EINVAL otherwise. */
+static int parse_fd(const char *s, int *out)
 {
-	const char *path = NULL, *fd = NULL;
-	char *copy = strdup(arg), *save = NULL, *item;
-	bool keyed = true;
+	char *end;
 	long n;
 
-	out->path = NULL;
-	out->fd = -1;
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno || *end || end == s || n < 0 || n > INT32_MAX)
+		return -EINVAL;
+	*out = (int)n;
+	return 0;
+}
+
+/* mode=: octal, the owner's rw kept, only rw bits added (a socket has no use for x or suid). */
+static int parse_mode(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long m;
+
+	errno = 0;
+	m = strtoul(s, &end, 8);
+	if (errno || *end || end == s || *s == '-' || (m & ~0666ul) ||
+	    (m & API_SOCKET_MODE) != API_SOCKET_MODE)
+		return -EINVAL;
+	*out = (unsigned)m;
+	return 0;
+}
+
+int api_parse_socket_spec(const char *arg, struct api_socket_spec *out)
+{
+	const char *path = NULL, *fd = NULL, *mode = NULL;
+	char *copy = strdup(arg), *save = NULL, *item;
+	bool keyed = true;
+	int ret = 0;
+
+	*out = (struct api_socket_spec){ .fd = -1 };
 	if (!copy)
 		return -ENOMEM;
 	/* CH's parse_api_socket: path=/fd= options, or else the whole argument is the path. */
@@ -25,39 +53,28 @@ int api_parse_socket_spec(const char *arg, struct api_socket_spec *out)
 			path = arg + (item - copy) + 5;
 		else if (!strncmp(item, "fd=", 3))
 			fd = item + 3;
+		else if (!strncmp(item, "mode=", 5))
+			mode = item + 5;
 		else
 			keyed = false;
 	}
-	if (keyed && fd) {
-		char *end;
-
-		bool bad;
-
-		errno = 0;
-		n = strtol(fd, &end, 10);
-		bad = errno || *end || end == fd || n < 0 || n > INT32_MAX;
-		free(copy);
-		if (bad)
-			return -EINVAL;
-		out->fd = (int)n;
-		return 0;
-	}
-	out->path = strdup(keyed && path ? path : arg);
-	if (out->path && keyed && path)
-		out->path[strcspn(out->path, ",")] = '\0';
+	if (keyed && fd)
+		ret = mode ? -EINVAL : parse_fd(fd, &out->fd);
+	else if (keyed && mode && (!path || parse_mode(mode, &out->mode)))
+		ret = -EINVAL;
+	else if (!(out->path = strndup(keyed && path ? path : arg,
+				       keyed && path ? strcspn(path, ",") : strlen(arg))))
+		ret = -ENOMEM;
+	else if (!*out->path)
+		ret = -EINVAL;
 	free(copy);
-	if (!out->path)
-		return -ENOMEM;
-	if (!*out->path) {
+	if (ret)
 		api_socket_spec_free(out);
-		return -EINVAL;
-	}
-	return 0;
+	return ret;
 }
 
 void api_socket_spec_free(struct api_socket_spec *spec)
 {
 	free(spec->path);
-	spec->path = NULL;
-	spec->fd = -1;
+	*spec = (struct api_socket_spec){ .fd = -1 };
 }

@@ -31,6 +31,7 @@ const char config_usage[] =
 	"  --restore source_url=file:///DIR[,resume=on,prefault=on,memory_restore_mode=copy]\n"
 	"                                restore a snapshot instead of booting a kernel\n"
 	"  --event-monitor path=P|fd=N   write lifecycle events there as JSON\n"
+	"  --seccomp true|false|log      seccomp filtering; vireo has none yet: only false\n"
 	"  -v                            more log output (repeat for debug)\n"
 	"  --log-file PATH               write vireo's log there instead of stderr\n"
 	"  -V, --version                 print the version\n"
@@ -87,6 +88,7 @@ void vmm_options_free(struct vmm_options *opts)
 	free(opts->log_file);
 	free(opts->api_socket);
 	free(opts->event_monitor);
+	free(opts->seccomp);
 	free(opts->restore.source_url);
 	memset(opts, 0, sizeof(*opts));
 }
@@ -236,6 +238,7 @@ static int parse_console_opt(const char *opt, const char *val, struct console_co
 enum {
 	OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
 	OPT_CONSOLE, OPT_RNG, OPT_DISK, OPT_RESTORE, OPT_PCI_SEGMENT, OPT_LOG_FILE, OPT_API_SOCKET, OPT_EVENT_MONITOR,
+	OPT_SECCOMP,
 };
 
 static const struct option cli_options[] = {
@@ -253,6 +256,7 @@ static const struct option cli_options[] = {
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 	{ "event-monitor", required_argument, NULL, OPT_EVENT_MONITOR },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -354,6 +358,7 @@ static int apply_option(int c, const char *arg, struct vm_config *cfg, struct vm
 	case OPT_LOG_FILE: return set_string(&opts->log_file, arg);
 	case OPT_API_SOCKET: return set_string(&opts->api_socket, arg);
 	case OPT_EVENT_MONITOR: return set_string(&opts->event_monitor, arg);
+	case OPT_SECCOMP: return set_string(&opts->seccomp, arg);
 	case 'v': opts->verbosity++; return 0;
 	case 'V': opts->version = true; return 0;
 	case 'h': opts->help = true; return 0;

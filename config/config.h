@@ -75,6 +75,7 @@ struct vmm_options {
 	char *log_file;
 	char *api_socket;          /* --api-socket path=P | fd=N | P */
 	char *event_monitor;       /* --event-monitor path=P | fd=N */
+	char *seccomp;             /* --seccomp true|false|log|errno (vmm/seccomp.c); NULL: absent */
 	struct {                   /* --restore source_url=..,resume=on,prefault=on,.. */
 		char *source_url;
 		bool resume, prefault, copy;

@@ -35,6 +35,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vireo: error: --log-file: %s\n", err);
 		goto out;
 	}
+	if (vmm_check_seccomp(opts.seccomp, err, sizeof(err))) {
+		fprintf(stderr, "vireo: error: %s\n", err);
+		goto out;
+	}
 	/* Without --kernel, an --api-socket VMM waits for vm.create; otherwise a kernel is due. */
 	if ((cfg->kernel || (!opts.api_socket && !opts.restore.source_url)) &&
 	    config_validate(cfg, err, sizeof(err))) {

@@ -381,8 +381,8 @@ int vmm_create(const struct vmm_options *opts, struct vm_config *cli_cfg, struct
 	if (opts->api_socket) {
 		if (api_parse_socket_spec(opts->api_socket, &spec)) {
 			ret = -EINVAL;
-			snprintf(err, errlen, "--api-socket: '%s' is not path=P, fd=N or a path",
-				 opts->api_socket);
+			snprintf(err, errlen, "--api-socket: '%s' is not path=P[,mode=0660], fd=N "
+				 "or a path", opts->api_socket);
 			goto err;
 		}
 		ret = api_server_start(&spec, &vmm->api, err, errlen);

@@ -16,6 +16,11 @@ struct vmm;
  */
 int vmm_create(const struct vmm_options *opts, struct vm_config *cli_cfg, struct vmm **out,
 	       char *err, size_t errlen);
+/*
+ * --seccomp's value (NULL when absent): 0 for false or absent (vireo installs no filters
+ * yet), -EOPNOTSUPP for true/log/errno, -EINVAL for anything else; @err says which.
+ */
+int vmm_check_seccomp(const char *arg, char *err, size_t errlen);
 /* Runs until vmm.shutdown, guest poweroff, a fatal error or a signal; returns the exit status. */
 int vmm_run(struct vmm *vmm);
 void vmm_destroy(struct vmm *vmm);

@@ -106,9 +106,30 @@ static void test_garbage_rejected(void **state)
 	expect_reject("{\"a\":-}", 7, "invalid number");
 	expect_reject("{\"a\":}", 6, "invalid JSON");
 	expect_reject("", 0, "invalid JSON");
-	expect_reject("\x01\x02garbage", 9, "invalid JSON");
+	expect_reject("\x01\x02garbage", 9, "control character outside a string");
 	expect_reject("[1111111111111111111111111111111111111111111111111111111111111111]", 66,
 		      "too long");
+}
+
+/*
+ * RFC 8259 section 2: only space, tab, LF and CR may surround tokens. cJSON skips every byte
+ * up to 0x20 as whitespace, and the trailing check once took NUL for whitespace too.
+ */
+static void test_controls_outside_strings(void **state)
+{
+	char err[256];
+	cJSON *j;
+
+	(void)state;
+	expect_reject("\0{}", 3, "control character outside a string");
+	expect_reject("{}\0", 3, "control character outside a string");
+	expect_reject("{}\n\0\n", 5, "control character outside a string");
+	expect_reject("{\x01\"a\":1}", 8, "control character outside a string");
+	expect_reject("{\"a\":\x1f" "1}", 8, "control character outside a string");
+	expect_reject("[1,\x0b" "2]", 6, "control character outside a string");
+	expect_reject("[1]\x7f", 4, "trailing");
+	assert_int_equal(api_json_parse(" \t\r\n[1]\r\n", 9, &j, err, sizeof(err)), 0);
+	cJSON_Delete(j);
 }
 
 static void test_too_many_values(void **state)
@@ -192,6 +213,7 @@ int main(void)
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_strings_rejected),
 		cmocka_unit_test(test_garbage_rejected),
+		cmocka_unit_test(test_controls_outside_strings),
 		cmocka_unit_test(test_too_many_values),
 		cmocka_unit_test(test_error_json_shape),
 		cmocka_unit_test(test_typed_reads),

@@ -281,6 +281,19 @@ static void test_socket_spec(void **state)
 	assert_int_equal(api_parse_socket_spec("fd=x", &s), -EINVAL);
 	assert_int_equal(api_parse_socket_spec("fd=-1", &s), -EINVAL);
 	assert_int_equal(api_parse_socket_spec("", &s), -EINVAL);
+	/* vireo's mode=: owner rw kept, group/other rw at most; not with fd= */
+	assert_int_equal(api_parse_socket_spec("path=/run/c.sock,mode=0660", &s), 0);
+	assert_string_equal(s.path, "/run/c.sock");
+	assert_int_equal(s.mode, 0660);
+	api_socket_spec_free(&s);
+	assert_int_equal(api_parse_socket_spec("path=/run/c.sock", &s), 0);
+	assert_int_equal(s.mode, 0);                 /* API_SOCKET_MODE */
+	api_socket_spec_free(&s);
+	assert_int_equal(api_parse_socket_spec("path=/a,mode=0777", &s), -EINVAL);
+	assert_int_equal(api_parse_socket_spec("path=/a,mode=0060", &s), -EINVAL);
+	assert_int_equal(api_parse_socket_spec("path=/a,mode=rw", &s), -EINVAL);
+	assert_int_equal(api_parse_socket_spec("fd=3,mode=0660", &s), -EINVAL);
+	assert_int_equal(api_parse_socket_spec("mode=0660", &s), -EINVAL);
 }
 
 int main(void)

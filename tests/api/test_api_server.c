@@ -25,87 +25,14 @@
 
 #include "api/api.h"
 #include "api/api_internal.h"
-#include "tests/api/fake_vmm.h"
-#include "tests/api/http_client.h"
-
-struct fixture {
-	char dir[64], sock[96];
-	struct api_server *srv;
-	struct fake_vmm vmm;
-};
-
-static struct fixture *fx;
-
-static int start(struct fixture *f)
-{
-	struct api_socket_spec spec = { .path = f->sock, .fd = -1 };
-	char err[256];
-
-	if (api_server_start(&spec, &f->srv, err, sizeof(err))) {
-		fprintf(stderr, "api_server_start: %s\n", err);
-		return -1;
-	}
-	return fake_vmm_start(&f->vmm, f->srv);
-}
-
-static int setup(void **state)
-{
-	fx = calloc(1, sizeof(*fx));
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/vireo-api-XXXXXX");
-	if (!mkdtemp(fx->dir))
-		return -1;
-	snprintf(fx->sock, sizeof(fx->sock), "%s/api.sock", fx->dir);
-	*state = fx;
-	return start(fx);
-}
-
-static int teardown(void **state)
-{
-	char lock[128];
-
-	(void)state;
-	fake_vmm_stop(&fx->vmm);
-	api_server_stop(fx->srv);
-	snprintf(lock, sizeof(lock), "%s.lock", fx->sock);
-	unlink(lock);
-	rmdir(fx->dir);
-	free(fx);
-	return 0;
-}
-
-static int call(const char *method, const char *name, const char *body, struct http_resp *r)
-{
-	char url[128];
-
-	snprintf(url, sizeof(url), "/api/v1/%s", name);
-	return http_call(fx->sock, method, url, body, r);
-}
-
-/* Status of one call; the body must be CH's shape when it is an error. */
-static int status_of(const char *method, const char *name, const char *body)
-{
-	struct http_resp r;
-	int st;
-
-	assert_int_equal(call(method, name, body, &r), 0);
-	st = r.status;
-	if (st >= 400)
-		assert_true(r.body_len > 2 && r.body[0] == '[' && r.body[r.body_len - 1] == ']');
-	http_resp_free(&r);
-	return st;
-}
-
-static void assert_alive(void)
-{
-	assert_int_equal(status_of("GET", "vmm.ping", NULL), 200);
-}
+#include "tests/api/api_fixture.h"
 
 static void test_wire_format(void **state)
 {
 	struct http_resp r;
 
 	(void)state;
-	assert_int_equal(call("GET", "vmm.ping", NULL, &r), 0);
+	assert_int_equal(fx_call("GET", "vmm.ping", NULL, &r), 0);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.head, "HTTP/1.1 200"));
 	assert_non_null(strstr(r.head, "\r\nServer: Cloud Hypervisor API\r\n"));
@@ -114,24 +41,10 @@ static void test_wire_format(void **state)
 	assert_non_null(strstr(r.body, "\"version\":\"" VIREO_VERSION "\""));
 	assert_non_null(strstr(r.body, "\"pid\":"));
 	http_resp_free(&r);
-	assert_int_equal(call("GET", "nope", NULL, &r), 0);
+	assert_int_equal(fx_call("GET", "nope", NULL, &r), 0);
 	assert_int_equal(r.status, 404);
 	assert_string_equal(r.body, "[\"Not Found\"]");
 	assert_non_null(strstr(r.head, "\r\nServer: Cloud Hypervisor API\r\n"));
-	http_resp_free(&r);
-}
-
-static void expect(const char *method, const char *name, const char *body, int status,
-		   const char *in_body)
-{
-	struct http_resp r;
-
-	assert_int_equal(call(method, name, body, &r), 0);
-	if (r.status != status || (in_body && !strstr(r.body, in_body)))
-		fail_msg("%s %s: %d %s (wanted %d, '%s')", method, name, r.status, r.body, status,
-			 in_body ? in_body : "");
-	if (status == 204)
-		assert_null(strstr(r.head, "Content-Length"));
 	http_resp_free(&r);
 }
 
@@ -142,41 +55,41 @@ static const char cfg_json[] =
 static void test_lifecycle(void **state)
 {
 	(void)state;
-	expect("GET", "vm.info", NULL, 404, "VM is not created");
-	expect("PUT", "vm.boot", NULL, 404, "VM config is missing");
-	expect("PUT", "vm.pause", NULL, 500, "VM is not running");
-	expect("PUT", "vm.create", cfg_json, 204, NULL);
-	expect("PUT", "vm.create", cfg_json, 500, "VM is already created");
-	expect("GET", "vm.info", NULL, 200, "\"size\":9007199254740992");
-	expect("GET", "vm.info", NULL, 200, "\"state\":\"Created\"");
-	expect("PUT", "vm.boot", NULL, 400, "memory.size");   /* validated at boot, as CH */
-	expect("PUT", "vm.delete", NULL, 204, NULL);
-	expect("PUT", "vm.create", "{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/a\"}]}",
+	fx_expect("GET", "vm.info", NULL, 404, "VM is not created");
+	fx_expect("PUT", "vm.boot", NULL, 404, "VM config is missing");
+	fx_expect("PUT", "vm.pause", NULL, 500, "VM is not running");
+	fx_expect("PUT", "vm.create", cfg_json, 204, NULL);
+	fx_expect("PUT", "vm.create", cfg_json, 500, "VM is already created");
+	fx_expect("GET", "vm.info", NULL, 200, "\"size\":9007199254740992");
+	fx_expect("GET", "vm.info", NULL, 200, "\"state\":\"Created\"");
+	fx_expect("PUT", "vm.boot", NULL, 400, "memory.size");   /* validated at boot, as CH */
+	fx_expect("PUT", "vm.delete", NULL, 204, NULL);
+	fx_expect("PUT", "vm.create", "{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/a\"}]}",
 	       204, NULL);
-	expect("PUT", "vm.add-disk", "{\"path\":\"/a\"}", 409, "already used");
-	expect("PUT", "vm.add-disk", "{\"path\":\"/b\",\"id\":\"data\"}", 204, NULL);
-	expect("PUT", "vm.remove-device", "{\"id\":\"nope\"}", 404, "No device with id");
-	expect("PUT", "vm.boot", NULL, 204, NULL);
-	expect("GET", "vm.info", NULL, 200, "\"id\":\"_disk0\"");
-	expect("GET", "vm.info", NULL, 200, "\"state\":\"Running\"");
-	expect("PUT", "vm.boot", NULL, 500, "VM is already created");
-	expect("PUT", "vm.resume", NULL, 500, "InvalidStateTransition(Running, Running)");
-	expect("PUT", "vm.pause", NULL, 204, NULL);
-	expect("PUT", "vm.pause", NULL, 500, "InvalidStateTransition(Paused, Paused)");
-	expect("GET", "vm.info", NULL, 200, "\"state\":\"Paused\"");
-	expect("PUT", "vm.resume", NULL, 204, NULL);
-	expect("GET", "vm.counters", NULL, 200, "read_bytes");
-	expect("PUT", "vm.power-button", NULL, 204, NULL);
-	expect("PUT", "vm.add-disk", "{\"path\":\"/c\"}", 500, "hotplug");
-	expect("PUT", "vm.reboot", NULL, 204, NULL);
-	expect("PUT", "vm.shutdown", NULL, 204, NULL);
-	expect("GET", "vm.info", NULL, 200, "\"state\":\"Created\"");
-	expect("PUT", "vm.shutdown", NULL, 500, "VM is not running");
-	expect("PUT", "vm.reboot", NULL, 404, "VM is not created");
-	expect("GET", "vm.counters", NULL, 500, "VM is not running");
-	expect("PUT", "vm.delete", NULL, 204, NULL);
-	expect("PUT", "vm.delete", NULL, 204, NULL);     /* a no-op without a config */
-	expect("GET", "vm.info", NULL, 404, NULL);
+	fx_expect("PUT", "vm.add-disk", "{\"path\":\"/a\"}", 409, "already used");
+	fx_expect("PUT", "vm.add-disk", "{\"path\":\"/b\",\"id\":\"data\"}", 204, NULL);
+	fx_expect("PUT", "vm.remove-device", "{\"id\":\"nope\"}", 404, "No device with id");
+	fx_expect("PUT", "vm.boot", NULL, 204, NULL);
+	fx_expect("GET", "vm.info", NULL, 200, "\"id\":\"_disk0\"");
+	fx_expect("GET", "vm.info", NULL, 200, "\"state\":\"Running\"");
+	fx_expect("PUT", "vm.boot", NULL, 500, "VM is already created");
+	fx_expect("PUT", "vm.resume", NULL, 500, "InvalidStateTransition(Running, Running)");
+	fx_expect("PUT", "vm.pause", NULL, 204, NULL);
+	fx_expect("PUT", "vm.pause", NULL, 500, "InvalidStateTransition(Paused, Paused)");
+	fx_expect("GET", "vm.info", NULL, 200, "\"state\":\"Paused\"");
+	fx_expect("PUT", "vm.resume", NULL, 204, NULL);
+	fx_expect("GET", "vm.counters", NULL, 200, "read_bytes");
+	fx_expect("PUT", "vm.power-button", NULL, 204, NULL);
+	fx_expect("PUT", "vm.add-disk", "{\"path\":\"/c\"}", 500, "hotplug");
+	fx_expect("PUT", "vm.reboot", NULL, 204, NULL);
+	fx_expect("PUT", "vm.shutdown", NULL, 204, NULL);
+	fx_expect("GET", "vm.info", NULL, 200, "\"state\":\"Created\"");
+	fx_expect("PUT", "vm.shutdown", NULL, 500, "VM is not running");
+	fx_expect("PUT", "vm.reboot", NULL, 404, "VM is not created");
+	fx_expect("GET", "vm.counters", NULL, 500, "VM is not running");
+	fx_expect("PUT", "vm.delete", NULL, 204, NULL);
+	fx_expect("PUT", "vm.delete", NULL, 204, NULL);     /* a no-op without a config */
+	fx_expect("GET", "vm.info", NULL, 404, NULL);
 }
 
 static const char *const routes[][2] = {
@@ -193,23 +106,23 @@ static void test_routing_and_bodies(void **state)
 	for (unsigned i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		bool get = !strcmp(routes[i][0], "GET");
 
-		expect(get ? "PUT" : "GET", routes[i][1], NULL, 400, "Bad Request");
-		expect("POST", routes[i][1], NULL, 400, "Bad Request");
+		fx_expect(get ? "PUT" : "GET", routes[i][1], NULL, 400, "Bad Request");
+		fx_expect("POST", routes[i][1], NULL, 400, "Bad Request");
 	}
-	expect("DELETE", "vm.boot", NULL, 400, NULL);
-	expect("GET", "vm.nmi", NULL, 404, "Not Found");
-	expect("GET", "vm.info/", NULL, 404, "Not Found");
-	expect("PUT", "vm.boot", "{}", 400, "takes no request body");
-	expect("PUT", "vm.pause", "x", 400, "takes no request body");
-	expect("PUT", "vmm.shutdown", "{}", 400, "takes no request body");
-	expect("PUT", "vm.create", NULL, 400, "needs a JSON request body");
-	expect("PUT", "vm.add-disk", NULL, 400, "needs a JSON request body");
-	expect("PUT", "vm.remove-device", NULL, 400, "needs a JSON request body");
-	expect("PUT", "vm.create", "{\"cpus\":{\"boot_vcpus\":\"x\"}}", 400,
+	fx_expect("DELETE", "vm.boot", NULL, 400, NULL);
+	fx_expect("GET", "vm.nmi", NULL, 404, "Not Found");
+	fx_expect("GET", "vm.info/", NULL, 404, "Not Found");
+	fx_expect("PUT", "vm.boot", "{}", 400, "takes no request body");
+	fx_expect("PUT", "vm.pause", "x", 400, "takes no request body");
+	fx_expect("PUT", "vmm.shutdown", "{}", 400, "takes no request body");
+	fx_expect("PUT", "vm.create", NULL, 400, "needs a JSON request body");
+	fx_expect("PUT", "vm.add-disk", NULL, 400, "needs a JSON request body");
+	fx_expect("PUT", "vm.remove-device", NULL, 400, "needs a JSON request body");
+	fx_expect("PUT", "vm.create", "{\"cpus\":{\"boot_vcpus\":\"x\"}}", 400,
 	       "[\"Failed to deserialize JSON\",\"cpus.boot_vcpus: invalid type");
-	expect("PUT", "vm.create", "{", 400, "Failed to deserialize JSON");
-	expect("PUT", "vm.create", "{\"payload\":{\"kernel\":\"\xc3\x28\"}}", 400, "UTF-8");
-	expect("GET", "vm.info", "ignored", 404, NULL);   /* GET bodies are not looked at */
+	fx_expect("PUT", "vm.create", "{", 400, "Failed to deserialize JSON");
+	fx_expect("PUT", "vm.create", "{\"payload\":{\"kernel\":\"\xc3\x28\"}}", 400, "UTF-8");
+	fx_expect("GET", "vm.info", "ignored", 404, NULL);   /* GET bodies are not looked at */
 }
 
 /* Content-Length: 0 is "no body" (micro_http leaves the body None). */
@@ -276,7 +189,7 @@ static void send_raw_expect_4xx(const void *data, size_t len)
 		fail_msg("answered %d", r.status);
 	http_resp_free(&r);
 	close(fd);
-	assert_alive();
+	fx_assert_alive();
 }
 
 static void test_garbage(void **state)
@@ -343,7 +256,7 @@ static void test_big_bodies(void **state)
 	send_raw_expect_4xx(req, (size_t)(p - req));
 	/* a deeply nested body within the size limit */
 	memset(nested, '[', sizeof(nested) - 1);
-	expect("PUT", "vm.create", nested, 400, "nested too deeply");
+	fx_expect("PUT", "vm.create", nested, 400, "nested too deeply");
 }
 
 static void test_disconnect_mid_request(void **state)
@@ -360,7 +273,7 @@ static void test_disconnect_mid_request(void **state)
 	fd = http_connect(fx->sock);
 	assert_int_equal(http_send(fd, partial_body, sizeof(partial_body) - 1), 0);
 	close(fd);
-	assert_alive();
+	fx_assert_alive();
 }
 
 static void wait_fd(int fd)
@@ -392,16 +305,6 @@ static void wait_queued(unsigned n)
 	}
 }
 
-static int send_only(const char *method, const char *name)
-{
-	char req[256];
-	int fd = http_connect(fx->sock);
-
-	snprintf(req, sizeof(req), "%s /api/v1/%s HTTP/1.1\r\nHost: x\r\n\r\n", method, name);
-	assert_int_equal(http_send(fd, req, strlen(req)), 0);
-	return fd;
-}
-
 /*
  * While the VMM is stuck in a long vm.boot: ping and info still answer at once; a client
  * that hangs up while its request runs, and one whose request is still queued, leave the VMM
@@ -414,23 +317,23 @@ static void test_busy_vmm_and_vanishing_clients(void **state)
 	int a, b, c;
 
 	(void)state;
-	expect("PUT", "vm.create", "{\"payload\":{\"kernel\":\"/k\"}}", 204, NULL);
+	fx_expect("PUT", "vm.create", "{\"payload\":{\"kernel\":\"/k\"}}", 204, NULL);
 	while (eventfd_read(fx->vmm.done_fd, &v) == 0)
 		;
 	fx->vmm.gate_armed = true;
-	a = send_only("PUT", "vm.boot");
+	a = fx_send_only("PUT", "vm.boot");
 	wait_fd(fx->vmm.entered_fd);             /* the VMM thread is now busy with it */
-	b = send_only("PUT", "vm.pause");         /* queued behind the boot */
+	b = fx_send_only("PUT", "vm.pause");         /* queued behind the boot */
 	wait_queued(1);
-	c = send_only("PUT", "vm.resume");        /* queued; this client stays */
+	c = fx_send_only("PUT", "vm.resume");        /* queued; this client stays */
 	wait_queued(2);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	expect("GET", "vmm.ping", NULL, 200, NULL);
-	expect("GET", "vm.info", NULL, 200, "\"state\":\"Created\"");
+	fx_expect("GET", "vmm.ping", NULL, 200, NULL);
+	fx_expect("GET", "vm.info", NULL, 200, "\"state\":\"Created\"");
 	assert_true(elapsed_ms(&t0) < 1000);
 	close(a);
 	close(b);
-	assert_alive();
+	fx_assert_alive();
 	assert_int_equal(eventfd_write(fx->vmm.gate_fd, 1), 0);
 	{
 		struct http_resp r;
@@ -440,8 +343,8 @@ static void test_busy_vmm_and_vanishing_clients(void **state)
 		http_resp_free(&r);
 	}
 	close(c);
-	expect("GET", "vm.info", NULL, 200, "\"state\":\"Running\"");
-	expect("PUT", "vm.delete", NULL, 204, NULL);
+	fx_expect("GET", "vm.info", NULL, 200, "\"state\":\"Running\"");
+	fx_expect("PUT", "vm.delete", NULL, 204, NULL);
 }
 
 struct client_result {
@@ -453,9 +356,9 @@ static void *client(void *arg)
 	struct client_result *res = arg;
 	struct http_resp r;
 
-	res->ping = call("GET", "vmm.ping", NULL, &r) ? 0 : r.status;
+	res->ping = fx_call("GET", "vmm.ping", NULL, &r) ? 0 : r.status;
 	http_resp_free(&r);
-	res->create = call("PUT", "vm.create", "{\"payload\":{\"kernel\":\"/k\"}}", &r) ? 0 :
+	res->create = fx_call("PUT", "vm.create", "{\"payload\":{\"kernel\":\"/k\"}}", &r) ? 0 :
 		      r.status;
 	http_resp_free(&r);
 	return NULL;
@@ -479,31 +382,21 @@ static void test_fifty_clients(void **state)
 		created += res[i].create == 204;
 	}
 	assert_int_equal(created, 1);
-	assert_alive();
-	expect("PUT", "vm.delete", NULL, 204, NULL);
+	fx_assert_alive();
+	fx_expect("PUT", "vm.delete", NULL, 204, NULL);
 }
 
-static void test_socket_lock_and_stale(void **state)
+/* A second server on the same path: the lock refuses it (stale sockets: test_api_socket.c). */
+static void test_socket_lock(void **state)
 {
 	struct api_socket_spec spec = { .path = fx->sock, .fd = -1 };
 	struct api_server *other;
-	char err[256], stale[128];
-	FILE *f;
+	char err[256];
 
 	(void)state;
 	assert_int_equal(api_server_start(&spec, &other, err, sizeof(err)), -EADDRINUSE);
 	assert_non_null(strstr(err, "in use"));
-	assert_alive();
-	/* a leftover socket file without a live lock holder is replaced */
-	snprintf(stale, sizeof(stale), "%s/stale.sock", fx->dir);
-	f = fopen(stale, "w");
-	fclose(f);
-	spec.path = stale;
-	assert_int_equal(api_server_start(&spec, &other, err, sizeof(err)), 0);
-	api_server_stop(other);
-	assert_int_equal(access(stale, F_OK), -1);   /* removed on a clean stop */
-	snprintf(stale, sizeof(stale), "%s/stale.sock.lock", fx->dir);
-	unlink(stale);
+	fx_assert_alive();
 }
 
 /* Stopping while a request runs: the client gets 503, the VMM can still complete it. */
@@ -513,9 +406,9 @@ static void test_stop_while_busy(void **state)
 	int a;
 
 	(void)state;
-	expect("PUT", "vm.create", "{\"payload\":{\"kernel\":\"/k\"}}", 204, NULL);
+	fx_expect("PUT", "vm.create", "{\"payload\":{\"kernel\":\"/k\"}}", 204, NULL);
 	fx->vmm.gate_armed = true;
-	a = send_only("PUT", "vm.boot");
+	a = fx_send_only("PUT", "vm.boot");
 	wait_fd(fx->vmm.entered_fd);
 	__atomic_store_n(&fx->vmm.srv_gone, true, __ATOMIC_RELEASE);
 	api_server_stop(fx->srv);
@@ -527,8 +420,8 @@ static void test_stop_while_busy(void **state)
 	assert_int_equal(eventfd_write(fx->vmm.gate_fd, 1), 0);   /* VMM completes it now */
 	fake_vmm_stop(&fx->vmm);
 	/* and a fresh server takes the same path */
-	assert_int_equal(start(fx), 0);
-	assert_alive();
+	assert_int_equal(fx_start(fx), 0);
+	fx_assert_alive();
 }
 
 int main(void)
@@ -544,10 +437,10 @@ int main(void)
 		cmocka_unit_test(test_disconnect_mid_request),
 		cmocka_unit_test(test_busy_vmm_and_vanishing_clients),
 		cmocka_unit_test(test_fifty_clients),
-		cmocka_unit_test(test_socket_lock_and_stale),
+		cmocka_unit_test(test_socket_lock),
 		cmocka_unit_test(test_stop_while_busy),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fx_setup, fx_teardown);
 }
