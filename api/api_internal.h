@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/sysfilter.h"
 #include "api/api.h"
 #include "base/log.h"
 
@@ -109,5 +110,8 @@ unsigned api_server_queued(struct api_server *srv);
 struct api_request *api_request_new(enum api_action a);
 /* Frees a request that was never submitted. */
 void api_request_discard(struct api_request *req);
+
+/* What the API server's threads may call (api/server.c), libmicrohttpd's among them. */
+extern const struct sysfilter_policy api_sysfilter;
 
 #endif

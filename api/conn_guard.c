@@ -128,6 +128,8 @@ static void *guard_main(void *arg)
 {
 	struct api_guard *g = arg;
 
+	if (sysfilter_apply(&api_sysfilter))
+		pr_warn("api: the connection guard cannot install its syscall filter");
 	pthread_mutex_lock(&g->lock);
 	while (!g->stop) {
 		uint64_t next = expire(g, now_ms());

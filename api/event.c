@@ -20,10 +20,13 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "api/api_internal.h"
+#include "base/file.h"
 #include "base/log.h"
+#include "base/sysfilter.h"
 
 #define EVENT_BACKLOG 1024
 #define EVENT_FLUSH_MS 200     /* at close, for a reader that stopped reading */
@@ -101,6 +104,14 @@ static char *pop_locked(struct monitor *m)
 	return ev;
 }
 
+/* The writer waits on its queue and writes to its fd, bounded by poll: nothing else. */
+static const struct sysfilter_rule writer_rules[] = {
+	SYSFILTER_ALLOW(poll), SYSFILTER_ALLOW(ppoll), SYSFILTER_NO_OPEN,
+};
+static const struct sysfilter_policy writer_sysfilter = {
+	"event monitor", writer_rules, SYSFILTER_ARRAY_SIZE(writer_rules)
+};
+
 static void *writer(void *arg)
 {
 	struct monitor *m = arg;
@@ -109,6 +120,8 @@ static void *writer(void *arg)
 	char *ev;
 	int ret;
 
+	if (sysfilter_apply(&writer_sysfilter))
+		pr_warn("event-monitor: cannot install its syscall filter");
 	for (;;) {
 		pthread_mutex_lock(&events.lock);
 		while (!m->count && !m->stop)
@@ -137,11 +150,15 @@ static int open_target(const char *arg, char *err, size_t errlen)
 	int fd;
 
 	if (!strncmp(arg, "path=", 5) && arg[5]) {
-		fd = open(arg + 5, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		/* A FIFO is a fine consumer (its own thread writes); a planted symlink is not. */
+		char why[256];
+
+		fd = file_open("event monitor file", arg + 5, O_WRONLY | O_CREAT | O_TRUNC |
+			       O_NOFOLLOW, 0600, FILE_TYPE_REG | FILE_TYPE_FIFO | FILE_TYPE_CHR,
+			       why, sizeof(why));
 		if (fd < 0)
-			msg_fmt(err, errlen, "--event-monitor: cannot open %s: %s", arg + 5,
-				strerror(errno));
-		return fd < 0 ? -errno : fd;
+			msg_fmt(err, errlen, "--event-monitor: %s", why);
+		return fd;
 	}
 	if (!strncmp(arg, "fd=", 3)) {
 		errno = 0;

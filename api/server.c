@@ -18,11 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "api/api_internal.h"
 #include "api/conn_guard.h"
 #include "base/log.h"
+#include "base/sysfilter.h"
 
 #define API_FLUSH_MS 1000     /* at stop, for answers still being sent */
 
@@ -363,13 +366,69 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- start/stop ---------------------------------------------------------------------------- */
 
+/*
+ * The API threads' syscall filter: sockets, waiting, their own threads. libmicrohttpd starts
+ * its threads itself, so the daemon is started from a short-lived thread that has applied
+ * the filter first: every thread it creates inherits it.
+ */
+static const struct sysfilter_rule api_rules[] = {
+	SYSFILTER_ALLOW(accept), SYSFILTER_ALLOW(accept4), SYSFILTER_ALLOW(recvfrom),
+	SYSFILTER_ALLOW(recvmsg), SYSFILTER_ALLOW(sendto), SYSFILTER_ALLOW(sendmsg),
+	SYSFILTER_ALLOW(shutdown), SYSFILTER_ALLOW(setsockopt), SYSFILTER_ALLOW(getsockopt),
+	SYSFILTER_ALLOW(getsockname), SYSFILTER_ALLOW(getpeername), SYSFILTER_ALLOW(fcntl),
+	SYSFILTER_ALLOW(poll), SYSFILTER_ALLOW(ppoll), SYSFILTER_ALLOW(select),
+	SYSFILTER_ALLOW(pselect6), SYSFILTER_ALLOW(clone), SYSFILTER_ALLOW(clone3),
+	SYSFILTER_ALLOW(set_robust_list), SYSFILTER_ALLOW(rseq), SYSFILTER_ALLOW(prctl),
+	SYSFILTER_ALLOW(sched_getaffinity), SYSFILTER_ALLOW(eventfd2), SYSFILTER_ALLOW(pipe2),
+	SYSFILTER_ALLOW(listen),
+	{ __NR_ioctl, 1, ~0ULL, FIONREAD, 0 },
+	SYSFILTER_NO_OPEN,
+};
+
+const struct sysfilter_policy api_sysfilter = {
+	"api", api_rules, SYSFILTER_ARRAY_SIZE(api_rules)
+};
+
+struct mhd_launch {
+	struct api_server *srv;
+	int listen_fd;
+	int filter_ret;
+};
+
+static void *mhd_launch_main(void *arg);
+
 static int start_mhd(struct api_server *srv, int listen_fd, char *err, size_t errlen)
 {
+	struct mhd_launch l = { srv, listen_fd, 0 };
+	pthread_t t;
+	int ret = -pthread_create(&t, NULL, mhd_launch_main, &l);
+
+	if (ret)
+		return set_err(err, errlen, ret, "cannot start the API server's thread: %s",
+			       strerror(-ret));
+	pthread_join(t, NULL);
+	if (l.filter_ret)
+		return set_err(err, errlen, l.filter_ret, "cannot install the API threads' "
+			       "syscall filter: %s", strerror(-l.filter_ret));
+	if (!srv->mhd) {
+		msg_fmt(err, errlen, "libmicrohttpd failed to start on the API socket");
+		return -EIO;
+	}
+	return 0;
+}
+
+static void *mhd_launch_main(void *arg)
+{
+	struct mhd_launch *l = arg;
+	struct api_server *srv = l->srv;
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
 			 MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 
+	l->filter_ret = sysfilter_apply(&api_sysfilter);
+	if (l->filter_ret)
+		return NULL;
 	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
-		MHD_OPTION_LISTEN_SOCKET, listen_fd,
+		MHD_OPTION_LISTEN_SOCKET, l->listen_fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNECTIONS,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_CONN_TIMEOUT_S,
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1u << 20),
@@ -377,11 +436,7 @@ static int start_mhd(struct api_server *srv, int listen_fd, char *err, size_t er
 		MHD_OPTION_NOTIFY_CONNECTION, api_guard_notify, srv->guard,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_END);
-	if (!srv->mhd) {
-		msg_fmt(err, errlen, "libmicrohttpd failed to start on the API socket");
-		return -EIO;
-	}
-	return 0;
+	return NULL;
 }
 
 static int open_listener(struct api_server *srv, const struct api_socket_spec *spec, char *err,

@@ -31,7 +31,7 @@ const char config_usage[] =
 	"  --restore source_url=file:///DIR[,resume=on,prefault=on,memory_restore_mode=copy]\n"
 	"                                restore a snapshot instead of booting a kernel\n"
 	"  --event-monitor path=P|fd=N   write lifecycle events there as JSON\n"
-	"  --seccomp true|false|log      seccomp filtering; vireo has none yet: only false\n"
+	"  --seccomp true|false|log|errno  per-thread syscall filters (default true)\n"
 	"  -v                            more log output (repeat for debug)\n"
 	"  --log-file PATH               write vireo's log there instead of stderr\n"
 	"  -V, --version                 print the version\n"

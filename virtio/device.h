@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/sysfilter.h"
 #include "virtio/virtqueue.h"
 
 struct cJSON;
@@ -184,7 +185,7 @@ struct virtio_worker {
 	int epfd;
 	pthread_t thread;
 	bool running;
-	char name[16];                    /* the thread's name, when set before start */
+	char name[16];                    /* the thread's name (before start; "vireo-worker") */
 	unsigned first_queue, nr_queues;  /* served queues; nr_queues 0 = all of vd's */
 	virtio_worker_loop_fn loop;       /* NULL: the epoll loop */
 	void *loop_opaque;
@@ -196,6 +197,9 @@ struct virtio_worker {
 		void *opaque;
 	} fds[VIRTIO_WORKER_MAX_FDS];
 };
+
+/* What a worker's thread may call (virtio/worker_filter.c), applied as it starts. */
+extern const struct sysfilter_policy virtio_worker_sysfilter;
 
 int virtio_worker_init(struct virtio_worker *w);
 void virtio_worker_destroy(struct virtio_worker *w);

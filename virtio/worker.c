@@ -129,7 +129,10 @@ static void *worker_main(void *arg)
 {
 	struct virtio_worker *w = arg;
 
-	if (w->loop)
+	/* Before the first ring is touched: guest-driven work never runs unfiltered. */
+	if (sysfilter_apply(&virtio_worker_sysfilter))
+		pr_err("virtio worker: cannot install its syscall filter; the device stops");
+	else if (w->loop)
 		w->loop(w, w->loop_opaque);
 	else
 		epoll_loop(w);
@@ -207,8 +210,7 @@ int virtio_worker_start(struct virtio_worker *w, struct virtio_dev *vd)
 	ret = -pthread_create(&w->thread, NULL, worker_main, w);
 	if (ret)
 		goto err_close;
-	if (w->name[0])
-		pthread_setname_np(w->thread, w->name);
+	pthread_setname_np(w->thread, w->name[0] ? w->name : "vireo-worker");
 	w->running = true;
 	return 0;
 

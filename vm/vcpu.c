@@ -203,13 +203,20 @@ static void *vcpu_thread(void *arg)
 	struct vm *vm = vcpu->vm;
 	sigset_t set;
 	char name[16];
+	bool filtered;
 
 	snprintf(name, sizeof(name), "vcpu%u", vcpu->id);
 	pthread_setname_np(pthread_self(), name);
+	/* Before the first KVM_RUN: guest code never runs unfiltered. */
+	filtered = !sysfilter_apply(&vcpu_sysfilter);
+	if (!filtered) {
+		pr_err("vcpu%u: cannot install its syscall filter; stopping the VM", vcpu->id);
+		vm_request_exit(vm, VM_EXIT_ERROR);
+	}
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	while (!__atomic_load_n(&vm->stop, __ATOMIC_SEQ_CST)) {
+	while (filtered && !__atomic_load_n(&vm->stop, __ATOMIC_SEQ_CST)) {
 		if (vcpu_should_park(vm)) {
 			vcpu_park(vcpu);
 			continue;

@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "platform/platform.h"
 #include "base/memory.h"
+#include "base/sysfilter.h"
 
 enum vm_exit_reason {
 	VM_EXIT_NONE,
@@ -173,6 +174,9 @@ struct cJSON *vm_counters_json(struct vm *vm);
  */
 int vm_snapshot(struct vm *vm, const char *config_json, const char *dir,
 		struct snap_mem_stats *stats, char *err, size_t errlen);
+
+/* What a vCPU thread may call (vm/vcpu_filter.c), applied as the thread starts. */
+extern const struct sysfilter_policy vcpu_sysfilter;
 
 struct vm_restore_opts {
 	bool copy;                /* read memory-ranges into RAM; default: map it lazily */

@@ -35,7 +35,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vireo: error: --log-file: %s\n", err);
 		goto out;
 	}
-	if (vmm_check_seccomp(opts.seccomp, err, sizeof(err))) {
+	if (vmm_setup_seccomp(opts.seccomp, err, sizeof(err))) {
 		fprintf(stderr, "vireo: error: %s\n", err);
 		goto out;
 	}

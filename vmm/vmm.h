@@ -6,6 +6,7 @@
 #ifndef VIREO_VMM_VMM_H
 #define VIREO_VMM_VMM_H
 
+#include "base/sysfilter.h"
 #include "config/config.h"
 
 struct vmm;
@@ -17,10 +18,13 @@ struct vmm;
 int vmm_create(const struct vmm_options *opts, struct vm_config *cli_cfg, struct vmm **out,
 	       char *err, size_t errlen);
 /*
- * --seccomp's value (NULL when absent): 0 for false or absent (vireo installs no filters
- * yet), -EOPNOTSUPP for true/log/errno, -EINVAL for anything else; @err says which.
+ * --seccomp's value (NULL: absent, CH's default true): sets the mode and installs the VMM
+ * thread's filter on the calling thread, before it creates any other. -EINVAL for an unknown
+ * value; @err says which.
  */
-int vmm_check_seccomp(const char *arg, char *err, size_t errlen);
+int vmm_setup_seccomp(const char *arg, char *err, size_t errlen);
+/* The VMM thread's list (vmm/seccomp.c): every thread runs under it and its own. */
+extern const struct sysfilter_policy vmm_sysfilter;
 /* Runs until vmm.shutdown, guest poweroff, a fatal error or a signal; returns the exit status. */
 int vmm_run(struct vmm *vmm);
 void vmm_destroy(struct vmm *vmm);
