@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "base/log.h"
 
 /* Adds @item (NULL: it could not be made) to @obj, or frees it: 0 or -ENOMEM. */
 static int add_item(cJSON *obj, const char *key, cJSON *item)
@@ -190,4 +191,79 @@ int json_field_num(const cJSON *obj, const char *where, const char *key, uint64_
 				      d, (unsigned long long)max);
 	*val = (uint64_t)d;
 	return 0;
+}
+
+static int shape_at(const cJSON *got, const cJSON *want, char *path, size_t len, size_t at,
+		    char *err, size_t errlen);
+
+/* Appends ".key" or "[i]" to @path at @at; the new end, or @len when it did not fit. */
+static size_t path_push(char *path, size_t len, size_t at, const char *key, int index)
+{
+	int n = key ? snprintf(path + at, len - at, "%s%s", at ? "." : "", key)
+		    : snprintf(path + at, len - at, "[%d]", index);
+
+	return n < 0 || (size_t)n >= len - at ? len : at + (size_t)n;
+}
+
+static int shape_object(const cJSON *got, const cJSON *want, char *path, size_t len, size_t at,
+			char *err, size_t errlen)
+{
+	const cJSON *it;
+	size_t end;
+
+	cJSON_ArrayForEach(it, got) {
+		end = path_push(path, len, at, it->string, 0);
+		if (!cJSON_GetObjectItemCaseSensitive(want, it->string))
+			return set_err(err, errlen, -EINVAL, "%s: unknown key", path);
+		if (shape_at(it, cJSON_GetObjectItemCaseSensitive(want, it->string), path, len, end,
+			     err, errlen))
+			return -EINVAL;
+	}
+	cJSON_ArrayForEach(it, want) {
+		if (!cJSON_GetObjectItemCaseSensitive(got, it->string)) {
+			path_push(path, len, at, it->string, 0);
+			return set_err(err, errlen, -EINVAL, "%s: missing", path);
+		}
+	}
+	path[at] = '\0';
+	return 0;
+}
+
+static int shape_at(const cJSON *got, const cJSON *want, char *path, size_t len, size_t at,
+		    char *err, size_t errlen)
+{
+	int i, n;
+
+	if (at >= len)
+		return set_err(err, errlen, -EINVAL, "%s: nested too deeply", path);
+	if (cJSON_IsObject(want) != cJSON_IsObject(got) || cJSON_IsArray(want) != cJSON_IsArray(got))
+		return set_err(err, errlen, -EINVAL, "%s: expected %s", path,
+			       cJSON_IsObject(want) ? "an object" : cJSON_IsArray(want) ? "an array" :
+			       "a value");
+	if (cJSON_IsObject(want))
+		return shape_object(got, want, path, len, at, err, errlen);
+	if (!cJSON_IsArray(want))
+		return 0;
+	n = cJSON_GetArraySize(want);
+	if (cJSON_GetArraySize(got) != n)
+		return set_err(err, errlen, -EINVAL, "%s: %d entries, expected %d", path,
+			       cJSON_GetArraySize(got), n);
+	for (i = 0; i < n; i++) {
+		size_t end = path_push(path, len, at, NULL, i);
+
+		if (shape_at(cJSON_GetArrayItem(got, i), cJSON_GetArrayItem(want, i), path, len,
+			     end, err, errlen))
+			return -EINVAL;
+	}
+	path[at] = '\0';
+	return 0;
+}
+
+int json_same_shape(const cJSON *got, const cJSON *want, const char *where, char *err,
+		    size_t errlen)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s", where ? where : "");
+	return shape_at(got, want, path, sizeof(path), strlen(path), err, errlen);
 }

@@ -44,4 +44,13 @@ int json_field_bool(const struct cJSON *obj, const char *where, const char *key,
 int json_field_num(const struct cJSON *obj, const char *where, const char *key, uint64_t max,
 		   uint64_t *val, char *err, size_t errlen);
 
+/*
+ * Whether @got has the shape of @want: the same keys in every object, arrays of the same
+ * length, recursively (values are not compared). On a difference, 0 is not returned and
+ * "<path>: unknown key" or "<path>: missing" (path from @where, "a.b[2].c") goes to @err.
+ * For untrusted state checked against what this build writes for the same object.
+ */
+int json_same_shape(const struct cJSON *got, const struct cJSON *want, const char *where,
+		    char *err, size_t errlen);
+
 #endif

@@ -324,6 +324,27 @@ static const struct {
 };
 
 /*
+ * What the sections' parsers do not look at must not be there either: the restored device,
+ * saved again, has exactly the keys (and array lengths) of the state it came from. An
+ * unknown key or a missing counter is refused, not ignored.
+ */
+static int fn_check_shape(struct vm_pci_fn *fn, const cJSON *o, char *err, size_t errlen)
+{
+	cJSON *again = cJSON_CreateObject();
+	char where[96];
+	int ret;
+
+	if (!again || fn_save(fn, again)) {
+		cJSON_Delete(again);
+		return set_err(err, errlen, -ENOMEM, "out of memory checking the device state");
+	}
+	snprintf(where, sizeof(where), "state.json: devices.%s", fn->vp.pci.id);
+	ret = json_same_shape(o, again, where, err, errlen);
+	cJSON_Delete(again);
+	return ret;
+}
+
+/*
  * Each section's restore names the field relative to the section; this names the section,
  * so one line says "state.json: devices._disk0.virtio.queues[1].size: 300 is not ...".
  */
@@ -353,7 +374,7 @@ static int fn_restore(struct vm_pci_fn *fn, const cJSON *o, char *err, size_t er
 		if (i == 0 && fn_check_bar(fn, err, errlen))
 			return -EINVAL;
 	}
-	return 0;
+	return fn_check_shape(fn, o, err, errlen);
 }
 
 /*
