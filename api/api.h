@@ -37,6 +37,7 @@ enum api_action {
 	API_VM_REBOOT,
 	API_VM_POWER_BUTTON,
 	API_VM_ADD_DISK,
+	API_VM_ADD_NET,
 	API_VM_REMOVE_DEVICE,
 	API_VM_SNAPSHOT,
 	API_VM_RESTORE,
@@ -109,6 +110,7 @@ struct api_request {
 	/* Parsed on the API thread; the VMM may take ownership by setting the pointer to NULL. */
 	struct vm_config *config;       /* vm.create */
 	struct disk_config *disk;       /* vm.add-disk */
+	struct net_config *net;         /* vm.add-net */
 	char *device_id;                /* vm.remove-device */
 	char *url;                      /* vm.snapshot destination_url, vm.restore source_url */
 	struct api_restore_opts restore;  /* vm.restore */
@@ -162,6 +164,9 @@ int api_config_from_json(const struct cJSON *json, struct vm_config *cfg, char *
 int api_disk_from_json(const struct cJSON *json, struct disk_config *disk, char *err,
 		       size_t errlen);
 void api_disk_config_free(struct disk_config *disk);
+/* CH's NetConfig JSON (vm.add-net, net[]) into @net; same contract (config_net_free). */
+int api_net_from_json(const struct cJSON *json, struct net_config *net, char *err,
+		      size_t errlen);
 
 /* @cfg as CH's VmConfig JSON (absent optionals omitted); malloc'd, NULL on ENOMEM. */
 char *api_config_to_json(const struct vm_config *cfg);
@@ -186,6 +191,9 @@ int api_config_assign_ids(struct vm_config *cfg, unsigned *counter);
  */
 int api_config_add_disk(struct vm_config *cfg, struct disk_config *disk, char *err,
 			size_t errlen);
+/* vm.add-net on a created VM: as api_config_add_disk, for *@net. */
+int api_config_add_net(struct vm_config *cfg, struct net_config *net, char *err,
+		       size_t errlen);
 /* vm.remove-device on a created VM: 0, or -ENOENT when no device has @id (answer 404). */
 int api_config_remove_device(struct vm_config *cfg, const char *id);
 

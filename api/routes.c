@@ -26,6 +26,7 @@ static const struct api_route routes[] = {
 	{ API_ROOT "vm.reboot",              "PUT", API_VM_REBOOT,        BODY_NONE,     HANDLE_QUEUE },
 	{ API_ROOT "vm.power-button",        "PUT", API_VM_POWER_BUTTON,  BODY_NONE,     HANDLE_QUEUE },
 	{ API_ROOT "vm.add-disk",            "PUT", API_VM_ADD_DISK,      BODY_REQUIRED, HANDLE_QUEUE },
+	{ API_ROOT "vm.add-net",             "PUT", API_VM_ADD_NET,       BODY_REQUIRED, HANDLE_QUEUE },
 	{ API_ROOT "vm.remove-device",       "PUT", API_VM_REMOVE_DEVICE, BODY_REQUIRED, HANDLE_QUEUE },
 	{ API_ROOT "vm.snapshot",            "PUT", API_VM_SNAPSHOT,      BODY_REQUIRED, HANDLE_QUEUE },
 	{ API_ROOT "vm.restore",             "PUT", API_VM_RESTORE,       BODY_REQUIRED, HANDLE_QUEUE },
@@ -102,6 +103,11 @@ static int parse_typed(const struct api_route *r, const cJSON *json, struct api_
 		if (!req->disk)
 			return -ENOMEM;
 		return api_disk_from_json(json, req->disk, err, errlen);
+	case API_VM_ADD_NET:
+		req->net = calloc(1, sizeof(*req->net));
+		if (!req->net)
+			return -ENOMEM;
+		return api_net_from_json(json, req->net, err, errlen);
 	case API_VM_SNAPSHOT:
 	case API_VM_RESTORE:
 		return parse_snapshot_body(r->action, &f, req);
@@ -150,6 +156,11 @@ void api_request_free_payload(struct api_request *req)
 		api_disk_config_free(req->disk);
 		free(req->disk);
 		req->disk = NULL;
+	}
+	if (req->net) {
+		config_net_free(req->net);
+		free(req->net);
+		req->net = NULL;
 	}
 	free(req->device_id);
 	req->device_id = NULL;

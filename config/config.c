@@ -25,6 +25,9 @@ const char config_usage[] =
 	"  --disk path=P[,readonly=on,direct=on,num_queues=N,queue_size=M,id=I,serial=S,\n"
 	"         bw_size=,bw_one_time_burst=,bw_refill_time=,ops_size=,ops_one_time_burst=,\n"
 	"         ops_refill_time=] ...   a virtio-blk disk on a raw image (repeatable)\n"
+	"  --net tap=NAME[,ip=,mask=,mac=,host_mac=,mtu=,num_queues=,queue_size=,id=,\n"
+	"         fd=[3,4],pci_device_id=,offload_tso=,offload_ufo=,offload_csum=] ...\n"
+	"                                a virtio-net device on a tap (repeatable)\n"
 	"  --api-socket path=P|fd=N|P    serve the REST API there (without --kernel: wait for it)\n"
 	"  --pci-segment pci_segment=0[,mmio32_aperture_weight=N,mmio64_aperture_weight=N]\n"
 	"                                accepted for compatibility: vireo has one PCI segment\n"
@@ -79,6 +82,9 @@ void config_free(struct vm_config *cfg)
 	for (unsigned i = 0; i < cfg->nr_disks; i++)
 		config_disk_free(&cfg->disks[i]);
 	free(cfg->disks);
+	for (unsigned i = 0; i < cfg->nr_nets; i++)
+		config_net_free(&cfg->nets[i]);
+	free(cfg->nets);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -235,7 +241,7 @@ static int parse_console_opt(const char *opt, const char *val, struct console_co
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-	OPT_CONSOLE, OPT_RNG, OPT_DISK, OPT_RESTORE, OPT_PCI_SEGMENT, OPT_LOG_FILE, OPT_API_SOCKET, OPT_EVENT_MONITOR,
+	OPT_CONSOLE, OPT_RNG, OPT_DISK, OPT_NET, OPT_RESTORE, OPT_PCI_SEGMENT, OPT_LOG_FILE, OPT_API_SOCKET, OPT_EVENT_MONITOR,
 };
 
 static const struct option cli_options[] = {
@@ -248,6 +254,7 @@ static const struct option cli_options[] = {
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "rng", required_argument, NULL, OPT_RNG },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "net", required_argument, NULL, OPT_NET },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "pci-segment", required_argument, NULL, OPT_PCI_SEGMENT },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
@@ -330,6 +337,19 @@ static int add_disk_opt(struct vm_config *cfg, const char *arg, char *err, size_
 	return ret;
 }
 
+static int add_net_opt(struct vm_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	struct net_config n;
+	int ret = config_parse_net(arg, &n, err, errlen);
+
+	if (ret)
+		return ret;
+	ret = config_add_net(cfg, &n);
+	if (ret)
+		config_net_free(&n);
+	return ret;
+}
+
 static int apply_option(int c, const char *arg, struct vm_config *cfg, struct vmm_options *opts,
 			char *err, size_t errlen)
 {
@@ -343,6 +363,7 @@ static int apply_option(int c, const char *arg, struct vm_config *cfg, struct vm
 	case OPT_CONSOLE: return parse_console_opt("--console", arg, &cfg->console, err, errlen);
 	case OPT_RNG: return parse_kv_list("--rng", arg, rng_kv, cfg, err, errlen);
 	case OPT_DISK: return add_disk_opt(cfg, arg, err, errlen);
+	case OPT_NET: return add_net_opt(cfg, arg, err, errlen);
 	case OPT_PCI_SEGMENT: return parse_kv_list("--pci-segment", arg, pci_segment_kv, NULL, err,
 						 errlen);
 	case OPT_RESTORE:
@@ -385,6 +406,8 @@ int config_parse_cli(int argc, char **argv, struct vm_config *cfg, struct vmm_op
 		/* CH: "--disk path=a path=b" lists several disks after one flag. */
 		while (!ret && c == OPT_DISK && optind < argc && argv[optind][0] != '-')
 			ret = add_disk_opt(cfg, argv[optind++], err, errlen);
+		while (!ret && c == OPT_NET && optind < argc && argv[optind][0] != '-')
+			ret = add_net_opt(cfg, argv[optind++], err, errlen);
 		if (ret == -ENOMEM)
 			return fail(err, errlen, "out of memory");
 		if (ret)
@@ -418,6 +441,9 @@ int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 			    cfg->memory_size);
 	for (unsigned i = 0; i < cfg->nr_disks; i++)
 		if (config_validate_disk(cfg, i, err, errlen))
+			return -EINVAL;
+	for (unsigned i = 0; i < cfg->nr_nets; i++)
+		if (config_validate_net(cfg, i, err, errlen))
 			return -EINVAL;
 	return config_check_consoles(cfg, err, errlen);
 }
