@@ -6,13 +6,15 @@ checks are right, under QEMU q35 with KVM, with the same devices. Needs a real K
 
 usage: linux_test.py --vmm vireo|qemu [--vireo PATH] SCENARIO
 Scenarios (see SCENARIOS): boot-bzimage-1cpu, boot-pvh-2cpu, boot-bzimage-4cpu, console,
-durable, reboot, pause, snapshot. Prints what it checked, one line each, and exits 0 only if
+durable, reboot, pause, snapshot, net. Prints what it checked, one line each, and exits 0 only if
 every check passed; on failure the VMM's output and log are printed."""
 import argparse
 import hashlib
+import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -50,7 +52,7 @@ def kernel_dir():
 
 class Test:
     def __init__(self, args, work):
-        self.args, self.work, self.vms = args, work, []
+        self.args, self.work, self.vms, self.namespaces, self.peers = args, work, [], [], []
         self.kdir = kernel_dir()
         self.disk = os.path.join(work, "disk.img")
         self.initramfs, self.vda1_md5 = test_inputs(self.kdir, work, self.disk)
@@ -347,6 +349,82 @@ class Test:
         self.vmm_resume(v)
         return v
 
+    # --- network: a tap in a namespace of the test's own, 192.0.2.0/24 only ---
+
+    NET = dict(tap="vtap0", ip="192.0.2.1", mask="255.255.255.0", mac="52:54:00:12:34:56",
+               mtu=1400, pairs=2)
+    NET_BYTES = 4 * MIB
+
+    def netns(self):
+        ns = f"vtest{os.getpid()}"
+        subprocess.run(["ip", "netns", "add", ns], check=True)
+        self.namespaces.append(ns)
+        if self.args.vmm == "qemu":   # vireo makes and configures its tap itself
+            t = self.NET
+            for cmd in (f"ip tuntap add dev {t['tap']} mode tap multi_queue vnet_hdr",
+                        f"ip link set {t['tap']} mtu {t['mtu']} up",
+                        f"ip addr add {t['ip']}/24 dev {t['tap']}"):
+                subprocess.run(["ip", "netns", "exec", ns] + cmd.split(), check=True)
+        return ns
+
+    def in_ns(self, ns, argv):
+        p = subprocess.Popen(["ip", "netns", "exec", ns] + argv, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+        self.peers.append(p)
+        return p
+
+    def peer(self, ns, *args):
+        return self.in_ns(ns, [sys.executable, os.path.join(HERE, "net_peer.py")] +
+                          [str(a) for a in args])
+
+    def net(self):
+        ns = self.netns()
+        listener = self.peer(ns, "listen", 5001, WAIT)
+        spec = self.boot_spec("bzImage", 2, ["pci", "irqs", "net", "irqs"],
+                              extra=f"vtest.netbytes={self.NET_BYTES}")
+        spec.update(nets=[self.NET], netns=ns)
+        v = self.start("vm", spec)
+        self.user_space(v)
+        _, _, m = self.expect(v, "serial", r"vtest: net eth0 mac (\S+) mtu (\d+) txqueues (\d+)",
+                              "eth0 came up")
+        check(m.group(1) == self.NET["mac"], f"eth0 has the configured MAC ({m.group(1)})")
+        check(int(m.group(2)) == self.NET["mtu"], f"eth0 has the configured MTU ({m.group(2)})")
+        check(int(m.group(3)) == 2, f"eth0 has 2 transmit queues ({m.group(3)})")
+        _, _, m = self.expect(v, "serial", r"vtest: net ping host (\w+)", "the guest pinged")
+        check(m.group(1) == "ok", "the guest pinged the tap's host end from every vCPU")
+        self.expect(v, "serial", r"vtest: net listening", "the guest listens on port 5002")
+        ping = subprocess.run(["ip", "netns", "exec", ns, "busybox", "ping", "-c", "3", "-w",
+                               str(WAIT), "192.0.2.2"], stdout=subprocess.PIPE, check=False)
+        check(ping.returncode == 0, "the host pinged the guest")
+        sender = self.peer(ns, "send", "192.0.2.2", 5002, self.NET_BYTES, os.getpid(), WAIT)
+        sent = sender.communicate(timeout=WAIT)[0].decode().split()
+        check(len(sent) == 3 and sent[0] == "sent", f"the host sent {self.NET_BYTES} bytes ({sent})")
+        _, _, m = self.expect(v, "serial", r"vtest: net down bytes (\d+) md5 (\w+)",
+                              "the guest received the host's data")
+        check([m.group(1), m.group(2)] == sent[1:],
+              f"host to guest: {m.group(1)} bytes, md5 {m.group(2)} as sent")
+        _, _, m = self.expect(v, "serial", r"vtest: net up bytes (\d+) md5 (\w+)",
+                              "the guest's data is ready")
+        got = listener.communicate(timeout=WAIT)[0].decode().split()
+        check(got[:1] == ["received"] and got[1:] == [m.group(1), m.group(2)],
+              f"guest to host: {got[1:]} as the guest sent ({m.group(1)}, {m.group(2)})")
+        self.expect(v, "serial", r"vtest: net up sent", "the guest's nc finished")
+        if isinstance(v, Vireo):
+            self.check_net_counters(v)
+        self.powered_off(v)
+        self.check_pci(v, ["1af4:1041"])
+        self.check_irqs(v, [r"net-output\.0", r"net-output\.1", r"net-input\.0"])
+
+    def check_net_counters(self, v):
+        st, body = v.api("vm.counters", method="GET")
+        nets = {k: c for k, c in json.loads(body).items() if "rx_frames" in c} if st == 200 else {}
+        check(len(nets) == 1, f"vm.counters has one net device ({st} {sorted(nets)})")
+        c = next(iter(nets.values()))
+        check(c["tx_bytes"] >= self.NET_BYTES and c["rx_bytes"] >= self.NET_BYTES,
+              f"net counters: rx_bytes {c['rx_bytes']}, tx_bytes {c['tx_bytes']}, "
+              f"frames {c['rx_frames']}/{c['tx_frames']}, dropped "
+              f"{c['rx_dropped']}/{c['tx_dropped']}")
+
     def report_failure(self):
         for v in self.vms:
             for s in v.streams.values():
@@ -369,6 +447,7 @@ SCENARIOS = {
     "reboot": Test.reboot,
     "pause": Test.pause,
     "snapshot": Test.snapshot,
+    "net": Test.net,
 }
 
 
@@ -393,6 +472,12 @@ def main():
     finally:
         for v in test.vms if test else []:
             v.finish()
+        for p in test.peers if test else []:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        for ns in test.namespaces if test else []:
+            subprocess.run(["ip", "netns", "del", ns], check=False)
         if args.keep:
             print(f"work directory kept: {work}")
         else:
