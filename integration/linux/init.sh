@@ -157,6 +157,9 @@ step_net() {
 	n=/sys/class/net/eth0
 	ip link set eth0 up && ip addr add 192.0.2.2/24 dev eth0 || say "error: eth0 setup failed"
 	say "net eth0 mac $(cat $n/address) mtu $(cat $n/mtu) txqueues $(ls -d $n/queues/tx-* | wc -l)"
+	for d in /sys/bus/virtio/devices/*; do   # the negotiated bits, bit 0 first
+		[ "$(cat "$d/device")" = 0x0001 ] && say "net features $(cat "$d/features")"
+	done
 	ok=ok
 	for c in $(seq 0 $(($(grep -c ^processor /proc/cpuinfo) - 1))); do
 		taskset -c "$c" ping -c 2 -w 120 192.0.2.1 >/dev/null || ok=failed

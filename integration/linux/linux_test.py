@@ -390,6 +390,12 @@ class Test:
         check(m.group(1) == self.NET["mac"], f"eth0 has the configured MAC ({m.group(1)})")
         check(int(m.group(2)) == self.NET["mtu"], f"eth0 has the configured MTU ({m.group(2)})")
         check(int(m.group(3)) == 2, f"eth0 has 2 transmit queues ({m.group(3)})")
+        _, _, m = self.expect(v, "serial", r"vtest: net features ([01]+)", "features read")
+        # CSUM, GUEST_CSUM, MTU, MAC, GUEST_TSO4/6, HOST_TSO4/6, MRG_RXBUF, STATUS, CTRL_VQ,
+        # MQ, VERSION_1 (5.1.3): the offloads reach the tap and back.
+        want = [0, 1, 3, 5, 7, 8, 11, 12, 15, 16, 17, 22, 32]
+        missing = [b for b in want if b >= len(m.group(1)) or m.group(1)[b] != "1"]
+        check(not missing, f"the driver negotiated offloads, MRG_RXBUF, MQ (missing {missing})")
         _, _, m = self.expect(v, "serial", r"vtest: net ping host (\w+)", "the guest pinged")
         check(m.group(1) == "ok", "the guest pinged the tap's host end from every vCPU")
         self.expect(v, "serial", r"vtest: net listening", "the guest listens on port 5002")
