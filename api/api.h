@@ -114,6 +114,8 @@ struct api_request {
 	char *device_id;                /* vm.remove-device */
 	char *url;                      /* vm.snapshot destination_url, vm.restore source_url */
 	struct api_restore_opts restore;  /* vm.restore */
+	int *fds;                       /* sent with the request (SCM_RIGHTS); closed unless taken */
+	unsigned nr_fds;
 	struct api_request_priv *priv;  /* the server's */
 };
 
@@ -164,9 +166,12 @@ int api_config_from_json(const struct cJSON *json, struct vm_config *cfg, char *
 int api_disk_from_json(const struct cJSON *json, struct disk_config *disk, char *err,
 		       size_t errlen);
 void api_disk_config_free(struct disk_config *disk);
-/* CH's NetConfig JSON (vm.add-net, net[]) into @net; same contract (config_net_free). */
-int api_net_from_json(const struct cJSON *json, struct net_config *net, char *err,
-		      size_t errlen);
+/*
+ * vm.add-net's NetConfig JSON into @net; same contract (config_net_free). @fds (@nr_fds of
+ * them, sent with the request) become the net's own on success: the caller forgets them.
+ */
+int api_net_from_json(const struct cJSON *json, int *fds, unsigned nr_fds,
+		      struct net_config *net, char *err, size_t errlen);
 
 /* @cfg as CH's VmConfig JSON (absent optionals omitted); malloc'd, NULL on ENOMEM. */
 char *api_config_to_json(const struct vm_config *cfg);

@@ -294,8 +294,11 @@ static int jf_mac(struct jfield *f, const char *key, uint8_t mac[6], bool *set)
 	return ret;
 }
 
-/* vhost_mode is CH's Client/Server enum; it means nothing without vhost_user. */
-static int net_refusals(struct jfield *f)
+/*
+ * vhost_mode is CH's Client/Server enum; it means nothing without vhost_user. fds: a body
+ * cannot carry descriptors; vm.add-net's come over the socket and replace any in the body.
+ */
+static int net_refusals(struct jfield *f, bool fds_ok)
 {
 	const cJSON *it;
 	bool vhost = false;
@@ -306,9 +309,10 @@ static int net_refusals(struct jfield *f)
 	if (vhost)
 		return jf_fail(f, "vhost_user", "not supported by vireo");
 	if ((ret = refuse(f, "vhost_socket", "not supported by vireo")) ||
-	    (ret = refuse(f, "rate_limiter_config", "not supported on net devices by vireo yet")) ||
-	    (ret = refuse(f, "fds", "file descriptors cannot travel in a JSON body (SCM_RIGHTS "
-			  "is not supported by vireo's API yet; use --net fd=[...])")))
+	    (ret = refuse(f, "rate_limiter_config", "not supported on net devices by vireo yet")))
+		return ret;
+	if (!fds_ok && (ret = refuse(f, "fds", "file descriptors cannot travel in a JSON body: "
+				     "send them with vm.add-net (SCM_RIGHTS)")))
 		return ret;
 	if ((ret = jf_get(f, "vhost_mode", &it)) || !it)
 		return ret;
@@ -318,14 +322,14 @@ static int net_refusals(struct jfield *f)
 	return 0;
 }
 
-static int parse_net(struct jfield *f, struct net_config *n)
+static int parse_net(struct jfield *f, struct net_config *n, bool fds_ok)
 {
 	uint64_t nq = 2, qs = 256, seg = 0, slot = 0, mtu = 0;
 	bool has_slot = false;
 	int ret;
 
 	config_net_defaults(n);
-	if ((ret = net_refusals(f)))
+	if ((ret = net_refusals(f, fds_ok)))
 		return ret;
 	if ((ret = jf_str(f, "tap", &n->tap)) || (ret = jf_str(f, "ip", &n->ip)) ||
 	    (ret = jf_str(f, "mask", &n->mask)) || (ret = jf_mac(f, "mac", n->mac, &n->mac_set)) ||
@@ -353,7 +357,30 @@ static int parse_net(struct jfield *f, struct net_config *n)
 	return 0;
 }
 
-int api_net_from_json(const cJSON *json, struct net_config *net, char *err, size_t errlen)
+/* vm.add-net: the descriptors that came with the request become the net's (CH's rule). */
+static int take_fds(struct jfield *f, struct net_config *net, int *fds, unsigned nr_fds)
+{
+	const cJSON *body_fds;
+	int ret = jf_get(f, "fds", &body_fds);
+
+	if (ret)
+		return ret;
+	if (!nr_fds)
+		return body_fds ? jf_fail(f, "fds", "no file descriptors came with the request "
+					 "(send them with SCM_RIGHTS)") : 0;
+	if (net->tap)
+		return jf_fail(f, "tap", "give either tap or file descriptors");
+	net->fds = malloc(nr_fds * sizeof(int));
+	if (!net->fds)
+		return -ENOMEM;
+	memcpy(net->fds, fds, nr_fds * sizeof(int));
+	net->nr_fds = nr_fds;
+	net->fds_owned = true;
+	return 0;
+}
+
+int api_net_from_json(const cJSON *json, int *fds, unsigned nr_fds, struct net_config *net,
+		      char *err, size_t errlen)
 {
 	struct jfield f = { .obj = json, .ctx = "", .err = err, .errlen = errlen };
 	int ret;
@@ -361,7 +388,8 @@ int api_net_from_json(const cJSON *json, struct net_config *net, char *err, size
 	config_net_defaults(net);
 	if (!jf_is_object(json))
 		return jf_fail(&f, "", "invalid type: expected a NetConfig object");
-	ret = parse_net(&f, net);
+	ret = parse_net(&f, net, true);
+	ret = ret ?: take_fds(&f, net, fds, nr_fds);
 	if (ret)
 		config_net_free(net);
 	return ret;
@@ -391,7 +419,7 @@ static int parse_nets(struct jfield *top, struct vm_config *cfg)
 		config_net_defaults(nc);
 		if (!cJSON_IsObject(it))
 			return jf_fail(&f, "", "invalid type: expected a NetConfig object");
-		if ((ret = parse_net(&f, nc)))
+		if ((ret = parse_net(&f, nc, false)))
 			return ret;
 	}
 	return 0;

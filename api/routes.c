@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api_internal.h"
 
@@ -107,7 +108,13 @@ static int parse_typed(const struct api_route *r, const cJSON *json, struct api_
 		req->net = calloc(1, sizeof(*req->net));
 		if (!req->net)
 			return -ENOMEM;
-		return api_net_from_json(json, req->net, err, errlen);
+		ret = api_net_from_json(json, req->fds, req->nr_fds, req->net, err, errlen);
+		if (!ret) {               /* the net owns them now */
+			free(req->fds);
+			req->fds = NULL;
+			req->nr_fds = 0;
+		}
+		return ret;
 	case API_VM_SNAPSHOT:
 	case API_VM_RESTORE:
 		return parse_snapshot_body(r->action, &f, req);
@@ -162,6 +169,11 @@ void api_request_free_payload(struct api_request *req)
 		free(req->net);
 		req->net = NULL;
 	}
+	for (unsigned i = 0; i < req->nr_fds; i++)
+		close(req->fds[i]);
+	free(req->fds);
+	req->fds = NULL;
+	req->nr_fds = 0;
 	free(req->device_id);
 	req->device_id = NULL;
 	free(req->url);

@@ -29,6 +29,7 @@
 
 struct api_server {
 	struct MHD_Daemon *mhd;
+	struct api_accept *acc;    /* owns the listening socket once started */
 	struct api_queue *q;
 	char *path;                /* NULL when serving an inherited fd */
 	int lock_fd;
@@ -191,6 +192,30 @@ static int client_fd(struct MHD_Connection *c)
 static enum MHD_Result relay(struct api_server *srv, struct MHD_Connection *c,
 			     struct conn_ctx *ctx, struct api_request *req);
 
+/* Routes whose request takes the descriptors the connection brought (ch-api.md). */
+static bool takes_fds(const struct api_route *r)
+{
+	return r->action == API_VM_ADD_NET;
+}
+
+/* The connection's fds (fdpass.c) move into @req: they belong to this request now. */
+static int attach_fds(struct MHD_Connection *c, struct api_request *req)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct api_fds *f = ci ? ci->socket_context : NULL;
+
+	if (!f || !f->n)
+		return 0;
+	req->fds = malloc(f->n * sizeof(int));
+	if (!req->fds)
+		return -ENOMEM;
+	memcpy(req->fds, f->fd, f->n * sizeof(int));
+	req->nr_fds = f->n;
+	f->n = 0;
+	return 0;
+}
+
 /* Hands the request to the VMM thread and relays its answer. */
 static enum MHD_Result answer_queued(struct api_server *srv, struct MHD_Connection *c,
 				     struct conn_ctx *ctx)
@@ -200,8 +225,11 @@ static enum MHD_Result answer_queued(struct api_server *srv, struct MHD_Connecti
 	char *body = NULL;
 	int status, ret;
 
-	if (!req)
+	if (!req || (takes_fds(r) && attach_fds(c, req))) {
+		if (req)
+			api_request_discard(req);
 		return MHD_NO;
+	}
 	if (ctx->has_body) {
 		status = api_route_parse_body(r, ctx->body ? ctx->body : "", ctx->len, req, &body);
 		if (status) {
@@ -320,6 +348,32 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* Per connection: the fds that came with it, taken from fdpass.c; leftovers closed. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct api_server *srv = cls;
+	struct api_fds f, *keep;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (*socket_context)
+			api_fds_close(*socket_context);
+		free(*socket_context);
+		*socket_context = NULL;
+		return;
+	}
+	api_accept_take(srv->acc, client_fd(c), &f);
+	if (!f.n)
+		return;
+	keep = malloc(sizeof(*keep));
+	if (!keep) {
+		api_fds_close(&f);
+		return;
+	}
+	*keep = f;
+	*socket_context = keep;
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[256];
@@ -387,13 +441,14 @@ fail:
 	return ret;
 }
 
-static int start_mhd(struct api_server *srv, int listen_fd, char *err, size_t errlen)
+/* MHD without a listening socket: fdpass.c accepts and hands connections over. */
+static int start_mhd(struct api_server *srv, char *err, size_t errlen)
 {
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			 MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+			 MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
 
 	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
-		MHD_OPTION_LISTEN_SOCKET, listen_fd,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNECTIONS,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_CONN_TIMEOUT_S,
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1u << 20),
@@ -496,12 +551,16 @@ int api_server_start(const struct api_socket_spec *spec, struct api_server **out
 		ret = fd;
 		goto err;
 	}
-	if ((ret = start_mhd(srv, fd, err, errlen)))
+	if ((ret = start_mhd(srv, err, errlen)))
 		goto err;
+	if ((ret = api_accept_start(fd, srv->mhd, &srv->acc))) {
+		msg_fmt(err, errlen, "cannot start the API's accept thread: %s", strerror(-ret));
+		goto err;
+	}
 	*out = srv;
 	return 0;
 err:
-	if (fd >= 0 && srv->path)
+	if (fd >= 0 && (srv->path || srv->mhd))
 		close(fd);
 	if (srv->path && fd >= 0)
 		unlink(srv->path);
@@ -517,7 +576,8 @@ void api_server_stop(struct api_server *srv)
 		api_queue_shutdown(srv->q);     /* waiting connections answer 503 */
 	if (srv->mhd) {
 		flush_answers(srv);
-		MHD_stop_daemon(srv->mhd);      /* joins the connection threads, closes the socket */
+		api_accept_stop(srv->acc);      /* no new connections; closes the socket */
+		MHD_stop_daemon(srv->mhd);      /* joins the connection threads */
 	}
 	if (srv->path && srv->mhd && unlink(srv->path) && errno != ENOENT)
 		pr_warn("api: cannot remove %s: %s", srv->path, strerror(errno));

@@ -65,8 +65,9 @@ struct net_config {
 	unsigned num_queues;       /* 2 x queue pairs; default 2 */
 	unsigned queue_size;       /* default 256 */
 	char *id;
-	int *fds;                  /* owned: closed by config_net_free */
+	int *fds;                  /* fd=[..] on the command line, or sent with vm.add-net */
 	unsigned nr_fds;
+	bool fds_owned;            /* came over the API socket: config_net_free closes them */
 	bool iommu;
 	bool offload_tso, offload_ufo, offload_csum;   /* default true */
 	uint16_t pci_segment;

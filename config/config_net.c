@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "base/log.h"
@@ -28,6 +29,8 @@ void config_net_free(struct net_config *n)
 	free(n->ip);
 	free(n->mask);
 	free(n->id);
+	for (unsigned i = 0; n->fds_owned && i < n->nr_fds; i++)
+		close(n->fds[i]);
 	free(n->fds);
 	memset(n, 0, sizeof(*n));
 }

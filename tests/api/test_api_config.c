@@ -334,7 +334,7 @@ static void test_net_json(void **state)
 	free(out);
 	/* add-net: checked like boot; remove-device finds nets too */
 	assert_int_equal(api_json_parse("{\"id\":\"_net1\"}", 14, &j, err, sizeof(err)), 0);
-	assert_int_equal(api_net_from_json(j, &n, err, sizeof(err)), 0);
+	assert_int_equal(api_net_from_json(j, NULL, 0, &n, err, sizeof(err)), 0);
 	cJSON_Delete(j);
 	assert_int_equal(api_config_add_net(&cfg, &n, err, sizeof(err)), -EEXIST);
 	free(n.id);
