@@ -6,7 +6,15 @@ namespace (ip netns exec NS python3 net_peer.py ...):
   send HOST PORT BYTES SEED TIMEOUT
                                connect (retrying while refused, until TIMEOUT), send BYTES
                                bytes derived from SEED, print "sent BYTES MD5"
+  addnet API_SOCKET TAP PAIRS MAC MTU
+                               open the tap once per queue pair, as an orchestrator does
+                               (Kata's clh driver), and hand the fds to vireo with
+                               vm.add-net over SCM_RIGHTS; print "status CODE BODY"
 """
+import fcntl
+import json
+import os
+import struct
 import hashlib
 import random
 import socket
@@ -48,8 +56,45 @@ def send(host, port, size, seed, timeout):
     print(f"sent {size} {hashlib.md5(data).hexdigest()}", flush=True)
 
 
+TUNSETIFF = 0x400454CA
+IFF_TAP, IFF_NO_PI, IFF_VNET_HDR, IFF_MULTI_QUEUE = 0x0002, 0x1000, 0x4000, 0x0100
+
+
+def open_tap(name, pairs):
+    fds = []
+    for _ in range(pairs):
+        fd = os.open("/dev/net/tun", os.O_RDWR)
+        flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (IFF_MULTI_QUEUE if pairs > 1 else 0)
+        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), flags))
+        fds.append(fd)
+    return fds
+
+
+def addnet(sock_path, tap, pairs, mac, mtu):
+    fds = open_tap(tap, pairs)
+    body = json.dumps({"mac": mac, "mtu": mtu, "num_queues": 2 * pairs}).encode()
+    req = (b"PUT /api/v1/vm.add-net HTTP/1.1\r\nHost: localhost\r\n"
+           b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(60)
+        s.connect(sock_path)
+        socket.send_fds(s, [req], fds)   # the fds ride with the request line
+        for fd in fds:
+            os.close(fd)                 # vireo holds its own copies now
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    print(f"status {head.split()[1].decode()} {rest.decode(errors='replace')}", flush=True)
+
+
 def main():
-    if sys.argv[1] == "listen":
+    if sys.argv[1] == "addnet":
+        addnet(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], int(sys.argv[6]))
+    elif sys.argv[1] == "listen":
         listen(int(sys.argv[2]), float(sys.argv[3]))
     else:
         send(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]),

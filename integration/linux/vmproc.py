@@ -146,7 +146,7 @@ class Vireo(VM):
         self.binary = binary
         self.sock = self.path("sock")
 
-    def start(self, boot, serial, console, restore=None):
+    def start(self, boot, serial, console, restore=None, netns=None):
         """boot: dict(kernel, initramfs, cmdline, cpus, mem_mib, disks=[dict(path, readonly,
         queues, serial)]); restore: a snapshot directory to start from instead (--restore)."""
         argv = [self.binary, "-v", "--log-file", self.path("log"), "--api-socket",
@@ -166,13 +166,14 @@ class Vireo(VM):
                 argv += ["--disk", spec]
             for n in boot.get("nets", []):
                 argv += ["--net", f"tap={n['tap']},ip={n['ip']},mask={n['mask']},"
-                         f"mac={n['mac']},mtu={n['mtu']},num_queues={2 * n['pairs']}"]
+                         f"mac={n['mac']},host_mac={n['host_mac']},mtu={n['mtu']},"
+                         f"num_queues={2 * n['pairs']}"]
         self.spawn(argv, "serial" if serial == "pipe" else "console",
-                   boot.get("netns") if boot else None)
+                   netns or (boot.get("netns") if boot else None))
 
-    def start_api_only(self):
+    def start_api_only(self, netns=None):
         self.spawn([self.binary, "-v", "--log-file", self.path("log"), "--api-socket",
-                    f"path={self.sock}"], "console")
+                    f"path={self.sock}"], "console", netns)
 
     def api(self, endpoint, body=None, method="PUT"):
         """(HTTP status, body) of one call through curl, as an orchestrator's script would."""
