@@ -103,6 +103,8 @@ struct api_restore_opts {
 	bool prefault;
 	bool resume;
 	enum api_memory_restore memory_mode;   /* vireo's default: OnDemand (lazy mapping) */
+	struct net_fds_subst *net_fds;         /* net_fds, with the fds the request brought */
+	unsigned nr_net_fds;
 };
 
 struct api_request {
@@ -154,6 +156,12 @@ char *api_error_json(const char *first, ...) __attribute__((sentinel));
 
 /* ---- VmConfig <-> JSON --------------------------------------------------------------------- */
 
+/*
+ * A snapshot's config.json: as api_config_from_json, but a net may list "fds" (stale numbers,
+ * kept as -1 until config_substitute_net_fds gives new ones).
+ */
+int api_config_from_snapshot_json(const struct cJSON *json, struct vm_config *cfg, char *err,
+				  size_t errlen);
 /*
  * CH's VmConfig JSON into @cfg (fresh; free with config_free). Unknown fields are ignored;
  * wrong types, bad enum values and fields vireo cannot honour give -EINVAL with

@@ -395,7 +395,28 @@ int api_net_from_json(const cJSON *json, int *fds, unsigned nr_fds, struct net_c
 	return ret;
 }
 
-static int parse_nets(struct jfield *top, struct vm_config *cfg)
+/* config.json's "fds" of a net whose taps were descriptors: placeholders for net_fds. */
+static int stale_fds(struct jfield *f, struct net_config *n)
+{
+	const cJSON *arr;
+	int ret = jf_get(f, "fds", &arr);
+
+	if (ret || !arr)
+		return ret;
+	if (!cJSON_IsArray(arr) || !cJSON_GetArraySize(arr) ||
+	    cJSON_GetArraySize(arr) > CONFIG_NET_MAX_PAIRS)
+		return jf_fail(f, "fds", "expected an array of 1-%u descriptors",
+			       CONFIG_NET_MAX_PAIRS);
+	n->nr_fds = (unsigned)cJSON_GetArraySize(arr);
+	n->fds = malloc(n->nr_fds * sizeof(int));
+	if (!n->fds)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n->nr_fds; i++)
+		n->fds[i] = -1;
+	return 0;
+}
+
+static int parse_nets(struct jfield *top, struct vm_config *cfg, bool snapshot)
 {
 	const cJSON *arr;
 	unsigned n;
@@ -419,7 +440,7 @@ static int parse_nets(struct jfield *top, struct vm_config *cfg)
 		config_net_defaults(nc);
 		if (!cJSON_IsObject(it))
 			return jf_fail(&f, "", "invalid type: expected a NetConfig object");
-		if ((ret = parse_net(&f, nc, false)))
+		if ((ret = parse_net(&f, nc, snapshot)) || (snapshot && (ret = stale_fds(&f, nc))))
 			return ret;
 	}
 	return 0;
@@ -485,7 +506,8 @@ static int parse_rng(struct jfield *top, struct vm_config *cfg)
 	return jf_str(&f, "src", &cfg->rng.src);
 }
 
-int api_config_from_json(const cJSON *json, struct vm_config *cfg, char *err, size_t errlen)
+static int config_from_json(const cJSON *json, struct vm_config *cfg, char *err, size_t errlen,
+			    bool snapshot)
 {
 	struct jfield top = { .obj = json, .ctx = "", .err = err, .errlen = errlen };
 	int ret;
@@ -499,7 +521,7 @@ int api_config_from_json(const cJSON *json, struct vm_config *cfg, char *err, si
 	if ((ret = parse_payload(&top, cfg)) || (ret = parse_cpus(&top, cfg)) ||
 	    (ret = parse_memory(&top, cfg)) || (ret = parse_console(&top, "serial", &cfg->serial)) ||
 	    (ret = parse_console(&top, "console", &cfg->console)) || (ret = parse_disks(&top, cfg)) ||
-	    (ret = parse_nets(&top, cfg)) || (ret = parse_rng(&top, cfg)) || (ret = parse_segments(&top)))
+	    (ret = parse_nets(&top, cfg, snapshot)) || (ret = parse_rng(&top, cfg)) || (ret = parse_segments(&top)))
 		goto fail;
 	if (!cfg->cmdline && !(cfg->cmdline = strdup(""))) {
 		ret = -ENOMEM;
@@ -511,4 +533,15 @@ fail:
 		msg_fmt(err, errlen, "out of memory");
 	config_free(cfg);
 	return ret;
+}
+
+int api_config_from_json(const cJSON *json, struct vm_config *cfg, char *err, size_t errlen)
+{
+	return config_from_json(json, cfg, err, errlen, false);
+}
+
+int api_config_from_snapshot_json(const cJSON *json, struct vm_config *cfg, char *err,
+				  size_t errlen)
+{
+	return config_from_json(json, cfg, err, errlen, true);
 }

@@ -195,7 +195,7 @@ static enum MHD_Result relay(struct api_server *srv, struct MHD_Connection *c,
 /* Routes whose request takes the descriptors the connection brought (ch-api.md). */
 static bool takes_fds(const struct api_route *r)
 {
-	return r->action == API_VM_ADD_NET;
+	return r->action == API_VM_ADD_NET || r->action == API_VM_RESTORE;
 }
 
 /* The connection's fds (fdpass.c) move into @req: they belong to this request now. */

@@ -31,7 +31,8 @@ const char config_usage[] =
 	"  --api-socket path=P|fd=N|P    serve the REST API there (without --kernel: wait for it)\n"
 	"  --pci-segment pci_segment=0[,mmio32_aperture_weight=N,mmio64_aperture_weight=N]\n"
 	"                                accepted for compatibility: vireo has one PCI segment\n"
-	"  --restore source_url=file:///DIR[,resume=on,prefault=on,memory_restore_mode=copy]\n"
+	"  --restore source_url=file:///DIR[,resume=on,prefault=on,memory_restore_mode=copy,\n"
+	"            net_fds=[ID@[FD,..],..]]\n"
 	"                                restore a snapshot instead of booting a kernel\n"
 	"  --event-monitor path=P|fd=N   write lifecycle events there as JSON\n"
 	"  -v                            more log output (repeat for debug)\n"
@@ -94,6 +95,7 @@ void vmm_options_free(struct vmm_options *opts)
 	free(opts->api_socket);
 	free(opts->event_monitor);
 	free(opts->restore.source_url);
+	config_net_fds_free(opts->restore.net_fds, opts->restore.nr_net_fds);
 	memset(opts, 0, sizeof(*opts));
 }
 
@@ -145,16 +147,21 @@ typedef int (*kv_fn)(void *ctx, const char *key, const char *val, char *err, siz
 static int parse_kv_list(const char *opt, const char *s, kv_fn fn, void *ctx, char *err,
 			 size_t errlen)
 {
-	char *copy = strdup(s), *save = NULL, *item;
+	char *copy = strdup(s), *item, *next;
 	int ret = 0;
 
 	if (!copy)
 		return -ENOMEM;
 	if (strspn(s, ",") == strlen(s))   /* "" or only commas */
 		ret = fail(err, errlen, "%s: empty value", opt);
-	for (item = strtok_r(copy, ",", &save); item && !ret; item = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(item, '=');
+	for (item = copy; !ret && *item; item = next) {
+		char *end = config_item_end(item), *eq;
 
+		next = *end ? end + 1 : end;
+		*end = '\0';
+		if (!*item)
+			continue;
+		eq = strchr(item, '=');
 		if (!eq) {
 			ret = fail(err, errlen, "%s: expected key=value, got '%s'", opt, item);
 			break;
@@ -292,11 +299,16 @@ static int restore_kv(void *ctx, const char *key, const char *val, char *err, si
 		opts->restore.copy = !strcasecmp(val, "copy");
 		return 0;
 	}
+	if (!strcmp(key, "net_fds")) {
+		config_net_fds_free(opts->restore.net_fds, opts->restore.nr_net_fds);
+		return config_parse_net_fds(val, &opts->restore.net_fds, &opts->restore.nr_net_fds,
+					    err, errlen);
+	}
 	if (!strcmp(key, "resume") || !strcmp(key, "prefault") ||
 	    !strcmp(key, "memory_restore_mode"))
 		return fail(err, errlen, "--restore: %s='%s' is not valid", key, val);
 	return fail(err, errlen, "--restore: unknown key '%s' (supported: source_url, resume, "
-		    "prefault, memory_restore_mode)", key);
+		    "prefault, memory_restore_mode, net_fds)", key);
 }
 
 /*

@@ -95,6 +95,27 @@ struct vm_config {
 	unsigned nr_nets;
 };
 
+/*
+ * Restore's net_fds: new taps for a net whose snapshot config used fds (their numbers are
+ * stale), by device id (CH's RestoreConfig.net_fds, --restore net_fds=[net1@[23,24]]).
+ */
+struct net_fds_subst {
+	char *id;
+	int *fds;                  /* moved into the config by config_substitute_net_fds */
+	unsigned nr_fds;
+	bool owned;                /* came over the API socket: closed if never used */
+};
+/* "[net1@[23,24],net2@[25,26]]" (fds above stderr). */
+int config_parse_net_fds(const char *s, struct net_fds_subst **out, unsigned *n, char *err,
+			 size_t errlen);
+void config_net_fds_free(struct net_fds_subst *s, unsigned n);
+/*
+ * Gives each net named in @s its fds (moved: s[i].fds NULL after). -EINVAL naming the id
+ * when no net has it, or its config had no fds to replace, or the count differs.
+ */
+int config_substitute_net_fds(struct vm_config *cfg, struct net_fds_subst *s, unsigned n,
+			      char *err, size_t errlen);
+
 /* Options of the vireo process itself rather than of the VM. */
 struct vmm_options {
 	unsigned verbosity;        /* number of -v */
@@ -104,6 +125,8 @@ struct vmm_options {
 	struct {                   /* --restore source_url=..,resume=on,prefault=on,.. */
 		char *source_url;
 		bool resume, prefault, copy;
+		struct net_fds_subst *net_fds;
+		unsigned nr_net_fds;
 	} restore;
 	bool version;
 	bool help;
@@ -150,6 +173,8 @@ void config_net_free(struct net_config *n);
 int config_add_net(struct vm_config *cfg, const struct net_config *n);
 /* Boot-time checks of cfg->nets[@i] ("net[0].num_queues: ..."); -EINVAL or -EEXIST. */
 int config_validate_net(const struct vm_config *cfg, unsigned i, char *err, size_t errlen);
+/* The end of the k=v item at @s: the next ',' outside brackets ("fd=[3,4]"), or the NUL. */
+char *config_item_end(char *s);
 /* "52:54:00:12:34:56" into @mac; false if malformed. */
 bool config_parse_mac(const char *s, uint8_t mac[6]);
 /* Whether a disk or net already uses @id / @slot (besides net @self, -1: none). */

@@ -140,6 +140,10 @@ int config_validate_net(const struct vm_config *cfg, unsigned i, char *err, size
 	if (n->id && config_id_in_use(cfg, n->id, (int)i))
 		return set_err(err, errlen, -EEXIST, "net[%u].id: identifier '%s' is not unique", i,
 			       n->id);
+	for (unsigned k = 0; k < n->nr_fds; k++)
+		if (n->fds[k] < 0)
+			return set_err(err, errlen, -EINVAL, "net[%u].fds: the snapshot's taps were "
+				       "file descriptors: give new ones with net_fds", i);
 	if (config_slot_in_use(cfg, n->pci_device_id, (int)i))
 		return set_err(err, errlen, -EEXIST, "net[%u].pci_device_id: slot %d is already used",
 			       i, n->pci_device_id);
@@ -297,8 +301,7 @@ static int net_kv(struct net_config *n, const char *key, const char *val, char *
 	return set_err(err, errlen, -EINVAL, "--net: unknown key '%s'", key);
 }
 
-/* The end of the item starting at @s: the next ',' outside brackets. */
-static char *item_end(char *s)
+char *config_item_end(char *s)
 {
 	int depth = 0;
 
@@ -324,7 +327,7 @@ int config_parse_net(const char *s, struct net_config *n, char *err, size_t errl
 	if (!*s)
 		ret = set_err(err, errlen, -EINVAL, "--net: empty value");
 	for (item = copy; !ret && *item; item = next) {
-		char *end = item_end(item), *eq;
+		char *end = config_item_end(item), *eq;
 
 		next = *end ? end + 1 : end;
 		*end = '\0';
@@ -341,5 +344,103 @@ int config_parse_net(const char *s, struct net_config *n, char *err, size_t errl
 	free(copy);
 	if (ret)
 		config_net_free(n);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ restore's net_fds */
+
+void config_net_fds_free(struct net_fds_subst *s, unsigned n)
+{
+	for (unsigned i = 0; s && i < n; i++) {
+		for (unsigned k = 0; s[i].fds && s[i].owned && k < s[i].nr_fds; k++)
+			close(s[i].fds[k]);
+		free(s[i].fds);
+		free(s[i].id);
+	}
+	free(s);
+}
+
+int config_substitute_net_fds(struct vm_config *cfg, struct net_fds_subst *s, unsigned n,
+			      char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct net_config *net = NULL;
+
+		for (unsigned k = 0; k < cfg->nr_nets && !net; k++)
+			if (cfg->nets[k].id && !strcmp(cfg->nets[k].id, s[i].id))
+				net = &cfg->nets[k];
+		if (!net)
+			return set_err(err, errlen, -EINVAL, "net_fds: no net has id '%s'", s[i].id);
+		if (!net->nr_fds)
+			return set_err(err, errlen, -EINVAL, "net_fds: net '%s' did not use file "
+				       "descriptors (it opens tap '%s' itself)", s[i].id,
+				       net->tap ? net->tap : "");
+		if (net->nr_fds != s[i].nr_fds)
+			return set_err(err, errlen, -EINVAL, "net_fds: net '%s' had %u file "
+				       "descriptors, %u given", s[i].id, net->nr_fds, s[i].nr_fds);
+		free(net->fds);
+		net->fds = s[i].fds;
+		net->fds_owned = s[i].owned;
+		s[i].fds = NULL;
+	}
+	return 0;
+}
+
+/* One "id@[fd,fd]" item. */
+static int net_fds_item(char *item, struct net_fds_subst *s, char *err, size_t errlen)
+{
+	char *at = strchr(item, '@');
+	struct net_config tmp;
+	int ret;
+
+	if (!at || at == item)
+		return set_err(err, errlen, -EINVAL, "--restore: net_fds item '%s' is not "
+			       "id@[fd,...]", item);
+	*at = '\0';
+	config_net_defaults(&tmp);
+	if ((ret = parse_fds(at + 1, &tmp, err, errlen)))
+		return ret;
+	s->id = strdup(item);
+	s->fds = tmp.fds;
+	s->nr_fds = tmp.nr_fds;
+	return s->id ? 0 : -ENOMEM;
+}
+
+int config_parse_net_fds(const char *str, struct net_fds_subst **out, unsigned *n, char *err,
+			 size_t errlen)
+{
+	size_t len = strlen(str);
+	char *copy = strdup(str), *item, *next;
+	int ret = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!copy)
+		return -ENOMEM;
+	item = copy;
+	if (len >= 2 && copy[0] == '[' && copy[len - 1] == ']') {
+		copy[len - 1] = '\0';
+		item++;
+	}
+	for (; !ret && *item; item = next) {
+		char *end = config_item_end(item);
+		struct net_fds_subst *grown = realloc(*out, (*n + 1) * sizeof(**out));
+
+		next = *end ? end + 1 : end;
+		*end = '\0';
+		if (!grown) {
+			ret = -ENOMEM;
+			break;
+		}
+		*out = grown;
+		memset(&grown[*n], 0, sizeof(grown[*n]));
+		ret = net_fds_item(item, &grown[(*n)++], err, errlen);
+	}
+	free(copy);
+	if (ret) {
+		config_net_fds_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
 	return ret;
 }

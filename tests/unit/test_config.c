@@ -371,6 +371,50 @@ static void test_net_errors(void **state)
 	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "net[0]", NULL);
 }
 
+/* --restore net_fds=[id@[fds],..], and the substitution into a snapshot's config. */
+static void test_restore_net_fds(void **state)
+{
+	struct fixture *f = *state;
+	struct net_config n;
+
+	assert_int_equal(PARSE(f, "--restore", "source_url=file:///s,net_fds=[net1@[23,24],"
+			       "net2@[25]],resume=on"), 0);
+	assert_true(f->opts.restore.resume);
+	assert_int_equal(f->opts.restore.nr_net_fds, 2);
+	assert_string_equal(f->opts.restore.net_fds[0].id, "net1");
+	assert_int_equal(f->opts.restore.net_fds[0].nr_fds, 2);
+	assert_int_equal(f->opts.restore.net_fds[0].fds[1], 24);
+	assert_int_equal(f->opts.restore.net_fds[1].fds[0], 25);
+	expect_error(f, PARSE(f, "--restore", "source_url=file:///s,net_fds=[net1]"), "net_fds",
+		     "id@[fd");
+	expect_error(f, PARSE(f, "--restore", "source_url=file:///s,net_fds=[n@[2]]"), "fd=2",
+		     NULL);
+	/* A snapshot's net with fds (stale: -1) gets them by id; another id or count fails. */
+	assert_int_equal(PARSE(f, "--restore", "source_url=file:///s,net_fds=[t0@[23,24]]"), 0);
+	f->cfg.kernel = strdup("/k");             /* the snapshot's config stands in */
+	config_net_defaults(&n);
+	n.id = strdup("t0");
+	n.num_queues = 4;
+	n.nr_fds = 2;
+	n.fds = malloc(2 * sizeof(int));
+	n.fds[0] = n.fds[1] = -1;
+	assert_int_equal(config_add_net(&f->cfg, &n), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "net[0].fds", "net_fds");
+	assert_int_equal(config_substitute_net_fds(&f->cfg, f->opts.restore.net_fds,
+						   f->opts.restore.nr_net_fds, f->err,
+						   sizeof(f->err)), 0);
+	assert_int_equal(f->cfg.nets[0].fds[1], 24);
+	assert_null(f->opts.restore.net_fds[0].fds);
+	f->cfg.nets[0].fds_owned = false;         /* 23 and 24 are not really ours */
+	assert_int_equal(config_validate(&f->cfg, f->err, sizeof(f->err)), 0);
+	free(f->opts.restore.net_fds[0].id);
+	f->opts.restore.net_fds[0].id = strdup("other");
+	f->opts.restore.net_fds[0].fds = calloc(2, sizeof(int));
+	f->opts.restore.net_fds[0].nr_fds = 2;
+	expect_error(f, config_substitute_net_fds(&f->cfg, f->opts.restore.net_fds, 1, f->err,
+						  sizeof(f->err)), "net_fds", "other");
+}
+
 static void test_disk_errors(void **state)
 {
 	struct fixture *f = *state;
@@ -652,6 +696,7 @@ int main(void)
 		T(test_disk_errors),
 		T(test_net_option),
 		T(test_net_errors),
+		T(test_restore_net_fds),
 		T(test_error_stray_positional),
 		T(test_validate_accepts_complete_config),
 		T(test_validate_requires_kernel),
