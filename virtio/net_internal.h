@@ -14,6 +14,7 @@
 #define NET_RX_BUDGET    64              /* frames per wake-up, so TX is not starved */
 #define NET_TX_BUDGET    256             /* chains per wake-up */
 #define NET_CTRL_DATA    16              /* command data read from a control chain */
+#define NET_SPILL        (VIRTIO_NET_HDR_LEN + VIRTIO_NET_MAX_FRAME)
 
 /* Queue indices (5.1.2): receiveqN = 2N, transmitqN = 2N + 1, controlq last. */
 #define NET_RXQ(pair)    (2u * (pair))
@@ -38,7 +39,15 @@ struct net_rxq {
 	struct net_rx_buf *bufs;
 	unsigned nr_bufs;
 	uint64_t cap;                     /* sum of bufs[].len */
-	uint8_t overflow[1];              /* past the guest's buffers: a frame too big */
+	/*
+	 * Past the guest's buffers in every read: catches the tail of a frame larger than the
+	 * buffers popped so far. With MRG_RXBUF the frame waits there (its head already in the
+	 * first chains) until more buffers come; otherwise it is dropped.
+	 */
+	uint8_t *spill;                   /* NET_SPILL bytes */
+	uint32_t spill_len;               /* bytes of a waiting frame's tail; 0: none */
+	uint32_t spill_head;              /* bytes of it in bufs[0..spill_bufs) */
+	unsigned spill_bufs, spill_iov;   /* the chains (and segments) that hold the head */
 };
 
 struct virtio_net;

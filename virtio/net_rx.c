@@ -27,7 +27,8 @@ int net_rxq_init(struct net_rxq *rx, unsigned queue_size)
 	rx->iov_cap = NET_IOV_MAX + chain_max + 1;
 	rx->iov = calloc(rx->iov_cap, sizeof(*rx->iov));
 	rx->bufs = calloc(queue_size, sizeof(*rx->bufs));
-	if (!rx->iov || !rx->bufs || virtq_chain_init(&rx->chain, chain_max)) {
+	rx->spill = malloc(NET_SPILL);
+	if (!rx->iov || !rx->bufs || !rx->spill || virtq_chain_init(&rx->chain, chain_max)) {
 		net_rxq_free(rx);
 		return -ENOMEM;
 	}
@@ -38,6 +39,7 @@ void net_rxq_free(struct net_rxq *rx)
 {
 	free(rx->iov);
 	free(rx->bufs);
+	free(rx->spill);
 	virtq_chain_free(&rx->chain);
 	memset(rx, 0, sizeof(*rx));
 }
@@ -158,27 +160,90 @@ static void rx_consume(struct net_rxq *rx, unsigned nbufs)
 	rx->nr_iov -= niov;
 }
 
-/* Marks the chains holding @n bytes used; num_buffers first (5.1.6.4). */
-static void rx_deliver(struct net_pair *p, unsigned niov, uint64_t n)
+/*
+ * Marks bufs[0..@nbufs) used, each with its win bytes, for a frame of @n bytes: num_buffers
+ * first (5.1.6.4; tun fills the first 10 header bytes and leaves it to us).
+ */
+static void rx_complete(struct net_pair *p, unsigned nbufs, uint64_t n)
 {
 	struct virtio_dev *vd = &p->net->vdev;
 	struct net_rxq *rx = &p->rx;
-	uint64_t left = n;
-	unsigned b = 0;
 
-	while (left) {
-		uint32_t used = left < rx->bufs[b].win ? (uint32_t)left : rx->bufs[b].win;
-
-		left -= used;
-		rx->bufs[b++].win = used;
-	}
-	/* tun fills the first 10 header bytes and leaves num_buffers to us. */
-	rx_put16(rx->iov, niov, 10, (uint16_t)b);
-	for (unsigned i = 0; i < b; i++)
+	rx_put16(rx->iov, rx->nr_iov, 10, (uint16_t)nbufs);
+	for (unsigned i = 0; i < nbufs; i++)
 		virtio_dev_push(vd, NET_RXQ(p->idx), rx->bufs[i].head, rx->bufs[i].win);
-	rx_consume(rx, b);
+	rx_consume(rx, nbufs);
 	net_count(&p->net->stats.rx_frames, 1);
 	net_count(&p->net->stats.rx_bytes, n - VIRTIO_NET_HDR_LEN);
+}
+
+/* Spreads @n bytes over the chains from bufs[@first] on (their win); the chains used. */
+static unsigned rx_spread(struct net_rxq *rx, unsigned first, uint64_t n)
+{
+	unsigned b = first;
+
+	for (; n; b++) {
+		uint32_t used = n < rx->bufs[b].win ? (uint32_t)n : rx->bufs[b].win;
+
+		rx->bufs[b].win = used;
+		n -= used;
+	}
+	return b;
+}
+
+static void rx_drop(struct net_pair *p, bool too_big)
+{
+	net_count(&p->net->stats.rx_dropped, 1);
+	if (too_big)
+		net_reject(p->net, VIRTIO_NET_R_RX_TOO_BIG);
+}
+
+/* Copies the waiting tail into the chains after its head's; false if they are too few. */
+static bool rx_place_spill(struct net_rxq *rx, unsigned *nbufs)
+{
+	uint64_t left = rx->spill_len, off = 0;
+	unsigned b, iov = rx->spill_iov;
+
+	for (b = rx->spill_bufs; b < rx->nr_bufs && left; iov += rx->bufs[b++].nr_iov) {
+		uint32_t used = 0;
+
+		for (unsigned i = 0; i < rx->bufs[b].nr_iov && left; i++) {
+			const struct iovec *v = &rx->iov[iov + i];
+			size_t n = v->iov_len < left ? v->iov_len : (size_t)left;
+
+			memcpy(v->iov_base, rx->spill + off, n);
+			off += n;
+			left -= n;
+			used += (uint32_t)n;
+		}
+		rx->bufs[b].win = used;
+	}
+	*nbufs = b;
+	return !left;
+}
+
+/* A frame whose tail waits in spill: more buffers, or (the ring all ours) a drop. */
+static enum rx_result rx_spilled(struct net_pair *p, bool *pushed)
+{
+	struct net_rxq *rx = &p->rx;
+	uint64_t want = (uint64_t)rx->spill_head + rx->spill_len;
+	unsigned nbufs;
+
+	if (rx_fill(p, want, p->net->queue_size, pushed) < 0)
+		return RX_BROKEN;
+	if (rx->cap < want && rx->nr_bufs < p->net->queue_size && rx->nr_iov < NET_IOV_MAX)
+		return RX_NO_BUFFERS;             /* wait for the driver's next buffers */
+	if (rx->cap < want || !rx_place_spill(rx, &nbufs)) {
+		rx->spill_len = 0;
+		rx_drop(p, true);                 /* larger than everything it can post */
+		return RX_DROPPED;
+	}
+	rx->spill_len = 0;
+	for (unsigned b = 0; b < rx->spill_bufs; b++)
+		rx->bufs[b].win = rx->bufs[b].len;
+	rx_complete(p, nbufs, want);
+	*pushed = true;
+	return RX_DELIVERED;
 }
 
 static enum rx_result rx_one(struct net_pair *p, bool *pushed)
@@ -190,13 +255,15 @@ static enum rx_result rx_one(struct net_pair *p, bool *pushed)
 	uint64_t room;
 	ssize_t n;
 
+	if (rx->spill_len)
+		return rx_spilled(p, pushed);
 	if (rx_fill(p, mrg ? rx_frame_max(p->net) : 1, max_bufs, pushed) < 0)
 		return RX_BROKEN;
 	if (!rx->nr_bufs)
 		return RX_NO_BUFFERS;
 	room = rx_window(rx, max_bufs, &niov, &nbufs);
 	saved = rx->iov[niov];
-	rx->iov[niov] = (struct iovec){ rx->overflow, sizeof(rx->overflow) };
+	rx->iov[niov] = (struct iovec){ rx->spill, mrg ? NET_SPILL : 1 };
 	n = readv(p->fd, rx->iov, (int)niov + 1);
 	rx->iov[niov] = saved;
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -205,14 +272,20 @@ static enum rx_result rx_one(struct net_pair *p, bool *pushed)
 		pr_warn_ratelimited("virtio-net: reading the tap: %s", strerror(errno));
 		return RX_EMPTY;
 	}
-	if ((uint64_t)n > room || n < VIRTIO_NET_HDR_LEN) {
+	if (n < VIRTIO_NET_HDR_LEN || ((uint64_t)n > room && (!mrg || nbufs < 1 ||
+	    rx->bufs[0].win < rx->bufs[0].len || (uint64_t)n - room > NET_SPILL))) {
 		/* Never truncated: the frame is dropped, the buffers kept for the next. */
-		net_count(&p->net->stats.rx_dropped, 1);
-		if ((uint64_t)n > room)
-			net_reject(p->net, VIRTIO_NET_R_RX_TOO_BIG);
+		rx_drop(p, n >= VIRTIO_NET_HDR_LEN);
 		return RX_DROPPED;
 	}
-	rx_deliver(p, niov, (uint64_t)n);
+	if ((uint64_t)n > room) {                 /* MRG_RXBUF: the tail waits for buffers */
+		rx->spill_len = (uint32_t)((uint64_t)n - room);
+		rx->spill_head = (uint32_t)room;
+		rx->spill_bufs = nbufs;
+		rx->spill_iov = niov;
+		return rx_spilled(p, pushed);
+	}
+	rx_complete(p, rx_spread(rx, 0, (uint64_t)n), (uint64_t)n);
 	*pushed = true;
 	return RX_DELIVERED;
 }
@@ -257,6 +330,9 @@ void net_rx_unpop(struct net_pair *p)
 
 	if (vq->ready && !vq->broken)
 		vq->next_avail = (uint16_t)(vq->next_avail - rx->nr_bufs);
+	if (rx->spill_len)
+		rx_drop(p, false);                /* its head was in chains given back */
+	rx->spill_len = 0;
 	rx->nr_bufs = rx->nr_iov = 0;
 	rx->cap = 0;
 }

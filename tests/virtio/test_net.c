@@ -14,7 +14,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <linux/sockios.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -207,6 +209,20 @@ static ssize_t host_recv(struct fx *f, unsigned pair, uint8_t *buf, size_t len)
 	if (poll(&pfd, 1, 5000) != 1)
 		return -1;
 	return recv(f->sp[pair][1], buf, len, MSG_DONTWAIT);
+}
+
+/* Whether the device read everything the host end sent (SIOCOUTQ: unread bytes), within 5 s. */
+static bool host_sent_consumed(struct fx *f, unsigned pair)
+{
+	int unread = 1;
+
+	for (int ms = 0; ms < 5000; ms++) {
+		assert_int_equal(ioctl(f->sp[pair][1], SIOCOUTQ, &unread), 0);
+		if (!unread)
+			return true;
+		usleep(1000);                        /* polling the socket, bounded */
+	}
+	return false;
 }
 
 static bool host_quiet(struct fx *f, unsigned pair)
@@ -408,6 +424,63 @@ static void test_rx_mrg_rxbuf_accounting(void **state)
 	assert_int_equal(len, HDR + 100);
 	assert_int_equal(g(f, gpa[2], HDR)[10], 1);
 	assert_int_equal(counters(f).rx_frames, 2);
+}
+
+/*
+ * MRG_RXBUF with fewer buffers posted than the frame needs: the frame waits (its head in the
+ * posted buffers, its tail in the device) until the driver posts more, then arrives whole.
+ */
+static void test_rx_mrg_frame_waits_for_buffers(void **state)
+{
+	struct fx *f = *state;
+	uint64_t gpa[3];
+	uint32_t id, len;
+
+	make(f, 1);
+	start(f, F(MRG_RXBUF));
+	post1(f, 0, 512, VRING_DESC_F_WRITE, &gpa[0]);
+	post1(f, 0, 512, VRING_DESC_F_WRITE, &gpa[1]);
+	kick(f, 0);
+	host_send(f, 0, 1500, 0x77);                 /* 1512 bytes: three buffers */
+	assert_true(host_sent_consumed(f, 0));       /* the device has read it */
+	assert_int_equal(drv_used_idx(&f->r[0]), 0);
+	assert_int_equal(counters(f).rx_dropped, 0);
+	post1(f, 0, 512, VRING_DESC_F_WRITE, &gpa[2]);
+	kick(f, 0);
+	assert_true(wait_used(&f->r[0], 3));
+	used(&f->r[0], 0, &id, &len);
+	assert_int_equal(len, 512);
+	used(&f->r[0], 2, &id, &len);
+	assert_int_equal(id, 2);
+	assert_int_equal(len, 1512 - 1024);
+	assert_int_equal(g(f, gpa[0], HDR)[10], 3);        /* num_buffers */
+	assert_int_equal(g(f, gpa[2], 488)[487], 0x77);
+	assert_int_equal(g(f, gpa[1], 512)[0], 0x77);
+	assert_int_equal(counters(f).rx_dropped, 0);
+	assert_int_equal(counters(f).rx_frames, 1);
+}
+
+/* ... unless the driver's whole ring cannot hold it: then it is dropped, the ring kept. */
+static void test_rx_mrg_frame_larger_than_ring_dropped(void **state)
+{
+	struct fx *f = *state;
+	uint64_t gpa[16];
+	uint32_t id, len;
+
+	make(f, 1);
+	start(f, F(MRG_RXBUF));
+	for (int i = 0; i < 16; i++)
+		post1(f, 0, 64, VRING_DESC_F_WRITE, &gpa[i]);
+	kick(f, 0);
+	host_send(f, 0, 1500, 0x79);                 /* 1512 > 16 x 64 */
+	host_send(f, 0, 40, 0x7a);
+	assert_true(wait_used(&f->r[0], 1));
+	used(&f->r[0], 0, &id, &len);
+	assert_int_equal(id, 0);
+	assert_int_equal(len, HDR + 40);
+	assert_int_equal(g(f, gpa[0] + HDR, 1)[0], 0x7a);
+	assert_int_equal(counters(f).rx_dropped, 1);
+	assert_int_equal(counters(f).rejected[VIRTIO_NET_R_RX_TOO_BIG], 1);
 }
 
 static void test_rx_bad_chain_given_back_empty(void **state)
@@ -651,6 +724,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx_too_big_is_dropped_not_truncated, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_rx_mrg_rxbuf_accounting, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_mrg_frame_waits_for_buffers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_mrg_frame_larger_than_ring_dropped, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_rx_bad_chain_given_back_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_rx_buffers_do_not_stall_tx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ctrl_queue_pairs_and_garbage, setup, teardown),
