@@ -386,9 +386,23 @@ class Test:
         v = self.start("vm", spec)
         self.net_checks(v, ns, listener, "serial")
 
-    def net_fds(self):
+    def tap_up(self, ns):
+        """The host end of a tap the test opened: address, host MAC, MTU, up."""
+        t = self.NET
+        for cmd in (f"ip link set {t['tap']} address {t['host_mac']} mtu {t['mtu']} up",
+                    f"ip addr add {t['ip']}/24 dev {t['tap']}"):
+            subprocess.run(["ip", "netns", "exec", ns] + cmd.split(), check=True)
+
+    def put_fds(self, ns, v, endpoint, body, what):
+        t = self.NET
+        p = self.peer(ns, "fds", v.sock, endpoint, json.dumps(body), t["tap"], t["pairs"])
+        out = p.communicate(timeout=WAIT)[0].decode()
+        check(out.startswith("status 204"), f"{what} answered 204 ({out.strip()})")
+
+    def net_fds(self, restore=False):
         """Kata's way: vm.create, then the orchestrator opens the tap itself and hands its fds
-        over with vm.add-net (SCM_RIGHTS), then vm.boot; vireo never sees the tap's name."""
+        over with vm.add-net (SCM_RIGHTS), then vm.boot; vireo never sees the tap's name.
+        With @restore: snapshot mid-way, kill -9, and vm.restore with net_fds and a new tap."""
         ns, t = self.netns(), self.NET
         listener = self.peer(ns, "listen", 5001, WAIT)
         spec = self.boot_spec("bzImage", 2, ["pci", "irqs", "net", "irqs"],
@@ -403,15 +417,34 @@ class Test:
             "serial": {"mode": "Tty"}, "console": {"mode": "Off"},
             "disks": [{"path": self.disk, "serial": "vtest-main"}]})
         check(st == 204, f"vm.create answered 204 ({st} {body})")
-        add = self.peer(ns, "addnet", v.sock, t["tap"], t["pairs"], t["mac"], t["mtu"])
-        out = add.communicate(timeout=WAIT)[0].decode()
-        check(out.startswith("status 204"), f"vm.add-net with 2 tap fds answered 204 ({out})")
-        for cmd in (f"ip link set {t['tap']} mtu {t['mtu']} up",
-                    f"ip addr add {t['ip']}/24 dev {t['tap']}"):
-            subprocess.run(["ip", "netns", "exec", ns] + cmd.split(), check=True)
+        self.put_fds(ns, v, "vm.add-net", {"mac": t["mac"], "mtu": t["mtu"],
+                                           "num_queues": 2 * t["pairs"], "id": "tapnet"},
+                     "vm.add-net with 2 tap fds")
+        self.tap_up(ns)
         st, body = v.api("vm.boot")
         check(st == 204, f"vm.boot answered 204 ({st} {body})")
-        self.net_checks(v, ns, listener, "console")
+        if not restore:
+            self.net_checks(v, ns, listener, "console")
+            return
+        self.user_space(v, "console")
+        self.expect(v, "console", r"vtest: net listening", "the guest listens on port 5002")
+        snap = os.path.join(self.work, "snap")
+        self.vmm_pause(v)
+        os.mkdir(snap, 0o700)
+        st, body = v.api("vm.snapshot", {"destination_url": f"file://{snap}"})
+        check(st == 204, f"vm.snapshot answered 204 ({st} {body})")
+        v.kill()                       # the tap goes with its last fd
+        v = self.vm("p2")
+        v.start_api_only(netns=ns)
+        check(v.wait_socket(WAIT), "a fresh vireo serves its API")
+        self.put_fds(ns, v, "vm.restore", {"source_url": f"file://{snap}",
+                                           "net_fds": [{"id": "tapnet", "num_fds": 2}]},
+                     "vm.restore with net_fds and 2 new tap fds")
+        self.tap_up(ns)
+        self.vmm_resume(v)
+        # serial Tty: the restored guest's console is the new process's stdout
+        self.net_traffic(v, ns, listener, "console")
+        self.powered_off(v, "console")
 
     def net_snapshot(self):
         """Traffic across a snapshot: paused with the guest waiting for the host's data,
@@ -515,6 +548,7 @@ SCENARIOS = {
     "snapshot": Test.snapshot,
     "net": Test.net,
     "net-fds": Test.net_fds,
+    "net-fds-restore": lambda t: t.net_fds(restore=True),
     "net-snapshot": Test.net_snapshot,
 }
 

@@ -6,13 +6,13 @@ namespace (ip netns exec NS python3 net_peer.py ...):
   send HOST PORT BYTES SEED TIMEOUT
                                connect (retrying while refused, until TIMEOUT), send BYTES
                                bytes derived from SEED, print "sent BYTES MD5"
-  addnet API_SOCKET TAP PAIRS MAC MTU
+  fds API_SOCKET ENDPOINT JSON TAP PAIRS
                                open the tap once per queue pair, as an orchestrator does
-                               (Kata's clh driver), and hand the fds to vireo with
-                               vm.add-net over SCM_RIGHTS; print "status CODE BODY"
+                               (Kata's clh driver), and send PUT ENDPOINT with body JSON and
+                               the fds over SCM_RIGHTS (vm.add-net, vm.restore with
+                               net_fds); print "status CODE BODY"
 """
 import fcntl
-import json
 import os
 import struct
 import hashlib
@@ -70,13 +70,13 @@ def open_tap(name, pairs):
     return fds
 
 
-def addnet(sock_path, tap, pairs, mac, mtu):
+def put_with_fds(sock_path, endpoint, body, tap, pairs):
     fds = open_tap(tap, pairs)
-    body = json.dumps({"mac": mac, "mtu": mtu, "num_queues": 2 * pairs}).encode()
-    req = (b"PUT /api/v1/vm.add-net HTTP/1.1\r\nHost: localhost\r\n"
+    body = body.encode()
+    req = (b"PUT /api/v1/%s HTTP/1.1\r\nHost: localhost\r\n" % endpoint.encode() +
            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(60)
+        s.settimeout(300)
         s.connect(sock_path)
         socket.send_fds(s, [req], fds)   # the fds ride with the request line
         for fd in fds:
@@ -92,8 +92,8 @@ def addnet(sock_path, tap, pairs, mac, mtu):
 
 
 def main():
-    if sys.argv[1] == "addnet":
-        addnet(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], int(sys.argv[6]))
+    if sys.argv[1] == "fds":
+        put_with_fds(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]))
     elif sys.argv[1] == "listen":
         listen(int(sys.argv[2]), float(sys.argv[3]))
     else:
