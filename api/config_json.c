@@ -308,8 +308,7 @@ static int net_refusals(struct jfield *f, bool fds_ok)
 		return ret;
 	if (vhost)
 		return jf_fail(f, "vhost_user", "not supported by vireo");
-	if ((ret = refuse(f, "vhost_socket", "not supported by vireo")) ||
-	    (ret = refuse(f, "rate_limiter_config", "not supported on net devices by vireo yet")))
+	if ((ret = refuse(f, "vhost_socket", "not supported by vireo")))
 		return ret;
 	if (!fds_ok && (ret = refuse(f, "fds", "file descriptors cannot travel in a JSON body: "
 				     "send them with vm.add-net (SCM_RIGHTS)")))
@@ -354,7 +353,7 @@ static int parse_net(struct jfield *f, struct net_config *n, bool fds_ok)
 	n->pci_segment = (uint16_t)seg;
 	if (has_slot)
 		n->pci_device_id = (int)slot;
-	return 0;
+	return parse_rate_limiter(f, &n->rate_limiter);
 }
 
 /* vm.add-net: the descriptors that came with the request become the net's (CH's rule). */

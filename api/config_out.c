@@ -100,6 +100,13 @@ static bool add_net(cJSON *arr, const struct net_config *n)
 	    !add_u64(o, "pci_segment", n->pci_segment) ||
 	    (n->pci_device_id >= 0 && !add_u64(o, "pci_device_id", (uint64_t)n->pci_device_id)))
 		return false;
+	if (n->rate_limiter.set) {
+		cJSON *rl = cJSON_AddObjectToObject(o, "rate_limiter_config");
+
+		if (!rl || !add_bucket(rl, "bandwidth", &n->rate_limiter.bandwidth) ||
+		    !add_bucket(rl, "ops", &n->rate_limiter.ops))
+			return false;
+	}
 	if (!n->nr_fds)
 		return true;
 	fds = cJSON_AddArrayToObject(o, "fds");

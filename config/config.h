@@ -56,6 +56,7 @@ struct disk_config {
  * per queue pair, opened by the caller.
  */
 #define CONFIG_NET_MAX_PAIRS 4         /* one worker thread polls every tap fd */
+#define CONFIG_NET_MAX_PAIRS_RL 3      /* ... and a rate limiter's timer */
 struct net_config {
 	char *tap;
 	char *ip, *mask;           /* dotted IPv4 for the host end; NULL: left alone */
@@ -72,6 +73,7 @@ struct net_config {
 	bool offload_tso, offload_ufo, offload_csum;   /* default true */
 	uint16_t pci_segment;
 	int pci_device_id;         /* PCI slot 1-31; -1: the first free one */
+	struct rate_limiter_config rate_limiter;   /* each direction gets these buckets */
 };
 
 /* Cloud Hypervisor's RngConfig: virtio-rng always exists, fed from @src. */

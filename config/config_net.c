@@ -99,6 +99,10 @@ static int check_shape(const struct net_config *n, unsigned i, char *err, size_t
 		return set_err(err, errlen, -EINVAL, "net[%u].num_queues: %u must be 2, 4, 6 or 8 "
 			       "(2 per queue pair, at most %u pairs)", i, n->num_queues,
 			       CONFIG_NET_MAX_PAIRS);
+	if (n->rate_limiter.set && n->num_queues > 2 * CONFIG_NET_MAX_PAIRS_RL)
+		return set_err(err, errlen, -EINVAL, "net[%u].num_queues: at most %u with a rate "
+			       "limiter (%u queue pairs)", i, 2 * CONFIG_NET_MAX_PAIRS_RL,
+			       CONFIG_NET_MAX_PAIRS_RL);
 	if (n->nr_fds && n->num_queues != 2 * n->nr_fds)
 		return set_err(err, errlen, -EINVAL, "net[%u].num_queues: %u, but %u fds were given "
 			       "(one per queue pair)", i, n->num_queues, n->nr_fds);
@@ -260,6 +264,26 @@ static int net_numbers(struct net_config *n, const char *key, const char *val, c
 	return 0;
 }
 
+/* bw_* and ops_*: one field of one of the two token buckets (CH's keys, as --disk). */
+static int net_bucket_kv(struct net_config *n, const char *key, const char *val, char *err,
+			 size_t errlen)
+{
+	struct token_bucket *b = key[0] == 'b' ? &n->rate_limiter.bandwidth
+					       : &n->rate_limiter.ops;
+	const char *field = strchr(key, '_') + 1;
+	uint64_t *dst = !strcmp(field, "size") ? &b->size :
+			!strcmp(field, "one_time_burst") ? &b->one_time_burst :
+			!strcmp(field, "refill_time") ? &b->refill_time : NULL;
+	int ret;
+
+	if (!dst)
+		return set_err(err, errlen, -EINVAL, "--net: unknown key '%s'", key);
+	ret = parse_num(key, val, UINT64_MAX, dst, err, errlen);
+	if (!ret)
+		b->set = n->rate_limiter.set = true;
+	return ret;
+}
+
 static int net_kv(struct net_config *n, const char *key, const char *val, char *err,
 		  size_t errlen)
 {
@@ -293,8 +317,7 @@ static int net_kv(struct net_config *n, const char *key, const char *val, char *
 		if (!strcmp(key, numbers[i]))
 			return net_numbers(n, key, val, err, errlen);
 	if (!strncmp(key, "bw_", 3) || !strncmp(key, "ops_", 4))
-		return set_err(err, errlen, -EINVAL, "--net: %s: rate limiters are not supported "
-			       "on net devices by vireo yet", key);
+		return net_bucket_kv(n, key, val, err, errlen);
 	for (unsigned i = 0; unsupported[i]; i++)
 		if (!strcmp(key, unsupported[i]))
 			return set_err(err, errlen, -EINVAL, "--net: %s is not supported by vireo", key);
@@ -342,6 +365,10 @@ int config_parse_net(const char *s, struct net_config *n, char *err, size_t errl
 		ret = net_kv(n, item, eq + 1, err, errlen);
 	}
 	free(copy);
+	if (!ret && n->rate_limiter.set &&
+	    ((n->rate_limiter.bandwidth.set && !n->rate_limiter.bandwidth.refill_time) ||
+	     (n->rate_limiter.ops.set && !n->rate_limiter.ops.refill_time)))
+		ret = set_err(err, errlen, -EINVAL, "--net: a rate limit needs its *_refill_time");
 	if (ret)
 		config_net_free(n);
 	return ret;

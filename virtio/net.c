@@ -11,7 +11,9 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <linux/if_tun.h>
@@ -155,12 +157,64 @@ static void on_tap(void *opaque, uint32_t events)
 	net_rx_process(opaque);
 }
 
+/* ------------------------------------------------------------------ rate limiting */
+
+bool net_rl_allow(struct virtio_net *net, unsigned dir, uint64_t bytes)
+{
+	struct itimerspec its = { 0 };
+	uint64_t wait;
+
+	if (!net->rl_on || !rate_limiter_enabled(&net->rl[dir]) ||
+	    rate_limiter_consume(&net->rl[dir], bytes, rl_now_ns(), &wait))
+		return true;
+	net_count(dir == NET_RL_RX ? &net->stats.rx_throttled : &net->stats.tx_throttled, 1);
+	wait = wait ? wait : 1;
+	its.it_value.tv_sec = (time_t)(wait / 1000000000ULL);
+	its.it_value.tv_nsec = (long)(wait % 1000000000ULL);
+	if (timerfd_settime(net->timer_fd, 0, &its, NULL))
+		pr_warn_ratelimited("virtio-net: timerfd: %s", strerror(errno));
+	return false;
+}
+
+void net_rl_refund(struct virtio_net *net, uint64_t bytes, bool op)
+{
+	struct rate_limiter *rl = &net->rl[NET_RL_RX];
+
+	if (!net->rl_on)
+		return;
+	if (rl->has_bw && bytes)
+		rl_bucket_replenish(&rl->bw, bytes);
+	if (rl->has_ops && op)
+		rl_bucket_replenish(&rl->ops, 1);
+}
+
+/* The limiter's tokens are back: every active pair tries both directions again. */
+static void on_timer(void *opaque, uint32_t events)
+{
+	struct virtio_net *net = opaque;
+	uint64_t n;
+
+	(void)events;
+	if (read(net->timer_fd, &n, sizeof(n)) != sizeof(n) && errno != EAGAIN)
+		pr_warn_ratelimited("virtio-net: timerfd read: %s", strerror(errno));
+	for (unsigned i = 0; i < net->curr_pairs; i++) {
+		net_tx_process(&net->pairs[i]);
+		net_rx_process(&net->pairs[i]);
+	}
+}
+
+/* ------------------------------------------------------------------ ops */
+
 static int register_fds(struct virtio_net *net)
 {
 	unsigned i;
 	int ret;
 
-	for (i = net->worker.nr_fds; i < net->nr_pairs; i++) {
+	if (net->rl_on && !net->worker.nr_fds &&
+	    (ret = virtio_worker_add_fd(&net->worker, net->timer_fd, EPOLLIN, on_timer, net)))
+		return ret;
+
+	for (i = net->worker.nr_fds - net->rl_on; i < net->nr_pairs; i++) {
 		ret = virtio_worker_add_fd(&net->worker, net->pairs[i].fd, 0, on_tap,
 					   &net->pairs[i]);
 		if (ret)
@@ -239,7 +293,9 @@ static bool net_counters_json(struct virtio_dev *vd, cJSON *o)
 	    json_put_count(o, "tx_bytes", c.tx_bytes) ||
 	    json_put_count(o, "tx_frames", c.tx_frames) ||
 	    json_put_count(o, "rx_dropped", c.rx_dropped) ||
-	    json_put_count(o, "tx_dropped", c.tx_dropped))
+	    json_put_count(o, "tx_dropped", c.tx_dropped) ||
+	    json_put_count(o, "rx_throttled", c.rx_throttled) ||
+	    json_put_count(o, "tx_throttled", c.tx_throttled))
 		return false;
 	for (r = 0; r < VIRTIO_NET_R_NR; r++)
 		if (json_put_count(o, reject_names[r], c.rejected[r]))
@@ -344,6 +400,8 @@ static const struct virtio_device_ops net_ops = {
 
 /* ------------------------------------------------------------------ construction */
 
+static bool rl_wanted(const struct virtio_net_params *p);
+
 static int check_params(const struct virtio_net_params *p, unsigned qs, unsigned mtu,
 			char *err, size_t errlen)
 {
@@ -356,6 +414,39 @@ static int check_params(const struct virtio_net_params *p, unsigned qs, unsigned
 	if (mtu < VIRTIO_NET_MIN_MTU || mtu > VIRTIO_NET_MAX_MTU)
 		return set_err(err, errlen, -EINVAL, "net: mtu %u is outside %u-%u", mtu,
 			       VIRTIO_NET_MIN_MTU, VIRTIO_NET_MAX_MTU);
+	if (rl_wanted(p) && p->nr_pairs >= VIRTIO_WORKER_MAX_FDS)
+		return set_err(err, errlen, -EINVAL, "net: at most %u queue pairs with a rate "
+			       "limiter", VIRTIO_WORKER_MAX_FDS - 1);
+	return 0;
+}
+
+static bool rl_wanted(const struct virtio_net_params *p)
+{
+	const struct rate_limiter_params *r = &p->rate_limiter;
+
+	return (r->bandwidth.size && r->bandwidth.refill_time) || (r->ops.size && r->ops.refill_time);
+}
+
+/* One limiter per direction with the same buckets (CH), and the retry timer. */
+static int init_rl(struct virtio_net *net, const struct virtio_net_params *p)
+{
+	uint64_t now = rl_now_ns();
+	int ret;
+
+	net->timer_fd = -1;
+	if ((ret = rate_limiter_init(&net->rl[NET_RL_RX], &p->rate_limiter, now)))
+		return ret;
+	if ((ret = rate_limiter_init(&net->rl[NET_RL_TX], &p->rate_limiter, now))) {
+		rate_limiter_destroy(&net->rl[NET_RL_RX]);
+		return ret;
+	}
+	net->rl_ok = true;
+	if (!rl_wanted(p))
+		return 0;
+	net->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (net->timer_fd < 0)
+		return -errno;
+	net->rl_on = true;
 	return 0;
 }
 
@@ -400,6 +491,8 @@ static int init_device(struct virtio_net *net, const struct virtio_net_params *p
 
 	for (i = 0; i < p->nr_pairs; i++)
 		net->pairs[i].fd = -1;
+	if ((ret = init_rl(net, p)))
+		return ret;
 	for (i = 0; i < p->nr_pairs; i++) {
 		if ((ret = init_pair(net, i, p->fds[i])))
 			return ret;
@@ -457,6 +550,12 @@ void virtio_net_free(struct virtio_net *net)
 		return;
 	if (net->worker_ok)
 		virtio_worker_destroy(&net->worker);
+	if (net->timer_fd >= 0)
+		close(net->timer_fd);
+	if (net->rl_ok) {
+		rate_limiter_destroy(&net->rl[NET_RL_RX]);
+		rate_limiter_destroy(&net->rl[NET_RL_TX]);
+	}
 	virtq_chain_free(&net->ctrl_chain);
 	virtio_dev_fini(&net->vdev);
 	for (i = 0; i < net->nr_pairs; i++) {

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "virtio/device.h"
+#include "virtio/ratelimit.h"
 
 struct cJSON;
 
@@ -41,6 +42,7 @@ struct virtio_net_counters {
 	uint64_t rx_bytes, rx_frames, tx_bytes, tx_frames;
 	uint64_t rx_dropped;              /* frames read from the tap the guest never saw */
 	uint64_t tx_dropped;              /* chains whose frame never reached the tap */
+	uint64_t rx_throttled, tx_throttled;   /* times the rate limiter held a direction back */
 	uint64_t rejected[VIRTIO_NET_R_NR];
 };
 
@@ -58,6 +60,8 @@ struct virtio_net_params {
 	bool mac_set;                     /* false: a random locally administered one */
 	unsigned mtu;                     /* 0: 1500 */
 	bool offload_tso, offload_ufo, offload_csum;   /* CH's switches; all true by default */
+	/* Each direction gets these buckets (CH); then at most 3 pairs (the timer needs a slot). */
+	struct rate_limiter_params rate_limiter;
 };
 
 struct virtio_net;

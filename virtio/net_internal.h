@@ -79,7 +79,19 @@ struct virtio_net {
 	bool restored;                    /* curr_pairs / guest_offloads from a snapshot */
 	struct virtq_chain ctrl_chain;
 	struct virtio_net_counters stats; /* atomics */
+	/* Rate limiting (worker thread): one limiter per direction, one timer to retry. */
+	struct rate_limiter rl[2];        /* NET_RL_RX, NET_RL_TX */
+	bool rl_ok;                       /* rl[] initialized */
+	bool rl_on;                       /* a limit is set: timer_fd on the worker */
+	int timer_fd;
 };
+
+enum { NET_RL_RX, NET_RL_TX };
+
+/* net.c: whether direction @dir may move @bytes now; if not, the timer is armed. */
+bool net_rl_allow(struct virtio_net *net, unsigned dir, uint64_t bytes);
+/* Gives back @bytes of an RX reservation the frame did not use (@op: no frame at all). */
+void net_rl_refund(struct virtio_net *net, uint64_t bytes, bool op);
 
 static inline void net_count(uint64_t *c, uint64_t n)
 {

@@ -17,7 +17,7 @@
 #include "base/log.h"
 #include "virtio/net_internal.h"
 
-enum rx_result { RX_DELIVERED, RX_DROPPED, RX_EMPTY, RX_NO_BUFFERS, RX_BROKEN };
+enum rx_result { RX_DELIVERED, RX_DROPPED, RX_EMPTY, RX_NO_BUFFERS, RX_BROKEN, RX_THROTTLED };
 
 int net_rxq_init(struct net_rxq *rx, unsigned queue_size)
 {
@@ -262,10 +262,15 @@ static enum rx_result rx_one(struct net_pair *p, bool *pushed)
 	if (!rx->nr_bufs)
 		return RX_NO_BUFFERS;
 	room = rx_window(rx, max_bufs, &niov, &nbufs);
+	/* The limiter is asked for the largest frame; what the frame did not use goes back. */
+	if (!net_rl_allow(p->net, NET_RL_RX, rx_frame_max(p->net)))
+		return RX_THROTTLED;
 	saved = rx->iov[niov];
 	rx->iov[niov] = (struct iovec){ rx->spill, mrg ? NET_SPILL : 1 };
 	n = readv(p->fd, rx->iov, (int)niov + 1);
 	rx->iov[niov] = saved;
+	net_rl_refund(p->net, n > 0 && (uint64_t)n < rx_frame_max(p->net) ?
+		      rx_frame_max(p->net) - (uint64_t)n : n > 0 ? 0 : rx_frame_max(p->net), n <= 0);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return RX_EMPTY;
 	if (n < 0) {
@@ -312,7 +317,7 @@ void net_rx_process(struct net_pair *p)
 			virtq_disable_notify(vq);
 			continue;                 /* buffers arrived while re-enabling kicks */
 		}
-		/* No frame: wait on the tap. No buffer (or broken): wait for a kick. */
+		/* No frame: wait on the tap. No buffer (or broken): a kick. Throttled: the timer. */
 		net_pair_park(p, r != RX_EMPTY);
 		break;
 	}

@@ -75,6 +75,12 @@ static unsigned tx_iov(struct net_pair *p, struct virtio_net_hdr_v1 *hdr)
 	return n;
 }
 
+/* The chain's frame bytes, or 0 for a chain tx_one will refuse anyway. */
+static uint64_t tx_bytes(const struct virtq_chain *c)
+{
+	return c->read_len > VIRTIO_NET_HDR_LEN ? c->read_len - VIRTIO_NET_HDR_LEN : 0;
+}
+
 static void tx_one(struct net_pair *p)
 {
 	struct virtio_net *net = p->net;
@@ -124,6 +130,11 @@ void net_tx_process(struct net_pair *p)
 	do {
 		virtq_disable_notify(vq);
 		while (budget && (ret = virtio_dev_pop(vd, q, &p->tx_chain)) == 1) {
+			if (!net_rl_allow(p->net, NET_RL_TX, tx_bytes(&p->tx_chain))) {
+				vq->next_avail--;         /* not taken: the timer retries it */
+				virtq_enable_notify(vq);
+				goto out;
+			}
 			tx_one(p);
 			/* 2.7.8: the used length is what the device wrote: nothing. */
 			virtio_dev_push(vd, q, p->tx_chain.head, 0);
@@ -138,6 +149,7 @@ void net_tx_process(struct net_pair *p)
 		if (ret < 0)
 			break;
 	} while (virtq_enable_notify(vq));
+out:
 	if (pushed)
 		virtio_dev_notify(vd, q);
 }

@@ -149,12 +149,15 @@ static int net_create(struct vm *vm, unsigned i, struct vm_device_spec *out, cha
 		.mac_set = n->mac_set, .mtu = n->mtu, .offload_tso = n->offload_tso,
 		.offload_ufo = n->offload_ufo, .offload_csum = n->offload_csum,
 	};
+	const struct rate_limiter_config *rl = &n->rate_limiter;
 	struct virtio_net *net;
 	bool own;
 	int ret = net_backend(n, fds, &own, err, errlen);
 
 	if (ret)
 		return ret;
+	p.rate_limiter = (struct rate_limiter_params){ bucket_params(rl->set, &rl->bandwidth),
+						       bucket_params(rl->set, &rl->ops) };
 	memcpy(p.mac, n->mac, 6);
 	p.tap_offloads = net_tap_probe_offloads(fds[0]);
 	ret = virtio_net_new(&p, &vm->mem, &net, err, errlen);   /* works on dup()s */

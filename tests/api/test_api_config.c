@@ -314,13 +314,15 @@ static void test_net_json(void **state)
 				   "\"net\":[{\"tap\":\"vtap0\",\"ip\":\"192.0.2.1\",\"mask\":"
 				   "\"255.255.255.0\",\"mac\":\"52:54:00:12:34:56\",\"mtu\":1400,"
 				   "\"num_queues\":4,\"queue_size\":128,\"vhost_user\":false,"
-				   "\"vhost_mode\":\"Client\",\"offload_tso\":false,\"sparse\":1},"
+				   "\"vhost_mode\":\"Client\",\"offload_tso\":false,\"sparse\":1,"
+				   "\"rate_limiter_config\":{\"ops\":{\"size\":10,\"refill_time\":100}}},"
 				   "{\"tap\":\"\"}]}", &cfg), 0);
 	assert_int_equal(cfg.nr_nets, 2);
 	assert_string_equal(cfg.nets[0].tap, "vtap0");
 	assert_int_equal(cfg.nets[0].mtu, 1400);
 	assert_int_equal(cfg.nets[0].num_queues, 4);
 	assert_false(cfg.nets[0].offload_tso);
+	assert_true(cfg.nets[0].rate_limiter.ops.set && !cfg.nets[0].rate_limiter.bandwidth.set);
 	assert_null(cfg.nets[1].tap);                        /* "": create one */
 	assert_int_equal(cfg.nets[1].num_queues, 2);
 	assert_int_equal(api_config_validate(&cfg, err, sizeof(err)), 0);
@@ -331,6 +333,7 @@ static void test_net_json(void **state)
 	out = api_config_to_json(&cfg);
 	assert_non_null(strstr(out, "\"net\":[{\"tap\":\"vtap0\",\"ip\":\"192.0.2.1\""));
 	assert_non_null(strstr(out, "\"mac\":\"52:54:00:12:34:56\",\"mtu\":1400"));
+	assert_non_null(strstr(out, "\"rate_limiter_config\":{\"ops\":{\"size\":10,"));
 	free(out);
 	/* add-net: checked like boot; remove-device finds nets too */
 	assert_int_equal(api_json_parse("{\"id\":\"_net1\"}", 14, &j, err, sizeof(err)), 0);
@@ -349,7 +352,8 @@ static void test_net_json(void **state)
 	expect_error("{\"net\":[{\"fds\":[3,4]}]}", "net[0].fds: file descriptors cannot travel");
 	expect_error("{\"net\":[{\"vhost_user\":true}]}", "net[0].vhost_user: not supported");
 	expect_error("{\"net\":[{\"vhost_socket\":\"/s\"}]}", "net[0].vhost_socket");
-	expect_error("{\"net\":[{\"rate_limiter_config\":{}}]}", "net[0].rate_limiter_config");
+	expect_error("{\"net\":[{\"rate_limiter_config\":{\"bw\":{}}}]}",
+		     "net[0].rate_limiter_config.bw: unknown field");
 	expect_error("{\"net\":[{\"mac\":\"nope\"}]}", "net[0].mac: 'nope'");
 	expect_error("{\"net\":[{\"vhost_mode\":\"Sideways\"}]}", "net[0].vhost_mode");
 	expect_error("{\"net\":{}}", "net: invalid type");

@@ -307,7 +307,8 @@ static void test_net_option(void **state)
 
 	assert_int_equal(PARSE(f, "--net", "tap=vtap0,ip=192.0.2.1,mask=255.255.255.0,"
 			       "mac=52:54:00:12:34:56,host_mac=02:00:00:00:00:01,mtu=1400,"
-			       "num_queues=4,queue_size=512,id=net0,pci_device_id=7,offload_ufo=off",
+			       "num_queues=4,queue_size=512,id=net0,pci_device_id=7,offload_ufo=off,"
+			       "bw_size=1000000,bw_refill_time=100,ops_size=100,ops_refill_time=10",
 			       "fd=[3,4],num_queues=4", "--kernel", "/k"), 0);
 	assert_int_equal(f->cfg.nr_nets, 2);
 	n = &f->cfg.nets[0];
@@ -323,6 +324,9 @@ static void test_net_option(void **state)
 	assert_string_equal(n->id, "net0");
 	assert_int_equal(n->pci_device_id, 7);
 	assert_true(n->offload_tso && n->offload_csum && !n->offload_ufo);
+	assert_true(n->rate_limiter.set && n->rate_limiter.bandwidth.set && n->rate_limiter.ops.set);
+	assert_int_equal(n->rate_limiter.bandwidth.size, 1000000);
+	assert_int_equal(n->rate_limiter.ops.refill_time, 10);
 	n = &f->cfg.nets[1];
 	assert_null(n->tap);
 	assert_int_equal(n->nr_fds, 2);
@@ -342,7 +346,8 @@ static void test_net_errors(void **state)
 	expect_error(f, PARSE(f, "--net", "fd=[1,4]"), "fd=1", "stdin");
 	expect_error(f, PARSE(f, "--net", "fd=[3,x]"), "fd", "x");
 	expect_error(f, PARSE(f, "--net", "fd=[]"), "fd=", "no descriptor");
-	expect_error(f, PARSE(f, "--net", "tap=t,bw_size=10"), "bw_size", "rate limiters");
+	expect_error(f, PARSE(f, "--net", "tap=t,bw_size=10"), "refill_time", NULL);
+	expect_error(f, PARSE(f, "--net", "tap=t,bw_colour=10"), "unknown key", "bw_colour");
 	expect_error(f, PARSE(f, "--net", "tap=t,vhost_user=on"), "vhost_user", "not supported");
 	expect_error(f, PARSE(f, "--net", "tap=t,mtu=x"), "mtu", "x");
 	/* Boot-time checks name the JSON field. */
@@ -350,6 +355,10 @@ static void test_net_errors(void **state)
 	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "net[0].num_queues", NULL);
 	assert_int_equal(PARSE(f, "--kernel", "/k", "--net", "tap=t,num_queues=10"), 0);
 	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "net[0].num_queues", NULL);
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--net",
+			       "tap=t,num_queues=8,ops_size=1,ops_refill_time=1"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "net[0].num_queues",
+		     "rate limiter");
 	assert_int_equal(PARSE(f, "--kernel", "/k", "--net", "fd=[3,4]"), 0);
 	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "net[0].num_queues",
 		     "2 fds");

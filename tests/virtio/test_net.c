@@ -78,6 +78,24 @@ static void make(struct fx *f, unsigned pairs)
 	assert_int_equal(virtio_net_new(&p, &f->mem, &f->net, err, sizeof(err)), 0);
 }
 
+static void make_rl(struct fx *f, struct rate_limiter_params rl)
+{
+	struct virtio_net_params p = params(f, 1);
+	char err[256];
+
+	p.rate_limiter = rl;
+	f->pairs = 1;
+	assert_int_equal(virtio_net_new(&p, &f->mem, &f->net, err, sizeof(err)), 0);
+}
+
+static uint64_t ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)(t.tv_sec - t0->tv_sec) * 1000 + (uint64_t)(t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
 static void start(struct fx *f, uint64_t features)
 {
 	struct virtio_dev *dev = virtio_net_dev(f->net);
@@ -531,6 +549,58 @@ static void test_no_rx_buffers_do_not_stall_tx(void **state)
 	assert_true(host_quiet(f, 0));
 }
 
+/* ------------------------------------------------------------------ rate limiting */
+
+/*
+ * One frame per 100 ms each way (CH's ops bucket), and 1000 bytes per 100 ms on TX: three
+ * frames take at least two refills. Only the lower bound is asserted (a slow host passes).
+ */
+static void tx_three(struct fx *f, struct rate_limiter_params rl, uint32_t payload)
+{
+	struct timespec t0;
+
+	make_rl(f, rl);
+	start(f, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 3; i++)
+		tx_frame(f, VIRTIO_NET_HDR_GSO_NONE, 0, payload);
+	assert_true(wait_used(&f->r[1], 3));
+	assert_true(ms_since(&t0) >= 150);
+	assert_int_equal(counters(f).tx_frames, 3);
+	assert_true(counters(f).tx_throttled >= 1);
+}
+
+static void test_tx_rate_limited_ops(void **state)
+{
+	tx_three(*state, (struct rate_limiter_params){ .ops = { 1, 0, 100 } }, 64);
+}
+
+static void test_tx_rate_limited_bandwidth(void **state)
+{
+	tx_three(*state, (struct rate_limiter_params){ .bandwidth = { 1000, 0, 100 } }, 1000);
+}
+
+static void test_rx_rate_limited_ops(void **state)
+{
+	struct fx *f = *state;
+	struct timespec t0;
+	uint64_t gpa;
+
+	make_rl(f, (struct rate_limiter_params){ .ops = { 1, 0, 100 } });
+	start(f, 0);
+	for (int i = 0; i < 3; i++)
+		post1(f, 0, 1600, VRING_DESC_F_WRITE, &gpa);
+	kick(f, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 3; i++)
+		host_send(f, 0, 64, (uint8_t)i);
+	assert_true(wait_used(&f->r[0], 3));
+	assert_true(ms_since(&t0) >= 150);
+	assert_int_equal(counters(f).rx_frames, 3);
+	assert_int_equal(counters(f).rx_dropped, 0);
+	assert_true(counters(f).rx_throttled >= 1);
+}
+
 /* ------------------------------------------------------------------ control queue */
 
 /* Sends {class, cmd, data} on the control queue; returns the ack byte (0xee: none). */
@@ -729,6 +799,9 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_rx_bad_chain_given_back_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_rx_buffers_do_not_stall_tx, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_rate_limited_ops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_rate_limited_bandwidth, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_rate_limited_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ctrl_queue_pairs_and_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_pair_serves_after_pairs_set, setup,
 						teardown),
