@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <linux/if_tun.h>
@@ -157,52 +156,6 @@ static void on_tap(void *opaque, uint32_t events)
 	net_rx_process(opaque);
 }
 
-/* ------------------------------------------------------------------ rate limiting */
-
-bool net_rl_allow(struct virtio_net *net, unsigned dir, uint64_t bytes)
-{
-	struct itimerspec its = { 0 };
-	uint64_t wait;
-
-	if (!net->rl_on || !rate_limiter_enabled(&net->rl[dir]) ||
-	    rate_limiter_consume(&net->rl[dir], bytes, rl_now_ns(), &wait))
-		return true;
-	net_count(dir == NET_RL_RX ? &net->stats.rx_throttled : &net->stats.tx_throttled, 1);
-	wait = wait ? wait : 1;
-	its.it_value.tv_sec = (time_t)(wait / 1000000000ULL);
-	its.it_value.tv_nsec = (long)(wait % 1000000000ULL);
-	if (timerfd_settime(net->timer_fd, 0, &its, NULL))
-		pr_warn_ratelimited("virtio-net: timerfd: %s", strerror(errno));
-	return false;
-}
-
-void net_rl_refund(struct virtio_net *net, uint64_t bytes, bool op)
-{
-	struct rate_limiter *rl = &net->rl[NET_RL_RX];
-
-	if (!net->rl_on)
-		return;
-	if (rl->has_bw && bytes)
-		rl_bucket_replenish(&rl->bw, bytes);
-	if (rl->has_ops && op)
-		rl_bucket_replenish(&rl->ops, 1);
-}
-
-/* The limiter's tokens are back: every active pair tries both directions again. */
-static void on_timer(void *opaque, uint32_t events)
-{
-	struct virtio_net *net = opaque;
-	uint64_t n;
-
-	(void)events;
-	if (read(net->timer_fd, &n, sizeof(n)) != sizeof(n) && errno != EAGAIN)
-		pr_warn_ratelimited("virtio-net: timerfd read: %s", strerror(errno));
-	for (unsigned i = 0; i < net->curr_pairs; i++) {
-		net_tx_process(&net->pairs[i]);
-		net_rx_process(&net->pairs[i]);
-	}
-}
-
 /* ------------------------------------------------------------------ ops */
 
 static int register_fds(struct virtio_net *net)
@@ -211,7 +164,8 @@ static int register_fds(struct virtio_net *net)
 	int ret;
 
 	if (net->rl_on && !net->worker.nr_fds &&
-	    (ret = virtio_worker_add_fd(&net->worker, net->timer_fd, EPOLLIN, on_timer, net)))
+	    (ret = virtio_worker_add_fd(&net->worker, net->timer_fd, EPOLLIN, net_rl_timer,
+					net)))
 		return ret;
 
 	for (i = net->worker.nr_fds - net->rl_on; i < net->nr_pairs; i++) {
@@ -400,8 +354,6 @@ static const struct virtio_device_ops net_ops = {
 
 /* ------------------------------------------------------------------ construction */
 
-static bool rl_wanted(const struct virtio_net_params *p);
-
 static int check_params(const struct virtio_net_params *p, unsigned qs, unsigned mtu,
 			char *err, size_t errlen)
 {
@@ -414,39 +366,9 @@ static int check_params(const struct virtio_net_params *p, unsigned qs, unsigned
 	if (mtu < VIRTIO_NET_MIN_MTU || mtu > VIRTIO_NET_MAX_MTU)
 		return set_err(err, errlen, -EINVAL, "net: mtu %u is outside %u-%u", mtu,
 			       VIRTIO_NET_MIN_MTU, VIRTIO_NET_MAX_MTU);
-	if (rl_wanted(p) && p->nr_pairs >= VIRTIO_WORKER_MAX_FDS)
+	if (net_rl_wanted(p) && p->nr_pairs >= VIRTIO_WORKER_MAX_FDS)
 		return set_err(err, errlen, -EINVAL, "net: at most %u queue pairs with a rate "
 			       "limiter", VIRTIO_WORKER_MAX_FDS - 1);
-	return 0;
-}
-
-static bool rl_wanted(const struct virtio_net_params *p)
-{
-	const struct rate_limiter_params *r = &p->rate_limiter;
-
-	return (r->bandwidth.size && r->bandwidth.refill_time) || (r->ops.size && r->ops.refill_time);
-}
-
-/* One limiter per direction with the same buckets (CH), and the retry timer. */
-static int init_rl(struct virtio_net *net, const struct virtio_net_params *p)
-{
-	uint64_t now = rl_now_ns();
-	int ret;
-
-	net->timer_fd = -1;
-	if ((ret = rate_limiter_init(&net->rl[NET_RL_RX], &p->rate_limiter, now)))
-		return ret;
-	if ((ret = rate_limiter_init(&net->rl[NET_RL_TX], &p->rate_limiter, now))) {
-		rate_limiter_destroy(&net->rl[NET_RL_RX]);
-		return ret;
-	}
-	net->rl_ok = true;
-	if (!rl_wanted(p))
-		return 0;
-	net->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (net->timer_fd < 0)
-		return -errno;
-	net->rl_on = true;
 	return 0;
 }
 
@@ -491,7 +413,7 @@ static int init_device(struct virtio_net *net, const struct virtio_net_params *p
 
 	for (i = 0; i < p->nr_pairs; i++)
 		net->pairs[i].fd = -1;
-	if ((ret = init_rl(net, p)))
+	if ((ret = net_rl_init(net, p)))
 		return ret;
 	for (i = 0; i < p->nr_pairs; i++) {
 		if ((ret = init_pair(net, i, p->fds[i])))
@@ -550,12 +472,7 @@ void virtio_net_free(struct virtio_net *net)
 		return;
 	if (net->worker_ok)
 		virtio_worker_destroy(&net->worker);
-	if (net->timer_fd >= 0)
-		close(net->timer_fd);
-	if (net->rl_ok) {
-		rate_limiter_destroy(&net->rl[NET_RL_RX]);
-		rate_limiter_destroy(&net->rl[NET_RL_TX]);
-	}
+	net_rl_fini(net);
 	virtq_chain_free(&net->ctrl_chain);
 	virtio_dev_fini(&net->vdev);
 	for (i = 0; i < net->nr_pairs; i++) {

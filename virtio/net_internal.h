@@ -88,7 +88,13 @@ struct virtio_net {
 
 enum { NET_RL_RX, NET_RL_TX };
 
-/* net.c: whether direction @dir may move @bytes now; if not, the timer is armed. */
+/* net_rl.c: whether @p sets any limit; the limiters and timer (0 or -errno); their end. */
+bool net_rl_wanted(const struct virtio_net_params *p);
+int net_rl_init(struct virtio_net *net, const struct virtio_net_params *p);
+void net_rl_fini(struct virtio_net *net);
+/* The timer's worker callback: every active pair tries both directions again. */
+void net_rl_timer(void *opaque, uint32_t events);
+/* Whether direction @dir may move @bytes now; if not, the timer is armed. */
 bool net_rl_allow(struct virtio_net *net, unsigned dir, uint64_t bytes);
 /* Gives back @bytes of an RX reservation the frame did not use (@op: no frame at all). */
 void net_rl_refund(struct virtio_net *net, uint64_t bytes, bool op);
