@@ -37,6 +37,7 @@ enum api_action {
 	API_VM_REBOOT,
 	API_VM_POWER_BUTTON,
 	API_VM_ADD_DISK,
+	API_VM_ADD_NET,
 	API_VM_REMOVE_DEVICE,
 	API_VM_SNAPSHOT,
 	API_VM_RESTORE,
@@ -119,6 +120,8 @@ struct api_restore_opts {
 	bool prefault;
 	bool resume;
 	enum api_memory_restore memory_mode;   /* vireo's default: OnDemand (lazy mapping) */
+	struct net_fds_subst *net_fds;         /* net_fds, with the fds the request brought */
+	unsigned nr_net_fds;
 };
 
 struct api_request {
@@ -126,9 +129,12 @@ struct api_request {
 	/* Parsed on the API thread; the VMM may take ownership by setting the pointer to NULL. */
 	struct vm_config *config;       /* vm.create */
 	struct disk_config *disk;       /* vm.add-disk */
+	struct net_config *net;         /* vm.add-net */
 	char *device_id;                /* vm.remove-device */
 	char *url;                      /* vm.snapshot destination_url, vm.restore source_url */
 	struct api_restore_opts restore;  /* vm.restore */
+	int *fds;                       /* sent with the request (SCM_RIGHTS); closed unless taken */
+	unsigned nr_fds;
 	struct api_request_priv *priv;  /* the server's */
 };
 
@@ -168,6 +174,12 @@ char *api_error_json(const char *first, ...) __attribute__((sentinel));
 /* ---- VmConfig <-> JSON --------------------------------------------------------------------- */
 
 /*
+ * A snapshot's config.json: as api_config_from_json, but a net may list "fds" (stale numbers,
+ * kept as -1 until config_substitute_net_fds gives new ones).
+ */
+int api_config_from_snapshot_json(const struct cJSON *json, struct vm_config *cfg, char *err,
+				  size_t errlen);
+/*
  * CH's VmConfig JSON into @cfg (fresh; free with config_free). Unknown fields are ignored;
  * wrong types, bad enum values and fields vireo cannot honour give -EINVAL with
  * "<field path>: <problem>" in @err. Defaults are CH's, except console (Off: vireo has no
@@ -179,6 +191,12 @@ int api_config_from_json(const struct cJSON *json, struct vm_config *cfg, char *
 int api_disk_from_json(const struct cJSON *json, struct disk_config *disk, char *err,
 		       size_t errlen);
 void api_disk_config_free(struct disk_config *disk);
+/*
+ * vm.add-net's NetConfig JSON into @net; same contract (config_net_free). @fds (@nr_fds of
+ * them, sent with the request) become the net's own on success: the caller forgets them.
+ */
+int api_net_from_json(const struct cJSON *json, int *fds, unsigned nr_fds,
+		      struct net_config *net, char *err, size_t errlen);
 
 /* @cfg as CH's VmConfig JSON (absent optionals omitted); malloc'd, NULL on ENOMEM. */
 char *api_config_to_json(const struct vm_config *cfg);
@@ -203,6 +221,9 @@ int api_config_assign_ids(struct vm_config *cfg, unsigned *counter);
  */
 int api_config_add_disk(struct vm_config *cfg, struct disk_config *disk, char *err,
 			size_t errlen);
+/* vm.add-net on a created VM: as api_config_add_disk, for *@net. */
+int api_config_add_net(struct vm_config *cfg, struct net_config *net, char *err,
+		       size_t errlen);
 /* vm.remove-device on a created VM: 0, or -ENOENT when no device has @id (answer 404). */
 int api_config_remove_device(struct vm_config *cfg, const char *id);
 

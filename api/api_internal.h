@@ -87,6 +87,24 @@ int api_sync_init(pthread_mutex_t *lock, pthread_cond_t *cond);
 /* For tests: the request head and body deadlines (API_*_DEADLINE_MS by default). */
 void api_server_set_deadlines(struct api_server *srv, unsigned header_ms, unsigned body_ms);
 
+/*
+ * File descriptors a client sent with a request (SCM_RIGHTS): fdpass.c peeks them off each
+ * new connection before libmicrohttpd reads it. At most API_MAX_FDS per connection.
+ */
+#define API_MAX_FDS 16
+struct api_fds {
+	int sock;                  /* the connection they came on */
+	unsigned n;
+	int fd[API_MAX_FDS];
+};
+struct MHD_Daemon;
+struct api_accept;
+/* Accepts on @listen_fd (owned from here: closed by stop) and hands connections to @mhd. */
+int api_accept_start(int listen_fd, struct MHD_Daemon *mhd, struct api_accept **out);
+void api_accept_stop(struct api_accept *a);
+void api_accept_take(struct api_accept *a, int sock, struct api_fds *out);
+void api_fds_close(struct api_fds *f);
+
 /* Lock-protected state the server shares with the VMM thread; see queue.c. */
 struct api_queue;
 int api_queue_init(struct api_queue **out);

@@ -280,6 +280,171 @@ static int parse_disks(struct jfield *top, struct vm_config *cfg)
 	return 0;
 }
 
+/* "52:54:00:12:34:56" at @key, if present. */
+static int jf_mac(struct jfield *f, const char *key, uint8_t mac[6], bool *set)
+{
+	char *s = NULL;
+	int ret = jf_str(f, key, &s);
+
+	if (!ret && s && !config_parse_mac(s, mac))
+		ret = jf_fail(f, key, "'%.32s' is not a MAC address like 52:54:00:12:34:56", s);
+	else if (!ret && s)
+		*set = true;
+	free(s);
+	return ret;
+}
+
+/*
+ * vhost_mode is CH's Client/Server enum; it means nothing without vhost_user. fds: a body
+ * cannot carry descriptors; vm.add-net's come over the socket and replace any in the body.
+ */
+static int net_refusals(struct jfield *f, bool fds_ok)
+{
+	const cJSON *it;
+	bool vhost = false;
+	int ret;
+
+	if ((ret = jf_bool(f, "vhost_user", &vhost)))
+		return ret;
+	if (vhost)
+		return jf_fail(f, "vhost_user", "not supported by vireo");
+	if ((ret = refuse(f, "vhost_socket", "not supported by vireo")))
+		return ret;
+	if (!fds_ok && (ret = refuse(f, "fds", "file descriptors cannot travel in a JSON body: "
+				     "send them with vm.add-net (SCM_RIGHTS)")))
+		return ret;
+	if ((ret = jf_get(f, "vhost_mode", &it)) || !it)
+		return ret;
+	if (!cJSON_IsString(it) || (strcmp(it->valuestring, "Client") &&
+				    strcmp(it->valuestring, "Server")))
+		return jf_fail(f, "vhost_mode", "expected Client or Server");
+	return 0;
+}
+
+static int parse_net(struct jfield *f, struct net_config *n, bool fds_ok)
+{
+	uint64_t nq = 2, qs = 256, seg = 0, slot = 0, mtu = 0;
+	bool has_slot = false;
+	int ret;
+
+	config_net_defaults(n);
+	if ((ret = net_refusals(f, fds_ok)))
+		return ret;
+	if ((ret = jf_str(f, "tap", &n->tap)) || (ret = jf_str(f, "ip", &n->ip)) ||
+	    (ret = jf_str(f, "mask", &n->mask)) || (ret = jf_mac(f, "mac", n->mac, &n->mac_set)) ||
+	    (ret = jf_mac(f, "host_mac", n->host_mac, &n->host_mac_set)) ||
+	    (ret = jf_u64(f, "mtu", UINT16_MAX, &mtu, NULL)) || (ret = jf_bool(f, "iommu", &n->iommu)) ||
+	    (ret = jf_u64(f, "num_queues", UINT32_MAX, &nq, NULL)) ||
+	    (ret = jf_u64(f, "queue_size", UINT16_MAX, &qs, NULL)) ||
+	    (ret = jf_str(f, "id", &n->id)) ||
+	    (ret = jf_bool(f, "offload_tso", &n->offload_tso)) ||
+	    (ret = jf_bool(f, "offload_ufo", &n->offload_ufo)) ||
+	    (ret = jf_bool(f, "offload_csum", &n->offload_csum)) ||
+	    (ret = jf_u64(f, "pci_segment", UINT16_MAX, &seg, NULL)) ||
+	    (ret = jf_u64(f, "pci_device_id", UINT8_MAX, &slot, &has_slot)))
+		return ret;
+	if (n->tap && !*n->tap) {
+		free(n->tap);
+		n->tap = NULL;                 /* CH: an empty tap name creates one */
+	}
+	n->mtu = (unsigned)mtu;
+	n->num_queues = (unsigned)nq;
+	n->queue_size = (unsigned)qs;
+	n->pci_segment = (uint16_t)seg;
+	if (has_slot)
+		n->pci_device_id = (int)slot;
+	return parse_rate_limiter(f, &n->rate_limiter);
+}
+
+/* vm.add-net: the descriptors that came with the request become the net's (CH's rule). */
+static int take_fds(struct jfield *f, struct net_config *net, int *fds, unsigned nr_fds)
+{
+	const cJSON *body_fds;
+	int ret = jf_get(f, "fds", &body_fds);
+
+	if (ret)
+		return ret;
+	if (!nr_fds)
+		return body_fds ? jf_fail(f, "fds", "no file descriptors came with the request "
+					 "(send them with SCM_RIGHTS)") : 0;
+	if (net->tap)
+		return jf_fail(f, "tap", "give either tap or file descriptors");
+	net->fds = malloc(nr_fds * sizeof(int));
+	if (!net->fds)
+		return -ENOMEM;
+	memcpy(net->fds, fds, nr_fds * sizeof(int));
+	net->nr_fds = nr_fds;
+	net->fds_owned = true;
+	return 0;
+}
+
+int api_net_from_json(const cJSON *json, int *fds, unsigned nr_fds, struct net_config *net,
+		      char *err, size_t errlen)
+{
+	struct jfield f = { .obj = json, .ctx = "", .err = err, .errlen = errlen };
+	int ret;
+
+	config_net_defaults(net);
+	if (!jf_is_object(json))
+		return jf_fail(&f, "", "invalid type: expected a NetConfig object");
+	ret = parse_net(&f, net, true);
+	ret = ret ?: take_fds(&f, net, fds, nr_fds);
+	if (ret)
+		config_net_free(net);
+	return ret;
+}
+
+/* config.json's "fds" of a net whose taps were descriptors: placeholders for net_fds. */
+static int stale_fds(struct jfield *f, struct net_config *n)
+{
+	const cJSON *arr;
+	int ret = jf_get(f, "fds", &arr);
+
+	if (ret || !arr)
+		return ret;
+	if (!cJSON_IsArray(arr) || !cJSON_GetArraySize(arr) ||
+	    cJSON_GetArraySize(arr) > CONFIG_NET_MAX_PAIRS)
+		return jf_fail(f, "fds", "expected an array of 1-%u descriptors",
+			       CONFIG_NET_MAX_PAIRS);
+	n->nr_fds = (unsigned)cJSON_GetArraySize(arr);
+	n->fds = malloc(n->nr_fds * sizeof(int));
+	if (!n->fds)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n->nr_fds; i++)
+		n->fds[i] = -1;
+	return 0;
+}
+
+static int parse_nets(struct jfield *top, struct vm_config *cfg, bool snapshot)
+{
+	const cJSON *arr;
+	unsigned n;
+	int ret = jf_get(top, "net", &arr);
+
+	if (ret || !arr)
+		return ret;
+	if (!cJSON_IsArray(arr))
+		return jf_fail(top, "net", "invalid type: expected an array");
+	n = (unsigned)cJSON_GetArraySize(arr);
+	if (!n)
+		return 0;
+	cfg->nets = calloc(n, sizeof(*cfg->nets));
+	if (!cfg->nets)
+		return -ENOMEM;
+	for (const cJSON *it = arr->child; it; it = it->next) {
+		struct net_config *nc = &cfg->nets[cfg->nr_nets++];
+		char ctx[32];
+		struct jfield f = sub(top, it, msg_fmt(ctx, sizeof(ctx), "net[%u]", cfg->nr_nets - 1));
+
+		config_net_defaults(nc);
+		if (!cJSON_IsObject(it))
+			return jf_fail(&f, "", "invalid type: expected a NetConfig object");
+		if ((ret = parse_net(&f, nc, snapshot)) || (snapshot && (ret = stale_fds(&f, nc))))
+			return ret;
+	}
+	return 0;
+}
+
 /*
  * pci_segments[] and platform.num_pci_segments: vireo has segment 0 only, which gets both
  * whole windows, so only that is accepted; other values are refused rather than ignored.
@@ -340,7 +505,8 @@ static int parse_rng(struct jfield *top, struct vm_config *cfg)
 	return jf_str(&f, "src", &cfg->rng.src);
 }
 
-int api_config_from_json(const cJSON *json, struct vm_config *cfg, char *err, size_t errlen)
+static int config_from_json(const cJSON *json, struct vm_config *cfg, char *err, size_t errlen,
+			    bool snapshot)
 {
 	struct jfield top = { .obj = json, .ctx = "", .err = err, .errlen = errlen };
 	int ret;
@@ -354,7 +520,7 @@ int api_config_from_json(const cJSON *json, struct vm_config *cfg, char *err, si
 	if ((ret = parse_payload(&top, cfg)) || (ret = parse_cpus(&top, cfg)) ||
 	    (ret = parse_memory(&top, cfg)) || (ret = parse_console(&top, "serial", &cfg->serial)) ||
 	    (ret = parse_console(&top, "console", &cfg->console)) || (ret = parse_disks(&top, cfg)) ||
-	    (ret = parse_rng(&top, cfg)) || (ret = parse_segments(&top)))
+	    (ret = parse_nets(&top, cfg, snapshot)) || (ret = parse_rng(&top, cfg)) || (ret = parse_segments(&top)))
 		goto fail;
 	if (!cfg->cmdline && !(cfg->cmdline = strdup(""))) {
 		ret = -ENOMEM;
@@ -366,4 +532,15 @@ fail:
 		msg_fmt(err, errlen, "out of memory");
 	config_free(cfg);
 	return ret;
+}
+
+int api_config_from_json(const cJSON *json, struct vm_config *cfg, char *err, size_t errlen)
+{
+	return config_from_json(json, cfg, err, errlen, false);
+}
+
+int api_config_from_snapshot_json(const cJSON *json, struct vm_config *cfg, char *err,
+				  size_t errlen)
+{
+	return config_from_json(json, cfg, err, errlen, true);
 }

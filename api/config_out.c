@@ -70,6 +70,69 @@ static bool add_disk(cJSON *arr, const struct disk_config *d)
 	       add_bucket(rl, "ops", &d->rate_limiter.ops);
 }
 
+static bool add_mac(cJSON *o, const char *key, const uint8_t *mac, bool set)
+{
+	char buf[18];
+
+	if (!set)
+		return true;
+	snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+		 mac[4], mac[5]);
+	return cJSON_AddStringToObject(o, key, buf);
+}
+
+static bool add_net(cJSON *arr, const struct net_config *n)
+{
+	cJSON *o = cJSON_CreateObject(), *fds;
+
+	if (!o)
+		return false;
+	cJSON_AddItemToArray(arr, o);
+	if (!add_str_opt(o, "tap", n->tap) || !add_str_opt(o, "ip", n->ip) ||
+	    !add_str_opt(o, "mask", n->mask) || !add_mac(o, "mac", n->mac, n->mac_set) ||
+	    !add_mac(o, "host_mac", n->host_mac, n->host_mac_set) ||
+	    (n->mtu && !add_u64(o, "mtu", n->mtu)) || !cJSON_AddBoolToObject(o, "iommu", n->iommu) ||
+	    !add_u64(o, "num_queues", n->num_queues) || !add_u64(o, "queue_size", n->queue_size) ||
+	    !cJSON_AddBoolToObject(o, "vhost_user", false) || !add_str_opt(o, "id", n->id) ||
+	    !cJSON_AddBoolToObject(o, "offload_tso", n->offload_tso) ||
+	    !cJSON_AddBoolToObject(o, "offload_ufo", n->offload_ufo) ||
+	    !cJSON_AddBoolToObject(o, "offload_csum", n->offload_csum) ||
+	    !add_u64(o, "pci_segment", n->pci_segment) ||
+	    (n->pci_device_id >= 0 && !add_u64(o, "pci_device_id", (uint64_t)n->pci_device_id)))
+		return false;
+	if (n->rate_limiter.set) {
+		cJSON *rl = cJSON_AddObjectToObject(o, "rate_limiter_config");
+
+		if (!rl || !add_bucket(rl, "bandwidth", &n->rate_limiter.bandwidth) ||
+		    !add_bucket(rl, "ops", &n->rate_limiter.ops))
+			return false;
+	}
+	if (!n->nr_fds)
+		return true;
+	fds = cJSON_AddArrayToObject(o, "fds");
+	for (unsigned i = 0; fds && i < n->nr_fds; i++) {
+		cJSON *it = json_create_count((uint64_t)n->fds[i]);
+
+		if (!it)
+			return false;
+		cJSON_AddItemToArray(fds, it);
+	}
+	return fds;
+}
+
+static bool add_nets(cJSON *root, const struct vm_config *cfg)
+{
+	cJSON *nets;
+
+	if (!cfg->nr_nets)
+		return true;
+	nets = cJSON_AddArrayToObject(root, "net");
+	for (unsigned i = 0; nets && i < cfg->nr_nets; i++)
+		if (!add_net(nets, &cfg->nets[i]))
+			return false;
+	return nets;
+}
+
 static bool add_payload(cJSON *root, const struct vm_config *cfg)
 {
 	/* vireo keeps "" for "no cmdline"; CH's Option<String> is omitted then. */
@@ -101,6 +164,8 @@ static bool build_config(cJSON *root, const struct vm_config *cfg)
 			if (!add_disk(disks, &cfg->disks[i]))
 				return false;
 	}
+	if (!add_nets(root, cfg))
+		return false;
 	rng = cJSON_AddObjectToObject(root, "rng");
 	return rng && cJSON_AddStringToObject(rng, "src", cfg->rng.src) &&
 	       add_console(root, "serial", &cfg->serial) &&
@@ -163,33 +228,56 @@ int api_config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 	for (unsigned i = 0; i < cfg->nr_disks; i++)
 		if ((ret = config_validate_disk(cfg, i, err, errlen)))
 			return ret;
+	for (unsigned i = 0; i < cfg->nr_nets; i++)
+		if ((ret = config_validate_net(cfg, i, err, errlen)))
+			return ret;
 	return 0;
 }
 
 /* ---- device ids and config edits ---------------------------------------------------------- */
 
-static bool id_in_use(const struct vm_config *cfg, const char *id)
+/* A fresh "<prefix><N>" into *@dst (CH's next_device_name: one counter for all types). */
+static int assign_id(struct vm_config *cfg, char **dst, const char *prefix, unsigned *counter)
 {
-	for (unsigned i = 0; i < cfg->nr_disks; i++)
-		if (cfg->disks[i].id && !strcmp(cfg->disks[i].id, id))
-			return true;
-	return false;
+	char id[32];
+
+	if (*dst)
+		return 0;
+	do
+		snprintf(id, sizeof(id), "%s%u", prefix, (*counter)++);
+	while (config_id_in_use(cfg, id, -1));
+	*dst = strdup(id);
+	return *dst ? 0 : -ENOMEM;
 }
 
 int api_config_assign_ids(struct vm_config *cfg, unsigned *counter)
 {
-	char id[32];
+	int ret = 0;
 
-	for (unsigned i = 0; i < cfg->nr_disks; i++) {
-		if (cfg->disks[i].id)
-			continue;
-		do
-			snprintf(id, sizeof(id), "_disk%u", (*counter)++);
-		while (id_in_use(cfg, id));
-		cfg->disks[i].id = strdup(id);
-		if (!cfg->disks[i].id)
-			return -ENOMEM;
+	for (unsigned i = 0; !ret && i < cfg->nr_disks; i++)
+		ret = assign_id(cfg, &cfg->disks[i].id, "_disk", counter);
+	for (unsigned i = 0; !ret && i < cfg->nr_nets; i++)
+		ret = assign_id(cfg, &cfg->nets[i].id, "_net", counter);
+	return ret;
+}
+
+int api_config_add_net(struct vm_config *cfg, struct net_config *net, char *err,
+		       size_t errlen)
+{
+	struct net_config *nets = realloc(cfg->nets, (cfg->nr_nets + 1) * sizeof(*nets));
+	int ret;
+
+	if (!nets)
+		return set_err(err, errlen, -ENOMEM, "out of memory");
+	cfg->nets = nets;
+	nets[cfg->nr_nets] = *net;
+	cfg->nr_nets++;                  /* validated in place; undone on error */
+	ret = config_validate_net(cfg, cfg->nr_nets - 1, err, errlen);
+	if (ret) {
+		cfg->nr_nets--;
+		return ret;
 	}
+	memset(net, 0, sizeof(*net));
 	return 0;
 }
 
@@ -212,8 +300,24 @@ int api_config_add_disk(struct vm_config *cfg, struct disk_config *disk, char *e
 	return 0;
 }
 
+static int remove_net(struct vm_config *cfg, const char *id)
+{
+	for (unsigned i = 0; i < cfg->nr_nets; i++) {
+		if (!cfg->nets[i].id || strcmp(cfg->nets[i].id, id))
+			continue;
+		config_net_free(&cfg->nets[i]);
+		memmove(&cfg->nets[i], &cfg->nets[i + 1],
+			(cfg->nr_nets - i - 1) * sizeof(cfg->nets[0]));
+		cfg->nr_nets--;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 int api_config_remove_device(struct vm_config *cfg, const char *id)
 {
+	if (!remove_net(cfg, id))
+		return 0;
 	for (unsigned i = 0; i < cfg->nr_disks; i++) {
 		if (!cfg->disks[i].id || strcmp(cfg->disks[i].id, id))
 			continue;

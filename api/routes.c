@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api_internal.h"
 
@@ -26,6 +27,7 @@ static const struct api_route routes[] = {
 	{ API_ROOT "vm.reboot",              "PUT", API_VM_REBOOT,        BODY_NONE,     HANDLE_QUEUE },
 	{ API_ROOT "vm.power-button",        "PUT", API_VM_POWER_BUTTON,  BODY_NONE,     HANDLE_QUEUE },
 	{ API_ROOT "vm.add-disk",            "PUT", API_VM_ADD_DISK,      BODY_REQUIRED, HANDLE_QUEUE },
+	{ API_ROOT "vm.add-net",             "PUT", API_VM_ADD_NET,       BODY_REQUIRED, HANDLE_QUEUE },
 	{ API_ROOT "vm.remove-device",       "PUT", API_VM_REMOVE_DEVICE, BODY_REQUIRED, HANDLE_QUEUE },
 	{ API_ROOT "vm.snapshot",            "PUT", API_VM_SNAPSHOT,      BODY_REQUIRED, HANDLE_QUEUE },
 	{ API_ROOT "vm.restore",             "PUT", API_VM_RESTORE,       BODY_REQUIRED, HANDLE_QUEUE },
@@ -52,6 +54,67 @@ const char *api_route_method(unsigned i)
 }
 
 /* ---- request bodies ----------------------------------------------------------------------- */
+
+/* One RestoreConfig.net_fds entry {id, num_fds}; its fds are the next ones the request brought. */
+static int net_fds_entry(struct jfield *f, struct api_request *req, unsigned *used,
+			 struct net_fds_subst *s)
+{
+	uint64_t num;
+	bool has;
+	int ret = jf_str(f, "id", &s->id);
+
+	ret = ret ?: jf_u64(f, "num_fds", CONFIG_NET_MAX_PAIRS, &num, &has);
+	if (!ret && !s->id)
+		return jf_fail(f, "id", "missing field");
+	if (!ret && (!has || !num))
+		return jf_fail(f, "num_fds", "missing or 0");
+	if (ret)
+		return ret;
+	if (req->nr_fds - *used < num)
+		return jf_fail(f, "num_fds", "%u file descriptors came with the request, fewer than "
+			       "net_fds names", req->nr_fds);
+	s->fds = malloc(num * sizeof(int));
+	if (!s->fds)
+		return -ENOMEM;
+	memcpy(s->fds, req->fds + *used, num * sizeof(int));
+	s->nr_fds = (unsigned)num;      /* owned once every entry parsed: until then req's */
+	*used += (unsigned)num;
+	return 0;
+}
+
+/* RestoreConfig.net_fds: the request's fds, in order, split by net id (ch-api.md). */
+static int parse_net_fds(struct jfield *f, struct api_request *req)
+{
+	const cJSON *arr, *it;
+	unsigned used = 0, i = 0;
+	char ctx[32];
+	int ret = jf_get(f, "net_fds", &arr);
+
+	if (!ret && arr && !cJSON_IsArray(arr))
+		return jf_fail(f, "net_fds", "invalid type: expected an array");
+	if (!ret && arr && !(req->restore.net_fds = calloc((size_t)cJSON_GetArraySize(arr) + 1,
+							     sizeof(*req->restore.net_fds))))
+		return -ENOMEM;
+	for (it = arr ? arr->child : NULL; !ret && it; it = it->next, i++) {
+		struct jfield e = { .obj = it, .ctx = msg_fmt(ctx, sizeof(ctx), "net_fds[%u]", i),
+				    .err = f->err, .errlen = f->errlen };
+
+		req->restore.nr_net_fds = i + 1;
+		ret = cJSON_IsObject(it) ? net_fds_entry(&e, req, &used, &req->restore.net_fds[i])
+					 : jf_fail(&e, "", "invalid type: expected an object");
+	}
+	if (!ret && used != req->nr_fds)
+		ret = jf_fail(f, "net_fds", "names %u file descriptors, %u came with the request",
+			      used, req->nr_fds);
+	if (!ret && req->nr_fds) {       /* now the net_fds entries' own */
+		for (i = 0; i < req->restore.nr_net_fds; i++)
+			req->restore.net_fds[i].owned = true;
+		free(req->fds);
+		req->fds = NULL;
+		req->nr_fds = 0;
+	}
+	return ret;
+}
 
 /*
  * VmSnapshotConfig {destination_url} and RestoreConfig {source_url, prefault, resume,
@@ -82,7 +145,7 @@ static int parse_snapshot_body(enum api_action a, struct jfield *f, struct api_r
 		ret = jf_fail(f, "memory_restore_mode", "unknown variant '%.32s', expected Copy or "
 			      "OnDemand", mode);
 	free(mode);
-	return ret;
+	return ret ?: parse_net_fds(f, req);
 }
 
 static int parse_typed(const struct api_route *r, const cJSON *json, struct api_request *req,
@@ -102,6 +165,17 @@ static int parse_typed(const struct api_route *r, const cJSON *json, struct api_
 		if (!req->disk)
 			return -ENOMEM;
 		return api_disk_from_json(json, req->disk, err, errlen);
+	case API_VM_ADD_NET:
+		req->net = calloc(1, sizeof(*req->net));
+		if (!req->net)
+			return -ENOMEM;
+		ret = api_net_from_json(json, req->fds, req->nr_fds, req->net, err, errlen);
+		if (!ret) {               /* the net owns them now */
+			free(req->fds);
+			req->fds = NULL;
+			req->nr_fds = 0;
+		}
+		return ret;
 	case API_VM_SNAPSHOT:
 	case API_VM_RESTORE:
 		return parse_snapshot_body(r->action, &f, req);
@@ -151,6 +225,19 @@ void api_request_free_payload(struct api_request *req)
 		free(req->disk);
 		req->disk = NULL;
 	}
+	if (req->net) {
+		config_net_free(req->net);
+		free(req->net);
+		req->net = NULL;
+	}
+	for (unsigned i = 0; i < req->nr_fds; i++)
+		close(req->fds[i]);
+	free(req->fds);
+	req->fds = NULL;
+	req->nr_fds = 0;
+	config_net_fds_free(req->restore.net_fds, req->restore.nr_net_fds);
+	req->restore.net_fds = NULL;
+	req->restore.nr_net_fds = 0;
 	free(req->device_id);
 	req->device_id = NULL;
 	free(req->url);

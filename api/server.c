@@ -31,6 +31,7 @@
 
 struct api_server {
 	struct MHD_Daemon *mhd;
+	struct api_accept *acc;    /* owns the listening socket once started */
 	struct api_queue *q;
 	struct api_guard *guard;
 	char *path;                /* NULL when serving an inherited fd */
@@ -222,6 +223,30 @@ static int client_fd(struct MHD_Connection *c)
 static enum MHD_Result relay(struct api_server *srv, struct MHD_Connection *c,
 			     struct conn_ctx *ctx, struct api_request *req);
 
+/* Routes whose request takes the descriptors the connection brought (ch-api.md). */
+static bool takes_fds(const struct api_route *r)
+{
+	return r->action == API_VM_ADD_NET || r->action == API_VM_RESTORE;
+}
+
+/* The connection's fds (fdpass.c) move into @req: they belong to this request now. */
+static int attach_fds(struct api_server *srv, struct MHD_Connection *c, struct api_request *req)
+{
+	struct api_fds f;
+
+	api_accept_take(srv->acc, client_fd(c), &f);
+	if (!f.n)
+		return 0;
+	req->fds = malloc(f.n * sizeof(int));
+	if (!req->fds) {
+		api_fds_close(&f);
+		return -ENOMEM;
+	}
+	memcpy(req->fds, f.fd, f.n * sizeof(int));
+	req->nr_fds = f.n;
+	return 0;
+}
+
 /* Hands the request to the VMM thread and relays its answer. */
 static enum MHD_Result answer_queued(struct api_server *srv, struct MHD_Connection *c,
 				     struct conn_ctx *ctx)
@@ -231,8 +256,11 @@ static enum MHD_Result answer_queued(struct api_server *srv, struct MHD_Connecti
 	char *body = NULL;
 	int status, ret;
 
-	if (!req)
+	if (!req || (takes_fds(r) && attach_fds(srv, c, req))) {
+		if (req)
+			api_request_discard(req);
 		return MHD_NO;
+	}
 	if (ctx->has_body) {
 		status = api_route_parse_body(r, ctx->body ? ctx->body : "", ctx->len, req, &body);
 		if (status) {
@@ -354,6 +382,23 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
+/*
+ * Per connection: the guard's bookkeeping (its socket context), and the fds that came with
+ * the connection (fdpass.c holds them until a request takes them), closed if none did.
+ */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct api_server *srv = cls;
+	struct api_fds f;
+
+	api_guard_notify(srv->guard, c, socket_context, toe);
+	if (toe != MHD_CONNECTION_NOTIFY_CLOSED)
+		return;
+	api_accept_take(srv->acc, client_fd(c), &f);
+	api_fds_close(&f);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[256];
@@ -391,15 +436,15 @@ const struct sysfilter_policy api_sysfilter = {
 
 struct mhd_launch {
 	struct api_server *srv;
-	int listen_fd;
 	int filter_ret;
 };
 
 static void *mhd_launch_main(void *arg);
 
-static int start_mhd(struct api_server *srv, int listen_fd, char *err, size_t errlen)
+/* MHD without a listening socket: fdpass.c accepts and hands connections over. */
+static int start_mhd(struct api_server *srv, char *err, size_t errlen)
 {
-	struct mhd_launch l = { srv, listen_fd, 0 };
+	struct mhd_launch l = { srv, 0 };
 	pthread_t t;
 	int ret = -pthread_create(&t, NULL, mhd_launch_main, &l);
 
@@ -422,18 +467,17 @@ static void *mhd_launch_main(void *arg)
 	struct mhd_launch *l = arg;
 	struct api_server *srv = l->srv;
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			 MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+			 MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
 
 	l->filter_ret = sysfilter_apply(&api_sysfilter);
 	if (l->filter_ret)
 		return NULL;
 	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
-		MHD_OPTION_LISTEN_SOCKET, l->listen_fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CONNECTIONS,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_CONN_TIMEOUT_S,
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1u << 20),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-		MHD_OPTION_NOTIFY_CONNECTION, api_guard_notify, srv->guard,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_END);
 	return NULL;
@@ -499,12 +543,16 @@ int api_server_start(const struct api_socket_spec *spec, struct api_server **out
 		ret = fd;
 		goto err;
 	}
-	if ((ret = start_mhd(srv, fd, err, errlen)))
+	if ((ret = start_mhd(srv, err, errlen)))
 		goto err;
+	if ((ret = api_accept_start(fd, srv->mhd, &srv->acc))) {
+		msg_fmt(err, errlen, "cannot start the API's accept thread: %s", strerror(-ret));
+		goto err;
+	}
 	*out = srv;
 	return 0;
 err:
-	if (fd >= 0 && srv->path)
+	if (fd >= 0 && (srv->path || srv->mhd))
 		close(fd);
 	if (srv->path && fd >= 0)
 		unlink(srv->path);
@@ -520,7 +568,8 @@ void api_server_stop(struct api_server *srv)
 		api_queue_shutdown(srv->q);     /* waiting connections answer 503 */
 	if (srv->mhd) {
 		flush_answers(srv);
-		MHD_stop_daemon(srv->mhd);      /* joins the connection threads, closes the socket */
+		api_accept_stop(srv->acc);      /* no new connections; closes the socket */
+		MHD_stop_daemon(srv->mhd);      /* joins the connection threads */
 	}
 	api_guard_stop(srv->guard);         /* every connection is closed now */
 	if (srv->path && srv->mhd && unlink(srv->path) && errno != ENOENT)

@@ -25,10 +25,15 @@ const char config_usage[] =
 	"  --disk path=P[,readonly=on,direct=on,num_queues=N,queue_size=M,id=I,serial=S,\n"
 	"         bw_size=,bw_one_time_burst=,bw_refill_time=,ops_size=,ops_one_time_burst=,\n"
 	"         ops_refill_time=] ...   a virtio-blk disk on a raw image (repeatable)\n"
+	"  --net tap=NAME[,ip=,mask=,mac=,host_mac=,mtu=,num_queues=,queue_size=,id=,\n"
+	"         fd=[3,4],pci_device_id=,offload_tso=,offload_ufo=,offload_csum=,bw_size=,\n"
+	"         bw_refill_time=,ops_size=,ops_refill_time=,...] ...\n"
+	"                                a virtio-net device on a tap (repeatable)\n"
 	"  --api-socket path=P|fd=N|P    serve the REST API there (without --kernel: wait for it)\n"
 	"  --pci-segment pci_segment=0[,mmio32_aperture_weight=N,mmio64_aperture_weight=N]\n"
 	"                                accepted for compatibility: vireo has one PCI segment\n"
-	"  --restore source_url=file:///DIR[,resume=on,prefault=on,memory_restore_mode=copy]\n"
+	"  --restore source_url=file:///DIR[,resume=on,prefault=on,memory_restore_mode=copy,\n"
+	"            net_fds=[ID@[FD,..],..]]\n"
 	"                                restore a snapshot instead of booting a kernel\n"
 	"  --event-monitor path=P|fd=N   write lifecycle events there as JSON\n"
 	"  --seccomp true|false|log|errno  per-thread syscall filters (default true)\n"
@@ -80,6 +85,9 @@ void config_free(struct vm_config *cfg)
 	for (unsigned i = 0; i < cfg->nr_disks; i++)
 		config_disk_free(&cfg->disks[i]);
 	free(cfg->disks);
+	for (unsigned i = 0; i < cfg->nr_nets; i++)
+		config_net_free(&cfg->nets[i]);
+	free(cfg->nets);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -90,6 +98,7 @@ void vmm_options_free(struct vmm_options *opts)
 	free(opts->event_monitor);
 	free(opts->seccomp);
 	free(opts->restore.source_url);
+	config_net_fds_free(opts->restore.net_fds, opts->restore.nr_net_fds);
 	memset(opts, 0, sizeof(*opts));
 }
 
@@ -141,16 +150,21 @@ typedef int (*kv_fn)(void *ctx, const char *key, const char *val, char *err, siz
 static int parse_kv_list(const char *opt, const char *s, kv_fn fn, void *ctx, char *err,
 			 size_t errlen)
 {
-	char *copy = strdup(s), *save = NULL, *item;
+	char *copy = strdup(s), *item, *next;
 	int ret = 0;
 
 	if (!copy)
 		return -ENOMEM;
 	if (strspn(s, ",") == strlen(s))   /* "" or only commas */
 		ret = fail(err, errlen, "%s: empty value", opt);
-	for (item = strtok_r(copy, ",", &save); item && !ret; item = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(item, '=');
+	for (item = copy; !ret && *item; item = next) {
+		char *end = config_item_end(item), *eq;
 
+		next = *end ? end + 1 : end;
+		*end = '\0';
+		if (!*item)
+			continue;
+		eq = strchr(item, '=');
 		if (!eq) {
 			ret = fail(err, errlen, "%s: expected key=value, got '%s'", opt, item);
 			break;
@@ -237,7 +251,7 @@ static int parse_console_opt(const char *opt, const char *val, struct console_co
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
-	OPT_CONSOLE, OPT_RNG, OPT_DISK, OPT_RESTORE, OPT_PCI_SEGMENT, OPT_LOG_FILE, OPT_API_SOCKET, OPT_EVENT_MONITOR,
+	OPT_CONSOLE, OPT_RNG, OPT_DISK, OPT_NET, OPT_RESTORE, OPT_PCI_SEGMENT, OPT_LOG_FILE, OPT_API_SOCKET, OPT_EVENT_MONITOR,
 	OPT_SECCOMP,
 };
 
@@ -251,6 +265,7 @@ static const struct option cli_options[] = {
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "rng", required_argument, NULL, OPT_RNG },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "net", required_argument, NULL, OPT_NET },
 	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "pci-segment", required_argument, NULL, OPT_PCI_SEGMENT },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
@@ -289,11 +304,16 @@ static int restore_kv(void *ctx, const char *key, const char *val, char *err, si
 		opts->restore.copy = !strcasecmp(val, "copy");
 		return 0;
 	}
+	if (!strcmp(key, "net_fds")) {
+		config_net_fds_free(opts->restore.net_fds, opts->restore.nr_net_fds);
+		return config_parse_net_fds(val, &opts->restore.net_fds, &opts->restore.nr_net_fds,
+					    err, errlen);
+	}
 	if (!strcmp(key, "resume") || !strcmp(key, "prefault") ||
 	    !strcmp(key, "memory_restore_mode"))
 		return fail(err, errlen, "--restore: %s='%s' is not valid", key, val);
 	return fail(err, errlen, "--restore: unknown key '%s' (supported: source_url, resume, "
-		    "prefault, memory_restore_mode)", key);
+		    "prefault, memory_restore_mode, net_fds)", key);
 }
 
 /*
@@ -334,6 +354,19 @@ static int add_disk_opt(struct vm_config *cfg, const char *arg, char *err, size_
 	return ret;
 }
 
+static int add_net_opt(struct vm_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	struct net_config n;
+	int ret = config_parse_net(arg, &n, err, errlen);
+
+	if (ret)
+		return ret;
+	ret = config_add_net(cfg, &n);
+	if (ret)
+		config_net_free(&n);
+	return ret;
+}
+
 static int apply_option(int c, const char *arg, struct vm_config *cfg, struct vmm_options *opts,
 			char *err, size_t errlen)
 {
@@ -347,6 +380,7 @@ static int apply_option(int c, const char *arg, struct vm_config *cfg, struct vm
 	case OPT_CONSOLE: return parse_console_opt("--console", arg, &cfg->console, err, errlen);
 	case OPT_RNG: return parse_kv_list("--rng", arg, rng_kv, cfg, err, errlen);
 	case OPT_DISK: return add_disk_opt(cfg, arg, err, errlen);
+	case OPT_NET: return add_net_opt(cfg, arg, err, errlen);
 	case OPT_PCI_SEGMENT: return parse_kv_list("--pci-segment", arg, pci_segment_kv, NULL, err,
 						 errlen);
 	case OPT_RESTORE:
@@ -390,6 +424,8 @@ int config_parse_cli(int argc, char **argv, struct vm_config *cfg, struct vmm_op
 		/* CH: "--disk path=a path=b" lists several disks after one flag. */
 		while (!ret && c == OPT_DISK && optind < argc && argv[optind][0] != '-')
 			ret = add_disk_opt(cfg, argv[optind++], err, errlen);
+		while (!ret && c == OPT_NET && optind < argc && argv[optind][0] != '-')
+			ret = add_net_opt(cfg, argv[optind++], err, errlen);
 		if (ret == -ENOMEM)
 			return fail(err, errlen, "out of memory");
 		if (ret)
@@ -423,6 +459,9 @@ int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 			    cfg->memory_size);
 	for (unsigned i = 0; i < cfg->nr_disks; i++)
 		if (config_validate_disk(cfg, i, err, errlen))
+			return -EINVAL;
+	for (unsigned i = 0; i < cfg->nr_nets; i++)
+		if (config_validate_net(cfg, i, err, errlen))
 			return -EINVAL;
 	return config_check_consoles(cfg, err, errlen);
 }

@@ -50,6 +50,32 @@ struct disk_config {
 	struct rate_limiter_config rate_limiter;
 };
 
+/*
+ * Cloud Hypervisor's NetConfig: the fields vireo parses, checks and reports back. A tap is
+ * opened by name (created when missing; NULL: the kernel names it) or taken as @fds, one
+ * per queue pair, opened by the caller.
+ */
+#define CONFIG_NET_MAX_PAIRS 4         /* one worker thread polls every tap fd */
+#define CONFIG_NET_MAX_PAIRS_RL 3      /* ... and a rate limiter's timer */
+struct net_config {
+	char *tap;
+	char *ip, *mask;           /* dotted IPv4 for the host end; NULL: left alone */
+	uint8_t mac[6], host_mac[6];
+	bool mac_set, host_mac_set;
+	unsigned mtu;              /* 0: not given (1500 in the guest, the tap's left alone) */
+	unsigned num_queues;       /* 2 x queue pairs; default 2 */
+	unsigned queue_size;       /* default 256 */
+	char *id;
+	int *fds;                  /* fd=[..] on the command line, or sent with vm.add-net */
+	unsigned nr_fds;
+	bool fds_owned;            /* came over the API socket: config_net_free closes them */
+	bool iommu;
+	bool offload_tso, offload_ufo, offload_csum;   /* default true */
+	uint16_t pci_segment;
+	int pci_device_id;         /* PCI slot 1-31; -1: the first free one */
+	struct rate_limiter_config rate_limiter;   /* each direction gets these buckets */
+};
+
 /* Cloud Hypervisor's RngConfig: virtio-rng always exists, fed from @src. */
 #define CONFIG_DEFAULT_RNG_SRC "/dev/urandom"
 struct rng_config {
@@ -67,7 +93,30 @@ struct vm_config {
 	struct rng_config rng;
 	struct disk_config *disks;       /* from the API's VmConfig.disks[]; nr_disks entries */
 	unsigned nr_disks;
+	struct net_config *nets;         /* VmConfig.net[]; nr_nets entries */
+	unsigned nr_nets;
 };
+
+/*
+ * Restore's net_fds: new taps for a net whose snapshot config used fds (their numbers are
+ * stale), by device id (CH's RestoreConfig.net_fds, --restore net_fds=[net1@[23,24]]).
+ */
+struct net_fds_subst {
+	char *id;
+	int *fds;                  /* moved into the config by config_substitute_net_fds */
+	unsigned nr_fds;
+	bool owned;                /* came over the API socket: closed if never used */
+};
+/* "[net1@[23,24],net2@[25,26]]" (fds above stderr). */
+int config_parse_net_fds(const char *s, struct net_fds_subst **out, unsigned *n, char *err,
+			 size_t errlen);
+void config_net_fds_free(struct net_fds_subst *s, unsigned n);
+/*
+ * Gives each net named in @s its fds (moved: s[i].fds NULL after). -EINVAL naming the id
+ * when no net has it, or its config had no fds to replace, or the count differs.
+ */
+int config_substitute_net_fds(struct vm_config *cfg, struct net_fds_subst *s, unsigned n,
+			      char *err, size_t errlen);
 
 /* Options of the vireo process itself rather than of the VM. */
 struct vmm_options {
@@ -79,6 +128,8 @@ struct vmm_options {
 	struct {                   /* --restore source_url=..,resume=on,prefault=on,.. */
 		char *source_url;
 		bool resume, prefault, copy;
+		struct net_fds_subst *net_fds;
+		unsigned nr_net_fds;
 	} restore;
 	bool version;
 	bool help;
@@ -115,6 +166,24 @@ int config_add_disk(struct vm_config *cfg, const struct disk_config *d);
  * -EINVAL, or -EEXIST for a duplicate id or path (the API answers 409).
  */
 int config_validate_disk(const struct vm_config *cfg, unsigned i, char *err, size_t errlen);
+/*
+ * --net tap=NAME,ip=,mask=,mac=,host_mac=,mtu=,num_queues=,queue_size=,id=,fd=[3,4],
+ * pci_device_id=,offload_tso=,offload_ufo=,offload_csum= (Cloud Hypervisor's keys).
+ */
+void config_net_defaults(struct net_config *n);
+int config_parse_net(const char *s, struct net_config *n, char *err, size_t errlen);
+void config_net_free(struct net_config *n);
+int config_add_net(struct vm_config *cfg, const struct net_config *n);
+/* Boot-time checks of cfg->nets[@i] ("net[0].num_queues: ..."); -EINVAL or -EEXIST. */
+int config_validate_net(const struct vm_config *cfg, unsigned i, char *err, size_t errlen);
+/* The end of the k=v item at @s: the next ',' outside brackets ("fd=[3,4]"), or the NUL. */
+char *config_item_end(char *s);
+/* "52:54:00:12:34:56" into @mac; false if malformed. */
+bool config_parse_mac(const char *s, uint8_t mac[6]);
+/* Whether a disk or net already uses @id / @slot (besides net @self, -1: none). */
+bool config_id_in_use(const struct vm_config *cfg, const char *id, int self);
+bool config_slot_in_use(const struct vm_config *cfg, int slot, int self);
+
 /* Checks that at most one of serial and console uses the terminal (CH's DoubleTtyMode). */
 int config_check_consoles(const struct vm_config *cfg, char *err, size_t errlen);
 /* Cloud Hypervisor's on/off/true/false; false (and *@out untouched) for anything else. */

@@ -3,9 +3,12 @@
  * The device workers' syscall filter (base/sysfilter.h), applied as a worker's thread starts.
  * A worker serves guest-driven rings: it waits (epoll, poll, io_uring), reads and writes its
  * fds (kick, control and timer eventfds, the disk image, entropy source, console, taps and
- * backend sockets) and submits block I/O. It opens nothing and creates no thread.
+ * backend sockets) and submits block I/O; the only ioctls are virtio-net's tap controls. It
+ * opens nothing and creates no thread.
  */
 #include <errno.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 
 #include "virtio/device.h"
@@ -23,6 +26,8 @@ static const struct sysfilter_rule worker_rules[] = {
 	SYSFILTER_ALLOW(sendmsg), SYSFILTER_ALLOW(accept4), SYSFILTER_ALLOW(connect),
 	SYSFILTER_ALLOW(shutdown), SYSFILTER_ALLOW(getsockopt), SYSFILTER_ALLOW(fcntl),
 	{ __NR_socket, 0, ~0ULL, 1 /* AF_UNIX */, 0 },
+	/* virtio-net's control queue: offloads mirrored onto the tap, queue pairs (de)attached */
+	{ __NR_ioctl, 1, ~0ULL, TUNSETOFFLOAD, 0 }, { __NR_ioctl, 1, ~0ULL, TUNSETQUEUE, 0 },
 	SYSFILTER_NO_OPEN,
 };
 

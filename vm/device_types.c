@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -14,6 +15,7 @@
 #include "base/log.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
+#include "virtio/net.h"
 #include "virtio/rng.h"
 #include "vm/pci_fn.h"
 
@@ -105,6 +107,70 @@ static int blk_create(struct vm *vm, unsigned i, struct vm_device_spec *out, cha
 
 static const struct vm_device_type blk_type = { blk_count, blk_create };
 
+/* ------------------------------------------------------------------ net */
+
+static unsigned net_count(const struct vm_config *cfg)
+{
+	return cfg->nr_nets;
+}
+
+/* The caller's fds, checked; or the tap by name, opened (created) and its host end set. */
+static int net_backend(const struct net_config *n, int *fds, bool *own, char *err,
+		       size_t errlen)
+{
+	unsigned pairs = n->num_queues / 2, i;
+	struct net_tap_host h = { n->ip, n->mask, n->host_mac_set ? n->host_mac : NULL, n->mtu };
+	char ifname[IFNAMSIZ];
+	int ret;
+
+	*own = !n->nr_fds;
+	for (i = 0; i < n->nr_fds; i++) {
+		if ((ret = net_tap_check_fd(n->fds[i], ifname, err, errlen)))
+			return ret;
+		fds[i] = n->fds[i];
+	}
+	if (!*own)
+		return 0;
+	if ((ret = net_tap_open(n->tap, pairs, fds, ifname, err, errlen)))
+		return ret;
+	ret = net_tap_config_host(ifname, &h, err, errlen);
+	for (i = 0; ret && i < pairs; i++)
+		close(fds[i]);
+	return ret;
+}
+
+static int net_create(struct vm *vm, unsigned i, struct vm_device_spec *out, char *err,
+		      size_t errlen)
+{
+	const struct net_config *n = &vm->cfg->nets[i];
+	int fds[CONFIG_NET_MAX_PAIRS];
+	struct virtio_net_params p = {
+		.fds = fds, .nr_pairs = n->num_queues / 2, .tap = true, .queue_size = n->queue_size,
+		.mac_set = n->mac_set, .mtu = n->mtu, .offload_tso = n->offload_tso,
+		.offload_ufo = n->offload_ufo, .offload_csum = n->offload_csum,
+	};
+	const struct rate_limiter_config *rl = &n->rate_limiter;
+	struct virtio_net *net;
+	bool own;
+	int ret = net_backend(n, fds, &own, err, errlen);
+
+	if (ret)
+		return ret;
+	p.rate_limiter = (struct rate_limiter_params){ bucket_params(rl->set, &rl->bandwidth),
+						       bucket_params(rl->set, &rl->ops) };
+	memcpy(p.mac, n->mac, 6);
+	p.tap_offloads = net_tap_probe_offloads(fds[0]);
+	ret = virtio_net_new(&p, &vm->mem, &net, err, errlen);   /* works on dup()s */
+	for (unsigned q = 0; own && q < p.nr_pairs; q++)
+		close(fds[q]);
+	if (ret)
+		return ret;
+	*out = (struct vm_device_spec){ virtio_net_dev(net), n->id, n->pci_device_id };
+	return 0;
+}
+
+static const struct vm_device_type net_type = { net_count, net_create };
+
 /* ------------------------------------------------------------------ rng */
 
 static unsigned rng_count(const struct vm_config *cfg)
@@ -135,6 +201,7 @@ static const struct vm_device_type rng_type = { rng_count, rng_create };
 const struct vm_device_type *const vm_device_types[] = {
 	&console_type,
 	&blk_type,
+	&net_type,
 	&rng_type,
 	NULL,
 };

@@ -59,6 +59,7 @@ void vmm_finish(struct vmm *vmm, int status);
 void vmm_handle_request(struct vmm *vmm, struct api_request *req);
 /* Restores the VM in the snapshot directory @url names, Paused unless @resume. */
 int vmm_restore(struct vmm *vmm, const char *url, const struct vm_restore_opts *o,
-		bool resume, char *err, size_t errlen);
+		bool resume, struct net_fds_subst *net_fds, unsigned nr_net_fds, char *err,
+		size_t errlen);
 
 #endif

@@ -78,6 +78,12 @@ static void vmm_api_edit_config(struct vmm *vmm, struct api_request *req)
 		if (ret)
 			api_request_fail(req, ret == -EEXIST ? 409 : 400,
 					 "The disk could not be added to the VM", err, NULL);
+	} else if (req->action == API_VM_ADD_NET) {
+		ret = api_config_add_net(vmm->cfg, req->net, err, sizeof(err));
+		if (ret)
+			api_request_fail(req, ret == -EEXIST ? 409 : 400,
+					 "The network device could not be added to the VM", err,
+					 NULL);
 	} else {
 		ret = api_config_remove_device(vmm->cfg, req->device_id);
 		if (ret) {
@@ -128,8 +134,12 @@ static void vmm_api_snapshot(struct vmm *vmm, struct api_request *req)
 	api_request_complete(req, 204, NULL);
 }
 
-/* config.json as the API parses a VmConfig, then CH's boot-time checks. */
-static int read_snapshot_config(int dirfd, struct vm_config *cfg, char *err, size_t errlen)
+/*
+ * config.json as the API parses a VmConfig, the taps of nets that used fds replaced by
+ * @net_fds (their old numbers mean nothing now), then CH's boot-time checks.
+ */
+static int read_snapshot_config(int dirfd, struct vm_config *cfg, struct net_fds_subst *net_fds,
+				unsigned nr_net_fds, char *err, size_t errlen)
 {
 	char *text, why[384];
 	cJSON *json = NULL;
@@ -141,8 +151,9 @@ static int read_snapshot_config(int dirfd, struct vm_config *cfg, char *err, siz
 		return ret;
 	ret = api_json_parse(text, len, &json, why, sizeof(why));
 	free(text);
-	ret = ret ?: api_config_from_json(json, cfg, why, sizeof(why));
+	ret = ret ?: api_config_from_snapshot_json(json, cfg, why, sizeof(why));
 	cJSON_Delete(json);
+	ret = ret ?: config_substitute_net_fds(cfg, net_fds, nr_net_fds, why, sizeof(why));
 	ret = ret ?: api_config_validate(cfg, why, sizeof(why));
 	if (ret)
 		snprintf(err, errlen, "%s: %s", SNAP_CONFIG_FILE, why);
@@ -150,7 +161,8 @@ static int read_snapshot_config(int dirfd, struct vm_config *cfg, char *err, siz
 }
 
 int vmm_restore(struct vmm *vmm, const char *url, const struct vm_restore_opts *o,
-		bool resume, char *err, size_t errlen)
+		bool resume, struct net_fds_subst *net_fds, unsigned nr_net_fds, char *err,
+		size_t errlen)
 {
 	struct vm_config *cfg = calloc(1, sizeof(*cfg));
 	cJSON *st = NULL;
@@ -162,7 +174,7 @@ int vmm_restore(struct vmm *vmm, const char *url, const struct vm_restore_opts *
 	ret = snap_url_to_path(url, "source_url", path, sizeof(path), err, errlen);
 	if (!ret && (dirfd = snap_dir_open(path, err, errlen)) < 0)
 		ret = dirfd;
-	ret = ret ?: read_snapshot_config(dirfd, cfg, err, errlen);
+	ret = ret ?: read_snapshot_config(dirfd, cfg, net_fds, nr_net_fds, err, errlen);
 	ret = ret ?: snap_state_read(dirfd, &st, err, errlen);
 	vmm->cfg = cfg;   /* vmm_forget_vm() frees it on failure */
 	vmm->state = VM_STATE_CREATED;
@@ -202,7 +214,8 @@ static void vmm_api_restore(struct vmm *vmm, struct api_request *req)
 		.prefault = req->restore.prefault,
 	};
 	char err[512];
-	int ret = vmm_restore(vmm, req->url, &o, req->restore.resume, err, sizeof(err));
+	int ret = vmm_restore(vmm, req->url, &o, req->restore.resume, req->restore.net_fds,
+			      req->restore.nr_net_fds, err, sizeof(err));
 
 	vmm_publish(vmm);
 	if (ret) {
@@ -281,6 +294,7 @@ void vmm_handle_request(struct vmm *vmm, struct api_request *req)
 	case API_VM_RESTORE: vmm_api_restore(vmm, req); break;
 	case API_VM_POWER_BUTTON: vmm_api_power_button(vmm, req); break;
 	case API_VM_ADD_DISK:
+	case API_VM_ADD_NET:
 	case API_VM_REMOVE_DEVICE:
 		vmm_api_edit_config(vmm, req);
 		break;

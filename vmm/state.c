@@ -56,6 +56,7 @@ static const char *const outer_msg[API_ACTION_COUNT] = {
 	[API_VM_REBOOT] = "The VM could not reboot",
 	[API_VM_POWER_BUTTON] = "Error triggering power button",
 	[API_VM_ADD_DISK] = "The disk could not be added to the VM",
+	[API_VM_ADD_NET] = "The network device could not be added to the VM",
 	[API_VM_REMOVE_DEVICE] = "The device could not be removed from the VM",
 	[API_VM_SNAPSHOT] = "The VM could not be snapshotted",
 	[API_VM_RESTORE] = "The VM could not be restored",
@@ -100,7 +101,7 @@ static int check_pause_resume(enum api_action a, enum vm_state s, char *body, si
 	return 0;
 }
 
-/* vm.add-disk / vm.remove-device: a config edit before boot; hotplug does not exist yet. */
+/* vm.add-disk / vm.add-net / vm.remove-device: a config edit before boot; hotplug does not exist yet. */
 static int check_config_edit(enum api_action a, enum vm_state s, char *body, size_t len)
 {
 	if (s == VM_STATE_NONE)
@@ -138,6 +139,7 @@ int vmm_check_action(enum api_action a, enum vm_state s, char *body, size_t len)
 	case API_VM_REBOOT:
 		return booted(s) ? 0 : deny(a, 404, body, len, "VM is not created", NULL);
 	case API_VM_ADD_DISK:
+	case API_VM_ADD_NET:
 	case API_VM_REMOVE_DEVICE:
 		return check_config_edit(a, s, body, len);
 	case API_VM_SNAPSHOT:   /* CH: Paused only */

@@ -307,7 +307,8 @@ int vmm_run(struct vmm *vmm)
 		};
 
 		if (vmm_restore(vmm, vmm->opts->restore.source_url, &o, vmm->opts->restore.resume,
-				err, sizeof(err))) {
+				vmm->opts->restore.net_fds, vmm->opts->restore.nr_net_fds, err,
+				sizeof(err))) {
 			pr_err("--restore: %s", err);
 			return 1;
 		}

@@ -18,7 +18,8 @@ BUSYBOX = "/bin/busybox"
 MIB = 1 << 20
 APPLETS = ["sh", "mount", "insmod", "cat", "grep", "sed", "tr", "cut", "md5sum", "dd", "head",
            "ls", "wc", "seq", "taskset", "stty", "usleep", "sleep", "kill", "readlink",
-           "basename", "poweroff", "reboot", "sync", "printf", "echo", "dmesg"]
+           "basename", "poweroff", "reboot", "sync", "printf", "echo", "dmesg", "ip", "ping",
+           "nc"]
 
 
 def cpio_entry(name, mode, data=b"", target=None):

@@ -149,6 +149,33 @@ step_ticker() {
 	say "ticker stopped"
 }
 
+# eth0 as 192.0.2.2/24: pings the host end from every CPU (so every transmit queue carries
+# traffic), takes BYTES from the host on port 5002, then sends as many on port 5001 (busybox
+# nc), each side's MD5 reported. The host's end is in a network namespace of its own.
+step_net() {
+	settle /sys/class/net/eth0
+	n=/sys/class/net/eth0
+	ip link set eth0 up && ip addr add 192.0.2.2/24 dev eth0 || say "error: eth0 setup failed"
+	say "net eth0 mac $(cat $n/address) mtu $(cat $n/mtu) txqueues $(ls -d $n/queues/tx-* | wc -l)"
+	for d in /sys/bus/virtio/devices/*; do   # the negotiated bits, bit 0 first
+		[ "$(cat "$d/device")" = 0x0001 ] && say "net features $(cat "$d/features")"
+	done
+	ok=ok
+	for c in $(seq 0 $(($(grep -c ^processor /proc/cpuinfo) - 1))); do
+		taskset -c "$c" ping -c 2 -w 120 192.0.2.1 >/dev/null || ok=failed
+	done
+	say "net ping host $ok"
+	bytes=$(arg vtest.netbytes)
+	dd if=/dev/urandom of=/tmp/up bs=65536 count=$((bytes / 65536)) 2>/dev/null
+	nc -l -p 5002 >/tmp/down &
+	say "net listening"
+	wait $!
+	say "net down bytes $(wc -c </tmp/down) md5 $(md5sum </tmp/down | cut -d' ' -f1)"
+	say "net up bytes $(wc -c </tmp/up) md5 $(md5sum </tmp/up | cut -d' ' -f1)"
+	nc 192.0.2.1 5001 </tmp/up || say "error: nc to the host failed"
+	say "net up sent"
+}
+
 step_dmesg() {   # the kernel's log, for the boot benchmark's breakdown
 	dmesg | sed 's/^/vtest-dmesg: /'
 }
@@ -169,7 +196,7 @@ step_reboot() {
 for s in $steps; do
 	case $s in
 	cpus | pci | irqs | rng | blk | mq | ro | durable | readback | hvcwrite | console | ticker | \
-	reboot | dmesg)
+	reboot | dmesg | net)
 		"step_$s" ;;
 	*) say "error: unknown step $s" ;;
 	esac

@@ -98,7 +98,9 @@ class VM:
     def path(self, suffix):
         return os.path.join(self.work, f"{self.name}.{suffix}")
 
-    def spawn(self, argv, pipe_name):
+    def spawn(self, argv, pipe_name, netns=None):
+        if netns:   # the VMM and its tap live in the test's own network namespace
+            argv = ["ip", "netns", "exec", netns] + argv
         with open(self.path("cmdline"), "w") as f:
             f.write(" ".join(argv) + "\n")
         self.started = time.monotonic()
@@ -144,7 +146,7 @@ class Vireo(VM):
         self.binary = binary
         self.sock = self.path("sock")
 
-    def start(self, boot, serial, console, restore=None):
+    def start(self, boot, serial, console, restore=None, netns=None):
         """boot: dict(kernel, initramfs, cmdline, cpus, mem_mib, disks=[dict(path, readonly,
         queues, serial)]); restore: a snapshot directory to start from instead (--restore)."""
         argv = [self.binary, "-v", "--log-file", self.path("log"), "--api-socket",
@@ -162,11 +164,16 @@ class Vireo(VM):
                 spec += ",readonly=on" if d.get("readonly") else ""
                 spec += f",num_queues={d['queues']}" if d.get("queues") else ""
                 argv += ["--disk", spec]
-        self.spawn(argv, "serial" if serial == "pipe" else "console")
+            for n in boot.get("nets", []):
+                argv += ["--net", f"tap={n['tap']},ip={n['ip']},mask={n['mask']},"
+                         f"mac={n['mac']},host_mac={n['host_mac']},mtu={n['mtu']},"
+                         f"num_queues={2 * n['pairs']}"]
+        self.spawn(argv, "serial" if serial == "pipe" else "console",
+                   netns or (boot.get("netns") if boot else None))
 
-    def start_api_only(self):
+    def start_api_only(self, netns=None):
         self.spawn([self.binary, "-v", "--log-file", self.path("log"), "--api-socket",
-                    f"path={self.sock}"], "console")
+                    f"path={self.sock}"], "console", netns)
 
     def api(self, endpoint, body=None, method="PUT"):
         """(HTTP status, body) of one call through curl, as an orchestrator's script would."""
@@ -219,9 +226,15 @@ class Qemu(VM):
             argv += ["-drive", f"if=none,id=d{i},file={d['path']},format=raw{ro}",
                      "-device", f"virtio-blk-pci,drive=d{i},disable-legacy=on,"
                      f"serial={d['serial']},num-queues={d.get('queues', 1)}"]
+        for i, n in enumerate(boot.get("nets", [])):
+            # The tap exists (the test made it, multi_queue); vhost off like vireo's backend.
+            argv += ["-netdev", f"tap,id=n{i},ifname={n['tap']},script=no,downscript=no,"
+                     f"vhost=off,queues={n['pairs']}",
+                     "-device", f"virtio-net-pci,netdev=n{i},disable-legacy=on,mac={n['mac']},"
+                     f"host_mtu={n['mtu']},mq=on,vectors={2 * n['pairs'] + 2}"]
         if incoming:
             argv += ["-incoming", f"exec:cat {incoming}"]
-        self.spawn(argv, "serial" if serial == "pipe" else "console")
+        self.spawn(argv, "serial" if serial == "pipe" else "console", boot.get("netns"))
 
     def qmp(self, command, **args):
         if self.qmp_sock is None:

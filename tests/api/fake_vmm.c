@@ -83,6 +83,13 @@ static void do_config_edit(struct fake_vmm *v, struct api_request *req, struct a
 			answer(a, 204, NULL);
 		return;
 	}
+	if (req->action == API_VM_ADD_NET) {
+		ret = api_config_add_net(&v->cfg, req->net, err, sizeof(err));
+		answer(a, ret ? (ret == -EEXIST ? 409 : 400) : 204, ret ? api_error_json(
+		       "Error from API", "The network device could not be added to the VM", err,
+		       NULL) : NULL);
+		return;
+	}
 	if (api_config_remove_device(&v->cfg, req->device_id)) {
 		snprintf(err, sizeof(err), "No device with id \"%s\" to remove", req->device_id);
 		answer(a, 404, api_error_json("Error from API",
@@ -134,6 +141,7 @@ static void act(struct fake_vmm *v, struct api_request *req, struct answer *a)
 		answer(a, req->action == API_VMM_SHUTDOWN ? 200 : 204, NULL);
 		break;
 	case API_VM_ADD_DISK:
+	case API_VM_ADD_NET:
 	case API_VM_REMOVE_DEVICE:
 		do_config_edit(v, req, a);
 		break;

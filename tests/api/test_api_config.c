@@ -301,6 +301,68 @@ static void test_ids_and_edits(void **state)
 	config_free(&cfg);
 }
 
+static void test_net_json(void **state)
+{
+	struct vm_config cfg;
+	struct net_config n;
+	unsigned counter = 0;
+	char *out;
+	cJSON *j;
+
+	(void)state;
+	assert_int_equal(from_text("{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"path\":\"/a\"}],"
+				   "\"net\":[{\"tap\":\"vtap0\",\"ip\":\"192.0.2.1\",\"mask\":"
+				   "\"255.255.255.0\",\"mac\":\"52:54:00:12:34:56\",\"mtu\":1400,"
+				   "\"num_queues\":4,\"queue_size\":128,\"vhost_user\":false,"
+				   "\"vhost_mode\":\"Client\",\"offload_tso\":false,\"sparse\":1,"
+				   "\"rate_limiter_config\":{\"ops\":{\"size\":10,\"refill_time\":100}}},"
+				   "{\"tap\":\"\"}]}", &cfg), 0);
+	assert_int_equal(cfg.nr_nets, 2);
+	assert_string_equal(cfg.nets[0].tap, "vtap0");
+	assert_int_equal(cfg.nets[0].mtu, 1400);
+	assert_int_equal(cfg.nets[0].num_queues, 4);
+	assert_false(cfg.nets[0].offload_tso);
+	assert_true(cfg.nets[0].rate_limiter.ops.set && !cfg.nets[0].rate_limiter.bandwidth.set);
+	assert_null(cfg.nets[1].tap);                        /* "": create one */
+	assert_int_equal(cfg.nets[1].num_queues, 2);
+	assert_int_equal(api_config_validate(&cfg, err, sizeof(err)), 0);
+	assert_int_equal(api_config_assign_ids(&cfg, &counter), 0);
+	assert_string_equal(cfg.disks[0].id, "_disk0");
+	assert_string_equal(cfg.nets[0].id, "_net1");         /* one counter for all types */
+	assert_string_equal(cfg.nets[1].id, "_net2");
+	out = api_config_to_json(&cfg);
+	assert_non_null(strstr(out, "\"net\":[{\"tap\":\"vtap0\",\"ip\":\"192.0.2.1\""));
+	assert_non_null(strstr(out, "\"mac\":\"52:54:00:12:34:56\",\"mtu\":1400"));
+	assert_non_null(strstr(out, "\"rate_limiter_config\":{\"ops\":{\"size\":10,"));
+	free(out);
+	/* add-net: checked like boot; remove-device finds nets too */
+	assert_int_equal(api_json_parse("{\"id\":\"_net1\"}", 14, &j, err, sizeof(err)), 0);
+	assert_int_equal(api_net_from_json(j, NULL, 0, &n, err, sizeof(err)), 0);
+	cJSON_Delete(j);
+	assert_int_equal(api_config_add_net(&cfg, &n, err, sizeof(err)), -EEXIST);
+	free(n.id);
+	n.id = strdup("extra");
+	assert_int_equal(api_config_add_net(&cfg, &n, err, sizeof(err)), 0);
+	assert_null(n.id);
+	assert_int_equal(cfg.nr_nets, 3);
+	assert_int_equal(api_config_remove_device(&cfg, "_net1"), 0);
+	assert_int_equal(cfg.nr_nets, 2);
+	assert_string_equal(cfg.nets[1].id, "extra");
+	config_free(&cfg);
+	expect_error("{\"net\":[{\"fds\":[3,4]}]}", "net[0].fds: file descriptors cannot travel");
+	expect_error("{\"net\":[{\"vhost_user\":true}]}", "net[0].vhost_user: not supported");
+	expect_error("{\"net\":[{\"vhost_socket\":\"/s\"}]}", "net[0].vhost_socket");
+	expect_error("{\"net\":[{\"rate_limiter_config\":{\"bw\":{}}}]}",
+		     "net[0].rate_limiter_config.bw: unknown field");
+	expect_error("{\"net\":[{\"mac\":\"nope\"}]}", "net[0].mac: 'nope'");
+	expect_error("{\"net\":[{\"vhost_mode\":\"Sideways\"}]}", "net[0].vhost_mode");
+	expect_error("{\"net\":{}}", "net: invalid type");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"net\":[{\"num_queues\":3}]}",
+		       -EINVAL, "net[0].num_queues");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"net\":[{\"iommu\":true}]}",
+		       -EINVAL, "net[0].iommu");
+}
+
 static void test_vm_info_and_ping(void **state)
 {
 	struct vm_config cfg;
@@ -341,6 +403,7 @@ int main(void)
 		cmocka_unit_test(test_unsupported_refused),
 		cmocka_unit_test(test_validation_names_field),
 		cmocka_unit_test(test_ids_and_edits),
+		cmocka_unit_test(test_net_json),
 		cmocka_unit_test(test_vm_info_and_ping),
 	};
 

@@ -7,8 +7,10 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api_internal.h"
 #include "vmm/state.h"
@@ -31,6 +33,7 @@ static const struct {
 	{ "/api/v1/vm.reboot", "PUT", API_VM_REBOOT, BODY_NONE },
 	{ "/api/v1/vm.power-button", "PUT", API_VM_POWER_BUTTON, BODY_NONE },
 	{ "/api/v1/vm.add-disk", "PUT", API_VM_ADD_DISK, BODY_REQUIRED },
+	{ "/api/v1/vm.add-net", "PUT", API_VM_ADD_NET, BODY_REQUIRED },
 	{ "/api/v1/vm.remove-device", "PUT", API_VM_REMOVE_DEVICE, BODY_REQUIRED },
 	{ "/api/v1/vm.snapshot", "PUT", API_VM_SNAPSHOT, BODY_REQUIRED },
 	{ "/api/v1/vm.restore", "PUT", API_VM_RESTORE, BODY_REQUIRED },
@@ -118,6 +121,7 @@ static const struct {
 	{ API_VM_REBOOT,        { 404, 404,   0,   0,   0 }, "VM is not created" },
 	{ API_VM_POWER_BUTTON,  { 500, 500,   0,   0,   0 }, "VM is not running" },
 	{ API_VM_ADD_DISK,      { 404,   0, 500, 500, 500 }, "VM is not created" },
+	{ API_VM_ADD_NET,       { 404,   0, 500, 500, 500 }, "VM is not created" },
 	{ API_VM_REMOVE_DEVICE, { 404,   0, 500, 500, 500 }, "VM is not created" },
 	{ API_VM_SNAPSHOT,      { 500, 500, 500,   0, 500 }, "VM is not running" },
 	{ API_VM_RESTORE,       {   0, 500, 500, 500, 500 }, NULL },
@@ -184,6 +188,80 @@ static int parse_body(enum api_action a, const char *path, const char *text,
 
 	*out = req;
 	return status;
+}
+
+/* A restore body parsed with @n descriptors riding along (here: pipe write ends). */
+static int parse_with_fds(const char *text, const int *fds, unsigned n, struct api_request **out,
+			  char **err)
+{
+	const struct api_route *r = api_route_find("/api/v1/vm.restore");
+	struct api_request *req = api_request_new(API_VM_RESTORE);
+
+	req->fds = malloc(n * sizeof(int));
+	memcpy(req->fds, fds, n * sizeof(int));
+	req->nr_fds = n;
+	*out = req;
+	return api_route_parse_body(r, text, strlen(text), req, err);
+}
+
+static bool hung_up(int rd)
+{
+	struct pollfd p = { rd, POLLIN, 0 };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLHUP);
+}
+
+/* RestoreConfig.net_fds splits the request's fds by net id, in order; a bad one closes them. */
+static void test_restore_net_fds(void **state)
+{
+	int p[3][2], fds[3];
+	struct api_request *req;
+	char *err;
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(pipe(p[i]), 0);
+		fds[i] = p[i][1];
+	}
+	assert_int_equal(parse_with_fds("{\"source_url\":\"file:///s\",\"net_fds\":[{\"id\":"
+					"\"a\",\"num_fds\":2},{\"id\":\"b\",\"num_fds\":1}]}", fds, 3,
+					&req, &err), 0);
+	assert_int_equal(req->restore.nr_net_fds, 2);
+	assert_string_equal(req->restore.net_fds[0].id, "a");
+	assert_int_equal(req->restore.net_fds[0].nr_fds, 2);
+	assert_int_equal(req->restore.net_fds[0].fds[1], fds[1]);
+	assert_int_equal(req->restore.net_fds[1].fds[0], fds[2]);
+	assert_int_equal(req->nr_fds, 0);
+	assert_false(hung_up(p[0][0]));
+	api_request_discard(req);                 /* never used: closed */
+	for (int i = 0; i < 3; i++)
+		assert_true(hung_up(p[i][0]));
+	for (int i = 0; i < 3; i++) {
+		close(p[i][0]);
+		assert_int_equal(pipe(p[i]), 0);
+		fds[i] = p[i][1];
+	}
+	assert_int_equal(parse_with_fds("{\"source_url\":\"file:///s\",\"net_fds\":[{\"id\":"
+					"\"a\",\"num_fds\":2}]}", fds, 3, &req, &err), 400);
+	assert_non_null(strstr(err, "net_fds: names 2 file descriptors, 3 came"));
+	free(err);
+	for (int i = 0; i < 3; i++)
+		assert_true(hung_up(p[i][0]));      /* a failed request closes what it brought */
+	api_request_discard(req);
+	for (int i = 0; i < 3; i++) {
+		close(p[i][0]);
+		assert_int_equal(pipe(p[i]), 0);
+		fds[i] = p[i][1];
+	}
+	assert_int_equal(parse_with_fds("{\"source_url\":\"file:///s\",\"net_fds\":[{\"id\":"
+					"\"a\",\"num_fds\":4}]}", fds, 3, &req, &err), 400);
+	assert_non_null(strstr(err, "net_fds[0].num_fds: 3 file descriptors came"));
+	free(err);
+	api_request_discard(req);
+	for (int i = 0; i < 3; i++) {
+		assert_true(hung_up(p[i][0]));
+		close(p[i][0]);
+	}
 }
 
 static void test_bodies(void **state)
@@ -306,6 +384,7 @@ int main(void)
 		cmocka_unit_test(test_quirk_bodies),
 		cmocka_unit_test(test_bodies),
 		cmocka_unit_test(test_snapshot_bodies),
+		cmocka_unit_test(test_restore_net_fds),
 		cmocka_unit_test(test_socket_spec),
 	};
 

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -424,6 +425,81 @@ static void test_stop_while_busy(void **state)
 	fx_assert_alive();
 }
 
+/* One request with @nfds descriptors riding on its first bytes, as ch-remote sends them. */
+static int call_with_fds(const char *name, const char *body, const int *fds, unsigned nfds,
+			 struct http_resp *r)
+{
+	char req[512];
+	int len = snprintf(req, sizeof(req), "PUT /api/v1/%s HTTP/1.1\r\nHost: localhost\r\n"
+			   "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+			   name, strlen(body), body);
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * 8)];
+	} ctl;
+	struct iovec iov = { req, (size_t)len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+			      .msg_controllen = CMSG_SPACE(sizeof(int) * nfds) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	int fd = http_connect(fx->sock), ret;
+
+	assert_true(fd >= 0);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+	memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	assert_int_equal(sendmsg(fd, &msg, 0), len);
+	ret = http_read(fd, r);
+	close(fd);
+	return ret;
+}
+
+/* Whether every copy of the pipe's write end is closed (the reader sees a hang-up). */
+static bool writers_gone(int rd)
+{
+	struct pollfd p = { rd, POLLIN, 0 };
+
+	return poll(&p, 1, 2000) == 1 && (p.revents & POLLHUP);
+}
+
+/*
+ * vm.add-net with tap fds over SCM_RIGHTS (CH's wire protocol): the net gets them; a request
+ * that fails closes the ones it brought; vm.delete closes the config's.
+ */
+static void test_add_net_fds(void **state)
+{
+	int ok[2], bad[2], fds[2];
+	struct http_resp r;
+
+	(void)state;
+	assert_int_equal(pipe2(ok, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(bad, O_CLOEXEC), 0);
+	fx_expect("PUT", "vm.create", "{\"payload\":{\"kernel\":\"/k\"}}", 204, NULL);
+	fds[0] = fds[1] = bad[1];
+	assert_int_equal(call_with_fds("vm.add-net", "{\"num_queues\":2}", fds, 2, &r), 0);
+	assert_int_equal(r.status, 400);              /* two fds make two pairs: 4 queues */
+	assert_non_null(strstr(r.body, "net[0].num_queues"));
+	http_resp_free(&r);
+	close(bad[1]);
+	assert_true(writers_gone(bad[0]));
+	fds[0] = fds[1] = ok[1];
+	assert_int_equal(call_with_fds("vm.add-net", "{\"num_queues\":4,\"id\":\"t0\","
+				       "\"fds\":[-1,-1]}", fds, 2, &r), 0);
+	assert_int_equal(r.status, 204);
+	http_resp_free(&r);
+	close(ok[1]);
+	assert_false(writers_gone(ok[0]));            /* the config holds them */
+	fx_expect("GET", "vm.info", NULL, 200, "\"id\":\"t0\"");
+	fx_expect("GET", "vm.info", NULL, 200, "\"fds\":[");
+	/* fds in the body without any over the socket: refused by name */
+	fx_expect("PUT", "vm.add-net", "{\"fds\":[3,4]}", 400, "fds: no file descriptors came");
+	fx_expect("PUT", "vm.delete", NULL, 204, NULL);
+	assert_true(writers_gone(ok[0]));
+	close(ok[0]);
+	close(bad[0]);
+	fx_assert_alive();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -439,6 +515,7 @@ int main(void)
 		cmocka_unit_test(test_fifty_clients),
 		cmocka_unit_test(test_socket_lock),
 		cmocka_unit_test(test_stop_while_busy),
+		cmocka_unit_test(test_add_net_fds),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

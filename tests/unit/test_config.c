@@ -300,6 +300,130 @@ static void test_disk_option(void **state)
 	assert_int_equal(config_validate(&f->cfg, f->err, sizeof(f->err)), 0);
 }
 
+static void test_net_option(void **state)
+{
+	struct fixture *f = *state;
+	const struct net_config *n;
+
+	assert_int_equal(PARSE(f, "--net", "tap=vtap0,ip=192.0.2.1,mask=255.255.255.0,"
+			       "mac=52:54:00:12:34:56,host_mac=02:00:00:00:00:01,mtu=1400,"
+			       "num_queues=4,queue_size=512,id=net0,pci_device_id=7,offload_ufo=off,"
+			       "bw_size=1000000,bw_refill_time=100,ops_size=100,ops_refill_time=10",
+			       "fd=[3,4],num_queues=4", "--kernel", "/k"), 0);
+	assert_int_equal(f->cfg.nr_nets, 2);
+	n = &f->cfg.nets[0];
+	assert_string_equal(n->tap, "vtap0");
+	assert_string_equal(n->ip, "192.0.2.1");
+	assert_string_equal(n->mask, "255.255.255.0");
+	assert_true(n->mac_set && n->host_mac_set);
+	assert_int_equal(n->mac[5], 0x56);
+	assert_int_equal(n->host_mac[5], 0x01);
+	assert_int_equal(n->mtu, 1400);
+	assert_int_equal(n->num_queues, 4);
+	assert_int_equal(n->queue_size, 512);
+	assert_string_equal(n->id, "net0");
+	assert_int_equal(n->pci_device_id, 7);
+	assert_true(n->offload_tso && n->offload_csum && !n->offload_ufo);
+	assert_true(n->rate_limiter.set && n->rate_limiter.bandwidth.set && n->rate_limiter.ops.set);
+	assert_int_equal(n->rate_limiter.bandwidth.size, 1000000);
+	assert_int_equal(n->rate_limiter.ops.refill_time, 10);
+	n = &f->cfg.nets[1];
+	assert_null(n->tap);
+	assert_int_equal(n->nr_fds, 2);
+	assert_int_equal(n->fds[0], 3);
+	assert_int_equal(n->fds[1], 4);
+	assert_false(n->mac_set);
+	assert_int_equal(n->queue_size, 256);
+	assert_int_equal(config_validate(&f->cfg, f->err, sizeof(f->err)), 0);
+}
+
+static void test_net_errors(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_error(f, PARSE(f, "--net", "tap=t,colour=red"), "unknown key", "colour");
+	expect_error(f, PARSE(f, "--net", "tap=t,mac=52:54:00:12:34"), "mac", "52:54:00:12:34");
+	expect_error(f, PARSE(f, "--net", "fd=[1,4]"), "fd=1", "stdin");
+	expect_error(f, PARSE(f, "--net", "fd=[3,x]"), "fd", "x");
+	expect_error(f, PARSE(f, "--net", "fd=[]"), "fd=", "no descriptor");
+	expect_error(f, PARSE(f, "--net", "tap=t,bw_size=10"), "refill_time", NULL);
+	expect_error(f, PARSE(f, "--net", "tap=t,bw_colour=10"), "unknown key", "bw_colour");
+	expect_error(f, PARSE(f, "--net", "tap=t,vhost_user=on"), "vhost_user", "not supported");
+	expect_error(f, PARSE(f, "--net", "tap=t,mtu=x"), "mtu", "x");
+	/* Boot-time checks name the JSON field. */
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--net", "tap=t,num_queues=3"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "net[0].num_queues", NULL);
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--net", "tap=t,num_queues=10"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "net[0].num_queues", NULL);
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--net",
+			       "tap=t,num_queues=8,ops_size=1,ops_refill_time=1"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "net[0].num_queues",
+		     "rate limiter");
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--net", "fd=[3,4]"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "net[0].num_queues",
+		     "2 fds");
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--net", "tap=t,ip=192.0.2.300"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "net[0].ip", NULL);
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--net", "tap=t,mac=01:00:00:00:00:01"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "net[0].mac",
+		     "multicast");
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--net", "tap=t,queue_size=100"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "net[0].queue_size", NULL);
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--disk", "path=/a,id=x", "--net",
+			       "tap=t,id=x"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "net[0].id", "not unique");
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--disk", "path=/a,pci_device_id=4", "--net",
+			       "tap=t,pci_device_id=4"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "net[0].pci_device_id",
+		     "already used");
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--net", "tap=t,fd=[3]"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "net[0]", NULL);
+}
+
+/* --restore net_fds=[id@[fds],..], and the substitution into a snapshot's config. */
+static void test_restore_net_fds(void **state)
+{
+	struct fixture *f = *state;
+	struct net_config n;
+
+	assert_int_equal(PARSE(f, "--restore", "source_url=file:///s,net_fds=[net1@[23,24],"
+			       "net2@[25]],resume=on"), 0);
+	assert_true(f->opts.restore.resume);
+	assert_int_equal(f->opts.restore.nr_net_fds, 2);
+	assert_string_equal(f->opts.restore.net_fds[0].id, "net1");
+	assert_int_equal(f->opts.restore.net_fds[0].nr_fds, 2);
+	assert_int_equal(f->opts.restore.net_fds[0].fds[1], 24);
+	assert_int_equal(f->opts.restore.net_fds[1].fds[0], 25);
+	expect_error(f, PARSE(f, "--restore", "source_url=file:///s,net_fds=[net1]"), "net_fds",
+		     "id@[fd");
+	expect_error(f, PARSE(f, "--restore", "source_url=file:///s,net_fds=[n@[2]]"), "fd=2",
+		     NULL);
+	/* A snapshot's net with fds (stale: -1) gets them by id; another id or count fails. */
+	assert_int_equal(PARSE(f, "--restore", "source_url=file:///s,net_fds=[t0@[23,24]]"), 0);
+	f->cfg.kernel = strdup("/k");             /* the snapshot's config stands in */
+	config_net_defaults(&n);
+	n.id = strdup("t0");
+	n.num_queues = 4;
+	n.nr_fds = 2;
+	n.fds = malloc(2 * sizeof(int));
+	n.fds[0] = n.fds[1] = -1;
+	assert_int_equal(config_add_net(&f->cfg, &n), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "net[0].fds", "net_fds");
+	assert_int_equal(config_substitute_net_fds(&f->cfg, f->opts.restore.net_fds,
+						   f->opts.restore.nr_net_fds, f->err,
+						   sizeof(f->err)), 0);
+	assert_int_equal(f->cfg.nets[0].fds[1], 24);
+	assert_null(f->opts.restore.net_fds[0].fds);
+	f->cfg.nets[0].fds_owned = false;         /* 23 and 24 are not really ours */
+	assert_int_equal(config_validate(&f->cfg, f->err, sizeof(f->err)), 0);
+	free(f->opts.restore.net_fds[0].id);
+	f->opts.restore.net_fds[0].id = strdup("other");
+	f->opts.restore.net_fds[0].fds = calloc(2, sizeof(int));
+	f->opts.restore.net_fds[0].nr_fds = 2;
+	expect_error(f, config_substitute_net_fds(&f->cfg, f->opts.restore.net_fds, 1, f->err,
+						  sizeof(f->err)), "net_fds", "other");
+}
+
 static void test_disk_errors(void **state)
 {
 	struct fixture *f = *state;
@@ -579,6 +703,9 @@ int main(void)
 		T(test_pci_segment_option),
 		T(test_restore_option),
 		T(test_disk_errors),
+		T(test_net_option),
+		T(test_net_errors),
+		T(test_restore_net_fds),
 		T(test_error_stray_positional),
 		T(test_validate_accepts_complete_config),
 		T(test_validate_requires_kernel),
