@@ -211,6 +211,14 @@ static int check_cpuid(int fd, const struct snap_vcpu *v, char *err, size_t errl
 	if (ret)
 		return set_err(err, errlen, ret, "vcpu %u: KVM_GET_CPUID2: %s", v->id,
 				strerror(-ret));
+	/* A leaf this vCPU was not given (an edited function number) would skip the checks. */
+	for (i = 0; i < v->cpuid->nent && host->nent && !ret; i++) {
+		const struct kvm_cpuid_entry2 *e = &v->cpuid->entries[i];
+
+		if (!cpuid_find(host, e->function, e->index))
+			ret = set_err(err, errlen, -ENOTSUP, "vcpu %u: CPUID leaf %#x index %u: not "
+				      "one this host gives the vCPU", v->id, e->function, e->index);
+	}
 	for (i = 0; i < SNAP_ARRAY_SIZE(leaves) && host->nent && !ret; i++) {
 		uint32_t fn = leaves[i].fn, index = leaves[i].index;
 		const struct kvm_cpuid_entry2 *s = cpuid_find(v->cpuid, fn, index);

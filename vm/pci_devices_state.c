@@ -193,6 +193,9 @@ static int counters_restore(struct vm_pci_fn *fn, const cJSON *c, char *err, siz
 		ret = json_field_u64(c, NULL, it->string, &v, err, errlen);
 		if (ret)
 			return ret;
+		if (!strcmp(it->string, "msix_enabled") && v > 1)   /* a state: 0 or 1 */
+			return json_field_err(err, errlen, NULL, it->string, "%llu is not 0 or 1",
+					      (unsigned long long)v);
 	}
 	fn->counters_base = cJSON_Duplicate(c, true);
 	return fn->counters_base ? 0 : set_err(err, errlen, -ENOMEM, "out of memory");

@@ -204,6 +204,13 @@ def cpuid_extra(st):
             e["ebx"] = hex(ebx | 1 << next(b for b in range(31, -1, -1) if not ebx >> b & 1))
 
 
+def cpuid_renamed(st):
+    """Leaf 7.0 given another function number: it would escape the feature-leaf checks."""
+    for e in st["vcpus"][0]["cpuid"]:
+        if int(e["function"], 16) == 7 and int(e["index"], 16) == 0:
+            e["function"] = hex(0x4fff0000)
+
+
 def dup_key(d):
     with open(state_path(d), "rb") as f:
         text = f.read()
@@ -294,6 +301,8 @@ CASES = [
      [RNG_V + ".queues[0].extra: unknown key"]),
     ("device-unknown-section", field("devices.__rng.firmware", {}), 400,
      ["state.json: devices.__rng.firmware: unknown key"]),
+    ("counter-msix-enabled", field(CON + ".counters.msix_enabled", "0xff"), 400,
+     ["state.json: " + CON + ".counters.msix_enabled: 255 is not 0 or 1"]),
     ("counter-missing", delete(CON + ".counters.tx_bytes"), 400,
      ["state.json: " + CON + ".counters.tx_bytes: missing"]),
     ("blk-capacity", field("devices._disk0.blk.capacity", "0x1000"), 400,
@@ -352,6 +361,8 @@ CASES = [
      ["vcpus[0].regs.rax"]),
     ("vcpu-tsc-rate", field("vcpus.0.tsc_khz", 1000000), 400, ["TSC"]),
     ("vcpu-cpuid-feature", edit_state(cpuid_extra), 400, ["CPUID"]),
+    ("vcpu-cpuid-renamed", edit_state(cpuid_renamed), 400,
+     ["CPUID leaf 0x4fff0000 index 0: not one this host gives"]),
     ("state-duplicate-key", dup_key, 400, ["version"]),
     # memory-ranges
     ("memory-missing", remove("memory-ranges"), 400, ["memory-ranges"]),
