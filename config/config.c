@@ -25,6 +25,7 @@ const char config_usage[] =
 	"  --disk path=P[,readonly=on,direct=on,num_queues=N,queue_size=M,id=I,serial=S,\n"
 	"         bw_size=,bw_one_time_burst=,bw_refill_time=,ops_size=,ops_one_time_burst=,\n"
 	"         ops_refill_time=] ...   a virtio-blk disk on a raw image (repeatable)\n"
+	"  --vsock cid=N,socket=PATH[,id=I]   virtio-vsock, host side on a Unix socket\n"
 	"  --api-socket path=P|fd=N|P    serve the REST API there (without --kernel: wait for it)\n"
 	"  --pci-segment pci_segment=0[,mmio32_aperture_weight=N,mmio64_aperture_weight=N]\n"
 	"                                accepted for compatibility: vireo has one PCI segment\n"
@@ -79,6 +80,7 @@ void config_free(struct vm_config *cfg)
 	for (unsigned i = 0; i < cfg->nr_disks; i++)
 		config_disk_free(&cfg->disks[i]);
 	free(cfg->disks);
+	config_vsock_free(&cfg->vsock);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -236,6 +238,7 @@ static int parse_console_opt(const char *opt, const char *val, struct console_co
 enum {
 	OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
 	OPT_CONSOLE, OPT_RNG, OPT_DISK, OPT_RESTORE, OPT_PCI_SEGMENT, OPT_LOG_FILE, OPT_API_SOCKET, OPT_EVENT_MONITOR,
+	OPT_VSOCK,
 };
 
 static const struct option cli_options[] = {
@@ -253,6 +256,7 @@ static const struct option cli_options[] = {
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 	{ "event-monitor", required_argument, NULL, OPT_EVENT_MONITOR },
+	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -354,6 +358,7 @@ static int apply_option(int c, const char *arg, struct vm_config *cfg, struct vm
 	case OPT_LOG_FILE: return set_string(&opts->log_file, arg);
 	case OPT_API_SOCKET: return set_string(&opts->api_socket, arg);
 	case OPT_EVENT_MONITOR: return set_string(&opts->event_monitor, arg);
+	case OPT_VSOCK: return config_parse_vsock(arg, &cfg->vsock, err, errlen);
 	case 'v': opts->verbosity++; return 0;
 	case 'V': opts->version = true; return 0;
 	case 'h': opts->help = true; return 0;
@@ -419,5 +424,7 @@ int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 	for (unsigned i = 0; i < cfg->nr_disks; i++)
 		if (config_validate_disk(cfg, i, err, errlen))
 			return -EINVAL;
+	if (config_validate_vsock(cfg, err, errlen))
+		return -EINVAL;
 	return config_check_consoles(cfg, err, errlen);
 }
