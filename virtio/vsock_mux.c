@@ -133,6 +133,15 @@ void vsock_conn_events(struct vsock_mux *m, struct vsock_conn *c)
 		c->events = ev.events;
 }
 
+/* Out of fds: stop watching the listener until a connection gives one back. */
+static void listener_park(struct vsock_mux *m, bool park)
+{
+	struct epoll_event ev = { .events = park ? 0 : EPOLLIN, .data.ptr = NULL };
+
+	if (m->listen_parked != park && !epoll_ctl(m->epfd, EPOLL_CTL_MOD, m->listen_fd, &ev))
+		m->listen_parked = park;
+}
+
 void vsock_conn_kill(struct vsock_mux *m, struct vsock_conn *c, bool rst)
 {
 	if (c->dead)
@@ -151,6 +160,8 @@ void vsock_conn_kill(struct vsock_mux *m, struct vsock_conn *c, bool rst)
 	m->dead = c;
 	m->nr_conns--;
 	vsock_stat(&m->st.conns_closed, 1);
+	if (m->listen_parked)
+		listener_park(m, false);
 }
 
 static void reap(struct vsock_mux *m)
@@ -198,6 +209,8 @@ static void on_listener(struct vsock_mux *m)
 	for (unsigned i = 0; i < ACCEPT_BURST; i++) {
 		int fd = accept4(m->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+			listener_park(m, true);   /* until a connection closes: no spinning */
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				pr_warn_ratelimited("virtio-vsock: accept on %s: %s", m->path,

@@ -44,6 +44,7 @@ struct vsock_mux {
 	uint64_t guest_cid;
 	char *path;
 	int listen_fd, epfd;
+	bool listen_parked;               /* out of fds: not watched until a connection closes */
 	struct vsock_conn *buckets[VSOCK_BUCKETS];
 	struct vlist all, pending;        /* every connection; those with something for the guest */
 	struct vsock_conn *dead;          /* closed, freed once no event can name them */
