@@ -162,6 +162,8 @@ class Vireo(VM):
                 spec += ",readonly=on" if d.get("readonly") else ""
                 spec += f",num_queues={d['queues']}" if d.get("queues") else ""
                 argv += ["--disk", spec]
+            if boot.get("vsock"):
+                argv += ["--vsock", f"cid={boot['vsock']['cid']},socket={boot['vsock']['socket']}"]
         self.spawn(argv, "serial" if serial == "pipe" else "console")
 
     def start_api_only(self):
@@ -219,6 +221,9 @@ class Qemu(VM):
             argv += ["-drive", f"if=none,id=d{i},file={d['path']},format=raw{ro}",
                      "-device", f"virtio-blk-pci,drive=d{i},disable-legacy=on,"
                      f"serial={d['serial']},num-queues={d.get('queues', 1)}"]
+        if boot.get("vsock"):   # the kernel's vhost-vsock: the host side is AF_VSOCK itself
+            argv += ["-device", f"vhost-vsock-pci,guest-cid={boot['vsock']['cid']},"
+                     "disable-legacy=on"]
         if incoming:
             argv += ["-incoming", f"exec:cat {incoming}"]
         self.spawn(argv, "serial" if serial == "pipe" else "console")
