@@ -200,7 +200,9 @@ static cJSON *vsock_save(struct virtio_dev *vd)
 	struct virtio_vsock *vs = vd->opaque;
 	cJSON *o = cJSON_CreateObject();
 
-	if (o && json_put_u64(o, "guest_cid", vs->guest_cid)) {
+	/* The next host port too: the guest may still hold sockets on the ports used so far. */
+	if (o && (json_put_u64(o, "guest_cid", vs->guest_cid) ||
+		  json_put_u64(o, "next_host_port", vs->mux.next_local_port))) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -214,15 +216,26 @@ static cJSON *vsock_save(struct virtio_dev *vd)
 static int vsock_restore(struct virtio_dev *vd, const cJSON *json, char *err, size_t errlen)
 {
 	struct virtio_vsock *vs = vd->opaque;
-	uint64_t cid;
+	uint64_t cid, port;
 	int ret = json_field_u64(json, NULL, "guest_cid", &cid, err, errlen);
 
 	if (!ret && cid != vs->guest_cid)
 		ret = json_field_err(err, errlen, NULL, "guest_cid", "%" PRIu64 ", but the config "
 				     "has cid=%" PRIu64, cid, vs->guest_cid);
-	if (!ret)
-		vs->reset_event = true;
-	return ret;
+	ret = ret ?: json_field_u64(json, NULL, "next_host_port", &port, err, errlen);
+	if (!ret && (port < VSOCK_LOCAL_PORT_FIRST || port >= 2ULL * VSOCK_LOCAL_PORT_FIRST))
+		ret = json_field_err(err, errlen, NULL, "next_host_port", "0x%" PRIx64 " is outside "
+				     "[0x%x, 0x%x)", port, VSOCK_LOCAL_PORT_FIRST,
+				     2 * VSOCK_LOCAL_PORT_FIRST);
+	if (ret)
+		return ret;
+	/*
+	 * A host port the guest saw before the snapshot may still name one of its sockets
+	 * (one being reset): new host-initiated streams go on from the saved port.
+	 */
+	vs->mux.next_local_port = (uint32_t)port;
+	vs->reset_event = true;
+	return 0;
 }
 
 static bool vsock_counters(struct virtio_dev *vd, cJSON *out)

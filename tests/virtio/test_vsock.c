@@ -458,12 +458,17 @@ static void test_restore_sends_transport_reset(void **state)
 	cJSON *saved = f->vd->ops->save(f->vd), *bad;
 	char err[256];
 	uint32_t id, len;
+	int cfd;
 
 	assert_non_null(saved);
 	bad = cJSON_Duplicate(saved, true);
 	cJSON_ReplaceItemInObject(bad, "guest_cid", cJSON_CreateString("0x4"));
 	assert_int_equal(f->vd->ops->restore(f->vd, bad, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "guest_cid"));
+	cJSON_ReplaceItemInObject(bad, "guest_cid", cJSON_CreateString("0x3"));
+	cJSON_ReplaceItemInObject(bad, "next_host_port", cJSON_CreateString("0x5"));
+	assert_int_equal(f->vd->ops->restore(f->vd, bad, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "next_host_port"));
 	assert_int_equal(f->vd->ops->pause(f->vd), 0);
 	assert_int_equal(f->vd->ops->restore(f->vd, saved, err, sizeof(err)), 0);
 	f->vd->ops->resume(f->vd);
@@ -475,6 +480,13 @@ static void test_restore_sends_transport_reset(void **state)
 	assert_int_equal(len, 4);
 	assert_int_equal(*(uint32_t *)gp(&f->mem, EV_BUF, 4), VSOCK_EVENT_TRANSPORT_RESET);
 	assert_int_equal(counter(f, "reset_events"), 1);
+	/* Host ports go on from the saved one, past those the guest may still hold. */
+	cJSON_ReplaceItemInObject(saved, "next_host_port", cJSON_CreateString("0x40000100"));
+	assert_int_equal(f->vd->ops->pause(f->vd), 0);
+	assert_int_equal(f->vd->ops->restore(f->vd, saved, err, sizeof(err)), 0);
+	f->vd->ops->resume(f->vd);
+	assert_int_equal(host_connect(f, &cfd, 1024), 0x40000100);
+	close(cfd);
 	cJSON_Delete(saved);
 	cJSON_Delete(bad);
 }
