@@ -250,7 +250,8 @@ static bool vsock_counters(struct virtio_dev *vd, cJSON *out)
 		{ "conn_limit_refused", &s->conn_limit }, { "conns_opened", &s->conns_opened },
 		{ "conns_closed", &s->conns_closed }, { "connect_failed", &s->connect_failed },
 		{ "handshake_failed", &s->handshake_failed }, { "rst_dropped", &s->rst_dropped },
-		{ "bad_buffers", &s->bad_rx_buffers }, { "reset_events", &vs->events_sent },
+		{ "bad_buffers", &s->bad_rx_buffers }, { "conns_expired", &s->expired },
+		{ "reset_events", &vs->events_sent },
 	};
 
 	for (unsigned i = 0; i < sizeof(c) / sizeof(c[0]); i++)
@@ -308,7 +309,7 @@ int virtio_vsock_new(uint64_t guest_cid, const char *path, const struct guest_me
 	if (!vs)
 		return set_err(err, errlen, -ENOMEM, "vsock: out of memory");
 	vs->guest_cid = guest_cid;
-	vs->mux.listen_fd = vs->mux.epfd = -1;
+	vs->mux.listen_fd = vs->mux.epfd = vs->mux.timer_fd = -1;
 	ret = virtio_dev_init(&vs->vdev, &vsock_params, &vsock_ops, vs, mem);
 	ret = ret ?: chains_init(vs);
 	ret = ret ?: virtio_worker_init(&vs->worker);

@@ -39,9 +39,6 @@ static void vlist_del(struct vlist *n)
 	n->prev = n->next = NULL;
 }
 
-#define conn_of(ptr, member) \
-	((struct vsock_conn *)((char *)(ptr) - offsetof(struct vsock_conn, member)))
-
 void vsock_pend_add(struct vsock_mux *m, struct vsock_conn *c)
 {
 	if (!c->pend.next && !c->dead)
@@ -385,6 +382,8 @@ void vsock_mux_events(struct vsock_mux *m)
 
 		if (!c)
 			on_listener(m);
+		else if (evs[i].data.ptr == &m->timer_fd)
+			vsock_mux_timer(m);
 		else if (!c->dead)
 			on_conn(m, c, evs[i].events);
 	}
@@ -496,7 +495,11 @@ kill:
 static bool guest_shutdown(struct vsock_mux *m, struct vsock_conn *c, uint32_t flags)
 {
 	c->peer_shut |= flags & (VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
-	return c->tx_len ? true : conn_drained(m, c);
+	if (!c->tx_len)
+		return conn_drained(m, c);
+	if ((c->peer_shut & 3) == 3)
+		vsock_conn_expire(m, c);          /* a host peer that never drains: not forever */
+	return true;
 }
 
 /* A packet for an existing connection; false if it died. */

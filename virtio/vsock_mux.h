@@ -14,6 +14,7 @@
 #define VIREO_VIRTIO_VSOCK_MUX_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -24,6 +25,7 @@
 #define VSOCK_CREDIT_THRESHOLD (64u << 10)  /* forwarded bytes that earn a CREDIT_UPDATE */
 #define VSOCK_RST_QUEUE       (2 * VSOCK_MAX_CONNS)
 #define VSOCK_BUCKETS         256
+#define VSOCK_KILL_TIMEOUT_NS (2000ULL * 1000 * 1000)  /* a closing stream's last wait (CH's) */
 #define VSOCK_LOCAL_PORT_FIRST (1u << 30)   /* host-initiated streams' host ports (CH's) */
 
 struct vlist {
@@ -35,7 +37,7 @@ struct vsock_stats {
 	uint64_t tx_packets, rx_packets, tx_bytes, rx_bytes;
 	uint64_t malformed, unknown_conn, credit_violations, conn_limit;
 	uint64_t conns_opened, conns_closed, connect_failed, handshake_failed;
-	uint64_t rst_dropped, bad_rx_buffers;
+	uint64_t rst_dropped, bad_rx_buffers, expired;
 };
 
 struct vsock_conn;
@@ -43,7 +45,7 @@ struct vsock_conn;
 struct vsock_mux {
 	uint64_t guest_cid;
 	char *path;
-	int listen_fd, epfd;
+	int listen_fd, epfd, timer_fd;       /* timer_fd: the earliest closing stream's deadline */
 	bool listen_parked;               /* out of fds: not watched until a connection closes */
 	struct vsock_conn *buckets[VSOCK_BUCKETS];
 	struct vlist all, pending;        /* every connection; those with something for the guest */
@@ -111,6 +113,7 @@ struct vsock_conn {
 	uint32_t peer_buf_alloc, peer_fwd_cnt, rx_cnt;
 	/* Our receive side: bytes the guest sent, bytes written to the host, last told. */
 	uint32_t tx_cnt, fwd_cnt, last_fwd_sent;
+	uint64_t expiry_ns;               /* closing: killed with an RST at this time (0: none) */
 	uint8_t *txbuf;                   /* VSOCK_BUF_ALLOC ring, only while data waits */
 	uint32_t tx_head, tx_len;
 };
@@ -129,12 +132,23 @@ static inline bool vsock_can_read(const struct vsock_conn *c)
 	       !(c->peer_shut & VIRTIO_VSOCK_SHUTDOWN_RCV);
 }
 
+#define conn_of(ptr, member) \
+	((struct vsock_conn *)((char *)(ptr) - offsetof(struct vsock_conn, member)))
+
 void vsock_pend_add(struct vsock_mux *m, struct vsock_conn *c);
 void vsock_pend_del(struct vsock_conn *c);
 /* Re-registers what epoll should wait for on @c's socket. */
 void vsock_conn_events(struct vsock_mux *m, struct vsock_conn *c);
 /* Closes @c; @rst: tell the guest (an RST on the RX queue). @c must not be used after. */
 void vsock_conn_kill(struct vsock_mux *m, struct vsock_conn *c, bool rst);
+/*
+ * @c is closing (both sides shut, the guest's RST or the host's drain awaited): if that does
+ * not happen within VSOCK_KILL_TIMEOUT_NS, @c is killed with an RST, so a guest that never
+ * answers cannot pin connections against the limit.
+ */
+void vsock_conn_expire(struct vsock_mux *m, struct vsock_conn *c);
+/* The timer fired: kills the connections past their deadline, re-arms for the next one. */
+void vsock_mux_timer(struct vsock_mux *m);
 /* Queues an RST from host port @local to guest port @peer; @conn: for a connection. */
 void vsock_rst_push(struct vsock_mux *m, uint32_t local, uint32_t peer, bool conn);
 

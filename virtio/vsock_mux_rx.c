@@ -138,6 +138,8 @@ static uint32_t conn_rx(struct vsock_mux *m, struct vsock_conn *c, const struct 
 	}
 	if (c->ctl & CTL_SHUTDOWN) {
 		c->ctl &= ~(unsigned)CTL_SHUTDOWN;
+		if (c->shut_flags == (VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND))
+			vsock_conn_expire(m, c);  /* the guest's RST is due now */
 		return put_hdr(m, ch, c->local_port, c->peer_port, VIRTIO_VSOCK_OP_SHUTDOWN, 0, c);
 	}
 	vsock_pend_del(c);
@@ -157,8 +159,7 @@ uint32_t vsock_mux_rx(struct vsock_mux *m, const struct virtq_chain *ch)
 		return put_hdr(m, ch, m->rst[i].local, m->rst[i].peer, VIRTIO_VSOCK_OP_RST, 0, NULL);
 	}
 	while (!len && m->pending.next != &m->pending) {
-		struct vsock_conn *c = (struct vsock_conn *)((char *)m->pending.next -
-							     offsetof(struct vsock_conn, pend));
+		struct vsock_conn *c = conn_of(m->pending.next, pend);
 
 		len = conn_rx(m, c, ch);
 		if (!len && m->rst_len)

@@ -1,19 +1,76 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * virtio-vsock's multiplexer, setup and teardown: the listening Unix socket of the hybrid
- * backend (mode 0600, a stale file of a killed vireo replaced) and the epoll fd.
+ * backend (mode 0600, a stale file of a killed vireo replaced), the epoll fd, and the timer
+ * that ends closing streams whose last packet never comes.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/log.h"
 #include "virtio/vsock_mux.h"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void timer_arm(struct vsock_mux *m, uint64_t in_ns)
+{
+	struct itimerspec it = { .it_value = { (time_t)(in_ns / 1000000000ULL),
+					       (long)(in_ns % 1000000000ULL) } };
+
+	if (!in_ns)
+		it.it_value.tv_nsec = 1;          /* 0 would disarm it */
+	if (timerfd_settime(m->timer_fd, 0, &it, NULL))
+		pr_warn_ratelimited("virtio-vsock: timerfd_settime: %s", strerror(errno));
+}
+
+void vsock_conn_expire(struct vsock_mux *m, struct vsock_conn *c)
+{
+	struct itimerspec cur;
+
+	if (c->expiry_ns)
+		return;
+	c->expiry_ns = now_ns() + VSOCK_KILL_TIMEOUT_NS;
+	/* Deadlines only grow: a running timer fires first and re-arms for this one. */
+	if (!timerfd_gettime(m->timer_fd, &cur) && !cur.it_value.tv_sec && !cur.it_value.tv_nsec)
+		timer_arm(m, VSOCK_KILL_TIMEOUT_NS);
+}
+
+void vsock_mux_timer(struct vsock_mux *m)
+{
+	uint64_t v, now = now_ns(), next = 0;
+	struct vlist *l, *n;
+
+	if (read(m->timer_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		pr_warn_ratelimited("virtio-vsock: timerfd read: %s", strerror(errno));
+	for (l = m->all.next; l != &m->all; l = n) {
+		struct vsock_conn *c = conn_of(l, all);
+
+		n = l->next;
+		if (c->expiry_ns && c->expiry_ns <= now) {
+			vsock_stat(&m->st.expired, 1);
+			vsock_conn_kill(m, c, true);
+		} else if (c->expiry_ns && (!next || c->expiry_ns < next)) {
+			next = c->expiry_ns;
+		}
+	}
+	if (next)
+		timer_arm(m, next - now);
+}
 
 /* An existing socket file nobody accepts on (its vireo was killed) may be replaced. */
 static bool stale_socket(const struct sockaddr_un *sa)
@@ -71,7 +128,7 @@ int vsock_mux_init(struct vsock_mux *m, const char *path, uint64_t guest_cid, ch
 	int ret;
 
 	memset(m, 0, sizeof(*m));
-	m->listen_fd = m->epfd = -1;
+	m->listen_fd = m->epfd = m->timer_fd = -1;
 	m->guest_cid = guest_cid;
 	m->next_local_port = VSOCK_LOCAL_PORT_FIRST;
 	m->all.prev = m->all.next = &m->all;
@@ -84,6 +141,17 @@ int vsock_mux_init(struct vsock_mux *m, const char *path, uint64_t guest_cid, ch
 		ret = set_err(err, errlen, -errno, "vsock: epoll_create1: %s", strerror(errno));
 		goto err;
 	}
+	m->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (m->timer_fd < 0) {
+		ret = set_err(err, errlen, -errno, "vsock: timerfd_create: %s", strerror(errno));
+		goto err;
+	}
+	ev.data.ptr = &m->timer_fd;              /* told apart from connections by address */
+	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->timer_fd, &ev)) {
+		ret = set_err(err, errlen, -errno, "vsock: epoll_ctl: %s", strerror(errno));
+		goto err;
+	}
+	ev.data.ptr = NULL;
 	ret = listen_unix(m, err, errlen);
 	if (ret)
 		goto err;
@@ -107,9 +175,11 @@ void vsock_mux_fini(struct vsock_mux *m)
 	}
 	if (m->epfd >= 0)
 		close(m->epfd);
+	if (m->timer_fd >= 0)
+		close(m->timer_fd);
 	free(m->path);
 	m->path = NULL;
-	m->listen_fd = m->epfd = -1;
+	m->listen_fd = m->epfd = m->timer_fd = -1;
 }
 
 int vsock_mux_fd(const struct vsock_mux *m)
