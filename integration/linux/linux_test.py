@@ -470,6 +470,12 @@ class Test:
                               "fails")
         print(f"the guest's connect to port 5001 failed with {m.group(1)}", flush=True)
         if isinstance(v, Vireo):
+            st, body = v.api("vm.info", method="GET")
+            info = json.loads(body) if st == 200 else {}
+            check(info.get("config", {}).get("vsock", {}).get("cid") == vs["cid"] and
+                  any(k.startswith("_vsock") for k in info.get("device_tree", {})),
+                  f"vm.info has the vsock config and a _vsockN device "
+                  f"({info.get('config', {}).get('vsock')}, {sorted(info.get('device_tree', {}))})")
             st, body = v.api("vm.counters", method="GET")
             c = [d for d in (json.loads(body) if st == 200 else {}).values()
                  if "conns_opened" in d]
