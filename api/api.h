@@ -41,6 +41,7 @@ enum api_action {
 	API_VM_REMOVE_DEVICE,
 	API_VM_SNAPSHOT,
 	API_VM_RESTORE,
+	API_VM_ADD_VSOCK,
 	API_ACTION_COUNT
 };
 
@@ -130,6 +131,7 @@ struct api_request {
 	struct vm_config *config;       /* vm.create */
 	struct disk_config *disk;       /* vm.add-disk */
 	struct net_config *net;         /* vm.add-net */
+	struct vsock_config *vsock;     /* vm.add-vsock */
 	char *device_id;                /* vm.remove-device */
 	char *url;                      /* vm.snapshot destination_url, vm.restore source_url */
 	struct api_restore_opts restore;  /* vm.restore */
@@ -197,6 +199,9 @@ void api_disk_config_free(struct disk_config *disk);
  */
 int api_net_from_json(const struct cJSON *json, int *fds, unsigned nr_fds,
 		      struct net_config *net, char *err, size_t errlen);
+/* CH's VsockConfig JSON (vm.add-vsock, VmConfig.vsock) into @v; same contract. */
+int api_vsock_from_json(const struct cJSON *json, struct vsock_config *v, char *err,
+			size_t errlen);
 
 /* @cfg as CH's VmConfig JSON (absent optionals omitted); malloc'd, NULL on ENOMEM. */
 char *api_config_to_json(const struct vm_config *cfg);
@@ -224,6 +229,12 @@ int api_config_add_disk(struct vm_config *cfg, struct disk_config *disk, char *e
 /* vm.add-net on a created VM: as api_config_add_disk, for *@net. */
 int api_config_add_net(struct vm_config *cfg, struct net_config *net, char *err,
 		       size_t errlen);
+/*
+ * vm.add-vsock on a created VM: sets the VM's vsock device from *@v (moved: zeroed on
+ * success); -EINVAL when it has one already or *@v fails config_validate_vsock.
+ */
+int api_config_add_vsock(struct vm_config *cfg, struct vsock_config *v, char *err,
+			 size_t errlen);
 /* vm.remove-device on a created VM: 0, or -ENOENT when no device has @id (answer 404). */
 int api_config_remove_device(struct vm_config *cfg, const char *id);
 

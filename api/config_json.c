@@ -505,6 +505,51 @@ static int parse_rng(struct jfield *top, struct vm_config *cfg)
 	return jf_str(&f, "src", &cfg->rng.src);
 }
 
+/* VsockConfig {cid, socket, iommu, id, pci_segment}: cid and socket required, as in CH. */
+static int parse_vsock_fields(struct jfield *f, struct vsock_config *v)
+{
+	uint64_t seg = 0;
+	int ret;
+
+	if ((ret = require(f, "cid")) || (ret = require(f, "socket")) ||
+	    (ret = jf_u64(f, "cid", UINT64_MAX, &v->cid, NULL)) ||
+	    (ret = jf_str(f, "socket", &v->socket)) || (ret = jf_bool(f, "iommu", &v->iommu)) ||
+	    (ret = jf_str(f, "id", &v->id)) ||
+	    (ret = jf_u64(f, "pci_segment", UINT16_MAX, &seg, NULL)))
+		return ret;
+	if (v->iommu)
+		return jf_fail(f, "iommu", "not supported by vireo (no virtual IOMMU)");
+	v->pci_segment = (uint16_t)seg;
+	v->set = true;
+	return 0;
+}
+
+static int parse_vsock(struct jfield *top, struct vm_config *cfg)
+{
+	struct jfield f;
+	const cJSON *o;
+	int ret = get_object(top, "vsock", &o);
+
+	if (ret || !o)
+		return ret;
+	f = sub(top, o, "vsock");
+	return parse_vsock_fields(&f, &cfg->vsock);
+}
+
+int api_vsock_from_json(const cJSON *json, struct vsock_config *v, char *err, size_t errlen)
+{
+	struct jfield f = { .obj = json, .ctx = "", .err = err, .errlen = errlen };
+	int ret;
+
+	memset(v, 0, sizeof(*v));
+	if (!jf_is_object(json))
+		return jf_fail(&f, "", "invalid type: expected a VsockConfig object");
+	ret = parse_vsock_fields(&f, v);
+	if (ret)
+		config_vsock_free(v);
+	return ret;
+}
+
 static int config_from_json(const cJSON *json, struct vm_config *cfg, char *err, size_t errlen,
 			    bool snapshot)
 {
@@ -521,6 +566,8 @@ static int config_from_json(const cJSON *json, struct vm_config *cfg, char *err,
 	    (ret = parse_memory(&top, cfg)) || (ret = parse_console(&top, "serial", &cfg->serial)) ||
 	    (ret = parse_console(&top, "console", &cfg->console)) || (ret = parse_disks(&top, cfg)) ||
 	    (ret = parse_nets(&top, cfg, snapshot)) || (ret = parse_rng(&top, cfg)) || (ret = parse_segments(&top)))
+		goto fail;
+	if ((ret = parse_vsock(&top, cfg)))
 		goto fail;
 	if (!cfg->cmdline && !(cfg->cmdline = strdup(""))) {
 		ret = -ENOMEM;

@@ -133,6 +133,19 @@ static bool add_nets(cJSON *root, const struct vm_config *cfg)
 	return nets;
 }
 
+/* CH's VsockConfig; omitted when there is none (Option<VsockConfig>). */
+static bool add_vsock(cJSON *root, const struct vsock_config *v)
+{
+	cJSON *o;
+
+	if (!v->set)
+		return true;
+	o = cJSON_AddObjectToObject(root, "vsock");
+	return o && add_u64(o, "cid", v->cid) && add_str_opt(o, "socket", v->socket) &&
+	       cJSON_AddBoolToObject(o, "iommu", v->iommu) && add_str_opt(o, "id", v->id) &&
+	       add_u64(o, "pci_segment", v->pci_segment);
+}
+
 static bool add_payload(cJSON *root, const struct vm_config *cfg)
 {
 	/* vireo keeps "" for "no cmdline"; CH's Option<String> is omitted then. */
@@ -169,7 +182,7 @@ static bool build_config(cJSON *root, const struct vm_config *cfg)
 	rng = cJSON_AddObjectToObject(root, "rng");
 	return rng && cJSON_AddStringToObject(rng, "src", cfg->rng.src) &&
 	       add_console(root, "serial", &cfg->serial) &&
-	       add_console(root, "console", &cfg->console);
+	       add_console(root, "console", &cfg->console) && add_vsock(root, &cfg->vsock);
 }
 
 cJSON *api_config_to_cjson(const struct vm_config *cfg)
@@ -231,7 +244,7 @@ int api_config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 	for (unsigned i = 0; i < cfg->nr_nets; i++)
 		if ((ret = config_validate_net(cfg, i, err, errlen)))
 			return ret;
-	return 0;
+	return config_validate_vsock(cfg, err, errlen);
 }
 
 /* ---- device ids and config edits ---------------------------------------------------------- */
@@ -250,6 +263,20 @@ static int assign_id(struct vm_config *cfg, char **dst, const char *prefix, unsi
 	return *dst ? 0 : -ENOMEM;
 }
 
+/* The vsock device without an id gets "_vsock<N>" from the same counter (CH's). */
+static int assign_vsock_id(struct vm_config *cfg, unsigned *counter)
+{
+	char id[32];
+
+	if (!cfg->vsock.set || cfg->vsock.id)
+		return 0;
+	do
+		snprintf(id, sizeof(id), "_vsock%u", (*counter)++);
+	while (config_id_in_use(cfg, id, -1));
+	cfg->vsock.id = strdup(id);
+	return cfg->vsock.id ? 0 : -ENOMEM;
+}
+
 int api_config_assign_ids(struct vm_config *cfg, unsigned *counter)
 {
 	int ret = 0;
@@ -258,7 +285,7 @@ int api_config_assign_ids(struct vm_config *cfg, unsigned *counter)
 		ret = assign_id(cfg, &cfg->disks[i].id, "_disk", counter);
 	for (unsigned i = 0; !ret && i < cfg->nr_nets; i++)
 		ret = assign_id(cfg, &cfg->nets[i].id, "_net", counter);
-	return ret;
+	return ret ?: assign_vsock_id(cfg, counter);
 }
 
 int api_config_add_net(struct vm_config *cfg, struct net_config *net, char *err,
@@ -278,6 +305,25 @@ int api_config_add_net(struct vm_config *cfg, struct net_config *net, char *err,
 		return ret;
 	}
 	memset(net, 0, sizeof(*net));
+	return 0;
+}
+
+int api_config_add_vsock(struct vm_config *cfg, struct vsock_config *v, char *err,
+			 size_t errlen)
+{
+	struct vm_config probe;
+	int ret;
+
+	/* CH: TooManyVsockDevices; one device per VM. */
+	if (cfg->vsock.set)
+		return set_err(err, errlen, -EINVAL, "vsock: the VM already has a vsock device");
+	probe = *cfg;
+	probe.vsock = *v;
+	ret = config_validate_vsock(&probe, err, errlen);
+	if (ret)
+		return ret;
+	cfg->vsock = *v;
+	memset(v, 0, sizeof(*v));
 	return 0;
 }
 
@@ -318,6 +364,10 @@ int api_config_remove_device(struct vm_config *cfg, const char *id)
 {
 	if (!remove_net(cfg, id))
 		return 0;
+	if (cfg->vsock.set && cfg->vsock.id && !strcmp(cfg->vsock.id, id)) {
+		config_vsock_free(&cfg->vsock);
+		return 0;
+	}
 	for (unsigned i = 0; i < cfg->nr_disks; i++) {
 		if (!cfg->disks[i].id || strcmp(cfg->disks[i].id, id))
 			continue;

@@ -31,6 +31,7 @@ static const struct api_route routes[] = {
 	{ API_ROOT "vm.remove-device",       "PUT", API_VM_REMOVE_DEVICE, BODY_REQUIRED, HANDLE_QUEUE },
 	{ API_ROOT "vm.snapshot",            "PUT", API_VM_SNAPSHOT,      BODY_REQUIRED, HANDLE_QUEUE },
 	{ API_ROOT "vm.restore",             "PUT", API_VM_RESTORE,       BODY_REQUIRED, HANDLE_QUEUE },
+	{ API_ROOT "vm.add-vsock",           "PUT", API_VM_ADD_VSOCK,     BODY_REQUIRED, HANDLE_QUEUE },
 };
 
 #define NR_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -179,6 +180,11 @@ static int parse_typed(const struct api_route *r, const cJSON *json, struct api_
 	case API_VM_SNAPSHOT:
 	case API_VM_RESTORE:
 		return parse_snapshot_body(r->action, &f, req);
+	case API_VM_ADD_VSOCK:
+		req->vsock = calloc(1, sizeof(*req->vsock));
+		if (!req->vsock)
+			return -ENOMEM;
+		return api_vsock_from_json(json, req->vsock, err, errlen);
 	case API_VM_REMOVE_DEVICE:   /* VmRemoveDevice {id} */
 		if (!jf_is_object(json))
 			return jf_fail(&f, "", "invalid type: expected a VmRemoveDevice object");
@@ -238,6 +244,11 @@ void api_request_free_payload(struct api_request *req)
 	config_net_fds_free(req->restore.net_fds, req->restore.nr_net_fds);
 	req->restore.net_fds = NULL;
 	req->restore.nr_net_fds = 0;
+	if (req->vsock) {
+		config_vsock_free(req->vsock);
+		free(req->vsock);
+		req->vsock = NULL;
+	}
 	free(req->device_id);
 	req->device_id = NULL;
 	free(req->url);

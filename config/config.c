@@ -29,6 +29,7 @@ const char config_usage[] =
 	"         fd=[3,4],pci_device_id=,offload_tso=,offload_ufo=,offload_csum=,bw_size=,\n"
 	"         bw_refill_time=,ops_size=,ops_refill_time=,...] ...\n"
 	"                                a virtio-net device on a tap (repeatable)\n"
+	"  --vsock cid=N,socket=PATH[,id=I]   virtio-vsock, host side on a Unix socket\n"
 	"  --api-socket path=P|fd=N|P    serve the REST API there (without --kernel: wait for it)\n"
 	"  --pci-segment pci_segment=0[,mmio32_aperture_weight=N,mmio64_aperture_weight=N]\n"
 	"                                accepted for compatibility: vireo has one PCI segment\n"
@@ -88,6 +89,7 @@ void config_free(struct vm_config *cfg)
 	for (unsigned i = 0; i < cfg->nr_nets; i++)
 		config_net_free(&cfg->nets[i]);
 	free(cfg->nets);
+	config_vsock_free(&cfg->vsock);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -252,7 +254,7 @@ static int parse_console_opt(const char *opt, const char *val, struct console_co
 enum {
 	OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
 	OPT_CONSOLE, OPT_RNG, OPT_DISK, OPT_NET, OPT_RESTORE, OPT_PCI_SEGMENT, OPT_LOG_FILE, OPT_API_SOCKET, OPT_EVENT_MONITOR,
-	OPT_SECCOMP,
+	OPT_SECCOMP, OPT_VSOCK,
 };
 
 static const struct option cli_options[] = {
@@ -272,6 +274,7 @@ static const struct option cli_options[] = {
 	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
 	{ "event-monitor", required_argument, NULL, OPT_EVENT_MONITOR },
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
+	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -393,6 +396,7 @@ static int apply_option(int c, const char *arg, struct vm_config *cfg, struct vm
 	case OPT_API_SOCKET: return set_string(&opts->api_socket, arg);
 	case OPT_EVENT_MONITOR: return set_string(&opts->event_monitor, arg);
 	case OPT_SECCOMP: return set_string(&opts->seccomp, arg);
+	case OPT_VSOCK: return config_parse_vsock(arg, &cfg->vsock, err, errlen);
 	case 'v': opts->verbosity++; return 0;
 	case 'V': opts->version = true; return 0;
 	case 'h': opts->help = true; return 0;
@@ -463,5 +467,7 @@ int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 	for (unsigned i = 0; i < cfg->nr_nets; i++)
 		if (config_validate_net(cfg, i, err, errlen))
 			return -EINVAL;
+	if (config_validate_vsock(cfg, err, errlen))
+		return -EINVAL;
 	return config_check_consoles(cfg, err, errlen);
 }

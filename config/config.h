@@ -82,6 +82,16 @@ struct rng_config {
 	char *src;                 /* never NULL after config_init_defaults */
 };
 
+/* Cloud Hypervisor's VsockConfig: at most one virtio-vsock device (set false: none). */
+struct vsock_config {
+	bool set;
+	uint64_t cid;              /* the guest's CID, 3 or more */
+	char *socket;              /* the hybrid backend's Unix socket */
+	char *id;                  /* NULL until given, or generated (_vsockN) at boot */
+	uint16_t pci_segment;
+	bool iommu;                /* refused: vireo has no virtual IOMMU */
+};
+
 struct vm_config {
 	char *kernel;
 	char *initramfs;           /* NULL: none */
@@ -95,6 +105,7 @@ struct vm_config {
 	unsigned nr_disks;
 	struct net_config *nets;         /* VmConfig.net[]; nr_nets entries */
 	unsigned nr_nets;
+	struct vsock_config vsock;       /* --vsock, VmConfig.vsock */
 };
 
 /*
@@ -184,6 +195,11 @@ bool config_parse_mac(const char *s, uint8_t mac[6]);
 bool config_id_in_use(const struct vm_config *cfg, const char *id, int self);
 bool config_slot_in_use(const struct vm_config *cfg, int slot, int self);
 
+/* --vsock cid=N,socket=PATH[,id=I,pci_segment=0,iommu=off] (config_vsock.c). */
+int config_parse_vsock(const char *s, struct vsock_config *v, char *err, size_t errlen);
+void config_vsock_free(struct vsock_config *v);
+/* Boot-time checks of cfg->vsock, named after the JSON fields ("vsock.cid: ..."). -EINVAL. */
+int config_validate_vsock(const struct vm_config *cfg, char *err, size_t errlen);
 /* Checks that at most one of serial and console uses the terminal (CH's DoubleTtyMode). */
 int config_check_consoles(const struct vm_config *cfg, char *err, size_t errlen);
 /* Cloud Hypervisor's on/off/true/false; false (and *@out untouched) for anything else. */

@@ -64,6 +64,8 @@ bool config_parse_mac(const char *s, uint8_t mac[6])
 
 bool config_id_in_use(const struct vm_config *cfg, const char *id, int self)
 {
+	if (cfg->vsock.set && cfg->vsock.id && !strcmp(cfg->vsock.id, id))
+		return true;
 	for (unsigned i = 0; i < cfg->nr_disks; i++)
 		if (cfg->disks[i].id && !strcmp(cfg->disks[i].id, id))
 			return true;

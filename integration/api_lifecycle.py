@@ -194,6 +194,8 @@ def run(api, spin, report, serial):
     expect("restore while running", api.call("PUT", "vm.restore", {
         "source_url": "file:///nonexistent"}), 500, "VM is already created")
     expect("resume while running", api.call("PUT", "vm.resume"), 500)
+    expect("add-vsock while running", api.call("PUT", "vm.add-vsock", {
+        "cid": 3, "socket": "/tmp/never.vsock"}), 500, "hotplug is not supported")
     expect("counters", api.call("GET", "vm.counters"), 200)
     expect("pause", api.call("PUT", "vm.pause"), 204)
     expect("info paused", api.call("GET", "vm.info"), 200, '"state":"Paused"')
@@ -210,6 +212,16 @@ def run(api, spin, report, serial):
     expect_error("power-button after shutdown", api.call("PUT", "vm.power-button"), 500,
                  POWER_BUTTON_NOT_RUNNING)
     expect("add-disk while created", api.call("PUT", "vm.add-disk", {"path": "/tmp/x.img"}), 204)
+    expect("add-vsock with iommu", api.call("PUT", "vm.add-vsock", {
+        "cid": 3, "socket": "/tmp/x.vsock", "iommu": True}), 400, "iommu: not supported")
+    expect("add-vsock without socket", api.call("PUT", "vm.add-vsock", {"cid": 3}), 400,
+           "socket: missing field")
+    expect("add-vsock while created", api.call("PUT", "vm.add-vsock", {
+        "cid": 3, "socket": "/tmp/x.vsock"}), 204)
+    expect("add-vsock twice", api.call("PUT", "vm.add-vsock", {
+        "cid": 4, "socket": "/tmp/y.vsock"}), 400, "already has a vsock device")
+    expect("info has the vsock", api.call("GET", "vm.info"), 200,
+           '"vsock":{"cid":3,"socket":"/tmp/x.vsock"')
     # /tmp/x.img does not exist: boot fails with a message about the disk.
     expect("boot with a missing disk", api.call("PUT", "vm.boot"), 500, "disk")
     expect("delete", api.call("PUT", "vm.delete"), 204)

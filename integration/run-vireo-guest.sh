@@ -14,12 +14,15 @@
 # alone (blk mode rl): its rate limit lets one 64 KiB read through, then refuses everything
 # for 4.5 s, so the guest's reads are still unfinished when it resets the disk.
 # With --intx the guest finally drives virtio-rng on INTx with MSI-X off (intx=1).
+# With --vsock a virtio-vsock device (CID 3, its socket in the work directory): the guest
+# checks it, malformed packets and a broken ring included (vsock=3), and vireo's log must hold
+# the rate-limited lines they provoke.
 # usage: run-vireo-guest.sh VIREO GUEST_ELF CHECK_REPORT CPUS MEM_MIB [--reboot] [--hostile]
-#                           [--blk|--blk-direct] [--ro-slot=N] [--blk-reset] [--intx]
+#                           [--blk|--blk-direct] [--ro-slot=N] [--blk-reset] [--intx] [--vsock]
 set -uo pipefail
 vireo=$1 guest=$2 check=$3 cpus=$4 mem=$5
 shift 5
-reboot=0 hostile=0 blk=0 direct= intx=0 ro_slot= blk_reset=0
+reboot=0 hostile=0 blk=0 direct= intx=0 ro_slot= blk_reset=0 vsock=0
 for a in "$@"; do
 	case $a in
 	--reboot) reboot=1 ;;
@@ -27,6 +30,7 @@ for a in "$@"; do
 	--blk) blk=1 ;;
 	--blk-direct) blk=1 direct=,direct=on ;;
 	--intx) intx=1 ;;
+	--vsock) vsock=1 ;;
 	--ro-slot=*) ro_slot=${a#--ro-slot=} ;;
 	--blk-reset) blk_reset=1 ;;
 	*) echo "run-vireo-guest: unknown option $a" >&2; exit 2 ;;
@@ -48,11 +52,15 @@ cmdline+=" virtio=rng,console conin=$token"
 [ $hostile -eq 1 ] && cmdline+=" hostile=1"
 [ $intx -eq 1 ] && cmdline+=" intx=1"
 disks=()
+if [ $vsock -eq 1 ]; then
+	disks+=(--vsock "cid=3,socket=$work/v.sock")
+	cmdline+=" vsock=3"
+fi
 if [ $blk -eq 1 ]; then
 	seed=$(printf '0x%x' $(((RANDOM << 30 | RANDOM << 15 | RANDOM) | 1)))
 	python3 "$image" make "$work/rw.img" 8192 "$seed" &&
 		python3 "$image" make "$work/ro.img" 4096 $((seed + 1)) || exit 1
-	disks=(--disk "path=$work/rw.img,num_queues=2,serial=vireo-rw$direct"
+	disks+=(--disk "path=$work/rw.img,num_queues=2,serial=vireo-rw$direct"
 	       "path=$work/ro.img,readonly=on,serial=vireo-ro${ro_slot:+,pci_device_id=$ro_slot}")
 	cmdline+=" blk=vireo-rw:rw:8192:2,vireo-ro:ro:4096:1"
 	if [ $blk_reset -eq 1 ]; then
@@ -102,6 +110,15 @@ if [ $hostile -eq 1 ]; then
 	done
 	n=$(grep -c "device needs reset" "$work/vireo.log")
 	[ "$n" -ge 10 ] || { echo "FAIL: $n 'device needs reset' lines in vireo's log, want 10"; fail=1; }
+fi
+if [ $vsock -eq 1 ]; then
+	# One rate-limited line per malformed packet the guest sent (virtio/vsock_proto.c names).
+	for what in "src_cid is not the guest's CID" "dst_cid is not the host" \
+		"len runs past the buffer" "device-writable buffer on the TX queue" "unknown op" \
+		"type is not STREAM"; do
+		grep -q "warn: virtio-vsock: TX packet .*$what" "$work/vireo.log" ||
+			{ echo "FAIL: no '$what' warning in vireo's log"; fail=1; }
+	done
 fi
 if [ $blk -eq 1 ]; then
 	python3 "$image" verify "$work/rw.img" "$seed" --log "$work/serial.log" --disk 0 || fail=1

@@ -17,6 +17,7 @@
 #include "virtio/console.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
+#include "virtio/vsock.h"
 #include "vm/pci_fn.h"
 
 /* Cloud Hypervisor's names for its built-in devices (the "__" prefix is reserved). */
@@ -198,10 +199,34 @@ static int rng_create(struct vm *vm, unsigned i, struct vm_device_spec *out, cha
 
 static const struct vm_device_type rng_type = { rng_count, rng_create };
 
+/* ------------------------------------------------------------------ vsock */
+
+static unsigned vsock_count(const struct vm_config *cfg)
+{
+	return cfg->vsock.set;
+}
+
+static int vsock_create(struct vm *vm, unsigned i, struct vm_device_spec *out, char *err,
+			size_t errlen)
+{
+	const struct vsock_config *v = &vm->cfg->vsock;
+	struct virtio_vsock *vs;
+	int ret = virtio_vsock_new(v->cid, v->socket, &vm->mem, &vs, err, errlen);
+
+	(void)i;
+	if (ret)
+		return ret;
+	*out = (struct vm_device_spec){ virtio_vsock_dev(vs), v->id, -1 };
+	return 0;
+}
+
+static const struct vm_device_type vsock_type = { vsock_count, vsock_create };
+
 const struct vm_device_type *const vm_device_types[] = {
 	&console_type,
 	&blk_type,
 	&net_type,
 	&rng_type,
+	&vsock_type,
 	NULL,
 };

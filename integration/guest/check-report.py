@@ -44,6 +44,9 @@ VIRTIO_REQUIRED = {
     "console": ["virtio_con_caps", "virtio_con_features", "virtio_con_init", "virtio_con_tx",
                 "virtio_con_rx", "virtio_con_reset"],
 }
+# With vsock=CID (vsockcheck.c).
+VSOCK_REQUIRED = ["virtio_vsock_caps", "virtio_vsock_features", "virtio_vsock_init",
+                  "vsock_config", "vsock_refused", "vsock_hostile_packets", "vsock_hostile_ring"]
 # With hostile=1 (on virtio-rng).
 HOSTILE_REQUIRED = ["hostile_features_no_version1", "hostile_features_unoffered",
                     "hostile_avail_jump", "hostile_head_range", "hostile_desc_loop",
@@ -148,6 +151,8 @@ def virtio_required(words):
         req += HOSTILE_REQUIRED
     if "intx=1" in words:
         req.append("virtio_intx")
+    if any(w.startswith("vsock=") for w in words):
+        req += VSOCK_REQUIRED
     return req + blk_required(words)
 
 

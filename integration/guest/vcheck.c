@@ -350,4 +350,5 @@ void virtio_checks(const struct virtio_opts *o)
 		if (irq_count(v))
 			gprintf("virtio: vector 0x%x: %u interrupts\n", v, irq_count(v));
 	blk_checks();
+	vsock_checks();
 }

@@ -198,6 +198,9 @@ void virtio_rng_checks(struct vdev *d);
 void virtio_con_checks(struct vdev *d, const struct virtio_opts *o);
 void virtio_move_check(struct vdev *d);
 void virtio_hostile_checks(struct vdev *d);
+/* vsockcheck.c: vsock=CID asks for the virtio-vsock checks. */
+bool vsock_parse_word(const char *w, size_t len);
+void vsock_checks(void);
 bool rng_fetch(struct vdev *d, uint8_t *buf, uint32_t len, uint32_t *got, char *why, size_t n);
 bool rng_looks_random(const uint8_t *b, uint32_t len);
 /* intx.c: virtio-rng on INTx, MSI-X off (intx=1, after the other virtio checks). */

@@ -10,11 +10,13 @@ usage: artifacts.py KERNEL_DIR     # fill KERNEL_DIR/inputs-<key>/ (prepare.sh r
 import hashlib
 import os
 import struct
+import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUSYBOX = "/bin/busybox"
+VSOCK_TOOL = os.path.join(HERE, "vsock_tool.c")   # busybox has no AF_VSOCK
 MIB = 1 << 20
 APPLETS = ["sh", "mount", "insmod", "cat", "grep", "sed", "tr", "cut", "md5sum", "dd", "head",
            "ls", "wc", "seq", "taskset", "stty", "usleep", "sleep", "kill", "readlink",
@@ -39,6 +41,7 @@ def make_initramfs(kdir, out):
     with open(BUSYBOX, "rb") as f:
         entries.append(cpio_entry("bin/busybox", 0o100755, f.read()))
     entries += [cpio_entry(f"bin/{a}", 0o120777, target="busybox") for a in APPLETS]
+    entries.append(cpio_entry("bin/vsock_tool", 0o100755, build_vsock_tool()))
     mods = os.path.join(kdir, "modules")
     for name in sorted(os.listdir(mods)):
         with open(os.path.join(mods, name), "rb") as f:
@@ -48,6 +51,15 @@ def make_initramfs(kdir, out):
     entries.append(cpio_entry("TRAILER!!!", 0))
     with open(out, "wb") as f:
         f.write(b"".join(entries))
+
+
+def build_vsock_tool():
+    """The guest's vsock helper, static (the initramfs has no libc)."""
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "vsock_tool")
+        subprocess.run(["cc", "-static", "-O2", "-o", out, VSOCK_TOOL], check=True)
+        with open(out, "rb") as f:
+            return f.read()
 
 
 def stream_bytes(label, n):
@@ -109,7 +121,7 @@ def copy_sparse(src, dst):
 
 def key(kdir):
     h = hashlib.sha256()
-    for p in (os.path.join(HERE, "init.sh"), os.path.abspath(__file__), BUSYBOX,
+    for p in (os.path.join(HERE, "init.sh"), os.path.abspath(__file__), BUSYBOX, VSOCK_TOOL,
               os.path.join(kdir, "modules", "order")):
         with open(p, "rb") as f:
             h.update(f.read())

@@ -174,6 +174,26 @@ step_net() {
 	say "net up bytes $(wc -c </tmp/up) md5 $(md5sum </tmp/up | cut -d' ' -f1)"
 	nc 192.0.2.1 5001 </tmp/up || say "error: nc to the host failed"
 	say "net up sent"
+# vsock: an echo server on port 1024 for the host's connections; 16 MiB to the host's port 5000
+# with its MD5; a connection to port 5001, where nobody listens; then waits for the host's "bye"
+# on port 1099. vsock_tool prints "vtest: vsock listening PORT" once it listens.
+step_vsock() {
+	settle /dev/vsock
+	vsock_tool serve 1024 &
+	head -c 16777216 /dev/urandom >/tmp/g2h
+	say "vsock g2h sent md5 $(md5sum </tmp/g2h | cut -d' ' -f1)"
+	vsock_tool connect 2 5000 </tmp/g2h >/dev/null
+	say "vsock g2h done status $?"
+	say "vsock g2h refused $(vsock_tool connect 2 5001 </dev/null)"
+	rm -f /tmp/g2h
+	say "vsock host said $(vsock_tool once 1099)"
+}
+
+# vsock across a snapshot: the echo server until the host's "bye" on port 1099.
+step_vsockwait() {
+	settle /dev/vsock
+	vsock_tool serve 1024 &
+	say "vsock host said $(vsock_tool once 1099)"
 }
 
 step_dmesg() {   # the kernel's log, for the boot benchmark's breakdown
@@ -196,7 +216,7 @@ step_reboot() {
 for s in $steps; do
 	case $s in
 	cpus | pci | irqs | rng | blk | mq | ro | durable | readback | hvcwrite | console | ticker | \
-	reboot | dmesg | net)
+	reboot | dmesg | net | vsock | vsockwait)
 		"step_$s" ;;
 	*) say "error: unknown step $s" ;;
 	esac

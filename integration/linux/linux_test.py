@@ -6,7 +6,7 @@ checks are right, under QEMU q35 with KVM, with the same devices. Needs a real K
 
 usage: linux_test.py --vmm vireo|qemu [--vireo PATH] SCENARIO
 Scenarios (see SCENARIOS): boot-bzimage-1cpu, boot-pvh-2cpu, boot-bzimage-4cpu, console,
-durable, reboot, pause, snapshot, net. Prints what it checked, one line each, and exits 0 only if
+durable, reboot, pause, snapshot, net, vsock, vsock-snapshot. Prints what it checked, one line each, and exits 0 only if
 every check passed; on failure the VMM's output and log are printed."""
 import argparse
 import hashlib
@@ -14,9 +14,11 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -524,6 +526,206 @@ class Test:
               f"frames {c['rx_frames']}/{c['tx_frames']}, dropped "
               f"{c['rx_dropped']}/{c['tx_dropped']}")
 
+    # --- vsock: vireo's hybrid Unix-socket backend, or QEMU's vhost-vsock with AF_VSOCK ---
+
+    def vsock_open(self, vs, port):
+        """A stream to the guest's `port`: CONNECT through vireo's socket, or AF_VSOCK."""
+        if self.args.vmm == "qemu":
+            s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+            s.settimeout(WAIT)
+            s.connect((vs["cid"], port))
+            return s
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(WAIT)
+        s.connect(vs["socket"])
+        s.sendall(b"CONNECT %d\n" % port)
+        line = b""
+        while not line.endswith(b"\n"):   # byte by byte: nothing past the line is ours
+            c = s.recv(1)
+            if not c:
+                s.close()
+                raise ConnectionRefusedError(f"vireo closed CONNECT {port} ({line!r})")
+            line += c
+        if not re.fullmatch(rb"OK \d+\n", line):
+            raise Failed(f"CONNECT {port} answered {line!r}")
+        return s
+
+    def vsock_listen(self, vs, port):
+        """The host's listener for the guest's connections to CID 2, `port`."""
+        if self.args.vmm == "qemu":
+            s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+            s.bind((socket.VMADDR_CID_ANY, port))
+        else:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(f"{vs['socket']}_{port}")
+        s.listen(4)
+        s.settimeout(WAIT)
+        return s
+
+    @staticmethod
+    def drain(s):
+        """(MD5, size) of everything `s` carries until its EOF."""
+        md5, n = hashlib.md5(), 0
+        while True:
+            b = s.recv(1 << 16)
+            if not b:
+                return md5.hexdigest(), n
+            md5.update(b)
+            n += len(b)
+
+    @staticmethod
+    def sink(lsock, out):
+        """Accepts one stream and records the MD5 and size of all it carries."""
+        conn, _ = lsock.accept()
+        conn.settimeout(WAIT)
+        md5, n = Test.drain(conn)
+        conn.close()
+        out.update(md5=md5, size=n)
+
+    def echo(self, vs, size, out):
+        """`size` random bytes through the guest's echo server, sent while the echo comes back."""
+        data = os.urandom(size)
+        try:
+            s = self.vsock_open(vs, 1024)
+        except OSError as e:
+            out.update(error=str(e))
+            return
+
+        def send():
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+        t = threading.Thread(target=send, daemon=True)
+        t0 = time.monotonic()
+        t.start()
+        md5, n = self.drain(s)
+        t.join(WAIT)
+        s.close()
+        out.update(sent=hashlib.md5(data).hexdigest(), got=md5, size=n,
+                   secs=time.monotonic() - t0)
+
+    def vsock(self):
+        vs = dict(cid=3 + os.getpid() % 100000, socket=os.path.join(self.work, "v.sock"))
+        g2h, g2h_out = self.vsock_listen(vs, 5000), {}
+        sink = threading.Thread(target=self.sink, args=(g2h, g2h_out), daemon=True)
+        sink.start()
+        spec = self.boot_spec(steps=["vsock"])
+        spec["vsock"] = vs
+        v = self.start("vm", spec)
+        self.user_space(v)
+        self.expect(v, "serial", r"vtest: vsock listening 1024",
+                    "the guest's echo server listens on vsock port 1024")
+        sizes = [16 * MIB, 2 * MIB, 2 * MIB, 2 * MIB]
+        outs = [{} for _ in sizes]
+        threads = [threading.Thread(target=self.echo, args=(vs, n, o), daemon=True)
+                   for n, o in zip(sizes, outs)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(WAIT)
+        for n, o in zip(sizes, outs):
+            check(o.get("size") == n and o.get("sent") == o.get("got"),
+                  f"{n // MIB} MiB to the guest's echo server came back with the same MD5, "
+                  f"{len(sizes)} connections at once ({o})")
+        print(f"time: {self.args.vmm} vsock echo of 16 MiB both ways in {outs[0]['secs']:.2f} s",
+              flush=True)
+        try:
+            self.vsock_open(vs, 1100).close()
+            refused = "connected"
+        except (ConnectionRefusedError, ConnectionResetError) as e:
+            refused = type(e).__name__
+        check(refused != "connected", f"a connection to guest port 1100 is refused ({refused})")
+        _, _, m = self.expect(v, "serial", r"vtest: vsock g2h sent md5 (\w+)",
+                              "the guest sends 16 MiB to host port 5000")
+        self.expect(v, "serial", r"vtest: vsock g2h done status 0", "the guest's stream ended")
+        sink.join(WAIT)
+        check(g2h_out.get("md5") == m.group(1) and g2h_out.get("size") == 16 * MIB,
+              f"the host's port 5000 received the guest's 16 MiB with its MD5 ({g2h_out})")
+        _, _, m = self.expect(v, "serial",
+                              r"vtest: vsock g2h refused connect: (ECONNRESET|ECONNREFUSED)",
+                              "the guest's connection to host port 5001, where nobody listens, "
+                              "fails")
+        print(f"the guest's connect to port 5001 failed with {m.group(1)}", flush=True)
+        if isinstance(v, Vireo):
+            st, body = v.api("vm.info", method="GET")
+            info = json.loads(body) if st == 200 else {}
+            check(info.get("config", {}).get("vsock", {}).get("cid") == vs["cid"] and
+                  any(k.startswith("_vsock") for k in info.get("device_tree", {})),
+                  f"vm.info has the vsock config and a _vsockN device "
+                  f"({info.get('config', {}).get('vsock')}, {sorted(info.get('device_tree', {}))})")
+            st, body = v.api("vm.counters", method="GET")
+            c = [d for d in (json.loads(body) if st == 200 else {}).values()
+                 if "conns_opened" in d]
+            check(len(c) == 1 and c[0]["rx_bytes"] >= 22 * MIB and
+                  c[0]["tx_bytes"] >= 38 * MIB and c[0]["conns_opened"] >= 6,
+                  f"vm.counters counts the vsock traffic ({c})")
+        self.expect(v, "serial", r"vtest: vsock listening 1099", "the guest waits for bye")
+        s = self.vsock_open(vs, 1099)
+        s.sendall(b"bye")
+        s.close()
+        self.expect(v, "serial", r"vtest: vsock host said bye", "the guest got the host's bye")
+        self.powered_off(v)
+        g2h.close()
+
+    def echo_line(self, s, text, what):
+        s.sendall(text)
+        got = b""
+        while len(got) < len(text):
+            b = s.recv(len(text) - len(got))
+            if not b:
+                break
+            got += b
+        check(got == text, f"{what} ({got!r})")
+
+    def vsock_snapshot(self):
+        """A connection open across pause, snapshot, kill -9 and restore: the guest's end is
+        reset (the transport reset event), and a new connection works."""
+        vs = dict(cid=3 + os.getpid() % 100000, socket=os.path.join(self.work, "v.sock"))
+        spec = self.boot_spec(steps=["vsockwait"])
+        spec["vsock"] = vs
+        v = self.start("p1", spec)
+        self.user_space(v)
+        self.expect(v, "serial", r"vtest: vsock listening 1024", "the guest's echo server listens")
+        old = self.vsock_open(vs, 1024)
+        self.echo_line(old, b"before\n", "the echo works before the snapshot")
+        snap = os.path.join(self.work, "snap")
+        self.vmm_pause(v)
+        if isinstance(v, Vireo):
+            os.mkdir(snap, 0o700)
+            st, body = v.api("vm.snapshot", {"destination_url": f"file://{snap}"})
+            check(st == 204, f"vm.snapshot answered 204 ({st} {body})")
+        else:
+            check("return" in v.qmp("migrate", uri=f"exec:cat > {snap}"), "QMP migrate")
+            while v.qmp("query-migrate")["return"].get("status") not in ("completed", "failed"):
+                time.sleep(0.05)   # polling QEMU's own state, bounded by the test timeout
+        v.kill()
+        old.close()
+        v = self.vm("p2")
+        if isinstance(v, Vireo):
+            v.start(None, "pipe", "file", restore=snap)
+            check(v.wait_socket(WAIT), "the restored vireo serves its API")
+        else:
+            v.start(spec, "pipe", "file", incoming=snap)
+            while v.qmp("query-status")["return"]["status"] == "inmigrate":
+                time.sleep(0.05)   # polling QEMU's own state, bounded by the test timeout
+        self.vmm_resume(v)
+        _, _, m = self.expect(v, "serial", r"vtest: vsock echo ended: (\S+)",
+                              "the guest's end of the old connection ended")
+        check(m.group(1) in ("ECONNRESET", "ENOTCONN"),
+              f"it ended by a reset, not an orderly EOF ({m.group(1)})")
+        new = self.vsock_open(vs, 1024)
+        self.echo_line(new, b"after\n", "a new connection after the restore echoes")
+        new.close()
+        if isinstance(v, Vireo):
+            st, body = v.api("vm.counters", method="GET")
+            c = [d for d in json.loads(body).values() if "reset_events" in d]
+            check(len(c) == 1 and c[0]["reset_events"] == 1,
+                  f"vm.counters: one transport reset event sent ({c})")
+        s = self.vsock_open(vs, 1099)
+        s.sendall(b"bye")
+        s.close()
+        self.expect(v, "serial", r"vtest: vsock host said bye", "the guest got the host's bye")
+        self.powered_off(v)
+
     def report_failure(self):
         for v in self.vms:
             for s in v.streams.values():
@@ -550,6 +752,8 @@ SCENARIOS = {
     "net-fds": Test.net_fds,
     "net-fds-restore": lambda t: t.net_fds(restore=True),
     "net-snapshot": Test.net_snapshot,
+    "vsock": Test.vsock,
+    "vsock-snapshot": Test.vsock_snapshot,
 }
 
 

@@ -168,6 +168,8 @@ class Vireo(VM):
                 argv += ["--net", f"tap={n['tap']},ip={n['ip']},mask={n['mask']},"
                          f"mac={n['mac']},host_mac={n['host_mac']},mtu={n['mtu']},"
                          f"num_queues={2 * n['pairs']}"]
+            if boot.get("vsock"):
+                argv += ["--vsock", f"cid={boot['vsock']['cid']},socket={boot['vsock']['socket']}"]
         self.spawn(argv, "serial" if serial == "pipe" else "console",
                    netns or (boot.get("netns") if boot else None))
 
@@ -232,6 +234,9 @@ class Qemu(VM):
                      f"vhost=off,queues={n['pairs']}",
                      "-device", f"virtio-net-pci,netdev=n{i},disable-legacy=on,mac={n['mac']},"
                      f"host_mtu={n['mtu']},mq=on,vectors={2 * n['pairs'] + 2}"]
+        if boot.get("vsock"):   # the kernel's vhost-vsock: the host side is AF_VSOCK itself
+            argv += ["-device", f"vhost-vsock-pci,guest-cid={boot['vsock']['cid']},"
+                     "disable-legacy=on"]
         if incoming:
             argv += ["-incoming", f"exec:cat {incoming}"]
         self.spawn(argv, "serial" if serial == "pipe" else "console", boot.get("netns"))

@@ -390,6 +390,48 @@ static void test_vm_info_and_ping(void **state)
 	free(s);
 }
 
+static void test_vsock(void **state)
+{
+	static const char body[] = "{\"cid\":6,\"socket\":\"/s\"}";
+	struct vm_config cfg;
+	struct vsock_config v = { 0 };
+	unsigned counter = 0;
+	char *out;
+	cJSON *j;
+
+	(void)state;
+	assert_int_equal(from_text("{\"payload\":{\"kernel\":\"/k\"},\"vsock\":{\"cid\":5,"
+				   "\"socket\":\"/tmp/v\",\"iommu\":false}}", &cfg), 0);
+	assert_true(cfg.vsock.set);
+	assert_int_equal(cfg.vsock.cid, 5);
+	assert_int_equal(api_config_validate(&cfg, err, sizeof(err)), 0);
+	assert_int_equal(api_config_assign_ids(&cfg, &counter), 0);
+	assert_string_equal(cfg.vsock.id, "_vsock0");
+	out = api_config_to_json(&cfg);
+	assert_non_null(strstr(out, "\"vsock\":{\"cid\":5,\"socket\":\"/tmp/v\",\"iommu\":false,"
+			       "\"id\":\"_vsock0\",\"pci_segment\":0}"));
+	free(out);
+	/* add-vsock: one device per VM; remove-device by its id. */
+	assert_int_equal(api_json_parse(body, strlen(body), &j, err, sizeof(err)), 0);
+	assert_int_equal(api_vsock_from_json(j, &v, err, sizeof(err)), 0);
+	cJSON_Delete(j);
+	assert_int_equal(api_config_add_vsock(&cfg, &v, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "already has a vsock device"));
+	assert_int_equal(api_config_remove_device(&cfg, "_vsock0"), 0);
+	assert_false(cfg.vsock.set);
+	assert_int_equal(api_config_add_vsock(&cfg, &v, err, sizeof(err)), 0);
+	assert_null(v.socket);
+	assert_int_equal(cfg.vsock.cid, 6);
+	config_free(&cfg);
+	expect_error("{\"vsock\":{\"cid\":3}}", "vsock.socket: missing field");
+	expect_error("{\"vsock\":{\"socket\":\"/s\"}}", "vsock.cid: missing field");
+	expect_error("{\"vsock\":{\"cid\":3,\"socket\":\"/s\",\"iommu\":true}}",
+		     "vsock.iommu: not supported");
+	expect_error("{\"vsock\":{\"cid\":\"3\",\"socket\":\"/s\"}}", "vsock.cid");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"vsock\":{\"cid\":1,\"socket\":\"/s\"}}",
+		       -EINVAL, "vsock.cid: 1 is outside 3-");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -404,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_validation_names_field),
 		cmocka_unit_test(test_ids_and_edits),
 		cmocka_unit_test(test_net_json),
+		cmocka_unit_test(test_vsock),
 		cmocka_unit_test(test_vm_info_and_ping),
 	};
 

@@ -678,6 +678,38 @@ static void test_parse_console_direct(void **state)
 	free(c.file);
 }
 
+static void test_vsock_option(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--vsock", "cid=3,socket=/tmp/v.sock,id=vs0"), 0);
+	assert_true(f->cfg.vsock.set);
+	assert_int_equal(f->cfg.vsock.cid, 3);
+	assert_string_equal(f->cfg.vsock.socket, "/tmp/v.sock");
+	assert_string_equal(f->cfg.vsock.id, "vs0");
+	assert_int_equal(config_validate(&f->cfg, f->err, sizeof(f->err)), 0);
+	expect_error(f, PARSE(f, "--vsock", "cid=3"), "--vsock", "socket= is required");
+	expect_error(f, PARSE(f, "--vsock", "socket=/s"), "--vsock", "cid= is required");
+	expect_error(f, PARSE(f, "--vsock", "cid=x,socket=/s"), "cid='x'", NULL);
+	expect_error(f, PARSE(f, "--vsock", "cid=3,socket=/s,colour=red"), "unknown key", "colour");
+	expect_error(f, PARSE(f, "--vsock", "cid=3,socket=/s,iommu=maybe"), "iommu", "maybe");
+	/* Boot-time checks name the JSON field. */
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--vsock", "cid=2,socket=/s"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "vsock.cid", "reserved");
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--vsock", "cid=3,socket=/s,iommu=on"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "vsock.iommu",
+		     "not supported");
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--vsock", "cid=4294967295,socket=/s"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "vsock.cid", NULL);
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--vsock", "cid=3,socket=/s,pci_segment=1"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "vsock.pci_segment",
+		     NULL);
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--disk", "path=/a,id=x", "--vsock",
+			       "cid=3,socket=/s,id=x"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "vsock.id",
+		     "not unique");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -716,6 +748,7 @@ int main(void)
 		T(test_error_unknown_short_option_in_cluster_named),
 		T(test_parse_size_table),
 		T(test_parse_console_direct),
+		T(test_vsock_option),
 #undef T
 	};
 
