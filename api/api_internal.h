@@ -101,6 +101,9 @@ struct MHD_Daemon;
 struct api_accept;
 /* Accepts on @listen_fd (owned from here: closed by stop) and hands connections to @mhd. */
 int api_accept_start(int listen_fd, struct MHD_Daemon *mhd, struct api_accept **out);
+/* No new connections: the thread joined, the socket closed; fds already taken stay takeable. */
+void api_accept_quiesce(struct api_accept *a);
+/* Quiesces if needed, closes the fds nobody took, frees @a. */
 void api_accept_stop(struct api_accept *a);
 void api_accept_take(struct api_accept *a, int sock, struct api_fds *out);
 void api_fds_close(struct api_fds *f);

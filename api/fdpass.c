@@ -212,21 +212,30 @@ err_free:
 	return ret;
 }
 
-void api_accept_stop(struct api_accept *a)
+void api_accept_quiesce(struct api_accept *a)
 {
 	uint64_t one = 1;
 
-	if (!a)
+	if (!a || a->stop_fd < 0)
 		return;
 	if (write(a->stop_fd, &one, sizeof(one)) != sizeof(one))
 		pr_warn("api: cannot stop the accept thread: %s", strerror(errno));
 	pthread_join(a->thread, NULL);
 	for (unsigned i = 0; i < a->nr_pend; i++)
 		close(a->pend[i].sock);
-	for (unsigned i = 0; i < API_MAX_CONNECTIONS; i++)
-		api_fds_close(&a->fds[i]);
+	a->nr_pend = 0;
 	close(a->listen_fd);
 	close(a->stop_fd);
+	a->listen_fd = a->stop_fd = -1;
+}
+
+void api_accept_stop(struct api_accept *a)
+{
+	if (!a)
+		return;
+	api_accept_quiesce(a);
+	for (unsigned i = 0; i < API_MAX_CONNECTIONS; i++)
+		api_fds_close(&a->fds[i]);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 }

@@ -568,9 +568,10 @@ void api_server_stop(struct api_server *srv)
 		api_queue_shutdown(srv->q);     /* waiting connections answer 503 */
 	if (srv->mhd) {
 		flush_answers(srv);
-		api_accept_stop(srv->acc);      /* no new connections; closes the socket */
-		MHD_stop_daemon(srv->mhd);      /* joins the connection threads */
+		api_accept_quiesce(srv->acc);   /* no new connections; closes the socket */
+		MHD_stop_daemon(srv->mhd);      /* joins the connection threads (they take fds) */
 	}
+	api_accept_stop(srv->acc);
 	api_guard_stop(srv->guard);         /* every connection is closed now */
 	if (srv->path && srv->mhd && unlink(srv->path) && errno != ENOENT)
 		pr_warn("api: cannot remove %s: %s", srv->path, strerror(errno));

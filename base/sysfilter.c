@@ -28,6 +28,7 @@ static const struct sysfilter_rule common_rules[] = {
 	SYSFILTER_ALLOW(getpid), SYSFILTER_ALLOW(gettid), SYSFILTER_ALLOW(tgkill),
 	SYSFILTER_ALLOW(restart_syscall), SYSFILTER_ALLOW(fstat), SYSFILTER_ALLOW(newfstatat),
 	SYSFILTER_ALLOW(lseek), SYSFILTER_ALLOW(getrandom),
+	SYSFILTER_ALLOW(sigaltstack),     /* sanitizer runtimes, around signal handlers */
 };
 
 const struct sysfilter_policy sysfilter_common = {

@@ -22,7 +22,7 @@ static const struct sysfilter_rule vmm_rules[] = {
 	/* threads, signals, process */
 	SYSFILTER_ALLOW(clone), SYSFILTER_ALLOW(clone3), SYSFILTER_ALLOW(set_robust_list),
 	SYSFILTER_ALLOW(rseq), SYSFILTER_ALLOW(prctl), SYSFILTER_ALLOW(rt_sigaction),
-	SYSFILTER_ALLOW(rt_sigtimedwait), SYSFILTER_ALLOW(sigaltstack), SYSFILTER_ALLOW(kill),
+	SYSFILTER_ALLOW(rt_sigtimedwait), SYSFILTER_ALLOW(kill),
 	SYSFILTER_ALLOW(getppid), SYSFILTER_ALLOW(geteuid), SYSFILTER_ALLOW(getuid),
 	SYSFILTER_ALLOW(getegid), SYSFILTER_ALLOW(getgid), SYSFILTER_ALLOW(sched_getaffinity),
 	SYSFILTER_ALLOW(prlimit64), SYSFILTER_ALLOW(sysinfo), SYSFILTER_ALLOW(uname),
