@@ -174,6 +174,8 @@ step_net() {
 	say "net up bytes $(wc -c </tmp/up) md5 $(md5sum </tmp/up | cut -d' ' -f1)"
 	nc 192.0.2.1 5001 </tmp/up || say "error: nc to the host failed"
 	say "net up sent"
+}
+
 # vsock: an echo server on port 1024 for the host's connections; 16 MiB to the host's port 5000
 # with its MD5; a connection to port 5001, where nobody listens; then waits for the host's "bye"
 # on port 1099. vsock_tool prints "vtest: vsock listening PORT" once it listens.
