@@ -204,6 +204,7 @@ static int net_activate(struct virtio_dev *vd)
 static void net_reset(struct virtio_dev *vd)
 {
 	struct virtio_net *net = vd->opaque;
+	bool was_active = net->worker.running;
 	unsigned i;
 
 	virtio_worker_stop(&net->worker);
@@ -213,8 +214,12 @@ static void net_reset(struct virtio_dev *vd)
 		return;              /* a restore resets first: keep what it brought */
 	net->curr_pairs = 1;
 	net->guest_offloads = 0;
-	/* Best effort: nobody reads the tap until the next activation sets them again. */
-	if (net->tap && net_tap_set_offload(net->pairs[0].fd, 0))
+	/*
+	 * Best effort: nobody reads the tap until the next activation sets them again. Only after
+	 * an activation: a reset of an inactive device runs on the vCPU, whose filter has no tap
+	 * ioctls, and has nothing to clear.
+	 */
+	if (was_active && net->tap && net_tap_set_offload(net->pairs[0].fd, 0))
 		pr_debug("virtio-net: clearing the tap's offloads failed");
 }
 

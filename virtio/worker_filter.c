@@ -20,11 +20,12 @@ static const struct sysfilter_rule worker_rules[] = {
 	SYSFILTER_ALLOW(pwritev), SYSFILTER_ALLOW(preadv2), SYSFILTER_ALLOW(pwritev2),
 	SYSFILTER_ALLOW(fsync), SYSFILTER_ALLOW(fdatasync), SYSFILTER_ALLOW(fallocate),
 	SYSFILTER_ALLOW(io_uring_enter), SYSFILTER_ALLOW(io_uring_register),
-	SYSFILTER_ALLOW(timerfd_settime),
+	SYSFILTER_ALLOW(timerfd_settime), SYSFILTER_ALLOW(timerfd_gettime),
 	/* backends on sockets (vsock's Unix sockets, a tap given as a socket) */
 	SYSFILTER_ALLOW(recvfrom), SYSFILTER_ALLOW(recvmsg), SYSFILTER_ALLOW(sendto),
 	SYSFILTER_ALLOW(sendmsg), SYSFILTER_ALLOW(accept4), SYSFILTER_ALLOW(connect),
 	SYSFILTER_ALLOW(shutdown), SYSFILTER_ALLOW(getsockopt), SYSFILTER_ALLOW(fcntl),
+	SYSFILTER_ALLOW(setsockopt), SYSFILTER_ALLOW(getsockname), SYSFILTER_ALLOW(getpeername),
 	{ __NR_socket, 0, ~0ULL, 1 /* AF_UNIX */, 0 },
 	/* virtio-net's control queue: offloads mirrored onto the tap, queue pairs (de)attached */
 	{ __NR_ioctl, 1, ~0ULL, TUNSETOFFLOAD, 0 }, { __NR_ioctl, 1, ~0ULL, TUNSETQUEUE, 0 },
