@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/log.h"
 #include "config/config.h"
 
 const char config_usage[] =
@@ -132,7 +133,7 @@ int config_parse_size(const char *s, uint64_t *bytes)
 }
 
 /* Replaces *dst with a copy of @src. */
-static int set_string(char **dst, const char *src)
+int config_set_str(char **dst, const char *src)
 {
 	char *copy = strdup(src);
 
@@ -205,7 +206,7 @@ static int rng_kv(void *ctx, const char *key, const char *val, char *err, size_t
 		return fail(err, errlen, "--rng: unknown key '%s' (supported: src)", key);
 	if (!*val)
 		return fail(err, errlen, "--rng: src is empty");
-	return set_string(&cfg->rng.src, val);
+	return config_set_str(&cfg->rng.src, val);
 }
 
 static int memory_kv(void *ctx, const char *key, const char *val, char *err, size_t errlen)
@@ -291,13 +292,36 @@ bool config_parse_bool(const char *val, bool *out)
 	return true;
 }
 
+int config_parse_num(const char *opt, const char *key, const char *val, uint64_t max,
+		     uint64_t *out, char *err, size_t errlen)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(val, &end, 10);
+	if (errno || end == val || *end || *val == '-' || v > max)
+		return set_err(err, errlen, -EINVAL, "%s: %s='%s' is not a number in 0-%" PRIu64,
+			       opt, key, val, max);
+	*out = v;
+	return 0;
+}
+
+int config_option_bool(const char *opt, const char *key, const char *val, bool *out, char *err,
+		       size_t errlen)
+{
+	if (!config_parse_bool(val, out))
+		return set_err(err, errlen, -EINVAL, "%s: %s='%s' is not on or off", opt, key, val);
+	return 0;
+}
+
 /* CH's RestoreConfig keys; memory_restore_mode copy|ondemand (vireo's ondemand maps lazily). */
 static int restore_kv(void *ctx, const char *key, const char *val, char *err, size_t errlen)
 {
 	struct vmm_options *opts = ctx;
 
 	if (!strcmp(key, "source_url"))
-		return set_string(&opts->restore.source_url, val);
+		return config_set_str(&opts->restore.source_url, val);
 	if (!strcmp(key, "resume") && config_parse_bool(val, &opts->restore.resume))
 		return 0;
 	if (!strcmp(key, "prefault") && config_parse_bool(val, &opts->restore.prefault))
@@ -374,9 +398,9 @@ static int apply_option(int c, const char *arg, struct vm_config *cfg, struct vm
 			char *err, size_t errlen)
 {
 	switch (c) {
-	case OPT_KERNEL: return set_string(&cfg->kernel, arg);
-	case OPT_INITRAMFS: return set_string(&cfg->initramfs, arg);
-	case OPT_CMDLINE: return set_string(&cfg->cmdline, arg);
+	case OPT_KERNEL: return config_set_str(&cfg->kernel, arg);
+	case OPT_INITRAMFS: return config_set_str(&cfg->initramfs, arg);
+	case OPT_CMDLINE: return config_set_str(&cfg->cmdline, arg);
 	case OPT_CPUS: return parse_kv_list("--cpus", arg, cpus_kv, cfg, err, errlen);
 	case OPT_MEMORY: return parse_kv_list("--memory", arg, memory_kv, cfg, err, errlen);
 	case OPT_SERIAL: return parse_console_opt("--serial", arg, &cfg->serial, err, errlen);
@@ -392,10 +416,10 @@ static int apply_option(int c, const char *arg, struct vm_config *cfg, struct vm
 		if (!opts->restore.source_url)
 			return fail(err, errlen, "--restore: source_url= is required");
 		return 0;
-	case OPT_LOG_FILE: return set_string(&opts->log_file, arg);
-	case OPT_API_SOCKET: return set_string(&opts->api_socket, arg);
-	case OPT_EVENT_MONITOR: return set_string(&opts->event_monitor, arg);
-	case OPT_SECCOMP: return set_string(&opts->seccomp, arg);
+	case OPT_LOG_FILE: return config_set_str(&opts->log_file, arg);
+	case OPT_API_SOCKET: return config_set_str(&opts->api_socket, arg);
+	case OPT_EVENT_MONITOR: return config_set_str(&opts->event_monitor, arg);
+	case OPT_SECCOMP: return config_set_str(&opts->seccomp, arg);
 	case OPT_VSOCK: return config_parse_vsock(arg, &cfg->vsock, err, errlen);
 	case 'v': opts->verbosity++; return 0;
 	case 'V': opts->version = true; return 0;
@@ -437,7 +461,7 @@ int config_parse_cli(int argc, char **argv, struct vm_config *cfg, struct vmm_op
 	}
 	if (optind < argc)
 		return fail(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
-	if (!cfg->cmdline && set_string(&cfg->cmdline, ""))
+	if (!cfg->cmdline && config_set_str(&cfg->cmdline, ""))
 		return fail(err, errlen, "out of memory");
 	if (opts->restore.source_url && cfg->kernel)
 		return fail(err, errlen, "--restore and --kernel exclude each other (the snapshot "

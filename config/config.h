@@ -204,6 +204,13 @@ int config_validate_vsock(const struct vm_config *cfg, char *err, size_t errlen)
 int config_check_consoles(const struct vm_config *cfg, char *err, size_t errlen);
 /* Cloud Hypervisor's on/off/true/false; false (and *@out untouched) for anything else. */
 bool config_parse_bool(const char *val, bool *out);
+/* k=v items of an option (@opt: "--disk"): a decimal in 0-@max, on/off; one-line errors. */
+int config_parse_num(const char *opt, const char *key, const char *val, uint64_t max,
+		     uint64_t *out, char *err, size_t errlen);
+int config_option_bool(const char *opt, const char *key, const char *val, bool *out, char *err,
+		       size_t errlen);
+/* Replaces *@dst with a copy of @src: 0 or -ENOMEM. */
+int config_set_str(char **dst, const char *src);
 /* "tty", "null", "off", "file=PATH". */
 int config_parse_console(const char *s, struct console_config *out, char *err, size_t errlen);
 

@@ -49,39 +49,6 @@ int config_validate_disk(const struct vm_config *cfg, unsigned i, char *err, siz
 
 /* ------------------------------------------------------------------ --disk */
 
-static int parse_bool(const char *key, const char *val, bool *out, char *err, size_t errlen)
-{
-	if (!config_parse_bool(val, out))
-		return set_err(err, errlen, -EINVAL, "--disk: %s='%s' is not on or off", key, val);
-	return 0;
-}
-
-static int parse_num(const char *key, const char *val, uint64_t max, uint64_t *out, char *err,
-		     size_t errlen)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	v = strtoull(val, &end, 10);
-	if (errno || end == val || *end || *val == '-' || v > max)
-		return set_err(err, errlen, -EINVAL, "--disk: %s='%s' is not a number in 0-%" PRIu64,
-			   key, val, max);
-	*out = v;
-	return 0;
-}
-
-static int set_str(char **dst, const char *val)
-{
-	char *copy = strdup(val);
-
-	if (!copy)
-		return -ENOMEM;
-	free(*dst);
-	*dst = copy;
-	return 0;
-}
-
 /* bw_* and ops_*: one field of one of the two token buckets. */
 static int disk_bucket_kv(struct disk_config *d, const char *key, const char *val, char *err,
 			  size_t errlen)
@@ -96,7 +63,7 @@ static int disk_bucket_kv(struct disk_config *d, const char *key, const char *va
 
 	if (!dst)
 		return 1;
-	ret = parse_num(key, val, UINT64_MAX, dst, err, errlen);
+	ret = config_parse_num("--disk", key, val, UINT64_MAX, dst, err, errlen);
 	if (!ret)
 		b->set = d->rate_limiter.set = true;
 	return ret;
@@ -113,26 +80,26 @@ static int disk_kv(struct disk_config *d, const char *key, const char *val, char
 	int ret;
 
 	if (!strcmp(key, "path"))
-		return set_str(&d->path, val);
+		return config_set_str(&d->path, val);
 	if (!strcmp(key, "id"))
-		return set_str(&d->id, val);
+		return config_set_str(&d->id, val);
 	if (!strcmp(key, "serial"))
-		return set_str(&d->serial, val);
+		return config_set_str(&d->serial, val);
 	if (!strcmp(key, "readonly"))
-		return parse_bool(key, val, &d->readonly, err, errlen);
+		return config_option_bool("--disk", key, val, &d->readonly, err, errlen);
 	if (!strcmp(key, "direct"))
-		return parse_bool(key, val, &d->direct, err, errlen);
+		return config_option_bool("--disk", key, val, &d->direct, err, errlen);
 	if (!strcmp(key, "iommu"))
-		return parse_bool(key, val, &d->iommu, err, errlen);
+		return config_option_bool("--disk", key, val, &d->iommu, err, errlen);
 	if (!strcmp(key, "pci_device_id")) {
-		ret = parse_num(key, val, 255, &n, err, errlen);
+		ret = config_parse_num("--disk", key, val, 255, &n, err, errlen);
 		if (!ret)
 			d->pci_device_id = (int)n;
 		return ret;
 	}
 	if (!strcmp(key, "num_queues") || !strcmp(key, "queue_size") ||
 	    !strcmp(key, "pci_segment")) {
-		ret = parse_num(key, val, UINT16_MAX, &n, err, errlen);
+		ret = config_parse_num("--disk", key, val, UINT16_MAX, &n, err, errlen);
 		if (!ret && key[0] == 'n')
 			d->num_queues = (unsigned)n;
 		else if (!ret && key[0] == 'q')

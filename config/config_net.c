@@ -158,21 +158,6 @@ int config_validate_net(const struct vm_config *cfg, unsigned i, char *err, size
 
 /* ------------------------------------------------------------------ --net */
 
-static int parse_num(const char *key, const char *val, uint64_t max, uint64_t *out, char *err,
-		     size_t errlen)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	v = strtoull(val, &end, 10);
-	if (errno || end == val || *end || *val == '-' || v > max)
-		return set_err(err, errlen, -EINVAL, "--net: %s='%s' is not a number in 0-%" PRIu64,
-			       key, val, max);
-	*out = v;
-	return 0;
-}
-
 /* fd=[3,4] (or fd=3): descriptors above stderr, as Cloud Hypervisor requires. */
 static int parse_fds(const char *val, struct net_config *n, char *err, size_t errlen)
 {
@@ -194,7 +179,7 @@ static int parse_fds(const char *val, struct net_config *n, char *err, size_t er
 		uint64_t fd;
 		int *fds;
 
-		ret = parse_num("fd", tok, INT32_MAX, &fd, err, errlen);
+		ret = config_parse_num("--net", "fd", tok, INT32_MAX, &fd, err, errlen);
 		if (!ret && fd <= 2)
 			ret = set_err(err, errlen, -EINVAL, "--net: fd=%" PRIu64 " is stdin, stdout or "
 				      "stderr", fd);
@@ -214,24 +199,6 @@ static int parse_fds(const char *val, struct net_config *n, char *err, size_t er
 	return ret;
 }
 
-static int set_str(char **dst, const char *val)
-{
-	char *copy = strdup(val);
-
-	if (!copy)
-		return -ENOMEM;
-	free(*dst);
-	*dst = copy;
-	return 0;
-}
-
-static int net_bool(const char *key, const char *val, bool *out, char *err, size_t errlen)
-{
-	if (!config_parse_bool(val, out))
-		return set_err(err, errlen, -EINVAL, "--net: %s='%s' is not on or off", key, val);
-	return 0;
-}
-
 static int net_mac(const char *key, const char *val, uint8_t *mac, bool *set, char *err,
 		   size_t errlen)
 {
@@ -249,11 +216,11 @@ static int net_numbers(struct net_config *n, const char *key, const char *val, c
 	int ret;
 
 	if (!strcmp(key, "pci_device_id")) {
-		if (!(ret = parse_num(key, val, 255, &v, err, errlen)))
+		if (!(ret = config_parse_num("--net", key, val, 255, &v, err, errlen)))
 			n->pci_device_id = (int)v;
 		return ret;
 	}
-	if ((ret = parse_num(key, val, UINT16_MAX, &v, err, errlen)))
+	if ((ret = config_parse_num("--net", key, val, UINT16_MAX, &v, err, errlen)))
 		return ret;
 	if (!strcmp(key, "mtu"))
 		n->mtu = (unsigned)v;
@@ -280,7 +247,7 @@ static int net_bucket_kv(struct net_config *n, const char *key, const char *val,
 
 	if (!dst)
 		return set_err(err, errlen, -EINVAL, "--net: unknown key '%s'", key);
-	ret = parse_num(key, val, UINT64_MAX, dst, err, errlen);
+	ret = config_parse_num("--net", key, val, UINT64_MAX, dst, err, errlen);
 	if (!ret)
 		b->set = n->rate_limiter.set = true;
 	return ret;
@@ -294,13 +261,13 @@ static int net_kv(struct net_config *n, const char *key, const char *val, char *
 	static const char *const unsupported[] = { "vhost_user", "socket", "vhost_mode", NULL };
 
 	if (!strcmp(key, "tap"))
-		return *val ? set_str(&n->tap, val) : 0;        /* empty: create one */
+		return *val ? config_set_str(&n->tap, val) : 0;        /* empty: create one */
 	if (!strcmp(key, "ip"))
-		return set_str(&n->ip, val);
+		return config_set_str(&n->ip, val);
 	if (!strcmp(key, "mask"))
-		return set_str(&n->mask, val);
+		return config_set_str(&n->mask, val);
 	if (!strcmp(key, "id"))
-		return set_str(&n->id, val);
+		return config_set_str(&n->id, val);
 	if (!strcmp(key, "mac"))
 		return net_mac(key, val, n->mac, &n->mac_set, err, errlen);
 	if (!strcmp(key, "host_mac"))
@@ -308,13 +275,13 @@ static int net_kv(struct net_config *n, const char *key, const char *val, char *
 	if (!strcmp(key, "fd"))
 		return parse_fds(val, n, err, errlen);
 	if (!strcmp(key, "iommu"))
-		return net_bool(key, val, &n->iommu, err, errlen);
+		return config_option_bool("--net", key, val, &n->iommu, err, errlen);
 	if (!strcmp(key, "offload_tso"))
-		return net_bool(key, val, &n->offload_tso, err, errlen);
+		return config_option_bool("--net", key, val, &n->offload_tso, err, errlen);
 	if (!strcmp(key, "offload_ufo"))
-		return net_bool(key, val, &n->offload_ufo, err, errlen);
+		return config_option_bool("--net", key, val, &n->offload_ufo, err, errlen);
 	if (!strcmp(key, "offload_csum"))
-		return net_bool(key, val, &n->offload_csum, err, errlen);
+		return config_option_bool("--net", key, val, &n->offload_csum, err, errlen);
 	for (unsigned i = 0; numbers[i]; i++)
 		if (!strcmp(key, numbers[i]))
 			return net_numbers(n, key, val, err, errlen);

@@ -41,32 +41,6 @@ int config_validate_vsock(const struct vm_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-static int set_str(char **dst, const char *val)
-{
-	char *copy = strdup(val);
-
-	if (!copy)
-		return -ENOMEM;
-	free(*dst);
-	*dst = copy;
-	return 0;
-}
-
-static int parse_u64(const char *key, const char *val, uint64_t max, uint64_t *out, char *err,
-		     size_t errlen)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	v = strtoull(val, &end, 10);
-	if (errno || end == val || *end || *val == '-' || v > max)
-		return set_err(err, errlen, -EINVAL, "--vsock: %s='%s' is not a number in 0-%" PRIu64,
-			       key, val, max);
-	*out = v;
-	return 0;
-}
-
 static int vsock_kv(struct vsock_config *v, const char *key, const char *val, char *err,
 		    size_t errlen)
 {
@@ -74,13 +48,13 @@ static int vsock_kv(struct vsock_config *v, const char *key, const char *val, ch
 	int ret;
 
 	if (!strcmp(key, "socket"))
-		return set_str(&v->socket, val);
+		return config_set_str(&v->socket, val);
 	if (!strcmp(key, "id"))
-		return set_str(&v->id, val);
+		return config_set_str(&v->id, val);
 	if (!strcmp(key, "cid"))
-		return parse_u64(key, val, UINT64_MAX, &v->cid, err, errlen);
+		return config_parse_num("--vsock", key, val, UINT64_MAX, &v->cid, err, errlen);
 	if (!strcmp(key, "pci_segment")) {
-		ret = parse_u64(key, val, UINT16_MAX, &n, err, errlen);
+		ret = config_parse_num("--vsock", key, val, UINT16_MAX, &n, err, errlen);
 		v->pci_segment = (uint16_t)n;
 		return ret;
 	}
