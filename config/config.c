@@ -144,14 +144,8 @@ int config_set_str(char **dst, const char *src)
 	return 0;
 }
 
-/*
- * Walks "k1=v1,k2=v2": calls @fn for each pair. Cloud Hypervisor lists use this shape for
- * --cpus, --memory, --disk, ...
- */
-typedef int (*kv_fn)(void *ctx, const char *key, const char *val, char *err, size_t errlen);
-
-static int parse_kv_list(const char *opt, const char *s, kv_fn fn, void *ctx, char *err,
-			 size_t errlen)
+int config_parse_kv(const char *opt, const char *s, config_kv_fn fn, void *ctx, char *err,
+		    size_t errlen)
 {
 	char *copy = strdup(s), *item, *next;
 	int ret = 0;
@@ -307,6 +301,12 @@ int config_parse_num(const char *opt, const char *key, const char *val, uint64_t
 	return 0;
 }
 
+bool config_rate_limit_incomplete(const struct rate_limiter_config *rl)
+{
+	return rl->set && ((rl->bandwidth.set && !rl->bandwidth.refill_time) ||
+			   (rl->ops.set && !rl->ops.refill_time));
+}
+
 int config_option_bool(const char *opt, const char *key, const char *val, bool *out, char *err,
 		       size_t errlen)
 {
@@ -401,17 +401,17 @@ static int apply_option(int c, const char *arg, struct vm_config *cfg, struct vm
 	case OPT_KERNEL: return config_set_str(&cfg->kernel, arg);
 	case OPT_INITRAMFS: return config_set_str(&cfg->initramfs, arg);
 	case OPT_CMDLINE: return config_set_str(&cfg->cmdline, arg);
-	case OPT_CPUS: return parse_kv_list("--cpus", arg, cpus_kv, cfg, err, errlen);
-	case OPT_MEMORY: return parse_kv_list("--memory", arg, memory_kv, cfg, err, errlen);
+	case OPT_CPUS: return config_parse_kv("--cpus", arg, cpus_kv, cfg, err, errlen);
+	case OPT_MEMORY: return config_parse_kv("--memory", arg, memory_kv, cfg, err, errlen);
 	case OPT_SERIAL: return parse_console_opt("--serial", arg, &cfg->serial, err, errlen);
 	case OPT_CONSOLE: return parse_console_opt("--console", arg, &cfg->console, err, errlen);
-	case OPT_RNG: return parse_kv_list("--rng", arg, rng_kv, cfg, err, errlen);
+	case OPT_RNG: return config_parse_kv("--rng", arg, rng_kv, cfg, err, errlen);
 	case OPT_DISK: return add_disk_opt(cfg, arg, err, errlen);
 	case OPT_NET: return add_net_opt(cfg, arg, err, errlen);
-	case OPT_PCI_SEGMENT: return parse_kv_list("--pci-segment", arg, pci_segment_kv, NULL, err,
+	case OPT_PCI_SEGMENT: return config_parse_kv("--pci-segment", arg, pci_segment_kv, NULL, err,
 						 errlen);
 	case OPT_RESTORE:
-		if (parse_kv_list("--restore", arg, restore_kv, opts, err, errlen))
+		if (config_parse_kv("--restore", arg, restore_kv, opts, err, errlen))
 			return -EINVAL;
 		if (!opts->restore.source_url)
 			return fail(err, errlen, "--restore: source_url= is required");

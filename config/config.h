@@ -209,6 +209,17 @@ int config_parse_num(const char *opt, const char *key, const char *val, uint64_t
 		     uint64_t *out, char *err, size_t errlen);
 int config_option_bool(const char *opt, const char *key, const char *val, bool *out, char *err,
 		       size_t errlen);
+/*
+ * Walks "k1=v1,k2=v2" (commas inside [...] do not split: "fd=[3,4]") and calls @fn for each
+ * pair; "" or only commas, or an item without '=', is a one-line error naming @opt. Cloud
+ * Hypervisor's lists use this shape: --cpus, --memory, --disk, --net, --vsock, ...
+ */
+typedef int (*config_kv_fn)(void *ctx, const char *key, const char *val, char *err,
+			    size_t errlen);
+int config_parse_kv(const char *opt, const char *s, config_kv_fn fn, void *ctx, char *err,
+		    size_t errlen);
+/* A bucket given a size but no refill time (CLI keys: bw_size without bw_refill_time...). */
+bool config_rate_limit_incomplete(const struct rate_limiter_config *rl);
 /* Replaces *@dst with a copy of @src: 0 or -ENOMEM. */
 int config_set_str(char **dst, const char *src);
 /* "tty", "null", "off", "file=PATH". */

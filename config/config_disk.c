@@ -69,9 +69,10 @@ static int disk_bucket_kv(struct disk_config *d, const char *key, const char *va
 	return ret;
 }
 
-static int disk_kv(struct disk_config *d, const char *key, const char *val, char *err,
+static int disk_kv(void *ctx, const char *key, const char *val, char *err,
 		   size_t errlen)
 {
+	struct disk_config *d = ctx;
 	static const char *const unsupported[] = {
 		"vhost_user", "socket", "rate_limit_group", "queue_affinity", "backing_files",
 		"vhost_socket", NULL,
@@ -126,31 +127,16 @@ static int disk_kv(struct disk_config *d, const char *key, const char *val, char
 
 int config_parse_disk(const char *s, struct disk_config *d, char *err, size_t errlen)
 {
-	char *copy = strdup(s), *save = NULL, *item;
-	int ret = 0;
+	int ret;
 
 	memset(d, 0, sizeof(*d));
 	d->num_queues = 1;
 	d->queue_size = 128;
 	d->pci_device_id = -1;
-	if (!copy)
-		return -ENOMEM;
-	for (item = strtok_r(copy, ",", &save); item && !ret; item = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(item, '=');
-
-		if (!eq) {
-			ret = set_err(err, errlen, -EINVAL, "--disk: expected key=value, got '%s'", item);
-			break;
-		}
-		*eq = '\0';
-		ret = disk_kv(d, item, eq + 1, err, errlen);
-	}
-	free(copy);
+	ret = config_parse_kv("--disk", s, disk_kv, d, err, errlen);
 	if (!ret && !d->path)
 		ret = set_err(err, errlen, -EINVAL, "--disk: path= is required");
-	if (!ret && d->rate_limiter.set &&
-	    ((d->rate_limiter.bandwidth.set && !d->rate_limiter.bandwidth.refill_time) ||
-	     (d->rate_limiter.ops.set && !d->rate_limiter.ops.refill_time)))
+	if (!ret && config_rate_limit_incomplete(&d->rate_limiter))
 		ret = set_err(err, errlen, -EINVAL, "--disk: a rate limit needs its *_refill_time");
 	if (ret)
 		config_disk_free(d);

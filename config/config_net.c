@@ -253,9 +253,10 @@ static int net_bucket_kv(struct net_config *n, const char *key, const char *val,
 	return ret;
 }
 
-static int net_kv(struct net_config *n, const char *key, const char *val, char *err,
+static int net_kv(void *ctx, const char *key, const char *val, char *err,
 		  size_t errlen)
 {
+	struct net_config *n = ctx;
 	static const char *const numbers[] = { "mtu", "num_queues", "queue_size", "pci_segment",
 					       "pci_device_id", NULL };
 	static const char *const unsupported[] = { "vhost_user", "socket", "vhost_mode", NULL };
@@ -310,33 +311,11 @@ char *config_item_end(char *s)
 
 int config_parse_net(const char *s, struct net_config *n, char *err, size_t errlen)
 {
-	char *copy = strdup(s), *item, *next;
-	int ret = 0;
+	int ret;
 
 	config_net_defaults(n);
-	if (!copy)
-		return -ENOMEM;
-	if (!*s)
-		ret = set_err(err, errlen, -EINVAL, "--net: empty value");
-	for (item = copy; !ret && *item; item = next) {
-		char *end = config_item_end(item), *eq;
-
-		next = *end ? end + 1 : end;
-		*end = '\0';
-		if (!*item)
-			continue;
-		eq = strchr(item, '=');
-		if (!eq) {
-			ret = set_err(err, errlen, -EINVAL, "--net: expected key=value, got '%s'", item);
-			break;
-		}
-		*eq = '\0';
-		ret = net_kv(n, item, eq + 1, err, errlen);
-	}
-	free(copy);
-	if (!ret && n->rate_limiter.set &&
-	    ((n->rate_limiter.bandwidth.set && !n->rate_limiter.bandwidth.refill_time) ||
-	     (n->rate_limiter.ops.set && !n->rate_limiter.ops.refill_time)))
+	ret = config_parse_kv("--net", s, net_kv, n, err, errlen);
+	if (!ret && config_rate_limit_incomplete(&n->rate_limiter))
 		ret = set_err(err, errlen, -EINVAL, "--net: a rate limit needs its *_refill_time");
 	if (ret)
 		config_net_free(n);

@@ -41,9 +41,10 @@ int config_validate_vsock(const struct vm_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-static int vsock_kv(struct vsock_config *v, const char *key, const char *val, char *err,
+static int vsock_kv(void *ctx, const char *key, const char *val, char *err,
 		    size_t errlen)
 {
+	struct vsock_config *v = ctx;
 	uint64_t n;
 	int ret;
 
@@ -71,22 +72,8 @@ static int vsock_kv(struct vsock_config *v, const char *key, const char *val, ch
 int config_parse_vsock(const char *s, struct vsock_config *out, char *err, size_t errlen)
 {
 	struct vsock_config v = { .set = true };
-	char *copy = strdup(s), *save = NULL, *item;
-	int ret = copy ? 0 : -ENOMEM;
+	int ret = config_parse_kv("--vsock", s, vsock_kv, &v, err, errlen);
 
-	for (item = copy ? strtok_r(copy, ",", &save) : NULL; item && !ret;
-	     item = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(item, '=');
-
-		if (!eq) {
-			ret = set_err(err, errlen, -EINVAL, "--vsock: expected key=value, got '%s'",
-				      item);
-			break;
-		}
-		*eq = '\0';
-		ret = vsock_kv(&v, item, eq + 1, err, errlen);
-	}
-	free(copy);
 	if (!ret && !v.socket)
 		ret = set_err(err, errlen, -EINVAL, "--vsock: socket= is required");
 	if (!ret && !v.cid)
