@@ -138,15 +138,22 @@ static void net_config_write(struct virtio_dev *vd, unsigned off, const uint8_t 
 	pr_warn_ratelimited("virtio-net: write to read-only config space ignored");
 }
 
+/* 5.1.2: without VIRTIO_NET_F_MQ the driver has one pair and the control queue is 2. */
+unsigned net_ctrl_queue(const struct virtio_net *net)
+{
+	return 2 * (net_has(net, VIRTIO_NET_F_MQ) ? net->nr_pairs : 1);
+}
+
 static void net_queue_notify(struct virtio_dev *vd, unsigned q)
 {
 	struct virtio_net *net = vd->opaque;
+	unsigned ctrl = net_ctrl_queue(net);
 
-	if (q == 2 * net->nr_pairs)
+	if (q == ctrl && net_has(net, VIRTIO_NET_F_CTRL_VQ))
 		net_ctrl_process(net);
-	else if (q < 2 * net->nr_pairs && q % 2 == 0)
+	else if (q < ctrl && q % 2 == 0)
 		net_rx_process(&net->pairs[q / 2]);
-	else if (q < 2 * net->nr_pairs)
+	else if (q < ctrl)
 		net_tx_process(&net->pairs[q / 2]);
 }
 

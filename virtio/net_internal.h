@@ -16,7 +16,10 @@
 #define NET_CTRL_DATA    16              /* command data read from a control chain */
 #define NET_SPILL        (VIRTIO_NET_HDR_LEN + VIRTIO_NET_MAX_FRAME)
 
-/* Queue indices (5.1.2): receiveqN = 2N, transmitqN = 2N + 1, controlq last. */
+/*
+ * Queue indices (5.1.2): receiveqN = 2N, transmitqN = 2N + 1, controlq after the last pair
+ * the driver may use: 2 * max_virtqueue_pairs with VIRTIO_NET_F_MQ, else 2 (net_ctrl_queue).
+ */
 #define NET_RXQ(pair)    (2u * (pair))
 #define NET_TXQ(pair)    (2u * (pair) + 1u)
 
@@ -106,6 +109,7 @@ static inline void net_count(uint64_t *c, uint64_t n)
 
 void net_reject(struct virtio_net *net, enum virtio_net_reject r);
 bool net_has(const struct virtio_net *net, unsigned feature);
+unsigned net_ctrl_queue(const struct virtio_net *net);
 /* The GUEST_* offload feature bits (5.1.3). */
 uint64_t net_guest_offload_mask(void);
 

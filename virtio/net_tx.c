@@ -255,7 +255,7 @@ static uint32_t ctrl_one(struct virtio_net *net, const struct virtq_chain *c)
 void net_ctrl_process(struct virtio_net *net)
 {
 	struct virtio_dev *vd = &net->vdev;
-	unsigned q = 2 * net->nr_pairs;
+	unsigned q = net_ctrl_queue(net);
 	struct virtq *vq = &vd->vqs[q];
 	bool pushed = false;
 	int ret;

@@ -44,6 +44,7 @@ struct fx {
 	struct virtio_net *net;
 	int sp[2][2];                       /* per pair: [0] device's, [1] the host's end */
 	unsigned pairs;
+	unsigned ctrlq;                     /* where the driver's control queue is (5.1.2) */
 	struct drv_ring r[MAXQ];
 	uint16_t next_desc[MAXQ];
 	uint64_t next_buf;
@@ -104,6 +105,7 @@ static void start(struct fx *f, uint64_t features)
 	unsigned q;
 
 	assert_int_equal(virtio_pci_init(&f->vp, &a), 0);
+	f->ctrlq = features & F(MQ) ? 2 * f->pairs : 2;
 	drv_status(&f->vp, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	drv_features(&f->vp, V1 | features);
 	drv_status(&f->vp, ALL_OK & ~VIRTIO_CONFIG_S_DRIVER_OK);
@@ -607,7 +609,7 @@ static void test_rx_rate_limited_ops(void **state)
 static uint8_t ctrl(struct fx *f, uint8_t cls, uint8_t cmd, const void *data, uint32_t n,
 		    bool with_ack, uint32_t *used_len)
 {
-	unsigned q = 2 * f->pairs;
+	unsigned q = f->ctrlq;
 	uint16_t d = f->next_desc[q];
 	uint64_t cmd_gpa = gbuf(f, 2 + n), ack_gpa = gbuf(f, 1), id64;
 	uint16_t idx = (uint16_t)(drv_used_idx(&f->r[q]) + 1);
@@ -662,6 +664,26 @@ static void test_ctrl_queue_pairs_and_garbage(void **state)
 	assert_int_equal(counters(f).rejected[VIRTIO_NET_R_CTRL_CHAIN], 1);
 	assert_int_equal(counters(f).rejected[VIRTIO_NET_R_CTRL_CMD], 5);
 	assert_int_equal(virtio_net_active_pairs(f->net), 2);
+	assert_int_equal(drv_get_status(&f->vp) & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+}
+
+/* 5.1.2: two pairs offered, MQ not taken: the control queue is queue 2, not 4. */
+static void test_ctrl_queue_without_mq_is_queue_2(void **state)
+{
+	struct fx *f = *state;
+	uint64_t gpa;
+	uint32_t len;
+
+	make(f, 2);
+	start(f, F(CTRL_VQ));
+	assert_int_equal(ctrl(f, 99, 0, NULL, 0, true, &len), VIRTIO_NET_ERR);
+	assert_int_equal(len, 1);
+	assert_int_equal(drv_used_idx(&f->r[4]), 0);
+	post1(f, 0, 1600, VRING_DESC_F_WRITE, &gpa);            /* receiveq0 still works */
+	kick(f, 0);
+	host_send(f, 0, 64, 0x77);
+	assert_true(wait_used(&f->r[0], 1));
+	assert_int_equal(g(f, gpa + HDR, 1)[0], 0x77);
 	assert_int_equal(drv_get_status(&f->vp) & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
 }
 
@@ -803,6 +825,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tx_rate_limited_bandwidth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_rate_limited_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ctrl_queue_pairs_and_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ctrl_queue_without_mq_is_queue_2, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_second_pair_serves_after_pairs_set, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_round_trip_and_refusals, setup,
