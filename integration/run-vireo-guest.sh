@@ -17,12 +17,16 @@
 # With --vsock a virtio-vsock device (CID 3, its socket in the work directory): the guest
 # checks it, malformed packets and a broken ring included (vsock=3), and vireo's log must hold
 # the rate-limited lines they provoke.
+# With --net a virtio-net device with 2 queue pairs on a tap vireo makes (host end 192.0.2.1,
+# removed with vireo): the guest checks it (net=MAC), hostile chains and a broken ring
+# included, and vireo's log must hold the rate-limited lines they provoke.
 # usage: run-vireo-guest.sh VIREO GUEST_ELF CHECK_REPORT CPUS MEM_MIB [--reboot] [--hostile]
 #                           [--blk|--blk-direct] [--ro-slot=N] [--blk-reset] [--intx] [--vsock]
+#                           [--net]
 set -uo pipefail
 vireo=$1 guest=$2 check=$3 cpus=$4 mem=$5
 shift 5
-reboot=0 hostile=0 blk=0 direct= intx=0 ro_slot= blk_reset=0 vsock=0
+reboot=0 hostile=0 blk=0 direct= intx=0 ro_slot= blk_reset=0 vsock=0 net=0
 for a in "$@"; do
 	case $a in
 	--reboot) reboot=1 ;;
@@ -31,6 +35,7 @@ for a in "$@"; do
 	--blk-direct) blk=1 direct=,direct=on ;;
 	--intx) intx=1 ;;
 	--vsock) vsock=1 ;;
+	--net) net=1 ;;
 	--ro-slot=*) ro_slot=${a#--ro-slot=} ;;
 	--blk-reset) blk_reset=1 ;;
 	*) echo "run-vireo-guest: unknown option $a" >&2; exit 2 ;;
@@ -55,6 +60,11 @@ disks=()
 if [ $vsock -eq 1 ]; then
 	disks+=(--vsock "cid=3,socket=$work/v.sock")
 	cmdline+=" vsock=3"
+fi
+if [ $net -eq 1 ]; then
+	# A tap of this run's own (vireo creates it; it goes when vireo exits).
+	disks+=(--net "tap=vtg$$,ip=192.0.2.1,mask=255.255.255.0,mac=52:54:00:00:00:07,num_queues=4")
+	cmdline+=" net=525400000007"
 fi
 if [ $blk -eq 1 ]; then
 	seed=$(printf '0x%x' $(((RANDOM << 30 | RANDOM << 15 | RANDOM) | 1)))
@@ -117,6 +127,17 @@ if [ $vsock -eq 1 ]; then
 		"len runs past the buffer" "device-writable buffer on the TX queue" "unknown op" \
 		"type is not STREAM"; do
 		grep -q "warn: virtio-vsock: TX packet .*$what" "$work/vireo.log" ||
+			{ echo "FAIL: no '$what' warning in vireo's log"; fail=1; }
+	done
+fi
+if [ $net -eq 1 ]; then
+	# One rate-limited line per kind of bad chain the guest sent (virtio/net_*.c, virtqueue.c).
+	for what in "transmit chain of 8 readable bytes" "transmit chain of 0 readable bytes" \
+		"gso_type 0x1 not negotiated" "transmit chain of 65626 readable bytes" \
+		"receive chain with 0 readable buffers and 8 writable bytes" \
+		"control chain of 4 readable and 0 writable" "control chain of 1 readable" \
+		"buffer outside guest RAM"; do
+		grep -q "warn: .*$what" "$work/vireo.log" ||
 			{ echo "FAIL: no '$what' warning in vireo's log"; fail=1; }
 	done
 fi

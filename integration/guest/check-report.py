@@ -45,6 +45,9 @@ VIRTIO_REQUIRED = {
                 "virtio_con_rx", "virtio_con_reset"],
 }
 # With vsock=CID (vsockcheck.c).
+# With net=MAC (netcheck.c).
+NET_REQUIRED = ["virtio_net_caps", "virtio_net_features", "virtio_net_init", "net_config",
+                "net_ctrl_garbage", "net_tx_hostile", "net_rx_short_and_arp", "net_hostile_ring"]
 VSOCK_REQUIRED = ["virtio_vsock_caps", "virtio_vsock_features", "virtio_vsock_init",
                   "vsock_config", "vsock_refused", "vsock_hostile_packets", "vsock_hostile_ring"]
 # With hostile=1 (on virtio-rng).
@@ -153,6 +156,8 @@ def virtio_required(words):
         req.append("virtio_intx")
     if any(w.startswith("vsock=") for w in words):
         req += VSOCK_REQUIRED
+    if any(w.startswith("net=") for w in words):
+        req += NET_REQUIRED
     return req + blk_required(words)
 
 

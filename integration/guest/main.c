@@ -203,6 +203,8 @@ static void parse_word(const char *w, size_t len)
 		parse_virtio_list(w + 7, len - 7);
 	else if (vsock_parse_word(w, len))
 		;                                  /* vsockcheck.c: vsock=CID */
+	else if (net_parse_word(w, len))
+		;                                  /* netcheck.c: net=MAC */
 	else if (blk_parse_word(w, len))
 		;                                  /* blk.c: blk=, blkseed=, blkhostile=, blkdurable= */
 	else if (key_is(w, len, "conin=")) {

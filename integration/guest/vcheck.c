@@ -351,4 +351,5 @@ void virtio_checks(const struct virtio_opts *o)
 			gprintf("virtio: vector 0x%x: %u interrupts\n", v, irq_count(v));
 	blk_checks();
 	vsock_checks();
+	net_checks();
 }

@@ -65,7 +65,7 @@ struct vring_desc {
 #define VQ_MAX                  128           /* largest ring that fits VQ_MEM */
 #define VQ_WANT                 16            /* default queue_size to ask for (max if smaller) */
 #define VQ_MEM                  4096          /* desc 0, avail 0x400, used 0x800 (ring_layout) */
-#define VDEV_QUEUES             2
+#define VDEV_QUEUES             3
 #define VIRTIO_TIMEOUT_US       10000000ULL   /* LAPIC time for any device reaction */
 
 struct vq {
@@ -198,6 +198,9 @@ void virtio_rng_checks(struct vdev *d);
 void virtio_con_checks(struct vdev *d, const struct virtio_opts *o);
 void virtio_move_check(struct vdev *d);
 void virtio_hostile_checks(struct vdev *d);
+/* netcheck.c: net=MAC (12 hex digits) asks for the virtio-net checks. */
+bool net_parse_word(const char *w, size_t len);
+void net_checks(void);
 /* vsockcheck.c: vsock=CID asks for the virtio-vsock checks. */
 bool vsock_parse_word(const char *w, size_t len);
 void vsock_checks(void);

@@ -17,6 +17,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUSYBOX = "/bin/busybox"
 VSOCK_TOOL = os.path.join(HERE, "vsock_tool.c")   # busybox has no AF_VSOCK
+BENCH_TOOL = os.path.join(HERE, "bench_tool.c")   # the I/O benchmark's guest end
 MIB = 1 << 20
 APPLETS = ["sh", "mount", "insmod", "cat", "grep", "sed", "tr", "cut", "md5sum", "dd", "head",
            "ls", "wc", "seq", "taskset", "stty", "usleep", "sleep", "kill", "readlink",
@@ -41,7 +42,8 @@ def make_initramfs(kdir, out):
     with open(BUSYBOX, "rb") as f:
         entries.append(cpio_entry("bin/busybox", 0o100755, f.read()))
     entries += [cpio_entry(f"bin/{a}", 0o120777, target="busybox") for a in APPLETS]
-    entries.append(cpio_entry("bin/vsock_tool", 0o100755, build_vsock_tool()))
+    entries.append(cpio_entry("bin/vsock_tool", 0o100755, build_tool(VSOCK_TOOL)))
+    entries.append(cpio_entry("bin/bench_tool", 0o100755, build_tool(BENCH_TOOL)))
     mods = os.path.join(kdir, "modules")
     for name in sorted(os.listdir(mods)):
         with open(os.path.join(mods, name), "rb") as f:
@@ -53,11 +55,15 @@ def make_initramfs(kdir, out):
         f.write(b"".join(entries))
 
 
-def build_vsock_tool():
-    """The guest's vsock helper, static (the initramfs has no libc)."""
+def build_tool(src, out=None):
+    """One of the guest's C helpers, static for the guest (the initramfs has no libc); with
+    @out, built there and its path returned (the benchmark's host end)."""
+    if out:
+        subprocess.run(["cc", "-O2", "-o", out, src], check=True)
+        return out
     with tempfile.TemporaryDirectory() as d:
-        out = os.path.join(d, "vsock_tool")
-        subprocess.run(["cc", "-static", "-O2", "-o", out, VSOCK_TOOL], check=True)
+        out = os.path.join(d, "tool")
+        subprocess.run(["cc", "-static", "-O2", "-o", out, src], check=True)
         with open(out, "rb") as f:
             return f.read()
 
@@ -121,7 +127,7 @@ def copy_sparse(src, dst):
 
 def key(kdir):
     h = hashlib.sha256()
-    for p in (os.path.join(HERE, "init.sh"), os.path.abspath(__file__), BUSYBOX, VSOCK_TOOL,
+    for p in (os.path.join(HERE, "init.sh"), os.path.abspath(__file__), BUSYBOX, VSOCK_TOOL, BENCH_TOOL,
               os.path.join(kdir, "modules", "order")):
         with open(p, "rb") as f:
             h.update(f.read())

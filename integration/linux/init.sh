@@ -198,6 +198,26 @@ step_vsockwait() {
 	say "vsock host said $(vsock_tool once 1099)"
 }
 
+# The guest end of the I/O benchmark (integration/bench/guest_io_bench.py): eth0 as
+# 192.0.2.2/24 and a vsock echo server on port 1024 where those devices exist, then every line
+# typed on hvc0 runs as a command, its output and "vtest-bench: done STATUS" going back on hvc0,
+# until the host types "exit".
+step_bench() {
+	hvc_open
+	if [ -e /sys/class/net/eth0 ]; then
+		ip link set eth0 up && ip addr add 192.0.2.2/24 dev eth0
+		ping -c 1 -w 120 192.0.2.1 >/dev/null || say "error: no ping from the host end"
+	fi
+	[ -e /dev/vsock ] && vsock_tool serve 1024 >/dev/null 2>&1 &
+	echo "vtest-bench: ready" >&3
+	while read -r line <&3; do
+		[ "$line" = exit ] && break
+		sh -c "$line" >&3 2>&3
+		echo "vtest-bench: done $?" >&3
+	done
+	exec 3>&-
+}
+
 step_dmesg() {   # the kernel's log, for the boot benchmark's breakdown
 	dmesg | sed 's/^/vtest-dmesg: /'
 }
@@ -218,7 +238,7 @@ step_reboot() {
 for s in $steps; do
 	case $s in
 	cpus | pci | irqs | rng | blk | mq | ro | durable | readback | hvcwrite | console | ticker | \
-	reboot | dmesg | net | vsock | vsockwait)
+	reboot | dmesg | net | vsock | vsockwait | bench)
 		"step_$s" ;;
 	*) say "error: unknown step $s" ;;
 	esac

@@ -229,9 +229,11 @@ class Qemu(VM):
                      "-device", f"virtio-blk-pci,drive=d{i},disable-legacy=on,"
                      f"serial={d['serial']},num-queues={d.get('queues', 1)}"]
         for i, n in enumerate(boot.get("nets", [])):
-            # The tap exists (the test made it, multi_queue); vhost off like vireo's backend.
+            # The tap exists (the test made it, multi_queue); vhost off like vireo's backend
+            # unless asked (the benchmark's third contestant).
+            vhost = "on" if n.get("vhost") else "off"
             argv += ["-netdev", f"tap,id=n{i},ifname={n['tap']},script=no,downscript=no,"
-                     f"vhost=off,queues={n['pairs']}",
+                     f"vhost={vhost},queues={n['pairs']}",
                      "-device", f"virtio-net-pci,netdev=n{i},disable-legacy=on,mac={n['mac']},"
                      f"host_mtu={n['mtu']},mq=on,vectors={2 * n['pairs'] + 2}"]
         if boot.get("vsock"):   # the kernel's vhost-vsock: the host side is AF_VSOCK itself
