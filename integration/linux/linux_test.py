@@ -185,8 +185,17 @@ class Test:
             make_blank(ro)
             disks.append(dict(path=ro, serial="vtest-ro", readonly=True))
             steps[5:5] = ["mq", "ro"]
-        v = self.start("vm", self.boot_spec(kernel, cpus, steps, disks))
+        # vCPU hotplug rides on the one-vCPU boot (vireo only: QEMU's needs device_add).
+        hotcpu = cpus == 1 and self.args.vmm == "vireo"
+        if hotcpu:
+            steps.insert(1, "hotcpu")
+        spec = self.boot_spec(kernel, cpus, steps, disks)
+        if hotcpu:
+            spec["max_cpus"] = 2
+        v = self.start("vm", spec)
         self.user_space(v)
+        if hotcpu:
+            self.resize_1_2_1(v)
         self.powered_off(v)
         self.check_cpus(v, cpus)
         self.check_pci(v, ["1af4:1042", "1af4:1043", "1af4:1044"])
@@ -202,6 +211,27 @@ class Test:
         if mq:
             check(len([n for n in self.irq_tables(v)[-1] if n.startswith("blk-req.")]) == 4,
                   "four request queues, four vectors")
+
+    def resize_1_2_1(self, v):
+        """vm.resize 1 -> 2 -> 1: the guest sees cpu1 come (and onlines it) and go."""
+        i, _, _ = self.expect(v, "serial", r"vtest: hotcpu waiting for cpu1, cpus 0 count 1$",
+                              "the guest starts with one CPU of two possible")
+        st, body = v.api("vm.resize", {"desired_vcpus": 2})
+        check(st == 204, f"vm.resize to 2 answered 204 ({st} {body})")
+        st, body = v.api("vm.info", method="GET")
+        check(st == 200 and json.loads(body)["config"]["cpus"] == {"boot_vcpus": 2,
+                                                                   "max_vcpus": 2},
+              f"vm.info shows boot_vcpus 2 of max 2 ({body[:80]})")
+        i, _, _ = self.expect(v, "serial", r"vtest: hotcpu cpu1 online 1, cpus 0-1 count 2$",
+                              "cpu1 appeared, came online and is in /proc/cpuinfo", i)
+        st, body = v.api("vm.resize", {"desired_vcpus": 3})
+        check(st == 400 and "desired_vcpus" in body, f"vm.resize to 3 > max: 400 ({body})")
+        st, body = v.api("vm.resize", {"desired_ram": 1 << 30})
+        check(st == 400 and "desired_ram" in body, f"vm.resize desired_ram: 400 ({body})")
+        st, body = v.api("vm.resize", {"desired_vcpus": 1})
+        check(st == 204, f"vm.resize to 1 answered 204 ({st} {body})")
+        self.expect(v, "serial", r"vtest: hotcpu cpu1 gone, cpus 0 count 1$",
+                    "the guest ejected cpu1: gone from sysfs and /proc/cpuinfo", i)
 
     def console(self):
         v = self.start("vm", self.boot_spec(steps=["irqs", "console", "irqs"]), serial="file",
