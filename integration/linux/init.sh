@@ -222,6 +222,11 @@ step_hotcpu() {
 	say "hotcpu cpu1 gone, $(cpu_state)"
 }
 
+step_hold() {   # stay up until the host shuts the VM down (vm.shutdown)
+	say "holding"
+	while :; do sleep 3600; done
+}
+
 # First boot: mark the scratch disk and reboot; second boot: find the mark and go on.
 step_reboot() {
 	settle "$scratch"
@@ -238,7 +243,7 @@ step_reboot() {
 for s in $steps; do
 	case $s in
 	cpus | pci | irqs | rng | blk | mq | ro | durable | readback | hvcwrite | console | ticker | \
-	reboot | dmesg | net | vsock | vsockwait | hotcpu)
+	reboot | dmesg | net | vsock | vsockwait | hotcpu | hold)
 		"step_$s" ;;
 	*) say "error: unknown step $s" ;;
 	esac
