@@ -821,12 +821,13 @@ class Test:
             self.skip_unless("vm.remove-device on a running VM (PCI hotplug)", st, body)
         st, body = c.vm_resize(desired_vcpus=2)
         check(st == 204, f"vm.resize desired_vcpus 2: 204 ({st} {body})")
-        i, _, _ = self.expect(v, "console", r"vtest: hotcpu cpu1 online 1, cpus 0-1 count 2$",
-                              "the guest onlined the added CPU", i)
+        self.expect(v, "console", r"vtest: hotcpu cpu1 online 1, cpus 0-1 count 2$",
+                    "the guest onlined the added CPU", i)
+        v, c = self.restore_resized(ns, v, c)
         st, body = c.vm_resize(desired_vcpus=1)
         check(st == 204, f"vm.resize desired_vcpus 1: 204 ({st} {body})")
         self.expect(v, "console", r"vtest: hotcpu cpu1 gone, cpus 0 count 1$",
-                    "the guest ejected the removed CPU", i)
+                    "the restored guest ejected the removed CPU")
         self.expect(v, "console", r"vtest: holding", "the guest waits for the host")
         st, counters = c.vm_counters()
         check(st == 200 and isinstance(counters, dict), f"vm.counters: 200 ({st})")
@@ -837,7 +838,38 @@ class Test:
             check(st == want, f"{name}: {want} ({st} {body})")
         status = v.wait_exit(WAIT)
         check(status == 0, f"vireo exited 0 after vmm.shutdown ({status})")
-        self.check_pci(v, ["1af4:1041", "1af4:1042", "1af4:1044", "1af4:1053"], "console")
+        self.check_pci(self.vms[0], ["1af4:1041", "1af4:1042", "1af4:1044", "1af4:1053"],
+                       "console")
+
+    def restore_resized(self, ns, v, c):
+        """Beyond Kata's sequence: the VM resized to 2 vCPUs is snapshotted (2 vCPUs in
+        state.json, boot_vcpus 2 in config.json), killed and restored in a fresh vireo with new
+        tap fds; the restored VM is resized back down by the caller."""
+        snap = os.path.join(self.work, "snap-resized")
+        os.mkdir(snap, 0o700)
+        for name, call in (("vm.pause", c.vm_pause),
+                           ("vm.snapshot", lambda: c.vm_snapshot(f"file://{snap}"))):
+            st, body = call()
+            check(st == 204, f"{name} of the resized VM: 204 ({st} {body})")
+        with open(os.path.join(snap, "state.json")) as f:
+            nr = len(json.load(f)["vcpus"])
+        with open(os.path.join(snap, "config.json")) as f:
+            cpus = json.load(f)["cpus"]
+        check(nr == 2 and cpus["boot_vcpus"] == 2, f"the snapshot holds 2 vCPUs ({nr}, {cpus})")
+        v.kill()
+        v = self.vm("restored")
+        v.start_api_only(netns=ns)
+        check(v.wait_socket(WAIT), "a fresh vireo serves its API")
+        self.put_fds(ns, v, "vm.restore", {"source_url": f"file://{snap}",
+                                           "net_fds": [{"id": "tapnet", "num_fds": 2}]},
+                     "vm.restore of the resized VM with new tap fds")
+        c = ChClient(v.sock)
+        st, info = c.vm_info()
+        check(st == 200 and info["config"]["cpus"]["boot_vcpus"] == 2,
+              f"the restored VM has 2 vCPUs ({st} {info['config']['cpus'] if st == 200 else info})")
+        st, body = c.vm_resume()
+        check(st == 204, f"vm.resume of the restored VM: 204 ({st} {body})")
+        return v, c
 
     def report_failure(self):
         for v in self.vms:
