@@ -4,8 +4,8 @@
  * CH's serde definitions (its vmm/src/vm_config.rs): unknown fields are
  * ignored, except inside RateLimiterConfig/TokenBucket (deny_unknown_fields). Like serde this
  * checks types only; ranges wait for api_config_validate() at boot, as in CH. Fields CH knows
- * but vireo cannot honour (firmware, vhost-user, Pty) are refused here with a clear message
- * rather than ignored.
+ * but vireo cannot honour are refused with a clear message rather than ignored: the payload's
+ * and consoles' here, the rest by config_refuse.c's tables (unless they hold CH's default).
  */
 #include <errno.h>
 #include <stdlib.h>
