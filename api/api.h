@@ -42,6 +42,7 @@ enum api_action {
 	API_VM_SNAPSHOT,
 	API_VM_RESTORE,
 	API_VM_ADD_VSOCK,
+	API_VM_RESIZE,
 	API_ACTION_COUNT
 };
 
@@ -134,6 +135,10 @@ struct api_request {
 	struct vsock_config *vsock;     /* vm.add-vsock */
 	char *device_id;                /* vm.remove-device */
 	char *url;                      /* vm.snapshot destination_url, vm.restore source_url */
+	struct {                        /* vm.resize (VmResize); memory fields are refused */
+		bool has_vcpus;
+		unsigned desired_vcpus;
+	} resize;
 	struct api_restore_opts restore;  /* vm.restore */
 	int *fds;                       /* sent with the request (SCM_RIGHTS); closed unless taken */
 	unsigned nr_fds;

@@ -69,6 +69,15 @@ int jf_fail(struct jfield *f, const char *key, const char *fmt, ...)
 bool jf_is_object(const cJSON *item);
 
 /*
+ * config_refuse.c: 400 for a VmConfig field vireo does not honour that asks for something
+ * (CH's defaults and false/empty values pass). The whole VmConfig, one DiskConfig, one
+ * VsockConfig.
+ */
+int api_refuse_unsupported(struct jfield *f);
+int api_refuse_disk_fields(struct jfield *f);
+int api_refuse_vsock_fields(struct jfield *f);
+
+/*
  * The listening socket for @spec (api_server_start's contract): its fd, or -errno with a
  * message in @err. With a path, *@lock_fd is the flock'd P.lock, else -1.
  */

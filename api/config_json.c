@@ -4,8 +4,8 @@
  * CH's serde definitions (its vmm/src/vm_config.rs): unknown fields are
  * ignored, except inside RateLimiterConfig/TokenBucket (deny_unknown_fields). Like serde this
  * checks types only; ranges wait for api_config_validate() at boot, as in CH. Fields CH knows
- * but vireo cannot honour (firmware, vhost-user, Pty) are refused here with a clear message
- * rather than ignored.
+ * but vireo cannot honour are refused with a clear message rather than ignored: the payload's
+ * and consoles' here, the rest by config_refuse.c's tables (unless they hold CH's default).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -84,11 +84,36 @@ static int require(struct jfield *f, const char *key)
 	return ret;
 }
 
-/* CpusConfig: boot_vcpus and max_vcpus are required u8s once "cpus" is given. */
+static int parse_topology(struct jfield *cpus, struct cpu_topology *t)
+{
+	static const char *const keys[] = { "threads_per_core", "cores_per_die",
+					    "dies_per_package", "packages" };
+	unsigned *dst[] = { &t->threads_per_core, &t->cores_per_die, &t->dies_per_package,
+			    &t->packages };
+	struct jfield f;
+	const cJSON *o;
+	uint64_t v;
+	int ret = get_object(cpus, "topology", &o);
+
+	if (ret || !o)
+		return ret;
+	f = sub(cpus, o, "cpus.topology");
+	for (unsigned i = 0; i < 4; i++) {
+		bool has;
+
+		if ((ret = jf_u64(&f, keys[i], 255, &v, &has)))
+			return ret;
+		if (!has || !v)
+			return jf_fail(&f, keys[i], has ? "must be 1 or more" : "missing field");
+		*dst[i] = (unsigned)v;
+	}
+	return 0;
+}
+
+/* CpusConfig: boot_vcpus and max_vcpus are u8s (CH requires max_vcpus, vireo defaults it). */
 static int parse_cpus(struct jfield *top, struct vm_config *cfg)
 {
-	uint64_t boot, max;
-	bool has_max;
+	uint64_t boot, max = 0;
 	struct jfield f;
 	const cJSON *o;
 	int ret = get_object(top, "cpus", &o);
@@ -98,13 +123,11 @@ static int parse_cpus(struct jfield *top, struct vm_config *cfg)
 	f = sub(top, o, "cpus");
 	if ((ret = require(&f, "boot_vcpus")) || (ret = jf_u64(&f, "boot_vcpus", 255, &boot, NULL)))
 		return ret;
-	if ((ret = jf_u64(&f, "max_vcpus", 255, &max, &has_max)))
+	if ((ret = jf_u64(&f, "max_vcpus", 255, &max, NULL)))
 		return ret;
-	/* vireo has no vCPU hotplug yet; CH requires max_vcpus, vireo accepts it absent. */
-	if (has_max && max != boot)
-		return jf_fail(&f, "max_vcpus", "must equal cpus.boot_vcpus (no vCPU hotplug yet)");
 	cfg->boot_vcpus = (unsigned)boot;
-	return 0;
+	cfg->max_vcpus = (unsigned)max;
+	return parse_topology(&f, &cfg->topology);
 }
 
 static int parse_memory(struct jfield *top, struct vm_config *cfg)
@@ -209,8 +232,7 @@ static int parse_disk(struct jfield *f, struct disk_config *d)
 	d->num_queues = 1;
 	d->queue_size = 128;
 	d->pci_device_id = -1;
-	if ((ret = refuse(f, "vhost_user", "not supported by vireo")) ||
-	    (ret = refuse(f, "vhost_socket", "not supported by vireo")))
+	if ((ret = api_refuse_disk_fields(f)))
 		return ret;
 	if ((ret = jf_str(f, "path", &d->path)) || (ret = jf_bool(f, "readonly", &d->readonly)) ||
 	    (ret = jf_bool(f, "direct", &d->direct)) || (ret = jf_bool(f, "iommu", &d->iommu)) ||
@@ -511,7 +533,8 @@ static int parse_vsock_fields(struct jfield *f, struct vsock_config *v)
 	uint64_t seg = 0;
 	int ret;
 
-	if ((ret = require(f, "cid")) || (ret = require(f, "socket")) ||
+	if ((ret = api_refuse_vsock_fields(f)) || (ret = require(f, "cid")) ||
+	    (ret = require(f, "socket")) ||
 	    (ret = jf_u64(f, "cid", UINT64_MAX, &v->cid, NULL)) ||
 	    (ret = jf_str(f, "socket", &v->socket)) || (ret = jf_bool(f, "iommu", &v->iommu)) ||
 	    (ret = jf_str(f, "id", &v->id)) ||
@@ -562,6 +585,8 @@ static int config_from_json(const cJSON *json, struct vm_config *cfg, char *err,
 	}
 	if (!jf_is_object(json))
 		return jf_fail(&top, "", "invalid type: expected a VmConfig object");
+	if ((ret = api_refuse_unsupported(&top)))
+		goto fail;
 	if ((ret = parse_payload(&top, cfg)) || (ret = parse_cpus(&top, cfg)) ||
 	    (ret = parse_memory(&top, cfg)) || (ret = parse_console(&top, "serial", &cfg->serial)) ||
 	    (ret = parse_console(&top, "console", &cfg->console)) || (ret = parse_disks(&top, cfg)) ||

@@ -159,12 +159,29 @@ static bool add_payload(cJSON *root, const struct vm_config *cfg)
 	       add_str_opt(p, "initramfs", cfg->initramfs);
 }
 
-static bool build_config(cJSON *root, const struct vm_config *cfg)
+/* CpusConfig; the topology only when given (CH's Option<CpuTopology>). */
+static bool add_cpus(cJSON *root, const struct vm_config *cfg)
 {
-	cJSON *cpus = cJSON_AddObjectToObject(root, "cpus"), *mem, *disks, *rng;
+	cJSON *cpus = cJSON_AddObjectToObject(root, "cpus"), *t;
+	const struct cpu_topology *tp = &cfg->topology;
 
 	if (!cpus || !add_u64(cpus, "boot_vcpus", cfg->boot_vcpus) ||
-	    !add_u64(cpus, "max_vcpus", cfg->boot_vcpus))
+	    !add_u64(cpus, "max_vcpus", config_max_vcpus(cfg)))
+		return false;
+	if (!tp->threads_per_core)
+		return true;
+	t = cJSON_AddObjectToObject(cpus, "topology");
+	return t && add_u64(t, "threads_per_core", tp->threads_per_core) &&
+	       add_u64(t, "cores_per_die", tp->cores_per_die) &&
+	       add_u64(t, "dies_per_package", tp->dies_per_package) &&
+	       add_u64(t, "packages", tp->packages);
+}
+
+static bool build_config(cJSON *root, const struct vm_config *cfg)
+{
+	cJSON *mem, *disks, *rng;
+
+	if (!add_cpus(root, cfg))
 		return false;
 	mem = cJSON_AddObjectToObject(root, "memory");
 	if (!mem || !add_u64(mem, "size", cfg->memory_size) || !add_payload(root, cfg))
@@ -221,9 +238,8 @@ int api_config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 
 	if (!cfg->kernel || !*cfg->kernel)
 		return set_err(err, errlen, -EINVAL, "payload.kernel: No bootitem provided");
-	if (cfg->boot_vcpus < 1 || cfg->boot_vcpus > CONFIG_MAX_VCPUS)
-		return set_err(err, errlen, -EINVAL, "cpus.boot_vcpus: must be between 1 and %d",
-			   CONFIG_MAX_VCPUS);
+	if ((ret = config_validate_cpus(cfg, err, errlen)))
+		return ret;
 	if (cfg->memory_size < CONFIG_MIN_MEMORY || cfg->memory_size > CONFIG_MAX_MEMORY)
 		return set_err(err, errlen, -EINVAL, "memory.size: %" PRIu64 " is outside 2 MiB..1 TiB",
 			   cfg->memory_size);

@@ -32,6 +32,7 @@ static const struct api_route routes[] = {
 	{ API_ROOT "vm.snapshot",            "PUT", API_VM_SNAPSHOT,      BODY_REQUIRED, HANDLE_QUEUE },
 	{ API_ROOT "vm.restore",             "PUT", API_VM_RESTORE,       BODY_REQUIRED, HANDLE_QUEUE },
 	{ API_ROOT "vm.add-vsock",           "PUT", API_VM_ADD_VSOCK,     BODY_REQUIRED, HANDLE_QUEUE },
+	{ API_ROOT "vm.resize",              "PUT", API_VM_RESIZE,        BODY_REQUIRED, HANDLE_QUEUE },
 };
 
 #define NR_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -149,6 +150,31 @@ static int parse_snapshot_body(enum api_action a, struct jfield *f, struct api_r
 	return ret ?: parse_net_fds(f, req);
 }
 
+/*
+ * VmResize {desired_vcpus, desired_ram, desired_balloon}: vireo has no memory hotplug and no
+ * balloon, so the memory fields are refused by name rather than ignored.
+ */
+static int parse_resize(struct jfield *f, struct api_request *req)
+{
+	const cJSON *it;
+	uint64_t n;
+	int ret;
+
+	if (!jf_is_object(f->obj))
+		return jf_fail(f, "", "invalid type: expected a VmResize object");
+	if ((ret = jf_get(f, "desired_ram", &it)) || (it && (ret = jf_fail(f, "desired_ram",
+	    "not supported by vireo (no memory hotplug)"))))
+		return ret;
+	if ((ret = jf_get(f, "desired_balloon", &it)) || (it && (ret = jf_fail(f,
+	    "desired_balloon", "not supported by vireo (no balloon device)"))))
+		return ret;
+	ret = jf_u64(f, "desired_vcpus", 255, &n, &req->resize.has_vcpus);
+	if (!ret && req->resize.has_vcpus && !n)
+		ret = jf_fail(f, "desired_vcpus", "must be 1 or more");
+	req->resize.desired_vcpus = (unsigned)n;
+	return ret;
+}
+
 static int parse_typed(const struct api_route *r, const cJSON *json, struct api_request *req,
 		       char *err, size_t errlen)
 {
@@ -185,6 +211,8 @@ static int parse_typed(const struct api_route *r, const cJSON *json, struct api_
 		if (!req->vsock)
 			return -ENOMEM;
 		return api_vsock_from_json(json, req->vsock, err, errlen);
+	case API_VM_RESIZE:
+		return parse_resize(&f, req);
 	case API_VM_REMOVE_DEVICE:   /* VmRemoveDevice {id} */
 		if (!jf_is_object(json))
 			return jf_fail(&f, "", "invalid type: expected a VmRemoveDevice object");

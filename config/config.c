@@ -18,7 +18,9 @@ const char config_usage[] =
 	"  --kernel PATH                 kernel to boot: bzImage, or ELF vmlinux with a PVH note\n"
 	"  --initramfs PATH              initramfs image\n"
 	"  --cmdline STRING              kernel command line\n"
-	"  --cpus boot=N                 number of vCPUs (1-254, default 1)\n"
+	"  --cpus boot=N[,max=M][,topology=T:C:D:P]\n"
+	"                                vCPUs at boot (1-254, default 1), possible vCPUs for\n"
+	"                                vm.resize (default boot), threads:cores:dies:packages\n"
 	"  --memory size=SIZE            guest RAM, e.g. 512M, 5G (default 512M)\n"
 	"  --serial tty|null|off|file=PATH   COM1, ttyS0 (default null)\n"
 	"  --console tty|null|off|file=PATH  virtio-console, hvc0 (default tty)\n"
@@ -171,25 +173,6 @@ int config_parse_kv(const char *opt, const char *s, config_kv_fn fn, void *ctx, 
 	}
 	free(copy);
 	return ret;
-}
-
-static int cpus_kv(void *ctx, const char *key, const char *val, char *err, size_t errlen)
-{
-	struct vm_config *cfg = ctx;
-	char *end;
-	long n;
-
-	if (strcmp(key, "boot"))
-		return fail(err, errlen, "--cpus: unknown key '%s' (supported: boot)", key);
-	errno = 0;
-	n = strtol(val, &end, 10);
-	if (errno || *end || end == val)
-		return fail(err, errlen, "--cpus: boot='%s' is not a number", val);
-	if (n < 1 || n > CONFIG_MAX_VCPUS)
-		return fail(err, errlen, "--cpus: boot=%ld is out of range (1-%d)", n,
-			    CONFIG_MAX_VCPUS);
-	cfg->boot_vcpus = (unsigned)n;
-	return 0;
 }
 
 static int rng_kv(void *ctx, const char *key, const char *val, char *err, size_t errlen)
@@ -401,7 +384,7 @@ static int apply_option(int c, const char *arg, struct vm_config *cfg, struct vm
 	case OPT_KERNEL: return config_set_str(&cfg->kernel, arg);
 	case OPT_INITRAMFS: return config_set_str(&cfg->initramfs, arg);
 	case OPT_CMDLINE: return config_set_str(&cfg->cmdline, arg);
-	case OPT_CPUS: return config_parse_kv("--cpus", arg, cpus_kv, cfg, err, errlen);
+	case OPT_CPUS: return config_parse_cpus(arg, cfg, err, errlen);
 	case OPT_MEMORY: return config_parse_kv("--memory", arg, memory_kv, cfg, err, errlen);
 	case OPT_SERIAL: return parse_console_opt("--serial", arg, &cfg->serial, err, errlen);
 	case OPT_CONSOLE: return parse_console_opt("--console", arg, &cfg->console, err, errlen);
@@ -471,11 +454,12 @@ int config_parse_cli(int argc, char **argv, struct vm_config *cfg, struct vmm_op
 
 int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 {
+	char why[256];
+
 	if (!cfg->kernel || !*cfg->kernel)
 		return fail(err, errlen, "no kernel given (use --kernel PATH)");
-	if (cfg->boot_vcpus < 1 || cfg->boot_vcpus > CONFIG_MAX_VCPUS)
-		return fail(err, errlen, "--cpus: boot=%u is out of range (1-%d)",
-			    cfg->boot_vcpus, CONFIG_MAX_VCPUS);
+	if (config_validate_cpus(cfg, why, sizeof(why)))
+		return fail(err, errlen, "--cpus: %s", why);
 	if (cfg->memory_size < CONFIG_MIN_MEMORY)
 		return fail(err, errlen, "--memory: size=%" PRIu64 " is below the minimum of 2M",
 			    cfg->memory_size);

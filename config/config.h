@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch/x86_64/topology.h"
+
 #define CONFIG_MAX_VCPUS      254      /* xAPIC IDs 0..253 in MADT type-0 entries */
 #define CONFIG_MIN_MEMORY     (2ULL << 20)
 #define CONFIG_MAX_MEMORY     (1ULL << 40)
@@ -97,6 +99,8 @@ struct vm_config {
 	char *initramfs;           /* NULL: none */
 	char *cmdline;             /* never NULL after parsing */
 	unsigned boot_vcpus;
+	unsigned max_vcpus;              /* possible vCPUs (vm.resize up to it); 0: boot_vcpus */
+	struct cpu_topology topology;    /* all 0: not given (config_topology's default) */
 	uint64_t memory_size;      /* bytes */
 	struct console_config serial;
 	struct console_config console;   /* virtio-console (hvc0) */
@@ -194,6 +198,20 @@ bool config_parse_mac(const char *s, uint8_t mac[6]);
 /* Whether a disk or net already uses @id / @slot (besides net @self, -1: none). */
 bool config_id_in_use(const struct vm_config *cfg, const char *id, int self);
 bool config_slot_in_use(const struct vm_config *cfg, int slot, int self);
+
+/*
+ * cpus (config_cpus.c): --cpus boot=N,max=M,topology=T:C:D:P (CH's keys and order: threads per
+ * core, cores per die, dies per package, packages).
+ */
+int config_parse_cpus(const char *s, struct vm_config *cfg, char *err, size_t errlen);
+unsigned config_max_vcpus(const struct vm_config *cfg);
+/* The topology in effect: the given one, else one thread per core and every vCPU a core. */
+void config_topology(const struct vm_config *cfg, struct cpu_topology *out);
+/*
+ * boot_vcpus 1..max_vcpus, max_vcpus up to CONFIG_MAX_VCPUS, a topology whose product is
+ * max_vcpus and whose APIC IDs fit xAPIC (< 255). -EINVAL naming the field ("cpus.topology").
+ */
+int config_validate_cpus(const struct vm_config *cfg, char *err, size_t errlen);
 
 /* --vsock cid=N,socket=PATH[,id=I,pci_segment=0,iommu=off] (config_vsock.c). */
 int config_parse_vsock(const char *s, struct vsock_config *v, char *err, size_t errlen);

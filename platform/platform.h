@@ -65,13 +65,14 @@ void acpi_pm_destroy(struct acpi_pm *pm);
 
 /*
  * Generic Event Device (ACPI 6.x 5.6.9, vmm/ged.c): a 32-bit event register at offset 0 of a
- * GED_REG_SIZE MMIO block, read-to-clear, and an edge interrupt through @irq_fd. Bit 3 is the
- * power button; bits 0-2 keep Cloud Hypervisor's meanings (CPU, memory, PCI hotplug) for later.
+ * GED_REG_SIZE MMIO block, read-to-clear, and an edge interrupt through @irq_fd. Bit 0: CPU
+ * hotplug, bit 3: the power button; bits 1-2 keep Cloud Hypervisor's meanings (memory, PCI).
  */
 #define GED_REG_EVENTS          0
 #define GED_REG_SIZE            4
+#define GED_EVENT_CPU           (1u << 0)   /* CPU devices changed: \_SB_.CPUS.CSCN */
 #define GED_EVENT_POWER_BUTTON  (1u << 3)
-#define GED_EVENTS_ALL          GED_EVENT_POWER_BUTTON
+#define GED_EVENTS_ALL          (GED_EVENT_CPU | GED_EVENT_POWER_BUTTON)
 struct ged;
 extern const struct bus_device_ops ged_bus_ops;
 /* @irq_fd: eventfd bound to the GED's GSI (KVM_IRQFD); the caller keeps owning it. */

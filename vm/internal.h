@@ -57,6 +57,12 @@ bool vm_platform_device_id(const char *id);
 /* vcpu.c */
 int vcpu_create(struct vm *vm, unsigned id);
 int vcpu_start(struct vcpu *vcpu);
+/* Interrupts KVM_RUN on @vcpu's thread (it then checks vm->stop, vcpu->stop, pause). */
+void vcpu_kick(struct vcpu *vcpu);
+
+/* vcpu_hotplug.c: the register block on the MMIO bus; ejected vCPUs' threads joined. */
+int vm_setup_cpu_hotplug(struct vm *vm, char *err, size_t errlen);
+void vm_destroy_cpu_hotplug(struct vm *vm);
 void vcpus_stop(struct vm *vm);
 void vcpu_destroy(struct vcpu *vcpu);
 

@@ -32,7 +32,8 @@ int vcpu_create(struct vm *vm, unsigned id)
 
 	vcpu->vm = vm;
 	vcpu->id = id;
-	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
+	vcpu->apic_id = vm->apic_ids[id];
+	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)vcpu->apic_id);
 	if (vcpu->fd < 0)
 		return -errno;
 	vcpu->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
@@ -45,7 +46,7 @@ int vcpu_create(struct vm *vm, unsigned id)
 	if (!cpuid)
 		return -ENOMEM;
 	memcpy(cpuid, vm->cpuid, cpuid_size);
-	arch_cpuid_patch(cpuid, id, vm->nr_vcpus, arch_host_phys_bits());
+	arch_cpuid_patch_topo(cpuid, &vm->topo, vcpu->apic_id, arch_host_phys_bits());
 	ret = arch_vcpu_init(vcpu->fd, cpuid);
 	free(cpuid);
 	return ret;
@@ -167,7 +168,7 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 	}
 }
 
-static void vcpu_kick(struct vcpu *vcpu)
+void vcpu_kick(struct vcpu *vcpu)
 {
 	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
@@ -185,7 +186,8 @@ static void vcpu_park(struct vcpu *vcpu)
 	pthread_mutex_lock(&vm->pause_lock);
 	vm->vcpus_parked++;
 	pthread_cond_broadcast(&vm->pause_cond);
-	while (vm->pause_requested && !__atomic_load_n(&vm->stop, __ATOMIC_SEQ_CST))
+	while (vm->pause_requested && !__atomic_load_n(&vm->stop, __ATOMIC_SEQ_CST) &&
+	       !__atomic_load_n(&vcpu->stop, __ATOMIC_SEQ_CST))
 		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
 	vm->vcpus_parked--;
 	pthread_mutex_unlock(&vm->pause_lock);
@@ -216,7 +218,8 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	while (filtered && !__atomic_load_n(&vm->stop, __ATOMIC_SEQ_CST)) {
+	while (filtered && !__atomic_load_n(&vm->stop, __ATOMIC_SEQ_CST) &&
+	       !__atomic_load_n(&vcpu->stop, __ATOMIC_SEQ_CST)) {
 		if (vcpu_should_park(vm)) {
 			vcpu_park(vcpu);
 			continue;

@@ -216,7 +216,11 @@ static int vm_setup_ged(struct vm *vm, char *err, size_t errlen)
 static int vm_setup_acpi(struct vm *vm, uint64_t *rsdp, char *err, size_t errlen)
 {
 	struct acpi_platform platform = {
-		.nr_cpus = vm->nr_vcpus,
+		.nr_cpus = vm->max_vcpus,
+		.cpus = {
+			.nr_boot = vm->nr_vcpus, .apic_ids = vm->apic_ids,
+			.hotplug = true, .hotplug_base = LAYOUT_CPU_HOTPLUG_START,
+		},
 		.pci = {
 			.present = true,
 			.ecam_base = LAYOUT_PCI_ECAM_START,
@@ -227,6 +231,7 @@ static int vm_setup_acpi(struct vm *vm, uint64_t *rsdp, char *err, size_t errlen
 		.ged = {
 			.present = true, .base = LAYOUT_GED_START, .reg_size = GED_REG_SIZE,
 			.gsi = vm->ged_gsi, .power_button_bit = GED_EVENT_POWER_BUTTON,
+			.cpu_hotplug_bit = GED_EVENT_CPU,
 		},
 	};
 	uint8_t *area = guest_mem_ptr(&vm->mem, LAYOUT_ACPI_START, LAYOUT_ACPI_SIZE);
@@ -248,10 +253,10 @@ static int vm_setup_vcpus(struct vm *vm, char *err, size_t errlen)
 	ret = arch_cpuid_supported(vm->kvm_fd, &vm->cpuid);
 	if (ret)
 		return set_err(err, errlen, ret, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-ret));
-	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
+	vm->vcpus = calloc(vm->max_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return set_err(err, errlen, -ENOMEM, "out of memory for vCPUs");
-	for (i = 0; i < vm->nr_vcpus; i++)
+	for (i = 0; i < vm->max_vcpus; i++)
 		vm->vcpus[i].fd = -1;
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		ret = vcpu_create(vm, i);
@@ -301,6 +306,10 @@ static int vm_build(const struct vm_config *cfg, struct vm_persist *persist, boo
 	vm->cfg = cfg;
 	vm->persist = persist;
 	vm->nr_vcpus = cfg->boot_vcpus;
+	vm->max_vcpus = config_max_vcpus(cfg);
+	config_topology(cfg, &vm->topo);
+	for (unsigned i = 0; i < vm->max_vcpus && i < CONFIG_MAX_VCPUS; i++)
+		vm->apic_ids[i] = (uint8_t)topo_apic_id(&vm->topo, i);   /* < 255: validated */
 	vm->kvm_fd = vm->vm_fd = vm->serial_irq_fd = vm->irq_epfd = -1;
 	vm->mem.memfd = -1;
 	vm->ram.fd = -1;
@@ -330,6 +339,7 @@ static int vm_build(const struct vm_config *cfg, struct vm_persist *persist, boo
 	ret = ret ?: vm_setup_pci_devices(vm, err, errlen);
 	ret = ret ?: vm_setup_ged(vm, err, errlen);
 	ret = ret ?: vm_setup_vcpus(vm, err, errlen);
+	ret = ret ?: vm_setup_cpu_hotplug(vm, err, errlen);
 	if (!restoring) {
 		ret = ret ?: vm_setup_acpi(vm, &rsdp, err, errlen);
 		ret = ret ?: vm_load_payload(vm, rsdp, err, errlen);
@@ -420,6 +430,7 @@ void vm_destroy(struct vm *vm)
 	i8042_destroy(vm->i8042);
 	acpi_pm_destroy(vm->acpi_pm);
 	ged_destroy(vm->ged);
+	vm_destroy_cpu_hotplug(vm);
 	free(vm->cpuid);
 	vm_destroy_pci_devices(vm);
 	if (vm->pci_ready)

@@ -43,7 +43,9 @@ struct vm_pci_fn;
 
 struct vcpu {
 	struct vm *vm;
-	unsigned id;              /* = APIC ID */
+	unsigned id;              /* index: ACPI UID, vcpuN */
+	unsigned apic_id;         /* KVM's vcpu id: topo_apic_id() of the index */
+	int stop;                 /* atomic: this thread leaves its loop (the guest ejected it) */
 	int fd;
 	struct kvm_run *run;
 	pthread_t thread;
@@ -63,8 +65,12 @@ struct vm {
 	struct bus pio_bus, mmio_bus;
 	struct kvm_cpuid2 *cpuid;
 	struct boot_info boot;
-	unsigned nr_vcpus;
+	unsigned nr_vcpus;        /* KVM vCPUs created (a removed one keeps its fd for re-adding) */
+	unsigned max_vcpus;       /* vcpus[] entries: cpus.max_vcpus */
 	struct vcpu *vcpus;
+	struct cpu_topology topo;
+	uint8_t apic_ids[CONFIG_MAX_VCPUS];
+	struct cpu_hotplug *cpuhp;   /* ACPI CPU hotplug registers (vm/vcpu_hotplug.c) */
 
 	/* PCI segment 0 and the address/GSI allocators it draws from (snapshot reaches them). */
 	struct pci_segment pci;
@@ -134,6 +140,15 @@ enum vm_exit_reason vm_stop(struct vm *vm);
 void vm_serial_input(struct vm *vm, const uint8_t *buf, size_t len);
 /* Presses the ACPI power button: a GED event and its interrupt. 0 or -errno. */
 int vm_power_button(struct vm *vm);
+/*
+ * vm.resize desired_vcpus (vm/vcpu_hotplug.c): adds vCPUs (created, started waiting for
+ * INIT/SIPI, announced to the guest) or asks the guest to eject the highest ones (their threads
+ * stop once it has). -EINVAL with a message for a count outside 1..max_vcpus.
+ */
+int vm_resize_vcpus(struct vm *vm, unsigned desired, char *err, size_t errlen);
+/* vCPUs the guest sees present (a removal counts until the guest ejects the CPU). */
+unsigned vm_nr_present_vcpus(struct vm *vm);
+
 /* Logs every vCPU's registers (pauses and resumes around it). */
 void vm_dump_vcpus(struct vm *vm);
 /* Stops vCPU threads (if running) and frees everything. */

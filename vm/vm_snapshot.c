@@ -29,15 +29,21 @@ static struct range_alloc *vm_allocator(struct vm *vm, unsigned i)
 	return (struct range_alloc *)((char *)vm + allocators[i].off);
 }
 
-/* KVM state of the VM and of every vCPU; the vCPUs are parked outside KVM_RUN. */
+/* KVM state of the VM and of every present vCPU; the vCPUs are parked outside KVM_RUN. */
 static int save_kvm(struct vm *vm, cJSON *st, char *err, size_t errlen)
 {
+	unsigned n = vm_nr_present_vcpus(vm);
 	struct snap_vm s;
 	int ret;
 
+	/* vCPUs the guest has are 0..n-1 once a resize is done; config.json must agree. */
+	if (n != vm->cfg->boot_vcpus)
+		return set_err(err, errlen, -EBUSY, "a vCPU resize to %u is still waiting for the "
+			       "guest to eject a CPU (%u present); snapshot once it has",
+			       vm->cfg->boot_vcpus, n);
 	ret = snap_vm_save(vm->vm_fd, vm->clock_saved ? &vm->paused_clock : NULL, &s, err, errlen);
 	ret = ret ?: snap_state_set_vm(st, snap_vm_to_json(&s));
-	for (unsigned i = 0; !ret && i < vm->nr_vcpus; i++) {
+	for (unsigned i = 0; !ret && i < n; i++) {
 		struct snap_vcpu v;
 
 		ret = snap_vcpu_save(vm->kvm_fd, vm->vcpus[i].fd, i, &v, err, errlen);

@@ -263,6 +263,38 @@ static void vmm_api_power_button(struct vmm *vmm, struct api_request *req)
 	api_request_complete(req, 204, NULL);   /* CH emits no event for it */
 }
 
+/*
+ * vm.resize: on a VM that runs (or is paused) vCPUs are hot(un)plugged; before boot, or after
+ * a shutdown, only cpus.boot_vcpus changes (CH's Vmm::vm_resize). max_vcpus is pinned first, so
+ * a resize never moves the ceiling it is checked against.
+ */
+static void vmm_api_resize(struct vmm *vmm, struct api_request *req)
+{
+	struct vm_config *cfg = vmm->cfg;
+	unsigned n = req->resize.desired_vcpus;
+	char err[256];
+	int ret = 0;
+
+	if (!req->resize.has_vcpus) {
+		api_request_complete(req, 204, NULL);
+		return;
+	}
+	cfg->max_vcpus = config_max_vcpus(cfg);
+	if (vmm->vm)
+		ret = vm_resize_vcpus(vmm->vm, n, err, sizeof(err));
+	else if (n > cfg->max_vcpus)
+		ret = set_err(err, sizeof(err), -EINVAL, "desired_vcpus: %u is outside 1..%u "
+			      "(cpus.max_vcpus)", n, cfg->max_vcpus);
+	if (ret) {
+		api_request_fail(req, ret == -EINVAL ? 400 : 500, "The VM could not be resized",
+				 err, NULL);
+		return;
+	}
+	cfg->boot_vcpus = n;
+	vmm_publish(vmm);
+	api_request_complete(req, 204, NULL);
+}
+
 void vmm_handle_request(struct vmm *vmm, struct api_request *req)
 {
 	char body[1024], err[512];
@@ -298,6 +330,7 @@ void vmm_handle_request(struct vmm *vmm, struct api_request *req)
 	case API_VM_SNAPSHOT: vmm_api_snapshot(vmm, req); break;
 	case API_VM_RESTORE: vmm_api_restore(vmm, req); break;
 	case API_VM_POWER_BUTTON: vmm_api_power_button(vmm, req); break;
+	case API_VM_RESIZE: vmm_api_resize(vmm, req); break;
 	case API_VM_ADD_DISK:
 	case API_VM_ADD_NET:
 	case API_VM_ADD_VSOCK:

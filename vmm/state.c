@@ -61,6 +61,7 @@ static const char *const outer_msg[API_ACTION_COUNT] = {
 	[API_VM_SNAPSHOT] = "The VM could not be snapshotted",
 	[API_VM_RESTORE] = "The VM could not be restored",
 	[API_VM_ADD_VSOCK] = "The vsock device could not be added to the VM",
+	[API_VM_RESIZE] = "The VM could not be resized",
 };
 
 static bool booted(enum vm_state s)
@@ -144,6 +145,8 @@ int vmm_check_action(enum api_action a, enum vm_state s, char *body, size_t len)
 	case API_VM_ADD_VSOCK:
 	case API_VM_REMOVE_DEVICE:
 		return check_config_edit(a, s, body, len);
+	case API_VM_RESIZE:     /* CH: a config edit before boot, vCPU hotplug after */
+		return s == VM_STATE_NONE ? deny(a, 404, body, len, "VM is not created", NULL) : 0;
 	case API_VM_SNAPSHOT:   /* CH: Paused only */
 		if (s == VM_STATE_RUNNING)
 			return deny(a, 500, body, len, "Trying to snapshot while VM is running", NULL);

@@ -141,7 +141,6 @@ struct acpi_madt_ioapic {
 	uint32_t gsi_base;
 } __attribute__((packed));
 static_assert(sizeof(struct acpi_madt_ioapic) == 12, "MADT IOAPIC size");
-#define MADT_LAPIC_ENABLED 1u
 
 /* The area being filled, and the tables whose addresses or checksums are set at the end. */
 struct acpi_build {
@@ -244,7 +243,8 @@ static int build_fadt(struct acpi_build *b, uint64_t *gpa)
 }
 
 /*
- * MADT rev 6: one enabled Local APIC per vCPU (UID = APIC ID = index) and the IOAPIC at GSI 0.
+ * MADT rev 6: one Local APIC per possible vCPU (UID = index; enabled at boot, else online
+ * capable: acpi_cpu.c) and the IOAPIC at GSI 0.
  * Flags 0 (no PCAT_COMPAT): the flag only lets kernels skip probing the 8259, and a
  * hardware-reduced Linux 6.1 swaps in null_legacy_pic and skips the PIT timer setup anyway
  * (acpi_generic_reduced_hw_init()).
@@ -265,11 +265,8 @@ static int build_madt(struct acpi_build *b, uint64_t *gpa)
 		return -ENOSPC;
 	m->lapic_address = LAYOUT_LAPIC_START;
 	lapic = (struct acpi_madt_lapic *)(m + 1);
-	for (unsigned i = 0; i < n; i++)
-		lapic[i] = (struct acpi_madt_lapic){
-			.type = 0, .length = sizeof(*lapic),
-			.uid = (uint8_t)i, .apic_id = (uint8_t)i, .flags = MADT_LAPIC_ENABLED,
-		};
+	for (unsigned i = 0; i < n; i++)   /* possible CPUs: acpi_cpu.c */
+		acpi_cpu_madt_lapic(b->p, i, (uint8_t *)&lapic[i]);
 	ioapic = (struct acpi_madt_ioapic *)(lapic + n);
 	*ioapic = (struct acpi_madt_ioapic){
 		.type = 1, .length = sizeof(*ioapic),
@@ -499,11 +496,21 @@ static int dsdt_ged(struct aml *a, const struct acpi_platform *p)
 	aml_op(a, AML_OP_ZERO);                    /* NullName: no target */
 	aml_notify(a, "\\_SB_.PWRB", 0x80);
 	aml_end(a);
+	if (g->cpu_hotplug_bit) {                  /* If (Local0 & bit) { \_SB_.CPUS.CSCN () } */
+		aml_begin_if(a);
+		aml_op(a, AML_OP_AND);
+		aml_op(a, AML_OP_LOCAL0);
+		aml_integer(a, g->cpu_hotplug_bit);
+		aml_op(a, AML_OP_ZERO);
+		aml_namestring(a, "\\_SB_.CPUS.CSCN");
+		aml_end(a);
+	}
 	aml_end(a);
 	return aml_end(a);
 }
 
-static const acpi_dsdt_fn dsdt_parts[] = { dsdt_com1, dsdt_pwrb, dsdt_s5, dsdt_pci, dsdt_ged };
+static const acpi_dsdt_fn dsdt_parts[] = { dsdt_com1, dsdt_pwrb, dsdt_s5, dsdt_pci, acpi_dsdt_cpus,
+					    dsdt_ged };
 
 /* DSDT rev 2 (5.2.11.1): AML integers are 64-bit from revision 2 on. */
 static int build_dsdt(struct acpi_build *b, uint64_t *gpa)

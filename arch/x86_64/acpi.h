@@ -36,10 +36,24 @@ struct acpi_ged {
 	uint32_t base, reg_size;
 	uint32_t gsi;
 	uint32_t power_button_bit;   /* a mask with one bit set */
+	uint32_t cpu_hotplug_bit;    /* _EVT runs \_SB_.CPUS.CSCN for it; 0: none */
+};
+
+/*
+ * CPUs (arch/x86_64/acpi_cpu.c): nr_cpus possible ones, the first @nr_boot enabled in the MADT
+ * and the rest online-capable; with @hotplug, \_SB_.CPUS holds a processor device per possible
+ * CPU backed by the register block at @hotplug_base (platform/cpu_hotplug.h).
+ */
+struct acpi_cpus {
+	unsigned nr_boot;            /* 0: all nr_cpus */
+	const uint8_t *apic_ids;     /* nr_cpus entries; NULL: APIC ID = index */
+	bool hotplug;
+	uint32_t hotplug_base;
 };
 
 struct acpi_platform {
-	unsigned nr_cpus;        /* one LAPIC per vCPU, APIC ID = UID = index */
+	unsigned nr_cpus;        /* one LAPIC per possible vCPU, UID = index */
+	struct acpi_cpus cpus;
 	struct acpi_pci pci;
 	struct acpi_ged ged;
 };
@@ -53,6 +67,11 @@ struct acpi_platform {
  */
 int acpi_build_tables(const struct acpi_platform *p, uint8_t *area, uint64_t area_gpa,
 		      size_t area_size, uint64_t *rsdp_gpa);
+
+/* acpi_cpu.c: MADT entry of CPU @i (8 bytes, Processor Local APIC), and the DSDT's CPUs. */
+struct aml;
+void acpi_cpu_madt_lapic(const struct acpi_platform *p, unsigned i, uint8_t out[8]);
+int acpi_dsdt_cpus(struct aml *a, const struct acpi_platform *p);
 
 /* Sum of @len bytes mod 256: 0 for a table with a valid checksum. */
 uint8_t acpi_checksum(const void *data, size_t len);

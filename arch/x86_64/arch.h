@@ -84,6 +84,10 @@ int arch_cpuid_supported(int kvm_fd, struct kvm_cpuid2 **out);
 /* Patches a copy of the supported table for vCPU @apic_id of @nr_vcpus (APIC ID = index). */
 void arch_cpuid_patch(struct kvm_cpuid2 *cpuid, unsigned apic_id, unsigned nr_vcpus,
 		      unsigned phys_bits);
+/* The same for a vCPU of topology @t (arch/x86_64/topology.h), @apic_id its topo_apic_id(). */
+struct cpu_topology;
+void arch_cpuid_patch_topo(struct kvm_cpuid2 *cpuid, const struct cpu_topology *t,
+			   unsigned apic_id, unsigned phys_bits);
 /* Host CPU physical address bits (CPUID 0x80000008), capped for KVM. */
 unsigned arch_host_phys_bits(void);
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "arch/x86_64/arch.h"
+#include "arch/x86_64/topology.h"
 
 #define CPUID_1_ECX_VMX          (1u << 5)
 #define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
@@ -49,41 +50,67 @@ unsigned arch_host_phys_bits(void)
 	return (a & 0xff) > 52 ? 52 : (a & 0xff);
 }
 
-/* Smallest n with 2^n >= count: the APIC-ID field width for @count items (SDM 8.9.1). */
-static unsigned id_bits(unsigned count)
+/* One level of leaf 0BH/1FH: its type, the APIC-ID shift to the next level, its CPU count. */
+static void topo_level(struct kvm_cpuid_entry2 *e, unsigned type, unsigned shift, unsigned count)
 {
-	unsigned n = 0;
-
-	while ((1u << n) < count)
-		n++;
-	return n;
+	e->eax = shift;
+	e->ebx = count;
+	e->ecx = type << 8 | (e->index & 0xff);
 }
 
-/* Leaves 0BH/1FH: one thread per core, @nr_vcpus cores in one package. */
-static void patch_topology(struct kvm_cpuid_entry2 *e, unsigned apic_id, unsigned nr_vcpus)
+/*
+ * Leaves 0BH/1FH (SDM vol 2A): SMT, then core; 1FH adds a die level when there are several
+ * dies (0BH has none, so its core level spans the package). Level type 0 ends the list.
+ */
+static void patch_topology(struct kvm_cpuid_entry2 *e, const struct cpu_topology *t,
+			   unsigned apic_id)
 {
+	unsigned tw = topo_thread_bits(t), cw = topo_core_bits(t), dw = topo_die_bits(t);
+	unsigned per_die = t->threads_per_core * t->cores_per_die;
+	bool die_level = e->function == 0x1f && t->dies_per_package > 1;
+
 	e->edx = apic_id;
-	switch (e->index) {
-	case 0:
-		e->eax = 0;
-		e->ebx = 1;
-		e->ecx = (1u << 8) | 0;        /* level type 1: SMT */
-		break;
-	case 1:
-		e->eax = id_bits(nr_vcpus);
-		e->ebx = nr_vcpus;
-		e->ecx = (2u << 8) | 1;        /* level type 2: core */
-		break;
-	default:
-		e->eax = e->ebx = 0;
-		e->ecx = e->index;             /* level type 0: invalid, ends the list */
-		break;
-	}
+	if (e->index == 0)
+		topo_level(e, 1, tw, t->threads_per_core);
+	else if (e->index == 1 && die_level)
+		topo_level(e, 2, tw + cw, per_die);
+	else if (e->index == 1)
+		topo_level(e, 2, tw + cw + dw, per_die * t->dies_per_package);
+	else if (e->index == 2 && die_level)
+		topo_level(e, 5, tw + cw + dw, per_die * t->dies_per_package);
+	else
+		topo_level(e, 0, 0, 0);
+}
+
+/*
+ * Leaf 04H EAX[31:26]: addressable core IDs in the package - 1; EAX[25:14]: addressable
+ * logical CPUs sharing the cache - 1. L1/L2 belong to a core, L3 (level in EAX[7:5]) to the
+ * package.
+ */
+static uint32_t cache_leaf_eax(uint32_t eax, const struct cpu_topology *t)
+{
+	unsigned tw = topo_thread_bits(t), cw = topo_core_bits(t), dw = topo_die_bits(t);
+	uint32_t cores = (1u << (cw + dw)) - 1, sharing = (1u << tw) - 1;
+
+	if (!(eax & 0x1f))
+		return eax;          /* no cache at this index */
+	if (((eax >> 5) & 7) == 3)
+		sharing = (1u << (tw + cw + dw)) - 1;
+	return (eax & 0x3fff) | (cores & 0x3f) << 26 | (sharing & 0xfff) << 14;
 }
 
 void arch_cpuid_patch(struct kvm_cpuid2 *cpuid, unsigned apic_id, unsigned nr_vcpus,
 		      unsigned phys_bits)
 {
+	struct cpu_topology t = { 1, nr_vcpus, 1, 1 };
+
+	arch_cpuid_patch_topo(cpuid, &t, apic_id, phys_bits);
+}
+
+void arch_cpuid_patch_topo(struct kvm_cpuid2 *cpuid, const struct cpu_topology *t,
+			   unsigned apic_id, unsigned phys_bits)
+{
+	unsigned per_pkg = t->threads_per_core * t->cores_per_die * t->dies_per_package;
 	unsigned i;
 
 	for (i = 0; i < cpuid->nent; i++) {
@@ -91,27 +118,21 @@ void arch_cpuid_patch(struct kvm_cpuid2 *cpuid, unsigned apic_id, unsigned nr_vc
 
 		switch (e->function) {
 		case 1:
-			e->ebx = (apic_id << 24) | ((nr_vcpus & 0xff) << 16) | (8u << 8) |
+			e->ebx = (apic_id << 24) | ((per_pkg & 0xff) << 16) | (8u << 8) |
 				 (e->ebx & 0xff);
 			e->ecx |= CPUID_1_ECX_HYPERVISOR | CPUID_1_ECX_TSC_DEADLINE;
 			e->ecx &= ~CPUID_1_ECX_VMX;
-			e->edx = nr_vcpus > 1 ? e->edx | CPUID_1_EDX_HTT : e->edx & ~CPUID_1_EDX_HTT;
+			e->edx = per_pkg > 1 ? e->edx | CPUID_1_EDX_HTT : e->edx & ~CPUID_1_EDX_HTT;
 			break;
 		case 4:
-			/*
-			 * EAX[31:26]: cores per package - 1; EAX[25:14]: logical CPUs sharing
-			 * the cache - 1: L1/L2 are per core, L3 (level in EAX[7:5]) is shared.
-			 */
-			if (e->eax & 0x1f)
-				e->eax = (e->eax & 0x3fff) | (((nr_vcpus - 1) & 0x3f) << 26) |
-					 (((e->eax >> 5) & 7) == 3 ? ((nr_vcpus - 1) & 0xfff) << 14 : 0);
+			e->eax = cache_leaf_eax(e->eax, t);
 			break;
 		case 0xa:   /* no virtual PMU */
 			e->eax = e->ebx = e->ecx = e->edx = 0;
 			break;
 		case 0xb:
 		case 0x1f:
-			patch_topology(e, apic_id, nr_vcpus);
+			patch_topology(e, t, apic_id);
 			break;
 		case 0x80000001:
 			e->ecx &= ~CPUID_EXT1_ECX_SVM;

@@ -176,6 +176,8 @@ void pci_checks(const struct pci_opts *o);
 
 /* ged.c: with powerbutton=1 in `cmdline`, the ACPI power button through the GED. */
 void ged_power_button_check(const char *cmdline);
+/* hostile=1: writes to the CPU hotplug registers vireo must ignore (cpuhp.c). */
+void cpuhp_hostile_check(unsigned cpus);
 
 /* snapcheck.c: with snapcheck=1 in `cmdline`, state checked in rounds forever (README.md). */
 void snapcheck_run(const char *cmdline);

@@ -502,6 +502,8 @@ void guest_main(void)
 		if (opt.intx)
 			virtio_intx_check();
 	}
+	if (virtio_opt.hostile)
+		cpuhp_hostile_check(opt.cpus > 0 ? (unsigned)opt.cpus : 1);
 	check("debugport", true, "wrote 0x10,0x20,0x30");
 	snapcheck_run(cmdline);            /* snapcheck=1: checks in rounds, never returns */
 	ged_power_button_check(cmdline);   /* powerbutton=1: waits for the host (ged.c) */

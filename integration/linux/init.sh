@@ -222,6 +222,31 @@ step_dmesg() {   # the kernel's log, for the boot benchmark's breakdown
 	dmesg | sed 's/^/vtest-dmesg: /'
 }
 
+# vm.resize 1 -> 2 -> 1 from the host (ACPI CPU hotplug): cpu1 appears, is onlined here (as a
+# udev rule would), and goes away again once the host asks and the kernel has ejected it.
+wait_until() {   # wait_until CMD...: up to 300 s for CMD to succeed
+	n=0
+	while ! "$@" && [ $n -lt 3000 ]; do usleep 100000; n=$((n + 1)); done
+	"$@"
+}
+cpu_state() {
+	echo "cpus $(cat /sys/devices/system/cpu/online) count $(grep -c ^processor /proc/cpuinfo)"
+}
+step_hotcpu() {
+	c=/sys/devices/system/cpu/cpu1
+	say "hotcpu waiting for cpu1, $(cpu_state)"
+	wait_until test -e $c/online || say "error: cpu1 never appeared"
+	echo 1 >$c/online || say "error: onlining cpu1 failed"
+	say "hotcpu cpu1 online $(cat $c/online), $(cpu_state)"
+	wait_until test ! -e $c || say "error: cpu1 never went away"
+	say "hotcpu cpu1 gone, $(cpu_state)"
+}
+
+step_hold() {   # stay up until the host shuts the VM down (vm.shutdown)
+	say "holding"
+	while :; do sleep 3600; done
+}
+
 # First boot: mark the scratch disk and reboot; second boot: find the mark and go on.
 step_reboot() {
 	settle "$scratch"
@@ -238,7 +263,7 @@ step_reboot() {
 for s in $steps; do
 	case $s in
 	cpus | pci | irqs | rng | blk | mq | ro | durable | readback | hvcwrite | console | ticker | \
-	reboot | dmesg | net | vsock | vsockwait | bench)
+	reboot | dmesg | net | vsock | vsockwait | bench | hotcpu | hold)
 		"step_$s" ;;
 	*) say "error: unknown step $s" ;;
 	esac

@@ -6,7 +6,7 @@ checks are right, under QEMU q35 with KVM, with the same devices. Needs a real K
 
 usage: linux_test.py --vmm vireo|qemu [--vireo PATH] SCENARIO
 Scenarios (see SCENARIOS): boot-bzimage-1cpu, boot-pvh-2cpu, boot-bzimage-4cpu, console,
-durable, reboot, pause, snapshot, net, vsock, vsock-snapshot. Prints what it checked, one line each, and exits 0 only if
+durable, reboot, pause, snapshot, net, vsock, vsock-snapshot, clh-replay. Prints what it checked, one line each, and exits 0 only if
 every check passed; on failure the VMM's output and log are printed."""
 import argparse
 import hashlib
@@ -23,6 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from artifacts import make_blank, test_inputs  # noqa: E402
+from ch_client import ChClient, disk_config, kata_vm_config  # noqa: E402
 from vmproc import FileLines, Qemu, Vireo  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -185,8 +186,17 @@ class Test:
             make_blank(ro)
             disks.append(dict(path=ro, serial="vtest-ro", readonly=True))
             steps[5:5] = ["mq", "ro"]
-        v = self.start("vm", self.boot_spec(kernel, cpus, steps, disks))
+        # vCPU hotplug rides on the one-vCPU boot (vireo only: QEMU's needs device_add).
+        hotcpu = cpus == 1 and self.args.vmm == "vireo"
+        if hotcpu:
+            steps.insert(1, "hotcpu")
+        spec = self.boot_spec(kernel, cpus, steps, disks)
+        if hotcpu:
+            spec["max_cpus"] = 2
+        v = self.start("vm", spec)
         self.user_space(v)
+        if hotcpu:
+            self.resize_1_2_1(v)
         self.powered_off(v)
         self.check_cpus(v, cpus)
         self.check_pci(v, ["1af4:1042", "1af4:1043", "1af4:1044"])
@@ -202,6 +212,27 @@ class Test:
         if mq:
             check(len([n for n in self.irq_tables(v)[-1] if n.startswith("blk-req.")]) == 4,
                   "four request queues, four vectors")
+
+    def resize_1_2_1(self, v):
+        """vm.resize 1 -> 2 -> 1: the guest sees cpu1 come (and onlines it) and go."""
+        i, _, _ = self.expect(v, "serial", r"vtest: hotcpu waiting for cpu1, cpus 0 count 1$",
+                              "the guest starts with one CPU of two possible")
+        st, body = v.api("vm.resize", {"desired_vcpus": 2})
+        check(st == 204, f"vm.resize to 2 answered 204 ({st} {body})")
+        st, body = v.api("vm.info", method="GET")
+        check(st == 200 and json.loads(body)["config"]["cpus"] == {"boot_vcpus": 2,
+                                                                   "max_vcpus": 2},
+              f"vm.info shows boot_vcpus 2 of max 2 ({body[:80]})")
+        i, _, _ = self.expect(v, "serial", r"vtest: hotcpu cpu1 online 1, cpus 0-1 count 2$",
+                              "cpu1 appeared, came online and is in /proc/cpuinfo", i)
+        st, body = v.api("vm.resize", {"desired_vcpus": 3})
+        check(st == 400 and "desired_vcpus" in body, f"vm.resize to 3 > max: 400 ({body})")
+        st, body = v.api("vm.resize", {"desired_ram": 1 << 30})
+        check(st == 400 and "desired_ram" in body, f"vm.resize desired_ram: 400 ({body})")
+        st, body = v.api("vm.resize", {"desired_vcpus": 1})
+        check(st == 204, f"vm.resize to 1 answered 204 ({st} {body})")
+        self.expect(v, "serial", r"vtest: hotcpu cpu1 gone, cpus 0 count 1$",
+                    "the guest ejected cpu1: gone from sysfs and /proc/cpuinfo", i)
 
     def console(self):
         v = self.start("vm", self.boot_spec(steps=["irqs", "console", "irqs"]), serial="file",
@@ -726,6 +757,120 @@ class Test:
         self.expect(v, "serial", r"vtest: vsock host said bye", "the guest got the host's bye")
         self.powered_off(v)
 
+    # --- Kata's clh driver, replayed with a client written from CH's OpenAPI file ---
+
+    def skip_unless(self, what, status, body):
+        """True if @status/@body is vireo's 500 "not supported" for @what: a clear SKIP."""
+        if status == 500 and "not supported" in json.dumps(body):
+            print(f"SKIP {what}: not supported by this build ({json.dumps(body)})", flush=True)
+            return True
+        return False
+
+    def clh_replay(self):
+        """The clh driver's call sequence on a stock Linux guest: create with its VmConfig,
+        add-net with tap fds, boot, info, pause, snapshot, resume, add-disk, remove-device,
+        resize, counters, shutdown, delete, vmm.shutdown (ch-api.md's reading of clh.go)."""
+        ns, t = self.netns(), self.NET
+        spec = self.boot_spec("bzImage", 1, ["pci", "hotcpu", "hold"])
+        v = self.vm("vm")
+        v.start_api_only(netns=ns)
+        check(v.wait_socket(WAIT), "vireo serves its API")
+        c = ChClient(v.sock)
+        st, ping = c.vmm_ping()
+        check(st == 200 and "version" in ping, f"vmm.ping: 200 with a version ({ping})")
+        cfg = kata_vm_config(spec["kernel"], spec["initramfs"], spec["cmdline"], 1,
+                             max(2, os.cpu_count() or 1), 512 * MIB,
+                             disk_config(self.disk, serial="vtest-main"),
+                             os.path.join(self.work, "clh.sock"))
+        st, body = c.vm_create(cfg)
+        check(st == 204, f"vm.create with the clh driver's VmConfig: 204 ({st} {body})")
+        st, info = c.vm_info()
+        check(st == 200 and info["state"] == "Created", f"vm.info: Created ({st})")
+        net = {"mac": t["mac"], "mtu": t["mtu"], "num_queues": 2 * t["pairs"], "id": "tapnet",
+               "vhost_user": False, "iommu": False, "offload_tso": True, "offload_ufo": True,
+               "offload_csum": True}
+        p = self.in_ns(ns, [sys.executable, os.path.join(HERE, "ch_client.py"), "add-net",
+                            v.sock, json.dumps(net), t["tap"], str(t["pairs"])])
+        out = p.communicate(timeout=WAIT)[0].decode()
+        check(out.startswith("status 204"), f"vm.add-net with 2 tap fds: 204 ({out.strip()})")
+        st, body = c.vm_boot()
+        check(st == 204, f"vm.boot: 204 ({st} {body})")
+        st, info = c.vm_info()
+        check(st == 200 and info["state"] == "Running", f"vm.info: Running ({st})")
+        self.user_space(v, "console")
+        i, _, _ = self.expect(v, "console", r"vtest: hotcpu waiting for cpu1, cpus 0 count 1$",
+                              "the guest runs with one CPU")
+        snap = os.path.join(self.work, "snap")
+        os.mkdir(snap, 0o700)
+        for name, call in (("vm.pause", c.vm_pause),
+                           ("vm.snapshot", lambda: c.vm_snapshot(f"file://{snap}")),
+                           ("vm.resume", c.vm_resume)):
+            st, body = call()
+            check(st == 204, f"{name}: 204 ({st} {body})")
+        extra = os.path.join(self.work, "extra.img")
+        make_blank(extra)
+        st, body = c.vm_add_disk(disk_config(extra, id="extra", readonly=True))
+        if not self.skip_unless("vm.add-disk on a running VM (PCI hotplug)", st, body):
+            check(st == 200 and body.get("id") == "extra" and
+                  re.fullmatch(r"0000:00:[0-9a-f]{2}\.0", body.get("bdf", "")),
+                  f"vm.add-disk: 200 with PciDeviceInfo ({st} {body})")
+            st, body = c.vm_remove_device("extra")
+            check(st == 204, f"vm.remove-device: 204 ({st} {body})")
+        else:
+            st, body = c.vm_remove_device("extra")
+            self.skip_unless("vm.remove-device on a running VM (PCI hotplug)", st, body)
+        st, body = c.vm_resize(desired_vcpus=2)
+        check(st == 204, f"vm.resize desired_vcpus 2: 204 ({st} {body})")
+        self.expect(v, "console", r"vtest: hotcpu cpu1 online 1, cpus 0-1 count 2$",
+                    "the guest onlined the added CPU", i)
+        v, c = self.restore_resized(ns, v, c)
+        st, body = c.vm_resize(desired_vcpus=1)
+        check(st == 204, f"vm.resize desired_vcpus 1: 204 ({st} {body})")
+        self.expect(v, "console", r"vtest: hotcpu cpu1 gone, cpus 0 count 1$",
+                    "the restored guest ejected the removed CPU")
+        self.expect(v, "console", r"vtest: holding", "the guest waits for the host")
+        st, counters = c.vm_counters()
+        check(st == 200 and isinstance(counters, dict), f"vm.counters: 200 ({st})")
+        for name, call, want in (("vm.shutdown", c.vm_shutdown, 204),
+                                 ("vm.delete", c.vm_delete, 204),
+                                 ("vmm.shutdown", c.vmm_shutdown, 200)):
+            st, body = call()
+            check(st == want, f"{name}: {want} ({st} {body})")
+        status = v.wait_exit(WAIT)
+        check(status == 0, f"vireo exited 0 after vmm.shutdown ({status})")
+        self.check_pci(self.vms[0], ["1af4:1041", "1af4:1042", "1af4:1044", "1af4:1053"],
+                       "console")
+
+    def restore_resized(self, ns, v, c):
+        """Beyond Kata's sequence: the VM resized to 2 vCPUs is snapshotted (2 vCPUs in
+        state.json, boot_vcpus 2 in config.json), killed and restored in a fresh vireo with new
+        tap fds; the restored VM is resized back down by the caller."""
+        snap = os.path.join(self.work, "snap-resized")
+        os.mkdir(snap, 0o700)
+        for name, call in (("vm.pause", c.vm_pause),
+                           ("vm.snapshot", lambda: c.vm_snapshot(f"file://{snap}"))):
+            st, body = call()
+            check(st == 204, f"{name} of the resized VM: 204 ({st} {body})")
+        with open(os.path.join(snap, "state.json")) as f:
+            nr = len(json.load(f)["vcpus"])
+        with open(os.path.join(snap, "config.json")) as f:
+            cpus = json.load(f)["cpus"]
+        check(nr == 2 and cpus["boot_vcpus"] == 2, f"the snapshot holds 2 vCPUs ({nr}, {cpus})")
+        v.kill()
+        v = self.vm("restored")
+        v.start_api_only(netns=ns)
+        check(v.wait_socket(WAIT), "a fresh vireo serves its API")
+        self.put_fds(ns, v, "vm.restore", {"source_url": f"file://{snap}",
+                                           "net_fds": [{"id": "tapnet", "num_fds": 2}]},
+                     "vm.restore of the resized VM with new tap fds")
+        c = ChClient(v.sock)
+        st, info = c.vm_info()
+        check(st == 200 and info["config"]["cpus"]["boot_vcpus"] == 2,
+              f"the restored VM has 2 vCPUs ({st} {info['config']['cpus'] if st == 200 else info})")
+        st, body = c.vm_resume()
+        check(st == 204, f"vm.resume of the restored VM: 204 ({st} {body})")
+        return v, c
+
     def report_failure(self):
         for v in self.vms:
             for s in v.streams.values():
@@ -754,6 +899,7 @@ SCENARIOS = {
     "net-snapshot": Test.net_snapshot,
     "vsock": Test.vsock,
     "vsock-snapshot": Test.vsock_snapshot,
+    "clh-replay": Test.clh_replay,
 }
 
 

@@ -155,7 +155,8 @@ class Vireo(VM):
             argv += ["--restore", f"source_url=file://{restore}"]
         else:
             argv += ["--kernel", boot["kernel"], "--initramfs", boot["initramfs"],
-                     "--cmdline", boot["cmdline"], "--cpus", f"boot={boot['cpus']}",
+                     "--cmdline", boot["cmdline"],
+                     "--cpus", f"boot={boot['cpus']},max={boot.get('max_cpus', boot['cpus'])}",
                      "--memory", f"size={boot['mem_mib']}M"]
             argv += ["--serial", "tty" if serial == "pipe" else f"file={self.path('serial')}",
                      "--console", "tty" if console == "pipe" else f"file={self.path('console')}"]

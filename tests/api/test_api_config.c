@@ -158,7 +158,7 @@ static void test_unknown_fields_ignored(void **state)
 	(void)state;
 	assert_int_equal(from_text("{\"payload\":{\"kernel\":\"/k\",\"x\":1},\"rng\":{\"src\":"
 				   "\"/dev/urandom\"},\"cpus\":{\"boot_vcpus\":1,\"max_vcpus\":1,"
-				   "\"kvm_hyperv\":true},\"future\":[1,{\"a\":2}],"
+				   "\"kvm_hyperv\":false},\"future\":[1,{\"a\":2}],"
 				   "\"disks\":[{\"path\":\"/d\",\"sparse\":true}]}", &cfg), 0);
 	assert_string_equal(cfg.kernel, "/k");
 	config_free(&cfg);
@@ -204,7 +204,6 @@ static void test_unsupported_refused(void **state)
 {
 	(void)state;
 	expect_error("{\"payload\":{\"firmware\":\"/fw\"}}", "payload.firmware: not supported");
-	expect_error("{\"cpus\":{\"boot_vcpus\":2,\"max_vcpus\":4}}", "cpus.max_vcpus: must equal");
 	expect_error("{\"serial\":{\"mode\":\"Pty\"}}", "serial.mode: 'Pty' is not supported");
 	expect_error("{\"disks\":[{\"vhost_user\":true}]}", "disks[0].vhost_user: not supported");
 	expect_error("{\"pci_segments\":[{\"pci_segment\":1}]}",
@@ -222,11 +221,133 @@ static void test_unsupported_refused(void **state)
 	}
 }
 
+static void expect_invalid(const char *text, int ret, const char *msg);
+
+/* Item 4 of issue 15: fields vireo does not honour are refused when they ask for something. */
+static void test_unhonoured_fields_refused(void **state)
+{
+	static const char *const refused[][2] = {
+		{ "{\"memory\":{\"size\":1073741824,\"hotplug_size\":1073741824}}",
+		  "memory.hotplug_size: not supported" },
+		{ "{\"memory\":{\"size\":1,\"hotplugged_size\":4096}}", "memory.hotplugged_size" },
+		{ "{\"memory\":{\"size\":1,\"hugepages\":true}}", "memory.hugepages" },
+		{ "{\"memory\":{\"size\":1,\"mergeable\":true}}", "memory.mergeable" },
+		{ "{\"memory\":{\"size\":1,\"zones\":[{\"id\":\"z\",\"size\":1}]}}",
+		  "memory.zones" },
+		{ "{\"memory\":{\"size\":1,\"hotplug_method\":\"Dimm\"}}", "memory.hotplug_method" },
+		{ "{\"cpus\":{\"boot_vcpus\":1,\"kvm_hyperv\":true}}", "cpus.kvm_hyperv" },
+		{ "{\"cpus\":{\"boot_vcpus\":1,\"max_phys_bits\":40}}", "cpus.max_phys_bits" },
+		{ "{\"cpus\":{\"boot_vcpus\":1,\"nested\":true}}", "cpus.nested" },
+		{ "{\"cpus\":{\"boot_vcpus\":1,\"affinity\":[{\"vcpu\":0,\"host_cpus\":[1]}]}}",
+		  "cpus.affinity" },
+		{ "{\"cpus\":{\"boot_vcpus\":1,\"features\":{\"amx\":true}}}", "cpus.features.amx" },
+		{ "{\"balloon\":{\"size\":0}}", "balloon: not supported" },
+		{ "{\"fs\":[{\"tag\":\"t\",\"socket\":\"/s\",\"num_queues\":1,"
+		  "\"queue_size\":1024}]}", "fs: not supported" },
+		{ "{\"pmem\":[{\"file\":\"/f\"}]}", "pmem" },
+		{ "{\"devices\":[{\"path\":\"/sys/x\"}]}", "devices" },
+		{ "{\"numa\":[{\"guest_numa_id\":0}]}", "numa" },
+		{ "{\"iommu\":true}", "iommu: not supported" },
+		{ "{\"watchdog\":true}", "watchdog" },
+		{ "{\"pvpanic\":true}", "pvpanic" },
+		{ "{\"tpm\":{\"socket\":\"/s\"}}", "tpm" },
+		{ "{\"landlock_enable\":true}", "landlock_enable" },
+		{ "{\"debug_console\":{\"mode\":\"Tty\"}}", "debug_console" },
+		{ "{\"rate_limit_groups\":[{\"id\":\"g\"}]}", "rate_limit_groups" },
+		{ "{\"platform\":{\"uuid\":\"x\"}}", "platform.uuid" },
+		{ "{\"platform\":{\"oem_strings\":[\"a\"]}}", "platform.oem_strings" },
+		{ "{\"platform\":{\"tdx\":true}}", "platform.tdx" },
+		{ "{\"disks\":[{\"path\":\"/d\",\"image_type\":\"Qcow2\"}]}",
+		  "disks[0].image_type" },
+		{ "{\"disks\":[{\"path\":\"/d\",\"sparse\":false}]}", "disks[0].sparse" },
+		{ "{\"disks\":[{\"path\":\"/d\",\"rate_limit_group\":\"g\"}]}",
+		  "disks[0].rate_limit_group" },
+		{ "{\"disks\":[{\"path\":\"/d\",\"backing_files\":true}]}", "disks[0].backing_files" },
+		{ "{\"rng\":{\"src\":\"/r\",\"iommu\":true}}", "rng.iommu" },
+		{ "{\"console\":{\"mode\":\"Off\",\"iommu\":true}}", "console.iommu" },
+		{ "{\"serial\":{\"mode\":\"Off\",\"socket\":\"/s\"}}", "serial.socket" },
+		{ "{\"vsock\":{\"cid\":3,\"socket\":\"/s\",\"pci_device_id\":5}}",
+		  "vsock.pci_device_id" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		expect_error(refused[i][0], refused[i][1]);
+}
+
+/* Defaults and false values ask for nothing: accepted (what generated clients send). */
+static void test_defaults_of_unhonoured_accepted(void **state)
+{
+	struct vm_config cfg;
+
+	(void)state;
+	assert_int_equal(from_text(
+		"{\"payload\":{\"kernel\":\"/k\"},"
+		"\"cpus\":{\"boot_vcpus\":1,\"max_vcpus\":4,\"kvm_hyperv\":false,"
+		"\"nested\":false,\"affinity\":[],\"features\":{\"amx\":false},"
+		"\"core_scheduling\":\"Vm\"},"
+		"\"memory\":{\"size\":268435456,\"hotplug_size\":0,\"mergeable\":false,"
+		"\"shared\":true,\"hugepages\":false,\"hotplug_method\":\"Acpi\","
+		"\"prefault\":false,\"thp\":true,\"zones\":[]},"
+		"\"disks\":[{\"path\":\"/d\",\"vhost_user\":false,\"iommu\":false,"
+		"\"sparse\":true,\"backing_files\":false,\"image_type\":\"Raw\","
+		"\"lock_granularity\":\"ByteRange\"}],"
+		"\"rng\":{\"src\":\"/dev/urandom\",\"iommu\":false},"
+		"\"console\":{\"mode\":\"Off\",\"iommu\":false},"
+		"\"debug_console\":{\"mode\":\"Off\"},\"iommu\":false,\"watchdog\":false,"
+		"\"pvpanic\":false,\"landlock_enable\":false,\"fs\":[],\"devices\":[],"
+		"\"platform\":{\"num_pci_segments\":1,\"tdx\":false,\"iommu_segments\":[]}}",
+		&cfg), 0);
+	assert_int_equal(cfg.max_vcpus, 4);
+	assert_int_equal(api_config_validate(&cfg, err, sizeof(err)), 0);
+	config_free(&cfg);
+}
+
+/* max_vcpus and topology: honoured, and inconsistent values refused naming the field. */
+static void test_cpus_max_and_topology(void **state)
+{
+	struct vm_config cfg;
+	char *out;
+
+	(void)state;
+	assert_int_equal(from_text("{\"payload\":{\"kernel\":\"/k\"},\"cpus\":{\"boot_vcpus\":2,"
+				   "\"max_vcpus\":8,\"topology\":{\"threads_per_core\":2,"
+				   "\"cores_per_die\":4,\"dies_per_package\":1,\"packages\":1}}}",
+				   &cfg), 0);
+	assert_int_equal(api_config_validate(&cfg, err, sizeof(err)), 0);
+	out = api_config_to_json(&cfg);
+	assert_non_null(strstr(out, "\"cpus\":{\"boot_vcpus\":2,\"max_vcpus\":8,\"topology\":"
+				    "{\"threads_per_core\":2,\"cores_per_die\":4,"
+				    "\"dies_per_package\":1,\"packages\":1}}"));
+	free(out);
+	config_free(&cfg);
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"cpus\":{\"boot_vcpus\":4,"
+		       "\"max_vcpus\":2}}", -EINVAL, "cpus.max_vcpus: 2 is below cpus.boot_vcpus");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"cpus\":{\"boot_vcpus\":1,"
+		       "\"max_vcpus\":255}}", -EINVAL, "cpus.max_vcpus: must be between 1 and 254");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"cpus\":{\"boot_vcpus\":1,"
+		       "\"max_vcpus\":4,\"topology\":{\"threads_per_core\":1,\"cores_per_die\":2,"
+		       "\"dies_per_package\":1,\"packages\":1}}}", -EINVAL,
+		       "cpus.topology: threads_per_core x cores_per_die x dies_per_package x "
+		       "packages is 2, not cpus.max_vcpus (4)");
+	/* 3 cores take 2 bits: 80 packages of 3 need APIC IDs up to 318 */
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"cpus\":{\"boot_vcpus\":1,"
+		       "\"max_vcpus\":240,\"topology\":{\"threads_per_core\":1,\"cores_per_die\":3,"
+		       "\"dies_per_package\":1,\"packages\":80}}}", -EINVAL,
+		       "cpus.topology: its APIC IDs do not fit xAPIC");
+	expect_error("{\"cpus\":{\"boot_vcpus\":1,\"topology\":{\"threads_per_core\":0,"
+		     "\"cores_per_die\":1,\"dies_per_package\":1,\"packages\":1}}}",
+		     "cpus.topology.threads_per_core: must be 1 or more");
+	expect_error("{\"cpus\":{\"boot_vcpus\":1,\"topology\":{\"threads_per_core\":1}}}",
+		     "cpus.topology.cores_per_die: missing field");
+}
+
 static void expect_invalid(const char *text, int ret, const char *msg)
 {
 	struct vm_config cfg;
 
-	assert_int_equal(from_text(text, &cfg), 0);
+	if (from_text(text, &cfg))
+		fail_msg("parse: %s", err);
 	assert_int_equal(api_config_validate(&cfg, err, sizeof(err)), ret);
 	if (!strstr(err, msg))
 		fail_msg("'%s' not in '%s'", msg, err);
@@ -443,6 +564,9 @@ int main(void)
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_missing_required),
 		cmocka_unit_test(test_unsupported_refused),
+		cmocka_unit_test(test_unhonoured_fields_refused),
+		cmocka_unit_test(test_defaults_of_unhonoured_accepted),
+		cmocka_unit_test(test_cpus_max_and_topology),
 		cmocka_unit_test(test_validation_names_field),
 		cmocka_unit_test(test_ids_and_edits),
 		cmocka_unit_test(test_net_json),

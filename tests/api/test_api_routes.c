@@ -38,6 +38,7 @@ static const struct {
 	{ "/api/v1/vm.snapshot", "PUT", API_VM_SNAPSHOT, BODY_REQUIRED },
 	{ "/api/v1/vm.restore", "PUT", API_VM_RESTORE, BODY_REQUIRED },
 	{ "/api/v1/vm.add-vsock", "PUT", API_VM_ADD_VSOCK, BODY_REQUIRED },
+	{ "/api/v1/vm.resize", "PUT", API_VM_RESIZE, BODY_REQUIRED },
 };
 
 #define N_EXPECTED (sizeof(expected) / sizeof(expected[0]))
@@ -127,6 +128,7 @@ static const struct {
 	{ API_VM_SNAPSHOT,      { 500, 500, 500,   0, 500 }, "VM is not running" },
 	{ API_VM_RESTORE,       {   0, 500, 500, 500, 500 }, NULL },
 	{ API_VM_ADD_VSOCK,     { 404,   0, 500, 500, 500 }, "VM is not created" },
+	{ API_VM_RESIZE,        { 404,   0,   0,   0,   0 }, "VM is not created" },
 };
 
 static void test_action_table(void **state)
@@ -304,6 +306,40 @@ static void test_bodies(void **state)
 	free(err);
 }
 
+/* VmResize: desired_vcpus taken; the memory fields and bad counts refused by name. */
+static void test_resize_bodies(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "{\"desired_vcpus\":0}", "desired_vcpus: must be 1 or more" },
+		{ "{\"desired_vcpus\":256}", "desired_vcpus: 256 is out of range" },
+		{ "{\"desired_vcpus\":\"2\"}", "desired_vcpus: invalid type" },
+		{ "{\"desired_vcpus\":2,\"desired_ram\":1073741824}",
+		  "desired_ram: not supported by vireo (no memory hotplug)" },
+		{ "{\"desired_balloon\":0}", "desired_balloon: not supported by vireo" },
+		{ "[]", "expected a VmResize object" },
+	};
+	struct api_request *req;
+	char *err;
+
+	(void)state;
+	assert_int_equal(parse_body(API_VM_RESIZE, "/api/v1/vm.resize", "{\"desired_vcpus\":3}",
+				    &req, &err), 0);
+	assert_true(req->resize.has_vcpus);
+	assert_int_equal(req->resize.desired_vcpus, 3);
+	api_request_discard(req);
+	assert_int_equal(parse_body(API_VM_RESIZE, "/api/v1/vm.resize", "{}", &req, &err), 0);
+	assert_false(req->resize.has_vcpus);           /* nothing asked: 204, nothing done */
+	api_request_discard(req);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse_body(API_VM_RESIZE, "/api/v1/vm.resize", bad[i][0], &req,
+					    &err), 400);
+		if (!strstr(err, bad[i][1]))
+			fail_msg("'%s' not in '%s'", bad[i][1], err);
+		api_request_discard(req);
+		free(err);
+	}
+}
+
 static void test_snapshot_bodies(void **state)
 {
 	struct api_request *req;
@@ -386,6 +422,7 @@ int main(void)
 		cmocka_unit_test(test_quirk_bodies),
 		cmocka_unit_test(test_bodies),
 		cmocka_unit_test(test_snapshot_bodies),
+		cmocka_unit_test(test_resize_bodies),
 		cmocka_unit_test(test_restore_net_fds),
 		cmocka_unit_test(test_socket_spec),
 	};

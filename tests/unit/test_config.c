@@ -224,10 +224,32 @@ static void test_error_unknown_keys(void **state)
 {
 	struct fixture *f = *state;
 
-	expect_error(f, PARSE(f, "--cpus", "boot=2,max=4"), "unknown key", "max");
+	expect_error(f, PARSE(f, "--cpus", "boot=2,turbo=4"), "unknown key", "turbo");
 	expect_error(f, PARSE(f, "--memory", "size=1G,shared=on"), "unknown key", "shared");
 	expect_error(f, PARSE(f, "--memory", "1G"), "--memory", "key=value");
 	expect_error(f, PARSE(f, "--cpus", ""), "--cpus", "empty");
+}
+
+/* --cpus max= and topology= (CH's keys); inconsistent values named at validation. */
+static void test_cpus_max_and_topology(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--cpus", "boot=1,max=4,topology=2:2:1:1"), 0);
+	assert_int_equal(f->cfg.boot_vcpus, 1);
+	assert_int_equal(f->cfg.max_vcpus, 4);
+	assert_int_equal(f->cfg.topology.threads_per_core, 2);
+	assert_int_equal(f->cfg.topology.cores_per_die, 2);
+	assert_int_equal(config_validate(&f->cfg, f->err, sizeof(f->err)), 0);
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--cpus", "boot=3,max=2"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "cpus.max_vcpus",
+		     "below");
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--cpus", "boot=1,max=4,topology=1:3:1:1"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "cpus.topology",
+		     "max_vcpus");
+	expect_error(f, PARSE(f, "--cpus", "boot=1,topology=1:2:1"), "topology", "threads:cores");
+	expect_error(f, PARSE(f, "--cpus", "boot=1,topology=1:2:1:1:1"), "topology", NULL);
+	expect_error(f, PARSE(f, "--cpus", "max=0"), "max=0", "out of range");
 }
 
 static void test_error_memory_size_syntax(void **state)
@@ -727,6 +749,7 @@ int main(void)
 		T(test_error_cpus_out_of_range),
 		T(test_error_cpus_not_a_number),
 		T(test_error_unknown_keys),
+		T(test_cpus_max_and_topology),
 		T(test_error_memory_size_syntax),
 		T(test_error_serial_and_console),
 		T(test_rng_option),

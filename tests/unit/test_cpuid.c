@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "arch/x86_64/arch.h"
+#include "arch/x86_64/topology.h"
 
 #define TEST(name) static void name(void **state __attribute__((unused)))
 
@@ -283,6 +284,58 @@ TEST(test_host_phys_bits_in_range)
 	assert_int_equal(arch_host_phys_bits(), bits);
 }
 
+/*
+ * cpus.topology: 2 threads per core, 3 cores per die (2 bits), 2 dies (1 bit), 2 packages.
+ * APIC IDs pack thread | core << 1 | die << 3 | package << 4 (SDM vol 3A 10.4.8.1); leaf 0BH
+ * has SMT then core (its shift covers the dies), 1FH adds the die level (type 5).
+ */
+TEST(test_topology_levels_and_apic_ids)
+{
+	struct cpu_topology t = { 2, 3, 2, 2 };
+	struct kvm_cpuid2 *c = malloc(sizeof(*c) + sizeof(host_table));
+	const struct kvm_cpuid_entry2 *e;
+	unsigned id;
+
+	assert_int_equal(topo_apic_id(&t, 0), 0);
+	assert_int_equal(topo_apic_id(&t, 1), 1);           /* second thread of core 0 */
+	assert_int_equal(topo_apic_id(&t, 2), 2);           /* core 1 */
+	assert_int_equal(topo_apic_id(&t, 6), 8);           /* die 1 */
+	assert_int_equal(topo_apic_id(&t, 12), 16);         /* package 1 */
+	assert_int_equal(topo_apic_id(&t, 23), 16 | 8 | 4 | 1);
+	id = topo_apic_id(&t, 13);
+	c->nent = NENT;
+	memcpy(c->entries, host_table, sizeof(host_table));
+	arch_cpuid_patch_topo(c, &t, id, 46);
+	e = find(c, 1, 0);
+	assert_int_equal(e->ebx >> 24, id);
+	assert_int_equal((e->ebx >> 16) & 0xff, 12);        /* logical CPUs per package */
+	e = find(c, 0xb, 0);
+	assert_int_equal(e->eax, 1);
+	assert_int_equal(e->ebx, 2);
+	assert_int_equal(e->ecx, 0x100);
+	assert_int_equal(e->edx, id);
+	e = find(c, 0xb, 1);
+	assert_int_equal(e->eax, 4);                        /* thread + core + die bits */
+	assert_int_equal(e->ebx, 12);
+	assert_int_equal(e->ecx, 0x201);
+	e = find(c, 0x1f, 1);
+	assert_int_equal(e->eax, 3);                        /* core level: thread + core bits */
+	assert_int_equal(e->ebx, 6);
+	assert_int_equal(e->ecx, 0x201);
+	e = find(c, 0x1f, 2);
+	assert_int_equal(e->eax, 4);                        /* die level, type 5 */
+	assert_int_equal(e->ebx, 12);
+	assert_int_equal(e->ecx, 0x502);
+	e = find(c, 0xb, 2);
+	assert_int_equal(e->ecx & 0xff00, 0);               /* 0BH ends after the core level */
+	e = find(c, 4, 0);                                  /* L1: shared by a core's 2 threads */
+	assert_int_equal((e->eax >> 14) & 0xfff, 1);
+	assert_int_equal(e->eax >> 26, 7);                  /* 8 addressable core IDs - 1 */
+	e = find(c, 4, 2);                                  /* L3 (level 3): the package's 16 IDs */
+	assert_int_equal((e->eax >> 14) & 0xfff, 15);
+	free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -299,6 +352,7 @@ int main(void)
 		cmocka_unit_test(test_features_pass_through),
 		cmocka_unit_test(test_patch_is_idempotent),
 		cmocka_unit_test(test_host_phys_bits_in_range),
+		cmocka_unit_test(test_topology_levels_and_apic_ids),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,8 @@
  * Checks the tables acpi_build_tables() writes, reading them back by raw offsets (ACPI 6.5
  * 5.2.5-5.2.12) rather than through acpi.c's structs.
  *
- * "test_acpi --dump DIR" writes each table of a 4-vCPU VM to DIR/<sig>.dat for iasl_check.sh.
+ * "test_acpi --dump DIR" writes each table of a 4-vCPU VM (2 at boot) to DIR/<sig>.dat for
+ * iasl_check.sh.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -44,6 +45,10 @@ static uint8_t *new_area(void)
 	.mmio64_base = 0x4000000000ULL, .mmio64_size = 0x4000000000ULL }
 #define GED_PLATFORM { .present = true, .base = 0xfeb00000u, .reg_size = 4, .gsi = 5, \
 	.power_button_bit = 1u << 3 }
+/* 2 of 4 CPUs at boot; APIC IDs as 2 threads per core, 1 core per package, 2 packages */
+static const uint8_t hp_apic_ids[] = { 0, 1, 4, 5 };
+#define HOTPLUG_CPUS { .nr_boot = 2, .apic_ids = hp_apic_ids, .hotplug = true, \
+	.hotplug_base = 0xfeb01000u }
 
 static void assert_untouched(const uint8_t *p, size_t len)
 {
@@ -315,6 +320,61 @@ static void test_ged(void **state)
 	free(area);
 }
 
+/*
+ * CPU hotplug: every possible CPU in the MADT (the absent ones online capable, not enabled:
+ * Linux counts only those as hotpluggable), and \_SB_.CPUS with a processor device per CPU
+ * whose _MAT is its MADT entry, enabled; the GED's CPU bit runs CSCN.
+ */
+static void test_cpu_hotplug(void **state)
+{
+	struct acpi_platform p = { .nr_cpus = 4, .cpus = HOTPLUG_CPUS, .ged = GED_PLATFORM };
+	uint8_t *area = new_area();
+	const uint8_t *m, *d, *e;
+	uint64_t rsdp;
+	size_t len;
+
+	(void)state;
+	p.ged.cpu_hotplug_bit = 1;
+	assert_int_equal(acpi_build_tables(&p, area, AREA_GPA, AREA_SIZE, &rsdp), 0);
+	m = table_at(area, xsdt_entry(area, rsdp, 1), "APIC");
+	e = m + 44;
+	for (unsigned i = 0; i < 4; i++, e += 8) {
+		assert_int_equal(e[0], 0);
+		assert_int_equal(e[2], i);                         /* UID = index */
+		assert_int_equal(e[3], hp_apic_ids[i]);
+		assert_int_equal(rd32(e + 4), i < 2 ? 1 : 2);      /* enabled / online capable */
+	}
+	d = table_at(area, dsdt_gpa(area, rsdp), "DSDT");
+	len = rd32(d + 4);
+	assert_true(CONTAINS(d, len, 0x5c, 0x2e, '_', 'S', 'B', '_', 'C', 'P', 'U', 'S'));
+	assert_true(CONTAINS(d, len, 0x0d, 'A', 'C', 'P', 'I', '0', '0', '1', '0', 0));
+	/* Mutex (CPLK, 0); OperationRegion (PRST, SystemMemory, 0xfeb01000, 8) */
+	assert_true(CONTAINS(d, len, 0x5b, 0x01, 'C', 'P', 'L', 'K', 0x00));
+	assert_true(CONTAINS(d, len, 0x5b, 0x80, 'P', 'R', 'S', 'T', 0x00,
+			     0x0c, 0x00, 0x10, 0xb0, 0xfe, 0x0a, 0x08));
+	/* Field (PRST, DWordAcc) { CSEL, 32 }; Field (PRST, ByteAcc, WriteAsZeros) { , 32,
+	 * CPEN, 1, CINS, 1, CRMV, 1, CEJF, 1 } */
+	assert_true(CONTAINS(d, len, 0x5b, 0x81, 0x0b, 'P', 'R', 'S', 'T', 0x03,
+			     'C', 'S', 'E', 'L', 0x20));
+	assert_true(CONTAINS(d, len, 'P', 'R', 'S', 'T', 0x41, 0x00, 0x20, 'C', 'P', 'E', 'N', 1,
+			     'C', 'I', 'N', 'S', 1, 'C', 'R', 'M', 'V', 1, 'C', 'E', 'J', 'F', 1));
+	/* Device (C002) { _HID "ACPI0007", _UID 2, _STA: CSTA (2), _MAT: its entry, enabled } */
+	assert_true(CONTAINS(d, len, 'C', '0', '0', '2', 0x08, '_', 'H', 'I', 'D', 0x0d,
+			     'A', 'C', 'P', 'I', '0', '0', '0', '7', 0));
+	assert_true(CONTAINS(d, len, 0x08, '_', 'U', 'I', 'D', 0x0a, 0x02));
+	assert_true(CONTAINS(d, len, 0xa4, 'C', 'S', 'T', 'A', 0x0a, 0x02));
+	assert_true(CONTAINS(d, len, '_', 'M', 'A', 'T', 0x11, 0x0b, 0x0a, 0x08,
+			     0x00, 0x08, 0x02, 0x04, 0x01, 0x00, 0x00, 0x00));
+	/* _EJ0 calls CEJ0 (3); CSCN notifies C003 with Device Check (1) and Eject Request (3) */
+	assert_true(CONTAINS(d, len, '_', 'E', 'J', '0', 0x01, 'C', 'E', 'J', '0', 0x0a, 0x03));
+	assert_true(CONTAINS(d, len, 0x86, 'C', '0', '0', '3', 0x01));
+	assert_true(CONTAINS(d, len, 0x86, 'C', '0', '0', '3', 0x0a, 0x03));
+	/* GED _EVT: If (Local0 & 1) { \_SB_.CPUS.CSCN () } */
+	assert_true(CONTAINS(d, len, 0x7b, 0x60, 0x01, 0x00, 0x5c, 0x2f, 0x03, '_', 'S', 'B', '_',
+			     'C', 'P', 'U', 'S', 'C', 'S', 'C', 'N'));
+	free(area);
+}
+
 /* Bytes used: the DSDT is the last table. */
 static size_t used_size(const uint8_t *area, uint64_t rsdp)
 {
@@ -398,15 +458,18 @@ static int write_file(const char *dir, const char *name, const uint8_t *p, size_
 	return (fclose(f) == 0 && ok) ? 0 : -1;
 }
 
-/* Writes rsdp, xsdt, facp, apic, mcfg and dsdt .dat files for a 4-vCPU VM with PCI. */
+/* Writes rsdp, xsdt, facp, apic, mcfg and dsdt .dat files for a 4-vCPU VM with PCI and CPU
+ * hotplug (2 CPUs at boot). */
 static int dump(const char *dir)
 {
-	struct acpi_platform p = { .nr_cpus = 4, .pci = PCI_PLATFORM, .ged = GED_PLATFORM };
+	struct acpi_platform p = { .nr_cpus = 4, .cpus = HOTPLUG_CPUS, .pci = PCI_PLATFORM,
+				   .ged = GED_PLATFORM };
 	uint8_t *area = calloc(1, AREA_SIZE);
 	uint64_t rsdp, gpa[5];
 	static const char *const names[] = { "xsdt", "facp", "apic", "dsdt", "mcfg" };
 	int r = 0;
 
+	p.ged.cpu_hotplug_bit = 1;
 	if (!area || acpi_build_tables(&p, area, AREA_GPA, AREA_SIZE, &rsdp)) {
 		free(area);
 		return 1;
@@ -435,6 +498,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_pci),
 		cmocka_unit_test(test_ged),
+		cmocka_unit_test(test_cpu_hotplug),
 		cmocka_unit_test(test_enospc),
 		cmocka_unit_test(test_invalid),
 	};
