@@ -373,8 +373,10 @@ static int net_fds_item(char *item, struct net_fds_subst *s, char *err, size_t e
 			       "id@[fd,...]", item);
 	*at = '\0';
 	config_net_defaults(&tmp);
-	if ((ret = parse_fds(at + 1, &tmp, err, errlen)))
+	if ((ret = parse_fds(at + 1, &tmp, err, errlen))) {
+		free(tmp.fds);             /* those parsed before the bad one */
 		return ret;
+	}
 	s->id = strdup(item);
 	s->fds = tmp.fds;
 	s->nr_fds = tmp.nr_fds;

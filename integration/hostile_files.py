@@ -18,6 +18,10 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True     # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "snapshot"))
+from vireo_proc import fix_checksum  # noqa: E402
+
 TIMEOUT = 20          # far beyond a refusal; a hang on a FIFO never ends
 NOBODY = 65534
 failures = []
@@ -186,7 +190,7 @@ def planted_snapshot(vireo, spin, w):
                {"destination_url": f"file://{dest}"}, 204)
     finally:
         v.terminate("SIGTERM ends vireo (paused VM)")
-    for name in ("state.json", "config.json", "memory-ranges"):
+    for name in ("state.json", "config.json", "config.json.crc32c", "memory-ranges"):
         p = os.path.join(dest, name)
         st = os.lstat(p) if os.path.exists(p) else None
         ok = st is not None and st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) == 0o600
@@ -194,6 +198,54 @@ def planted_snapshot(vireo, spin, w):
                f"uid {st.st_uid}, mode {oct(stat.S_IMODE(st.st_mode))}" if st else "missing")
     with open(os.path.join(dest, "state.json")) as f:
         report(f.read() != "planted", "state.json is not the planted file")
+    return dest
+
+
+def write_config(snap, cfg, fix):
+    with open(os.path.join(snap, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    if fix:
+        fix_checksum(snap, "config.json")
+
+
+def edited_config(vireo, snap, w):
+    """config.json is untrusted: an edit its checksum does not cover is refused before any
+    path in it is opened, and paths in a config.json with a matching checksum are checked as
+    at vm.create/vm.boot (a FIFO, a symlink)."""
+    with open(os.path.join(snap, "config.json")) as f:
+        cfg = json.load(f)
+    victim = os.path.join(w, "victim")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    fifo, link = os.path.join(w, "restore.fifo"), os.path.join(w, "restore.link")
+    os.mkfifo(fifo)
+    os.symlink(victim, link)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    os.mkdir(os.path.join(w, "vmm3"))
+    v = Vmm(vireo, os.path.join(w, "vmm3"))
+    url = {"source_url": f"file://{snap}"}
+    try:
+        cfg["serial"] = {"mode": "File", "file": victim}
+        write_config(snap, cfg, False)
+        v.call("vm.restore, config.json edited (serial file), checksum stale", "PUT",
+               "vm.restore", url, 400,
+               r"config.json: (checksum mismatch|\d+ bytes, config.json.crc32c says)")
+        with open(victim) as f:
+            report(f.read() == "precious\n", "the file the edit named is untouched")
+        cfg["serial"]["file"] = fifo
+        write_config(snap, cfg, True)
+        v.call("vm.restore, config.json's serial file a FIFO", "PUT", "vm.restore", url, 400,
+               r"serial output file '.*' is a FIFO")
+        cfg["serial"]["file"] = link
+        write_config(snap, cfg, True)
+        v.call("vm.restore, config.json's serial file a symlink", "PUT", "vm.restore", url, 400,
+               r"serial output file '.*' is a symbolic link")
+        with open(victim) as f:
+            report(f.read() == "precious\n", "the file behind the symlink is untouched")
+        v.call("vmm.ping after them", "GET", "vmm.ping", None, 200)
+    finally:
+        os.close(reader)
+        v.terminate("SIGTERM ends vireo (after refused restores)")
 
 
 def main():
@@ -205,7 +257,8 @@ def main():
         os.chmod(w, 0o755)
         cli_cases(vireo, guest, w)
         api_cases(vireo, guest, w)
-        planted_snapshot(vireo, spin, w)
+        snap = planted_snapshot(vireo, spin, w)
+        edited_config(vireo, snap, w)
     for f in failures:
         print("FAIL:", f)
     return 1 if failures else 0

@@ -9,6 +9,8 @@ packages=(
 	# the nested KVM test host and the stock-Linux suite (integration/host, integration/linux)
 	busybox-static cpio kmod lz4 e2fsprogs
 )
+# scripts/fuzz.sh only (deps.sh fuzz): clang and its libFuzzer runtime; CI replays with gcc.
+[ "${1:-}" = fuzz ] && packages+=(clang libclang-rt-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -26,7 +26,8 @@
 
 /* Commit order: state.json is the commit point and goes last. */
 static const char *const snapshot_files[] = {
-	SNAP_MEMORY_FILE, SNAP_CONFIG_FILE, SNAP_CHECKSUM_FILE, SNAP_STATE_FILE,
+	SNAP_MEMORY_FILE, SNAP_CONFIG_FILE, SNAP_CONFIG_CHECKSUM_FILE, SNAP_CHECKSUM_FILE,
+	SNAP_STATE_FILE,
 };
 
 struct snap_file {

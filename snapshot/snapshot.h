@@ -25,6 +25,8 @@ struct cJSON;
 #define SNAP_CONFIG_FILE     "config.json"
 #define SNAP_STATE_FILE      "state.json"
 #define SNAP_CHECKSUM_FILE   "state.json.crc32c"
+#define SNAP_CONFIG_CHECKSUM_FILE "config.json.crc32c"
+#define SNAP_MAX_CONFIG_SIZE (1u << 20)
 #define SNAP_MEMORY_FILE     "memory-ranges"
 #define SNAP_MAX_VCPUS       254
 #define SNAP_MAX_STATE_SIZE  (64u << 20)
@@ -214,6 +216,13 @@ int snap_state_write(struct snap_writer *w, const struct cJSON *state, char *err
  */
 int snap_state_read(int dirfd, struct cJSON **out, char *err, size_t errlen);
 unsigned snap_state_nr_vcpus(const struct cJSON *state);
+/* Writes config.json (the VmConfig JSON @json) and its checksum file through @w. */
+int snap_config_write(struct snap_writer *w, const char *json, char *err, size_t errlen);
+/*
+ * Reads config.json from @dirfd, checked against config.json.crc32c as state.json is (size
+ * cap, length, CRC32C): an edited or damaged config.json is refused before it is parsed.
+ */
+int snap_config_read(int dirfd, char **text, size_t *len, char *err, size_t errlen);
 const struct cJSON *snap_state_vm(const struct cJSON *state);
 const struct cJSON *snap_state_vcpu(const struct cJSON *state, unsigned id);
 const struct cJSON *snap_state_allocator(const struct cJSON *state, const char *name);

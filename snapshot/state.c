@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * state.json: the snapshot's structured state, and state.json.crc32c beside it. The checksum
- * file ("crc32c 0x%08x size %u") is checked before the JSON is parsed, so a truncated or
- * corrupted state.json is named as such rather than as a confusing parse or field error.
+ * state.json: the snapshot's structured state, and state.json.crc32c beside it (config.json
+ * has config.json.crc32c the same way). The checksum file ("crc32c 0x%08x size %u") is
+ * checked before the JSON is parsed, so a truncated or corrupted file is named as such rather
+ * than as a confusing parse or field error.
  * CRC32C, not a cryptographic hash: it catches storage and copy damage; against a deliberate
  * edit no unkeyed hash helps (whoever can write state.json can rewrite the checksum), which is
  * why every field is validated anyway. See docs/snapshot.md.
@@ -123,32 +124,47 @@ int snap_state_add_device(cJSON *state, const char *id, cJSON *dev)
 	return add_named(state, "devices", id, dev);
 }
 
+/* @name and "<name>.crc32c" beside it, through @w. */
+static int put_checked(struct snap_writer *w, const char *name, const char *sum_name,
+		       const char *text, char *err, size_t errlen)
+{
+	size_t len = strlen(text);
+	char sum[CHECKSUM_MAX];
+	int ret;
+
+	snprintf(sum, sizeof(sum), "crc32c 0x%08" PRIx32 " size %zu\n", snap_crc32c(0, text, len),
+		 len);
+	ret = snap_writer_put(w, name, text, len, err, errlen);
+	return ret ?: snap_writer_put(w, sum_name, sum, strlen(sum), err, errlen);
+}
+
 int snap_state_write(struct snap_writer *w, const cJSON *state, char *err, size_t errlen)
 {
-	char *text = cJSON_PrintUnformatted(state), sum[CHECKSUM_MAX];
-	size_t len;
+	char *text = cJSON_PrintUnformatted(state);
 	int ret;
 
 	if (!text)
 		return set_err(err, errlen, -ENOMEM, "out of memory printing %s", SNAP_STATE_FILE);
-	len = strlen(text);
-	snprintf(sum, sizeof(sum), "crc32c 0x%08" PRIx32 " size %zu\n", snap_crc32c(0, text, len),
-		 len);
-	ret = snap_writer_put(w, SNAP_STATE_FILE, text, len, err, errlen);
-	ret = ret ?: snap_writer_put(w, SNAP_CHECKSUM_FILE, sum, strlen(sum), err, errlen);
+	ret = put_checked(w, SNAP_STATE_FILE, SNAP_CHECKSUM_FILE, text, err, errlen);
 	free(text);
 	return ret;
 }
 
+int snap_config_write(struct snap_writer *w, const char *json, char *err, size_t errlen)
+{
+	return put_checked(w, SNAP_CONFIG_FILE, SNAP_CONFIG_CHECKSUM_FILE, json, err, errlen);
+}
+
 /* ------------------------------------------------------------------ reading */
 
-static int read_checksum(int dirfd, uint32_t *crc, size_t *size, char *err, size_t errlen)
+static int read_checksum(int dirfd, const char *sum_name, size_t max, uint32_t *crc,
+			 size_t *size, char *err, size_t errlen)
 {
 	char *text, again[CHECKSUM_MAX];
 	unsigned long long n;
 	unsigned c;
 	size_t len;
-	int ret = snap_read_file(dirfd, SNAP_CHECKSUM_FILE, CHECKSUM_MAX, &text, &len, err, errlen);
+	int ret = snap_read_file(dirfd, sum_name, CHECKSUM_MAX, &text, &len, err, errlen);
 
 	if (ret)
 		return ret;
@@ -160,10 +176,10 @@ static int read_checksum(int dirfd, uint32_t *crc, size_t *size, char *err, size
 	if (strcmp(again, text))
 		ret = set_err(err, errlen, -EINVAL,
 			       "%s: expected one line \"crc32c 0x<8 hex digits> size <bytes>\"",
-			       SNAP_CHECKSUM_FILE);
-	else if (n > SNAP_MAX_STATE_SIZE)
-		ret = set_err(err, errlen, -EINVAL, "%s: size %llu is above the %u-byte limit",
-			       SNAP_CHECKSUM_FILE, n, SNAP_MAX_STATE_SIZE);
+			       sum_name);
+	else if (n > max)
+		ret = set_err(err, errlen, -EINVAL, "%s: size %llu is above the %zu-byte limit",
+			       sum_name, n, max);
 	free(text);
 	*crc = c;
 	*size = (size_t)n;
@@ -254,31 +270,52 @@ static int parse_state(const char *text, size_t len, cJSON **out, char *err, siz
 	return 0;
 }
 
-int snap_state_read(int dirfd, cJSON **out, char *err, size_t errlen)
+/* @name, its length and CRC32C as "<name>.crc32c" says (at most @max bytes). */
+static int read_checked(int dirfd, const char *name, const char *sum_name, size_t max,
+			char **text, size_t *len, char *err, size_t errlen)
 {
 	uint32_t want_crc, crc;
-	size_t want_len, len;
-	char *text;
+	size_t want_len;
 	int ret;
 
-	ret = read_checksum(dirfd, &want_crc, &want_len, err, errlen);
+	/* The file first: a FIFO or another user's file is named as such, checksum or not. */
+	ret = snap_read_file(dirfd, name, max, text, len, err, errlen);
 	if (ret)
 		return ret;
-	ret = snap_read_file(dirfd, SNAP_STATE_FILE, SNAP_MAX_STATE_SIZE, &text, &len, err, errlen);
-	if (ret)
-		return ret;
-	crc = snap_crc32c(0, text, len);
-	if (len != want_len)
+	ret = read_checksum(dirfd, sum_name, max, &want_crc, &want_len, err, errlen);
+	crc = snap_crc32c(0, *text, *len);
+	if (!ret && *len != want_len)
 		ret = set_err(err, errlen, -EINVAL, "%s: %zu bytes, %s says %zu (truncated?)",
-			       SNAP_STATE_FILE, len, SNAP_CHECKSUM_FILE, want_len);
-	else if (crc != want_crc)
+			       name, *len, sum_name, want_len);
+	else if (!ret && crc != want_crc)
 		ret = set_err(err, errlen, -EINVAL,
 			       "%s: checksum mismatch (crc32c 0x%08x, %s says 0x%08x)",
-			       SNAP_STATE_FILE, crc, SNAP_CHECKSUM_FILE, want_crc);
-	else
-		ret = parse_state(text, len, out, err, errlen);
+			       name, crc, sum_name, want_crc);
+	if (ret) {
+		free(*text);
+		*text = NULL;
+	}
+	return ret;
+}
+
+int snap_state_read(int dirfd, cJSON **out, char *err, size_t errlen)
+{
+	size_t len;
+	char *text;
+	int ret = read_checked(dirfd, SNAP_STATE_FILE, SNAP_CHECKSUM_FILE, SNAP_MAX_STATE_SIZE,
+			       &text, &len, err, errlen);
+
+	if (ret)
+		return ret;
+	ret = parse_state(text, len, out, err, errlen);
 	free(text);
 	return ret;
+}
+
+int snap_config_read(int dirfd, char **text, size_t *len, char *err, size_t errlen)
+{
+	return read_checked(dirfd, SNAP_CONFIG_FILE, SNAP_CONFIG_CHECKSUM_FILE,
+			    SNAP_MAX_CONFIG_SIZE, text, len, err, errlen);
 }
 
 /* ------------------------------------------------------------------ lookups */

@@ -83,8 +83,7 @@ int vm_snapshot(struct vm *vm, const char *config_json, const char *dir,
 		snprintf(err, errlen, "cannot save the address allocators: %s", strerror(-ret));
 	ret = ret ?: vm_save_pci_devices(vm, st, err, errlen);
 	ret = ret ?: vm_save_platform(vm, st, err, errlen);
-	ret = ret ?: snap_writer_put(w, SNAP_CONFIG_FILE, config_json, strlen(config_json), err,
-				     errlen);
+	ret = ret ?: snap_config_write(w, config_json, err, errlen);
 	ret = ret ?: snap_state_write(w, st, err, errlen);
 	if (!ret)
 		ret = snap_writer_commit(w, err, errlen);

@@ -140,7 +140,7 @@ static void vmm_api_snapshot(struct vmm *vmm, struct api_request *req)
 }
 
 /*
- * config.json as the API parses a VmConfig, the taps of nets that used fds replaced by
+ * config.json (its checksum first) as the API parses a VmConfig, the taps of nets that used fds replaced by
  * @net_fds (their old numbers mean nothing now), then CH's boot-time checks.
  */
 static int read_snapshot_config(int dirfd, struct vm_config *cfg, struct net_fds_subst *net_fds,
@@ -151,7 +151,7 @@ static int read_snapshot_config(int dirfd, struct vm_config *cfg, struct net_fds
 	size_t len;
 	int ret;
 
-	ret = snap_read_file(dirfd, SNAP_CONFIG_FILE, 1u << 20, &text, &len, err, errlen);
+	ret = snap_config_read(dirfd, &text, &len, err, errlen);
 	if (ret)
 		return ret;
 	ret = api_json_parse(text, len, &json, why, sizeof(why));

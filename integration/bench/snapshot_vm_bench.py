@@ -33,7 +33,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True     # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(HERE, "..", "snapshot"))
-from vireo_proc import Vireo, read, wait_for  # noqa: E402
+from vireo_proc import Vireo, read, wait_for, write_config  # noqa: E402
 
 QEMU = "qemu-system-x86_64"
 UP = "chatter: up"
@@ -93,8 +93,7 @@ def vireo_snapshots(vireo, guest, size, runs, work):
     with open(os.path.join(snap, "config.json")) as f:
         cfg = json.load(f)
     cfg["serial"] = {"mode": "Tty"}
-    with open(os.path.join(snap, "config.json"), "w") as f:
-        json.dump(cfg, f)
+    write_config(snap, cfg)
     return times, snap
 
 

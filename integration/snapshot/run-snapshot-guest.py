@@ -128,7 +128,8 @@ class Run:
         ok(f"{v.name}: snapshotted event", wait_for(
             lambda: v.event_names().count("vm:snapshotted") > done, WAIT))
         ok(f"{v.name}: snapshot files", sorted(os.listdir(snap)) == [
-            "config.json", "memory-ranges", "state.json", "state.json.crc32c"],
+            "config.json", "config.json.crc32c", "memory-ranges", "state.json",
+            "state.json.crc32c"],
            str(sorted(os.listdir(snap))))
         ok(f"{v.name}: serial quiet while paused and snapshotted", size(serial) == at_pause,
            f"{at_pause} -> {size(serial)} bytes")

@@ -31,35 +31,13 @@ import tempfile
 sys.dont_write_bytecode = True     # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vireo_proc import (Vireo, conclude, copy_snapshot, disk_locked, edit_config,  # noqa: E402
-                        failures, fresh_dir, ok, read, wait_for)
+                        failures, fix_checksum, fresh_dir, ok, read, wait_for, write_config)
 
 WAIT = 180
 # case name -> what vireo does wrong (reported to the lead, docs/snapshot.md "VM-level tests")
 KNOWN = {}
 
 known_seen = []
-
-
-# --- CRC32C (Castagnoli, reflected 0x82F63B78), as snapshot/state.c computes it ---
-
-def _crc_table():
-    t = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        t.append(c)
-    return t
-
-
-CRC_TABLE = _crc_table()
-
-
-def crc32c(data):
-    c = 0xFFFFFFFF
-    for b in data:
-        c = CRC_TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
 
 
 # --- editing a snapshot directory ---
@@ -78,8 +56,7 @@ def write_state(d, st, fix_crc=True):
     with open(state_path(d), "wb") as f:
         f.write(text)
     if fix_crc:
-        with open(os.path.join(d, "state.json.crc32c"), "w") as f:
-            f.write(f"crc32c 0x{crc32c(text):08x} size {len(text)}\n")
+        fix_checksum(d, "state.json")
 
 
 def edit_state(fn):
@@ -147,14 +124,17 @@ def write_file(name, data):
     return mutate
 
 
-def config_edit(fn):
+def config_edit(fn, fix=True):
     def mutate(d):
         p = os.path.join(d, "config.json")
         with open(p) as f:
             cfg = json.load(f)
         fn(cfg)
-        with open(p, "w") as f:
-            json.dump(cfg, f)
+        if fix:
+            write_config(d, cfg)
+        else:
+            with open(p, "w") as f:
+                json.dump(cfg, f)
     return mutate
 
 
@@ -376,6 +356,13 @@ CASES = [
     ("config-wrong-type", config_edit(lambda c: c["memory"].__setitem__("size", "big")), 400,
      ["config.json", "memory"]),
     ("config-huge", write_file("config.json", b" " * (2 << 20) + b"{}"), 400, ["config.json"]),
+    # an edit the checksum does not cover: a serial file elsewhere (issue 17, item 3)
+    ("config-edited-crc-stale", config_edit(lambda c: c.__setitem__(
+        "serial", {"mode": "File", "file": "/tmp/victim"}), fix=False), 400,
+     ["config.json: ", "config.json.crc32c says"]),
+    ("config-crc-missing", remove("config.json.crc32c"), 400, ["config.json.crc32c"]),
+    ("config-crc-garbage", write_file("config.json.crc32c", b"crc32c 0 size 2\n"), 400,
+     ["config.json.crc32c"]),
     ("config-memory-size", config_edit(lambda c: c["memory"].__setitem__("size", 512 << 20)),
      400, ["memory"]),
     ("config-vcpus", config_edit(lambda c: c["cpus"].update(boot_vcpus=1, max_vcpus=1)), 400,
@@ -389,10 +376,7 @@ CASES = [
 
 
 def _fix_crc(d):
-    with open(state_path(d), "rb") as f:
-        text = f.read()
-    with open(os.path.join(d, "state.json.crc32c"), "w") as f:
-        f.write(f"crc32c 0x{crc32c(text):08x} size {len(text)}\n")
+    fix_checksum(d, "state.json")
 
 
 def url_for(name, d):

@@ -146,20 +146,57 @@ def disk_locked(path):
     return struct.unpack("hh4xqqi4x", got)[0] != fcntl.F_UNLCK
 
 
+# --- CRC32C (Castagnoli, reflected 0x82F63B78), as snapshot/state.c computes it ---
+
+def _crc_table():
+    t = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        t.append(c)
+    return t
+
+
+CRC_TABLE = _crc_table()
+
+
+def crc32c(data):
+    c = 0xFFFFFFFF
+    for b in data:
+        c = CRC_TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+def fix_checksum(path, name):
+    """Rewrites NAME.crc32c beside NAME (state.json, config.json) to match NAME."""
+    with open(os.path.join(path, name), "rb") as f:
+        text = f.read()
+    with open(os.path.join(path, name + ".crc32c"), "w") as f:
+        f.write(f"crc32c 0x{crc32c(text):08x} size {len(text)}\n")
+
+
+def write_config(path, cfg):
+    """config.json and its checksum, as an operator edits a snapshot on purpose."""
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    fix_checksum(path, "config.json")
+
+
 def snapshot_config(path):
     with open(os.path.join(path, "config.json")) as f:
         return json.load(f)
 
 
 def edit_config(path, serial=None, disk=None):
-    """config.json is editable between snapshot and restore: new serial file, disk path."""
+    """config.json is editable between snapshot and restore (with its checksum): new serial
+    file, disk path."""
     cfg = snapshot_config(path)
     if serial is not None:
         cfg["serial"]["file"] = serial
     if disk is not None:
         cfg["disks"][0]["path"] = disk
-    with open(os.path.join(path, "config.json"), "w") as f:
-        json.dump(cfg, f)
+    write_config(path, cfg)
 
 
 def copy_snapshot(src, dst):

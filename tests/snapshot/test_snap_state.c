@@ -461,6 +461,72 @@ static void test_state_file_damage(void **state)
 	snap_test_rmdir(dir);
 }
 
+/* config.json read through snap_config_read; 0 or -errno, err set. */
+static int read_config(const char *dir, char **text)
+{
+	int fd = snap_dir_open(dir, err, sizeof(err)), ret;
+	size_t len;
+
+	assert_true(fd >= 0);
+	*text = NULL;
+	ret = snap_config_read(fd, text, &len, err, sizeof(err));
+	assert_true(ret || len == strlen(*text));
+	close(fd);
+	return ret;
+}
+
+/*
+ * config.json is checked like state.json (issue 17): written with config.json.crc32c, read
+ * back as written; an edit (a serial file pointed elsewhere, same length or not), a missing
+ * or damaged checksum file, or a swapped checksum file is refused before any parsing.
+ */
+static void test_config_checksum(void **state)
+{
+	static const char cfg[] = "{\"serial\":{\"mode\":\"File\",\"file\":\"/tmp/out\"}}";
+	static const char edit[] = "{\"serial\":{\"mode\":\"File\",\"file\":\"/etc/pwd\"}}";
+	char *dir = snap_test_mkdtemp(), *text, *sum;
+	struct snap_writer *w;
+	cJSON *st = make_state();
+
+	(void)state;
+	assert_int_equal(snap_writer_open(dir, &w, err, sizeof(err)), 0);
+	assert_int_equal(snap_config_write(w, cfg, err, sizeof(err)), 0);
+	assert_int_equal(snap_state_write(w, st, err, sizeof(err)), 0);
+	assert_int_equal(snap_writer_commit(w, err, sizeof(err)), 0);
+	assert_int_equal(read_config(dir, &text), 0);
+	assert_string_equal(text, cfg);
+	free(text);
+	/* Edited, same length: the CRC32C catches it. */
+	assert_int_equal(sizeof(cfg), sizeof(edit));
+	assert_int_equal(snap_test_write_file(dir, SNAP_CONFIG_FILE, edit, strlen(edit)), 0);
+	assert_int_equal(read_config(dir, &text), -EINVAL);
+	assert_null(text);
+	assert_non_null(strstr(err, "config.json: checksum mismatch"));
+	/* Edited, longer. */
+	assert_int_equal(snap_test_write_file(dir, SNAP_CONFIG_FILE, "{} ", 3), 0);
+	assert_int_equal(read_config(dir, &text), -EINVAL);
+	assert_non_null(strstr(err, "config.json: 3 bytes, config.json.crc32c says"));
+	/* state.json's checksum file in its place. */
+	sum = snap_test_read_file(dir, SNAP_CHECKSUM_FILE, NULL);
+	assert_int_equal(snap_test_write_file(dir, SNAP_CONFIG_FILE, cfg, strlen(cfg)), 0);
+	assert_int_equal(snap_test_write_file(dir, SNAP_CONFIG_CHECKSUM_FILE, sum, strlen(sum)), 0);
+	assert_int_equal(read_config(dir, &text), -EINVAL);
+	free(sum);
+	/* Damaged or gone. */
+	assert_int_equal(snap_test_write_file(dir, SNAP_CONFIG_CHECKSUM_FILE, "crc32c 1\n", 9), 0);
+	assert_int_equal(read_config(dir, &text), -EINVAL);
+	assert_non_null(strstr(err, "config.json.crc32c: expected one line"));
+	assert_int_equal(snap_test_write_file(dir, SNAP_CONFIG_CHECKSUM_FILE,
+					      "crc32c 0x00000000 size 2000000\n", 31), 0);
+	assert_int_equal(read_config(dir, &text), -EINVAL);
+	assert_non_null(strstr(err, "config.json.crc32c: size 2000000 is above the"));
+	unlink(strcat(strcat(strcpy(err, dir), "/"), SNAP_CONFIG_CHECKSUM_FILE));
+	assert_int_equal(read_config(dir, &text), -ENOENT);
+	assert_non_null(strstr(err, "config.json.crc32c"));
+	cJSON_Delete(st);
+	snap_test_rmdir(dir);
+}
+
 /* state.json with a matching checksum file, so the parse and shape checks are reached. */
 static int read_crafted(const char *text)
 {
@@ -527,6 +593,7 @@ int main(void)
 		cmocka_unit_test(test_crc32c),
 		cmocka_unit_test(test_state_file_round_trip),
 		cmocka_unit_test(test_state_file_damage),
+		cmocka_unit_test(test_config_checksum),
 		cmocka_unit_test(test_state_shapes),
 	};
 
