@@ -133,6 +133,13 @@ static int add_rules(scmp_filter_ctx ctx, const struct sysfilter_policy *p)
 	return ret;
 }
 
+/* What a call outside the list gets in each mode (SYSFILTER_OFF installs no filter). */
+uint32_t sysfilter_default_action(enum sysfilter_mode mode)
+{
+	return mode == SYSFILTER_LOG ? SCMP_ACT_LOG :
+	       mode == SYSFILTER_ERRNO ? SCMP_ACT_ERRNO(EPERM) : SCMP_ACT_TRAP;
+}
+
 int sysfilter_apply(const struct sysfilter_policy *p)
 {
 	scmp_filter_ctx ctx;
@@ -149,8 +156,7 @@ int sysfilter_apply(const struct sysfilter_policy *p)
 		pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
 	}
 	/* libseccomp sets no_new_privs too (SCMP_FLTATR_CTL_NNP defaults on). */
-	ctx = seccomp_init(current_mode == SYSFILTER_LOG ? SCMP_ACT_LOG :
-			   current_mode == SYSFILTER_ERRNO ? SCMP_ACT_ERRNO(EPERM) : SCMP_ACT_TRAP);
+	ctx = seccomp_init(sysfilter_default_action(current_mode));
 	if (!ctx)
 		return -ENOMEM;
 	ret = add_rules(ctx, &sysfilter_common);

@@ -58,5 +58,7 @@ int sysfilter_mode_parse(const char *s, enum sysfilter_mode *mode);
 extern const struct sysfilter_policy sysfilter_common;
 /* Installs @p (plus sysfilter_common) on the calling thread; a no-op when off. 0 or -errno. */
 int sysfilter_apply(const struct sysfilter_policy *p);
+/* The libseccomp default action of @mode's filters (SCMP_ACT_*). */
+uint32_t sysfilter_default_action(enum sysfilter_mode mode);
 
 #endif

