@@ -11,16 +11,19 @@
 
 /* KVM capabilities this board needs beyond vm.c's common ones. */
 int board_check_kvm(int kvm_fd, char *err, size_t errlen);
-/* The in-kernel interrupt controller (after the RAM slots, before any device or vCPU). */
+/*
+ * The in-kernel interrupt controller (after the RAM slots, before any device). arm64 creates
+ * the vCPUs here (vm_setup_vcpus()): its vGIC is initialised once they all exist, and no
+ * irqfd can be bound before that.
+ */
 int board_setup_irqchip(struct vm *vm, char *err, size_t errlen);
 /* The platform devices before PCI (the serial port and friends). */
 int board_setup_devices(struct vm *vm, char *err, size_t errlen);
-/* Platform devices after the PCI functions (x86: the ACPI GED). */
+/* Platform devices after the PCI functions (x86: the ACPI GED), then the vCPUs on x86. */
 int board_setup_late_devices(struct vm *vm, char *err, size_t errlen);
-/* Before / for each / after the vCPUs are created. */
+/* Before the vCPUs are created (vm_setup_vcpus()), and for each one. */
 int board_vcpus_prepare(struct vm *vm, char *err, size_t errlen);
 int board_vcpu_init(struct vm *vm, struct vcpu *vcpu);
-int board_vcpus_ready(struct vm *vm, char *err, size_t errlen);
 /* Boot tables (ACPI or a device tree), the kernel and initramfs, the boot vCPU's registers. */
 int board_boot(struct vm *vm, char *err, size_t errlen);
 /* The wired interrupt lines every KVM_SET_GSI_ROUTING table carries again (vm/irq.c). */

@@ -32,10 +32,15 @@ int board_check_kvm(int kvm_fd, char *err, size_t errlen)
 
 int board_setup_irqchip(struct vm *vm, char *err, size_t errlen)
 {
+	int ret;
+
 	vm->board = calloc(1, sizeof(*vm->board));
 	if (!vm->board)
 		return set_err(err, errlen, -ENOMEM, "out of memory");
-	return arch_gic_create(vm->vm_fd, vm->nr_vcpus, &vm->board->gic, err, errlen);
+	/* arm-vgic-v3.rst: CTRL_INIT once every vCPU exists; irqfds only work after it. */
+	ret = arch_gic_create(vm->vm_fd, vm->nr_vcpus, &vm->board->gic, err, errlen);
+	ret = ret ?: vm_setup_vcpus(vm, err, errlen);
+	return ret ?: arch_gic_finalize(&vm->board->gic, err, errlen);
 }
 
 int board_setup_devices(struct vm *vm, char *err, size_t errlen)
@@ -73,11 +78,6 @@ int board_vcpus_prepare(struct vm *vm, char *err, size_t errlen)
 int board_vcpu_init(struct vm *vm, struct vcpu *vcpu)
 {
 	return arch_vcpu_init(vm->vm_fd, vcpu->fd, vcpu->id);
-}
-
-int board_vcpus_ready(struct vm *vm, char *err, size_t errlen)
-{
-	return arch_gic_finalize(&vm->board->gic, err, errlen);
 }
 
 static void board_fdt_platform(struct vm *vm, struct fdt_platform *p)

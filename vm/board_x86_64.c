@@ -148,7 +148,9 @@ static int board_load_payload(struct vm *vm, uint64_t rsdp, char *err, size_t er
 
 int board_setup_late_devices(struct vm *vm, char *err, size_t errlen)
 {
-	return board_setup_ged(vm, err, errlen);
+	int ret = board_setup_ged(vm, err, errlen);
+
+	return ret ?: vm_setup_vcpus(vm, err, errlen);
 }
 
 int board_vcpus_prepare(struct vm *vm, char *err, size_t errlen)
@@ -175,12 +177,6 @@ int board_vcpu_init(struct vm *vm, struct vcpu *vcpu)
 	ret = arch_vcpu_init(vcpu->fd, cpuid);
 	free(cpuid);
 	return ret;
-}
-
-int board_vcpus_ready(struct vm *vm, char *err, size_t errlen)
-{
-	(void)vm, (void)err, (void)errlen;
-	return 0;
 }
 
 int board_boot(struct vm *vm, char *err, size_t errlen)

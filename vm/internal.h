@@ -65,6 +65,8 @@ int vm_check_caps(int kvm_fd, const struct vm_kvm_cap *caps, unsigned nr, char *
 		  size_t errlen);
 /* An eventfd bound to @gsi with KVM_IRQFD: a write pulses the line (edge). fd or -errno. */
 int vm_irqfd(struct vm *vm, unsigned gsi);
+/* Creates the vCPUs (the board decides when: board_setup_irqchip or _late_devices). */
+int vm_setup_vcpus(struct vm *vm, char *err, size_t errlen);
 /* The platform devices' poweroff/reset requests (struct platform_notifier). */
 void vm_platform_notify(void *ctx, enum platform_event event);
 

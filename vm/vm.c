@@ -149,7 +149,7 @@ static int vm_setup_pci(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-static int vm_setup_vcpus(struct vm *vm, char *err, size_t errlen)
+int vm_setup_vcpus(struct vm *vm, char *err, size_t errlen)
 {
 	unsigned i;
 	int ret;
@@ -167,7 +167,7 @@ static int vm_setup_vcpus(struct vm *vm, char *err, size_t errlen)
 		if (ret)
 			return set_err(err, errlen, ret, "cannot create vcpu%u: %s", i, strerror(-ret));
 	}
-	return board_vcpus_ready(vm, err, errlen);
+	return 0;
 }
 
 /* @restoring: the guest's RAM (kernel, boot tables, ACPI) and registers come from a snapshot. */
@@ -216,8 +216,7 @@ static int vm_build(const struct vm_config *cfg, struct vm_persist *persist, boo
 	ret = ret ?: board_setup_devices(vm, err, errlen);
 	ret = ret ?: vm_setup_pci(vm, err, errlen);
 	ret = ret ?: vm_setup_pci_devices(vm, err, errlen);
-	ret = ret ?: board_setup_late_devices(vm, err, errlen);
-	ret = ret ?: vm_setup_vcpus(vm, err, errlen);
+	ret = ret ?: board_setup_late_devices(vm, err, errlen);   /* and the vCPUs, if not yet */
 	if (!restoring)
 		ret = ret ?: board_boot(vm, err, errlen);
 	if (ret)
