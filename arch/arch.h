@@ -19,12 +19,10 @@
 #if defined(__x86_64__)
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/layout.h"
-#define ARCH_NAME "x86_64"
 #define ARCH_MSI_DEVID 0      /* MSI routes are address/data only */
 #elif defined(__aarch64__)
 #include "arch/aarch64/arch.h"
 #include "arch/aarch64/layout.h"
-#define ARCH_NAME "aarch64"
 #define ARCH_MSI_DEVID 1      /* the ITS needs the device ID with every MSI route */
 #else
 #error "vireo runs on x86_64 and aarch64"
