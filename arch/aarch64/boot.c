@@ -109,8 +109,8 @@ int arch_check_kernel(const char *path, char *err, size_t errlen)
 	if (ret)
 		return ret;
 	if (!is_image(img, len))
-		ret = set_err(err, errlen, -ENOEXEC, "'%s' is not an arm64 Image (a vmlinuz is "
-			      "compressed: gunzip it)", path);
+		ret = set_err(err, errlen, -ENOEXEC, "'%s' is not an arm64 Image (no \"ARM\\x64\" "
+			      "magic; gunzip an Image.gz first)", path);
 	munmap(img, len);
 	return ret;
 }
