@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the aarch64 cross build needs on Debian 12 (docs/aarch64.md): the cross
-# compiler, the arm64 -dev packages by multiarch, and libfdt-dev for arm64 unpacked into a sysroot of its own (it cannot sit beside the amd64 one: its files
-# are not Multi-Arch: same). Skips what is already there. apt-get and dpkg only. The nested
-# arm64 test host installs its own (integration/host/kvm-host-arm64: qemu-system-arm).
+# compiler, the arm64 -dev packages by multiarch, and libfdt-dev for arm64 unpacked into a
+# sysroot of its own (it cannot sit beside the amd64 one: its files are not Multi-Arch: same).
+# Skips what is already there. apt-get and dpkg only. The nested arm64 test host installs its
+# own (integration/host/kvm-host-arm64: qemu-system-arm).
 set -euo pipefail
 
 sysroot=${VIREO_ARM64_SYSROOT:-/opt/vireo/arm64-sysroot}
