@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,4 +93,29 @@ int file_open(const char *what, const char *path, int flags, mode_t mode, unsign
 	      char *err, size_t errlen)
 {
 	return file_openat(AT_FDCWD, what, path, flags, mode, types, err, errlen);
+}
+
+int file_map_ro(const char *what, const char *path, uint8_t **data, size_t *len, char *err,
+		size_t errlen)
+{
+	struct stat st;
+	int fd, ret = 0;
+
+	fd = file_open(what, path, O_RDONLY, 0, FILE_TYPE_REG, err, errlen);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st)) {
+		ret = set_err(err, errlen, -errno, "cannot stat %s '%s': %s", what, path,
+			   strerror(errno));
+	} else if (st.st_size == 0) {
+		ret = set_err(err, errlen, -EINVAL, "%s '%s' is empty", what, path);
+	} else {
+		*len = (size_t)st.st_size;
+		*data = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (*data == MAP_FAILED)
+			ret = set_err(err, errlen, -errno, "cannot map %s '%s': %s", what, path,
+				   strerror(errno));
+	}
+	close(fd);
+	return ret;
 }

@@ -8,6 +8,7 @@
 #define VIREO_BASE_FILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* The kinds of file a caller accepts (bits). */
@@ -32,5 +33,12 @@ int file_openat(int dirfd, const char *what, const char *path, int flags, mode_t
 		unsigned types, char *err, size_t errlen);
 /* "a regular file", "a FIFO", ...: what fstat's @mode says the file is. */
 const char *file_type_name(mode_t mode);
+
+/*
+ * Maps the whole regular file @path read-only (munmap(*data, *len) when done); an empty file is
+ * refused. -errno with one line in @err naming @what ("kernel", "initramfs").
+ */
+int file_map_ro(const char *what, const char *path, uint8_t **data, size_t *len, char *err,
+		size_t errlen);
 
 #endif

@@ -13,6 +13,7 @@
 #ifndef VIREO_BASE_SYSFILTER_H
 #define VIREO_BASE_SYSFILTER_H
 
+#include <seccomp.h>
 #include <stdint.h>
 
 enum sysfilter_mode { SYSFILTER_OFF, SYSFILTER_ON, SYSFILTER_LOG, SYSFILTER_ERRNO };
@@ -37,8 +38,12 @@ struct sysfilter_policy {
 	unsigned nr;
 };
 
-#define SYSFILTER_ALLOW(name) { __NR_##name, 0, 0, 0, 0 }
-#define SYSFILTER_FAIL(name, err) { __NR_##name, 0, 0, 0, err }
+/*
+ * libseccomp's __SNR_ names: a call the architecture does not have (open, poll, stat... on
+ * arm64) is a negative pseudo-number whose rule libseccomp leaves out, so one list serves both.
+ */
+#define SYSFILTER_ALLOW(name) { __SNR_##name, 0, 0, 0, 0 }
+#define SYSFILTER_FAIL(name, err) { __SNR_##name, 0, 0, 0, err }
 /* A thread that opens nothing: what glibc opens on its own gets EACCES. */
 #define SYSFILTER_NO_OPEN SYSFILTER_FAIL(openat, EACCES), SYSFILTER_FAIL(open, EACCES)
 #define SYSFILTER_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

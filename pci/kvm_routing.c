@@ -11,7 +11,7 @@
 
 #include "pci/msix.h"
 
-static struct kvm_irq_routing_entry irqchip_entry(uint32_t gsi, uint32_t chip, uint32_t pin)
+struct kvm_irq_routing_entry kvm_routing_irqchip(uint32_t gsi, uint32_t chip, uint32_t pin)
 {
 	struct kvm_irq_routing_entry e;
 
@@ -23,20 +23,22 @@ static struct kvm_irq_routing_entry irqchip_entry(uint32_t gsi, uint32_t chip, u
 	return e;
 }
 
+#if defined(__x86_64__)   /* arm64: vm/board_aarch64.c routes GSIs 0-23 to SPIs */
 unsigned kvm_routing_default_legacy(struct kvm_irq_routing_entry out[KVM_LEGACY_ROUTES])
 {
 	unsigned n = 0;
 	uint32_t gsi;
 
 	for (gsi = 0; gsi < 24; gsi++) {
-		out[n++] = irqchip_entry(gsi, KVM_IRQCHIP_IOAPIC, gsi);
+		out[n++] = kvm_routing_irqchip(gsi, KVM_IRQCHIP_IOAPIC, gsi);
 		/* ISA IRQs 0-15 also reach the 8259 pair: master 0-7, slave 8-15. */
 		if (gsi < 16)
-			out[n++] = irqchip_entry(gsi, gsi < 8 ? KVM_IRQCHIP_PIC_MASTER :
+			out[n++] = kvm_routing_irqchip(gsi, gsi < 8 ? KVM_IRQCHIP_PIC_MASTER :
 						 KVM_IRQCHIP_PIC_SLAVE, gsi % 8);
 	}
 	return n;
 }
+#endif
 
 static bool gsi_in_legacy(const struct kvm_irq_routing_entry *legacy, unsigned nr,
 			  uint32_t gsi)
@@ -97,6 +99,10 @@ int kvm_routing_build(const struct kvm_irq_routing_entry *legacy, unsigned nr_le
 		e->u.msi.address_lo = (uint32_t)routes[i].addr;
 		e->u.msi.address_hi = (uint32_t)(routes[i].addr >> 32);
 		e->u.msi.data = routes[i].data;
+		if (routes[i].has_devid) {
+			e->flags = KVM_MSI_VALID_DEVID;
+			e->u.msi.devid = routes[i].devid;
+		}
 		n++;
 	}
 	t->nr = n;

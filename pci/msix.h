@@ -114,7 +114,9 @@ int msix_restore(struct msix *m, const struct cJSON *json, char *err, size_t err
 #define KVM_LEGACY_ROUTES 40
 #define KVM_MAX_ROUTES    4096      /* KVM_MAX_IRQ_ROUTES */
 
-/* Fills @out with the 40 entries, in KVM's order (for each GSI: IOAPIC, then PIC). */
+/* One KVM_IRQ_ROUTING_IRQCHIP entry: @gsi to @pin of @chip. */
+struct kvm_irq_routing_entry kvm_routing_irqchip(uint32_t gsi, uint32_t chip, uint32_t pin);
+/* Fills @out with the 40 entries, in KVM's order (for each GSI: IOAPIC, then PIC). x86 only. */
 unsigned kvm_routing_default_legacy(struct kvm_irq_routing_entry out[KVM_LEGACY_ROUTES]);
 
 struct msi_route {
@@ -122,6 +124,8 @@ struct msi_route {
 	uint64_t addr;
 	uint32_t data;
 	bool masked;                    /* masked routes are left out of the table */
+	bool has_devid;                 /* arm64 ITS: KVM_MSI_VALID_DEVID with @devid */
+	uint32_t devid;                 /* the PCI requester ID */
 };
 
 /*

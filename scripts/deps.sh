@@ -6,6 +6,8 @@ packages=(
 	gcc binutils make meson ninja-build pkg-config python3
 	libmicrohttpd-dev libcjson-dev libseccomp-dev libcmocka-dev liburing-dev fio
 	acpica-tools qemu-system-x86 curl time
+	# the aarch64 device tree's unit test (tests/unit/test_fdt.c) runs in the x86 build too
+	libfdt-dev device-tree-compiler
 	# the nested KVM test host and the stock-Linux suite (integration/host, integration/linux)
 	busybox-static cpio kmod lz4 e2fsprogs
 )

@@ -83,7 +83,8 @@ int snap_get_blob(const struct cJSON *obj, const char *key, void *buf, size_t le
 /* Decoded length of a valid base64 string, or -EINVAL. */
 long snap_blob_len(const struct cJSON *obj, const char *key);
 
-/* msr.c: the MSRs worth saving on this host, and batched get/set. */
+/* msr.c (x86_64): the MSRs worth saving on this host, and batched get/set. */
+struct snap_msr;
 int snap_msr_list(int kvm_fd, uint32_t **indices, unsigned *nr);
 int snap_msrs_get(int vcpu_fd, const uint32_t *indices, unsigned nr, struct snap_msr **out,
 		  unsigned *nr_out, char *err, size_t errlen);

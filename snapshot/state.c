@@ -26,6 +26,7 @@ static const char *const top_keys[] = {
 
 /* ------------------------------------------------------------------ CRC32C */
 
+#if defined(__x86_64__)
 __attribute__((target("sse4.2")))
 static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p, size_t len)
 {
@@ -41,6 +42,7 @@ static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p, size_t len)
 		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
 	return (uint32_t)c;
 }
+#endif
 
 static uint32_t crc32c_sw(uint32_t crc, const uint8_t *p, size_t len)
 {
@@ -57,8 +59,12 @@ static uint32_t crc32c_sw(uint32_t crc, const uint8_t *p, size_t len)
 uint32_t snap_crc32c(uint32_t crc, const void *buf, size_t len)
 {
 	crc = ~crc;
+#if defined(__x86_64__)
 	crc = __builtin_cpu_supports("sse4.2") ? crc32c_hw(crc, buf, len)
 					       : crc32c_sw(crc, buf, len);
+#else
+	crc = crc32c_sw(crc, buf, len);
+#endif
 	return ~crc;
 }
 

@@ -87,7 +87,7 @@ static int probe_size(struct virtio_blk *blk, struct geometry *g, char *err, siz
 	} else if (S_ISREG(st.st_mode)) {
 		g->bytes = (uint64_t)st.st_size;
 		/* A filesystem block is the natural unit of a file's I/O. */
-		if (st.st_blksize >= VIRTIO_BLK_SECTOR_SIZE && st.st_blksize <= 65536)
+		if ((long)st.st_blksize >= VIRTIO_BLK_SECTOR_SIZE && st.st_blksize <= 65536)
 			g->physical = (uint32_t)st.st_blksize;
 		/* With O_DIRECT the guest must align offsets to what the filesystem requires;
 		 * memory it need not (blk_bounce.c), but that is what it costs. */

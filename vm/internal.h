@@ -17,6 +17,7 @@ struct vm_msi_group {
 	int *fd;
 	bool *assigned;             /* irqfd bound */
 	struct msi_route *route;    /* .masked = no route */
+	uint32_t devid;             /* PCI requester ID: the ITS device ID on arm64 */
 	uint64_t signalled;         /* atomic: vectors delivered (irqfd written) */
 };
 
@@ -54,6 +55,21 @@ int vm_save_platform(struct vm *vm, struct cJSON *state, char *err, size_t errle
 int vm_restore_platform(struct vm *vm, const struct cJSON *state, char *err, size_t errlen);
 bool vm_platform_device_id(const char *id);
 
+/* vm.c: for the boards (vm/board_<arch>.c) */
+struct vm_kvm_cap {
+	unsigned cap;
+	const char *name;          /* "IRQCHIP" for KVM_CAP_IRQCHIP */
+};
+/* Every @caps is there (KVM_CHECK_EXTENSION > 0), or -ENOTSUP naming the first missing one. */
+int vm_check_caps(int kvm_fd, const struct vm_kvm_cap *caps, unsigned nr, char *err,
+		  size_t errlen);
+/* An eventfd bound to @gsi with KVM_IRQFD: a write pulses the line (edge). fd or -errno. */
+int vm_irqfd(struct vm *vm, unsigned gsi);
+/* Creates the vCPUs (the board decides when: board_setup_irqchip or _late_devices). */
+int vm_setup_vcpus(struct vm *vm, char *err, size_t errlen);
+/* The platform devices' poweroff/reset requests (struct platform_notifier). */
+void vm_platform_notify(void *ctx, enum platform_event event);
+
 /* vcpu.c */
 int vcpu_create(struct vm *vm, unsigned id);
 int vcpu_start(struct vcpu *vcpu);
@@ -61,7 +77,7 @@ int vcpu_start(struct vcpu *vcpu);
 void vcpu_kick(struct vcpu *vcpu);
 
 /* vcpu_hotplug.c: the register block on the MMIO bus; ejected vCPUs' threads joined. */
-int vm_setup_cpu_hotplug(struct vm *vm, char *err, size_t errlen);
+int vm_setup_cpu_hotplug(struct vm *vm, uint64_t base, char *err, size_t errlen);
 void vm_destroy_cpu_hotplug(struct vm *vm);
 void vcpus_stop(struct vm *vm);
 void vcpu_destroy(struct vcpu *vcpu);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "vm/board.h"
 #include "vm/internal.h"
 
 static void irq_error(struct vm *vm, const char *what, int err)
@@ -53,7 +54,7 @@ static int routing_commit_locked(struct vm *vm)
 		       vm->msi_groups[i]->nr * sizeof(*routes));
 		n += vm->msi_groups[i]->nr;
 	}
-	ret = kvm_routing_build(legacy, kvm_routing_default_legacy(legacy), routes, n, &table);
+	ret = kvm_routing_build(legacy, board_legacy_routes(legacy), routes, n, &table);
 	free(routes);
 	if (ret)
 		return ret;
@@ -75,6 +76,8 @@ static int msi_update_route(void *ctx, unsigned vector, uint64_t addr, uint32_t 
 	g->route[vector].addr = addr;
 	g->route[vector].data = data;
 	g->route[vector].masked = masked;
+	g->route[vector].has_devid = ARCH_MSI_DEVID;
+	g->route[vector].devid = g->devid;
 	if (masked && g->assigned[vector]) {
 		ret = irqfd_bind(vm, g->fd[vector], g->gsi[vector], false);
 		if (ret)

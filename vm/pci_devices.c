@@ -256,6 +256,7 @@ static int fn_plug(struct vm_pci_fn *fn, const char *id, int slot, char *err, si
 			snprintf(err, errlen, "%s: no free PCI slot: %s", id, strerror(-ret));
 		return ret;
 	}
+	fn->msi.devid = (uint32_t)fn->vp.pci.slot << 3;   /* requester ID: bus 0, function 0 */
 	gsi = ACPI_PCI_INTX_FIRST_GSI + (fn->vp.pci.slot - 1) % 8;   /* as the _PRT says */
 	pci_cfg_set8(&fn->vp.pci, PCI_INTERRUPT_LINE, (uint8_t)gsi);
 	ret = vm_intx_init(vm, &fn->intx, gsi, fn_resample, fn);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "vm/board.h"
 #include "vm/internal.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
@@ -26,9 +27,6 @@ static void vcpu_kick_handler(int sig)
 int vcpu_create(struct vm *vm, unsigned id)
 {
 	struct vcpu *vcpu = &vm->vcpus[id];
-	struct kvm_cpuid2 *cpuid;
-	size_t cpuid_size;
-	int ret;
 
 	vcpu->vm = vm;
 	vcpu->id = id;
@@ -41,15 +39,7 @@ int vcpu_create(struct vm *vm, unsigned id)
 		vcpu->run = NULL;
 		return -errno;
 	}
-	cpuid_size = sizeof(*cpuid) + vm->cpuid->nent * sizeof(cpuid->entries[0]);
-	cpuid = malloc(cpuid_size);
-	if (!cpuid)
-		return -ENOMEM;
-	memcpy(cpuid, vm->cpuid, cpuid_size);
-	arch_cpuid_patch_topo(cpuid, &vm->topo, vcpu->apic_id, arch_host_phys_bits());
-	ret = arch_vcpu_init(vcpu->fd, cpuid);
-	free(cpuid);
-	return ret;
+	return board_vcpu_init(vm, vcpu);
 }
 
 void vcpu_destroy(struct vcpu *vcpu)

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "arch/x86_64/layout.h"
 #include "base/log.h"
 #include "platform/cpu_hotplug.h"
 #include "vm/internal.h"
@@ -28,7 +27,7 @@ static void vcpu_ejected(void *ctx, unsigned cpu)
 		vcpu_kick(vcpu);
 }
 
-int vm_setup_cpu_hotplug(struct vm *vm, char *err, size_t errlen)
+int vm_setup_cpu_hotplug(struct vm *vm, uint64_t base, char *err, size_t errlen)
 {
 	int ret;
 
@@ -36,7 +35,7 @@ int vm_setup_cpu_hotplug(struct vm *vm, char *err, size_t errlen)
 	if (!vm->cpuhp)
 		return set_err(err, errlen, -ENOMEM, "out of memory for the CPU hotplug registers");
 	cpu_hotplug_set_present(vm->cpuhp, vm->nr_vcpus);
-	ret = bus_register(&vm->mmio_bus, LAYOUT_CPU_HOTPLUG_START, CPUHP_REG_SIZE,
+	ret = bus_register(&vm->mmio_bus, base, CPUHP_REG_SIZE,
 			   &cpu_hotplug_bus_ops, vm->cpuhp);
 	if (ret)
 		return set_err(err, errlen, ret, "cannot register the CPU hotplug registers: %s",
@@ -97,6 +96,9 @@ int vm_resize_vcpus(struct vm *vm, unsigned desired, char *err, size_t errlen)
 {
 	int ret;
 
+	if (!vm->cpuhp)              /* a board without ACPI CPU hotplug (aarch64 for now) */
+		return set_err(err, errlen, -EOPNOTSUPP, "vCPU hotplug is not supported on this "
+			       "architecture yet");
 	if (desired < 1 || desired > vm->max_vcpus)
 		return set_err(err, errlen, -EINVAL, "desired_vcpus: %u is outside 1..%u "
 			       "(cpus.max_vcpus)", desired, vm->max_vcpus);
@@ -120,5 +122,5 @@ int vm_resize_vcpus(struct vm *vm, unsigned desired, char *err, size_t errlen)
 
 unsigned vm_nr_present_vcpus(struct vm *vm)
 {
-	return cpu_hotplug_nr_present(vm->cpuhp);
+	return vm->cpuhp ? cpu_hotplug_nr_present(vm->cpuhp) : vm->nr_vcpus;
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * VM construction and teardown. Order matters (KVM's api.rst): TSS and identity-map
- * addresses, in-kernel irqchip and PIT, memory slots, then vCPUs with CPUID before anything runs.
+ * VM construction and teardown. Order matters (KVM's api.rst): memory slots, the in-kernel
+ * irqchip, devices, then vCPUs; what differs per architecture is vm/board_<arch>.c (board.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,9 +12,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "arch/x86_64/acpi.h"
-#include "arch/x86_64/layout.h"
 #include "base/log.h"
+#include "vm/board.h"
 #include "vm/internal.h"
 
 void vm_request_exit(struct vm *vm, enum vm_exit_reason reason)
@@ -28,30 +27,59 @@ void vm_request_exit(struct vm *vm, enum vm_exit_reason reason)
 		pr_err("cannot signal VM exit: %s", strerror(errno));
 }
 
-static void vm_platform_notify(void *ctx, enum platform_event event)
+void vm_platform_notify(void *ctx, enum platform_event event)
 {
 	vm_request_exit(ctx, event == PLATFORM_POWEROFF ? VM_EXIT_POWEROFF : VM_EXIT_REBOOT);
 }
 
+/* An eventfd bound to @gsi with KVM_IRQFD: a write pulses the line (edge). */
+int vm_irqfd(struct vm *vm, unsigned gsi)
+{
+	struct kvm_irqfd irqfd = { .gsi = gsi };
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	irqfd.fd = (uint32_t)fd;
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd)) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+int vm_check_caps(int kvm_fd, const struct vm_kvm_cap *caps, unsigned nr, char *err,
+		  size_t errlen)
+{
+	unsigned i;
+
+	for (i = 0; i < nr; i++)
+		if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, caps[i].cap) <= 0)
+			return set_err(err, errlen, -ENOTSUP, "KVM lacks KVM_CAP_%s", caps[i].name);
+	return 0;
+}
+
 static int vm_open_kvm(struct vm *vm, char *err, size_t errlen)
 {
-	static const struct { unsigned cap; const char *name; } required[] = {
+	static const struct vm_kvm_cap required[] = {
 		{ KVM_CAP_IRQCHIP, "IRQCHIP" }, { KVM_CAP_IRQFD, "IRQFD" },
 		{ KVM_CAP_IOEVENTFD, "IOEVENTFD" }, { KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT" },
-		{ KVM_CAP_PIT2, "PIT2" }, { KVM_CAP_SET_TSS_ADDR, "SET_TSS_ADDR" },
-		{ KVM_CAP_EXT_CPUID, "EXT_CPUID" }, { KVM_CAP_IRQ_ROUTING, "IRQ_ROUTING" },
+		{ KVM_CAP_IRQ_ROUTING, "IRQ_ROUTING" },
 	};
-	unsigned i;
-	int run_size;
+	int run_size, ret;
 
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0)
 		return set_err(err, errlen, -errno, "cannot open /dev/kvm: %s", strerror(errno));
 	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
 		return set_err(err, errlen, -ENOTSUP, "/dev/kvm has an unsupported API version");
-	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++)
-		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, required[i].cap) <= 0)
-			return set_err(err, errlen, -ENOTSUP, "KVM lacks KVM_CAP_%s", required[i].name);
+	ret = vm_check_caps(vm->kvm_fd, required, sizeof(required) / sizeof(required[0]), err,
+			    errlen);
+	ret = ret ?: board_check_kvm(vm->kvm_fd, err, errlen);
+	if (ret)
+		return ret;
 	run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (run_size <= 0)
 		return set_err(err, errlen, -errno, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
@@ -61,23 +89,6 @@ static int vm_open_kvm(struct vm *vm, char *err, size_t errlen)
 	while (vm->vm_fd < 0 && errno == EINTR);
 	if (vm->vm_fd < 0)
 		return set_err(err, errlen, -errno, "KVM_CREATE_VM: %s", strerror(errno));
-	return 0;
-}
-
-static int vm_setup_irqchip(struct vm *vm, char *err, size_t errlen)
-{
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-	uint64_t identity_map = LAYOUT_KVM_IDENTITY_MAP;
-
-	/* VMX needs the TSS (3 pages) before any vCPU runs: APs start in real mode. */
-	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_KVM_TSS))
-		return set_err(err, errlen, -errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
-	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity_map))
-		return set_err(err, errlen, -errno, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
-	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0))
-		return set_err(err, errlen, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
-	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit))
-		return set_err(err, errlen, -errno, "KVM_CREATE_PIT2: %s", strerror(errno));
 	return 0;
 }
 
@@ -104,53 +115,6 @@ static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
 			return set_err(err, errlen, -errno, "KVM_SET_USER_MEMORY_REGION: %s",
 				    strerror(errno));
 	}
-	return 0;
-}
-
-/* An eventfd bound to @gsi with KVM_IRQFD: a write pulses the line (edge). */
-static int vm_irqfd(struct vm *vm, unsigned gsi)
-{
-	struct kvm_irqfd irqfd = { .gsi = gsi };
-	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-
-	if (fd < 0)
-		return -errno;
-	irqfd.fd = (uint32_t)fd;
-	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd)) {
-		int ret = -errno;
-
-		close(fd);
-		return ret;
-	}
-	return fd;
-}
-
-static int vm_setup_legacy_devices(struct vm *vm, char *err, size_t errlen)
-{
-	int ret;
-
-	vm->notifier = (struct platform_notifier){ vm_platform_notify, vm };
-	vm->serial_irq_fd = vm_irqfd(vm, LAYOUT_COM1_GSI);
-	if (vm->serial_irq_fd < 0)
-		return set_err(err, errlen, vm->serial_irq_fd, "KVM_IRQFD for COM1: %s",
-			    strerror(-vm->serial_irq_fd));
-	vm->serial = serial_create(vm->persist->serial_out_fd, vm->serial_irq_fd);
-	vm->cmos = cmos_create(vm->persist->cmos_nvram);
-	vm->i8042 = i8042_create(&vm->notifier);
-	vm->acpi_pm = acpi_pm_create(&vm->notifier);
-	if (!vm->serial || !vm->cmos || !vm->i8042 || !vm->acpi_pm)
-		return set_err(err, errlen, -ENOMEM, "out of memory for devices");
-	if (vm->cfg->serial.mode != CONSOLE_OFF)
-		ret = bus_register(&vm->pio_bus, LAYOUT_COM1_PORT, 8, &serial_bus_ops, vm->serial);
-	else
-		ret = 0;
-	ret = ret ?: bus_register(&vm->pio_bus, LAYOUT_CMOS_PORT, 2, &cmos_bus_ops, vm->cmos);
-	ret = ret ?: bus_register(&vm->pio_bus, LAYOUT_I8042_PORT, 5, &i8042_bus_ops, vm->i8042);
-	ret = ret ?: bus_register(&vm->pio_bus, LAYOUT_DEBUG_PORT, 1, &debugport_bus_ops, NULL);
-	ret = ret ?: bus_register(&vm->pio_bus, LAYOUT_ACPI_PM_PORT, LAYOUT_ACPI_PM_LEN,
-				  &acpi_pm_bus_ops, vm->acpi_pm);
-	if (ret)
-		return set_err(err, errlen, ret, "cannot register legacy devices: %s", strerror(-ret));
 	return 0;
 }
 
@@ -185,74 +149,14 @@ static int vm_setup_pci(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-/*
- * The Generic Event Device (vmm/ged.c): its register on the MMIO bus, and an edge irqfd on a
- * platform pin of its own, like COM1's (vm_setup_pci() may already hold all legacy pins for
- * the platform; if not, it is reserved here).
- */
-static int vm_setup_ged(struct vm *vm, char *err, size_t errlen)
-{
-	int ret = 0;
-
-	vm->ged_gsi = LAYOUT_GED_GSI;
-	if (!gsi_alloc_used(&vm->gsis, vm->ged_gsi))
-		ret = gsi_alloc_reserve(&vm->gsis, vm->ged_gsi);
-	if (ret)
-		return set_err(err, errlen, ret, "cannot reserve GSI %u for the GED: %s", vm->ged_gsi,
-			    strerror(-ret));
-	vm->ged_irq_fd = vm_irqfd(vm, vm->ged_gsi);
-	if (vm->ged_irq_fd < 0)
-		return set_err(err, errlen, vm->ged_irq_fd, "KVM_IRQFD for the GED: %s",
-			    strerror(-vm->ged_irq_fd));
-	vm->ged = ged_create(vm->ged_irq_fd);
-	if (!vm->ged)
-		return set_err(err, errlen, -ENOMEM, "out of memory for the GED");
-	ret = bus_register(&vm->mmio_bus, LAYOUT_GED_START, GED_REG_SIZE, &ged_bus_ops, vm->ged);
-	if (ret)
-		return set_err(err, errlen, ret, "cannot register the GED: %s", strerror(-ret));
-	return 0;
-}
-
-static int vm_setup_acpi(struct vm *vm, uint64_t *rsdp, char *err, size_t errlen)
-{
-	struct acpi_platform platform = {
-		.nr_cpus = vm->max_vcpus,
-		.cpus = {
-			.nr_boot = vm->nr_vcpus, .apic_ids = vm->apic_ids,
-			.hotplug = true, .hotplug_base = LAYOUT_CPU_HOTPLUG_START,
-		},
-		.pci = {
-			.present = true,
-			.ecam_base = LAYOUT_PCI_ECAM_START,
-			.bus_end = 0,
-			.mmio32_base = vm->mmio32.base, .mmio32_size = vm->mmio32.size,
-			.mmio64_base = vm->mmio64.base, .mmio64_size = vm->mmio64.size,
-		},
-		.ged = {
-			.present = true, .base = LAYOUT_GED_START, .reg_size = GED_REG_SIZE,
-			.gsi = vm->ged_gsi, .power_button_bit = GED_EVENT_POWER_BUTTON,
-			.cpu_hotplug_bit = GED_EVENT_CPU,
-		},
-	};
-	uint8_t *area = guest_mem_ptr(&vm->mem, LAYOUT_ACPI_START, LAYOUT_ACPI_SIZE);
-	int ret;
-
-	if (!area)
-		return set_err(err, errlen, -EFAULT, "no guest RAM for the ACPI tables");
-	ret = acpi_build_tables(&platform, area, LAYOUT_ACPI_START, LAYOUT_ACPI_SIZE, rsdp);
-	if (ret)
-		return set_err(err, errlen, ret, "cannot build ACPI tables: %s", strerror(-ret));
-	return 0;
-}
-
-static int vm_setup_vcpus(struct vm *vm, char *err, size_t errlen)
+int vm_setup_vcpus(struct vm *vm, char *err, size_t errlen)
 {
 	unsigned i;
 	int ret;
 
-	ret = arch_cpuid_supported(vm->kvm_fd, &vm->cpuid);
+	ret = board_vcpus_prepare(vm, err, errlen);
 	if (ret)
-		return set_err(err, errlen, ret, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-ret));
+		return ret;
 	vm->vcpus = calloc(vm->max_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return set_err(err, errlen, -ENOMEM, "out of memory for vCPUs");
@@ -266,32 +170,11 @@ static int vm_setup_vcpus(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-static int vm_load_payload(struct vm *vm, uint64_t rsdp, char *err, size_t errlen)
-{
-	struct boot_request req = {
-		.kernel_path = vm->cfg->kernel,
-		.initramfs_path = vm->cfg->initramfs,
-		.cmdline = vm->cfg->cmdline ? vm->cfg->cmdline : "",
-		.rsdp_gpa = rsdp,
-	};
-	int ret;
-
-	ret = arch_load_kernel(&vm->mem, &req, &vm->boot, err, errlen);
-	if (ret)
-		return ret;
-	ret = arch_write_boot_tables(&vm->mem, vm->boot.protocol);
-	ret = ret ?: arch_vcpu_set_boot_regs(vm->vcpus[0].fd, &vm->boot);
-	if (ret)
-		return set_err(err, errlen, ret, "cannot set up the boot vCPU: %s", strerror(-ret));
-	return 0;
-}
-
 /* @restoring: the guest's RAM (kernel, boot tables, ACPI) and registers come from a snapshot. */
 static int vm_build(const struct vm_config *cfg, struct vm_persist *persist, bool restoring,
 		    struct vm **out, char *err, size_t errlen)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
-	uint64_t rsdp = 0;
 	int ret;
 
 	if (!vm)
@@ -333,17 +216,13 @@ static int vm_build(const struct vm_config *cfg, struct vm_persist *persist, boo
 	 * waits for an SRCU grace period (~4-10 ms on kvm-pvm, measured; 0.5 ms before). */
 	ret = vm_open_kvm(vm, err, errlen);
 	ret = ret ?: vm_setup_memory(vm, err, errlen);
-	ret = ret ?: vm_setup_irqchip(vm, err, errlen);
-	ret = ret ?: vm_setup_legacy_devices(vm, err, errlen);
+	ret = ret ?: board_setup_irqchip(vm, err, errlen);
+	ret = ret ?: board_setup_devices(vm, err, errlen);
 	ret = ret ?: vm_setup_pci(vm, err, errlen);
 	ret = ret ?: vm_setup_pci_devices(vm, err, errlen);
-	ret = ret ?: vm_setup_ged(vm, err, errlen);
-	ret = ret ?: vm_setup_vcpus(vm, err, errlen);
-	ret = ret ?: vm_setup_cpu_hotplug(vm, err, errlen);
-	if (!restoring) {
-		ret = ret ?: vm_setup_acpi(vm, &rsdp, err, errlen);
-		ret = ret ?: vm_load_payload(vm, rsdp, err, errlen);
-	}
+	ret = ret ?: board_setup_late_devices(vm, err, errlen);   /* and the vCPUs, if not yet */
+	if (!restoring)
+		ret = ret ?: board_boot(vm, err, errlen);
 	if (ret)
 		goto err;
 	*out = vm;
@@ -389,6 +268,8 @@ void vm_serial_input(struct vm *vm, const uint8_t *buf, size_t len)
 
 int vm_power_button(struct vm *vm)
 {
+	if (!vm->ged)
+		return -ENOTSUP;   /* no ACPI GED on this board */
 	return ged_notify(vm->ged, GED_EVENT_POWER_BUTTON);
 }
 
@@ -432,6 +313,7 @@ void vm_destroy(struct vm *vm)
 	ged_destroy(vm->ged);
 	vm_destroy_cpu_hotplug(vm);
 	free(vm->cpuid);
+	board_destroy(vm);
 	vm_destroy_pci_devices(vm);
 	if (vm->pci_ready)
 		pci_segment_destroy(&vm->pci);

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arch/x86_64/arch.h"
+#include "arch/arch.h"
 #include "pci/msix.h"
 #include "pci/pci.h"
 #include "snapshot/snapshot.h"
@@ -63,7 +63,8 @@ struct vm {
 	struct kvm_clock_data paused_clock;   /* kvmclock when paused: resume continues from it */
 	bool clock_saved;
 	struct bus pio_bus, mmio_bus;
-	struct kvm_cpuid2 *cpuid;
+	struct kvm_cpuid2 *cpuid;   /* x86_64 */
+	struct vm_board *board;     /* the board's own state (vm/board_<arch>.c), if any */
 	struct boot_info boot;
 	unsigned nr_vcpus;        /* KVM vCPUs created (a removed one keeps its fd for re-adding) */
 	unsigned max_vcpus;       /* vcpus[] entries: cpus.max_vcpus */

@@ -323,32 +323,6 @@ int arch_pvh_start_info_write(const struct guest_mem *mem, const struct boot_inf
 	return 0;
 }
 
-/* Maps a whole file read-only; rejects what cannot be a kernel or an initramfs. */
-static int map_file(const char *what, const char *path, uint8_t **data, size_t *len, char *err,
-		    size_t errlen)
-{
-	struct stat st;
-	int fd, ret = 0;
-
-	fd = file_open(what, path, O_RDONLY, 0, FILE_TYPE_REG, err, errlen);
-	if (fd < 0)
-		return fd;
-	if (fstat(fd, &st)) {
-		ret = set_err(err, errlen, -errno, "cannot stat %s '%s': %s", what, path,
-			   strerror(errno));
-	} else if (st.st_size == 0) {
-		ret = set_err(err, errlen, -EINVAL, "%s '%s' is empty", what, path);
-	} else {
-		*len = (size_t)st.st_size;
-		*data = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (*data == MAP_FAILED)
-			ret = set_err(err, errlen, -errno, "cannot map %s '%s': %s", what, path,
-				   strerror(errno));
-	}
-	close(fd);
-	return ret;
-}
-
 /*
  * Puts the initramfs at the top of RAM below the 32-bit hole, page aligned, above the
  * kernel and (for a bzImage) below initrd_addr_max, as Firecracker and Cloud Hypervisor do.
@@ -362,7 +336,7 @@ static int load_initramfs(const struct guest_mem *mem, const char *path, uint64_
 	size_t len;
 	int ret;
 
-	ret = map_file("initramfs", path, &data, &len, err, errlen);
+	ret = file_map_ro("initramfs", path, &data, &len, err, errlen);
 	if (ret)
 		return ret;
 	if (top > max_end)
@@ -408,7 +382,7 @@ int arch_check_kernel(const char *path, char *err, size_t errlen)
 	size_t len;
 	int ret;
 
-	ret = map_file("kernel", path, &img, &len, err, errlen);
+	ret = file_map_ro("kernel", path, &img, &len, err, errlen);
 	if (ret)
 		return ret;
 	if (!is_bzimage(img, len) && !is_elf(img, len))
@@ -426,7 +400,7 @@ int arch_load_kernel(const struct guest_mem *mem, const struct boot_request *req
 	size_t len;
 	int ret;
 
-	ret = map_file("kernel", req->kernel_path, &img, &len, err, errlen);
+	ret = file_map_ro("kernel", req->kernel_path, &img, &len, err, errlen);
 	if (ret)
 		return ret;
 	if (is_bzimage(img, len)) {

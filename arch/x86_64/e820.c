@@ -15,34 +15,6 @@ unsigned arch_ram_regions(uint64_t mem_size, struct guest_region out[GUEST_MEM_M
 	return 2;
 }
 
-int arch_guest_mem_init(struct guest_mem *mem, uint64_t size)
-{
-	struct guest_region layout[GUEST_MEM_MAX_REGIONS];
-
-	return guest_mem_create(mem, layout, arch_ram_regions(size, layout));
-}
-
-int arch_guest_mem_init_shared(struct guest_mem *mem, uint64_t size)
-{
-	struct guest_region layout[GUEST_MEM_MAX_REGIONS];
-
-	return guest_mem_create_shared(mem, layout, arch_ram_regions(size, layout));
-}
-
-void arch_mmio64_window(const struct guest_mem *mem, unsigned phys_bits, uint64_t *base,
-			uint64_t *size)
-{
-	const struct guest_region *last = &mem->regions[mem->nr_regions - 1];
-	uint64_t top = last->gpa + last->size, limit = 1ULL << phys_bits;
-
-	if (top < LAYOUT_RAM_64BIT_START)
-		top = LAYOUT_RAM_64BIT_START;
-	*base = (top + LAYOUT_PCI_MMIO64_ALIGN - 1) & ~(LAYOUT_PCI_MMIO64_ALIGN - 1);
-	*size = *base < limit ? limit - *base : 0;
-	if (*size > LAYOUT_PCI_MMIO64_MAX)
-		*size = LAYOUT_PCI_MMIO64_MAX;
-}
-
 static int e820_add(struct e820_entry *out, unsigned max, unsigned *n, uint64_t addr,
 		    uint64_t size, uint32_t type)
 {

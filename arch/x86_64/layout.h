@@ -63,6 +63,7 @@
 #define LAYOUT_RAM_64BIT_START    0x100000000ULL
 /* The 64-bit PCI window starts at the first GiB boundary above RAM (arch_mmio64_window). */
 #define LAYOUT_PCI_MMIO64_ALIGN   0x40000000ULL
+#define LAYOUT_PCI_MMIO64_MIN     LAYOUT_RAM_64BIT_START   /* never below 4 GiB */
 #define LAYOUT_PCI_MMIO64_MAX     (256ULL << 30)
 #define LAYOUT_PCI_IO_START       0x1000
 #define LAYOUT_PCI_IO_SIZE        0xf000

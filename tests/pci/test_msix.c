@@ -42,7 +42,8 @@ static int fake_update(void *ctx, unsigned v, uint64_t addr, uint32_t data, bool
 	struct fake_vmm *f = ctx;
 
 	assert_true(v < NR);
-	f->routes[v] = (struct msi_route){ GSI(v), addr, data, masked };
+	f->routes[v] = (struct msi_route){ .gsi = GSI(v), .addr = addr, .data = data,
+					   .masked = masked };
 	logf_(f, masked ? "route-off %u" : "route %u", v);
 	if (masked && f->irqfd[v]) {
 		f->irqfd[v] = false;                /* masked vectors have no irqfd */
@@ -460,9 +461,10 @@ static void test_routing_build(void **state)
 	unsigned n = kvm_routing_default_legacy(legacy);
 	struct kvm_irq_routing *t = NULL;
 	struct msi_route r[3] = {
-		{ 24, 0xfee00000, 0x4021, false },
-		{ 25, 0x1fee01000ULL, 0x4022, true },
-		{ 30, 0xfee02000, 0x4023, false },
+		{ .gsi = 24, .addr = 0xfee00000, .data = 0x4021 },
+		{ .gsi = 25, .addr = 0x1fee01000ULL, .data = 0x4022, .masked = true },
+		/* arm64's ITS needs the requester ID with the route */
+		{ .gsi = 30, .addr = 0xfee02000, .data = 0x4023, .has_devid = true, .devid = 0x18 },
 	};
 
 	(void)state;
@@ -478,6 +480,8 @@ static void test_routing_build(void **state)
 	assert_int_equal(t->entries[41].gsi, 30);
 	assert_int_equal(t->entries[41].u.msi.address_lo, 0xfee02000);
 	assert_int_equal(t->entries[41].u.msi.data, 0x4023);
+	assert_int_equal(t->entries[41].flags, KVM_MSI_VALID_DEVID);
+	assert_int_equal(t->entries[41].u.msi.devid, 0x18);
 	free(t);
 	/* Unmasked with a high address dword. */
 	r[1].masked = false;
