@@ -11,7 +11,9 @@ vsock: vireo's hybrid Unix-socket backend against QEMU's vhost-vsock-pci (AF_VSO
 
 Both ends run integration/linux/bench_tool.c (static in the guest, native on the host); the
 guest takes its commands on hvc0 (init.sh step "bench"). Each figure is measured by its
-receiver: bytes over the time from accept to EOF, datagrams counted over SECONDS.
+receiver: bytes over the time from accept to EOF, datagrams counted over SECONDS. Beside
+each, KVM's own counters of the VM (debugfs: exits, MMIO exits, interrupts injected) per MiB
+or per packet: counts that do not depend on how fast the host runs.
 
 usage: guest_io_bench.py [--vireo build/vireo] [--rounds 3] [--mib 64] [--seconds 5]
                          [--only net|vsock] [--json OUT]
@@ -37,6 +39,8 @@ MIB = 1 << 20
 NET = dict(tap="vbtap0", ip="192.0.2.1", mask="255.255.255.0", mac="52:54:00:12:34:57",
            host_mac="02:00:00:00:00:02", mtu=1500, pairs=1)
 CID = 42
+KVM_DEBUGFS = "/sys/kernel/debug/kvm"
+STATS = ("exits", "mmio_exits", "irq_injections")   # KVM's per-VM counters (debugfs)
 
 CONTESTANTS = {
     "net": [("vireo", {}), ("qemu", {"vhost": False}), ("qemu vhost", {"vhost": True})],
@@ -80,6 +84,26 @@ class Bench:
 
     def drop_ns(self):
         subprocess.run(["ip", "netns", "del", self.ns], check=False)
+
+    # --- KVM's own counters of the VM: exits do not depend on the host's speed ---
+
+    @staticmethod
+    def kvm_stats(v):
+        if not os.path.isdir(KVM_DEBUGFS):
+            subprocess.run(["mount", "-t", "debugfs", "none", "/sys/kernel/debug"], check=False)
+        out = dict.fromkeys(STATS, 0)
+        for d in os.listdir(KVM_DEBUGFS) if os.path.isdir(KVM_DEBUGFS) else []:
+            if d.split("-")[0] == str(v.proc.pid):
+                for k in STATS:
+                    with open(os.path.join(KVM_DEBUGFS, d, k)) as f:
+                        out[k] += int(f.read())
+        return out
+
+    def per_unit(self, v, before, units, out, label):
+        """KVM exits and interrupts injected per unit of what was just measured."""
+        after = self.kvm_stats(v)
+        for k in STATS:
+            out[f"{label}: {k} per {units[1]}"] = (after[k] - before[k]) / max(units[0], 1)
 
     # --- the guest's end ---
 
@@ -126,28 +150,37 @@ class Bench:
     def net_round(self, v):
         nbytes, secs = self.args.mib * MIB, self.args.seconds
         out = {}
+        k0 = self.kvm_stats(v)
         p = self.host(["sink", "tcp:5001"])
         s = self.guest(v, f"bench_tool send tcp:{NET['ip']}:5001 {nbytes}")
         m = self.result(p, "tcp sink")
         self.finish(v, s, "tcp send")
         out["TCP guest→host MiB/s"] = int(m.group(2)) / float(m.group(3)) / MIB
+        self.per_unit(v, k0, (int(m.group(2)) / MIB, "MiB"), out, "TCP g→h")
+        k0 = self.kvm_stats(v)
         s = self.guest(v, "bench_tool sink tcp:5002")
         p = self.host(["send", "tcp:192.0.2.2:5002", str(nbytes)])
         self.result(p, "tcp send")
         m = self.finish(v, s, "tcp sink")
         out["TCP host→guest MiB/s"] = int(m.group(2)) / float(m.group(3)) / MIB
+        self.per_unit(v, k0, (int(m.group(2)) / MIB, "MiB"), out, "TCP h→g")
         p = self.host(["udp-sink", "5003", str(secs)])
         if p.stdout.readline().strip() != "udp-sink ready":
             raise RuntimeError("host udp-sink did not start")
+        k0 = self.kvm_stats(v)
         s = self.guest(v, f"bench_tool udp-send {NET['ip']} 5003 {secs} 64")
-        self.finish(v, s, "udp send")
+        sent = self.finish(v, s, "udp send")
         m = self.result(p, "udp sink")
         out["64 B UDP guest→host kpps"] = int(m.group(2)) / max(float(m.group(3)), 1e-9) / 1e3
+        out["64 B UDP guest→host sent kpps"] = int(sent.group(2)) / float(sent.group(3)) / 1e3
+        self.per_unit(v, k0, (int(sent.group(2)), "packet sent"), out, "UDP g→h")
         s = self.guest(v, f"bench_tool udp-sink 5004 {secs}", ready=r"^udp-sink ready")
+        k0 = self.kvm_stats(v)
         p = self.host(["udp-send", "192.0.2.2", "5004", str(secs), "64"])
         self.result(p, "udp send")
         m = self.finish(v, s, "udp sink")
         out["64 B UDP host→guest kpps"] = int(m.group(2)) / max(float(m.group(3)), 1e-9) / 1e3
+        self.per_unit(v, k0, (int(m.group(2)), "packet received"), out, "UDP h→g")
         return out
 
     def vsock_round(self, v, vmm):
@@ -155,17 +188,21 @@ class Bench:
         target = (lambda port: f"hybrid:{self.hsock}:{port}") if vmm == "vireo" else \
             (lambda port: f"vsock:{CID}:{port}")
         out = {}
+        k0 = self.kvm_stats(v)
         s = self.guest(v, "bench_tool sink vsock:1025")
         p = self.host(["send", target(1025), str(nbytes)], netns=False)
         self.result(p, "vsock send")
         m = self.finish(v, s, "vsock sink")
         out["host→guest MiB/s"] = int(m.group(2)) / float(m.group(3)) / MIB
+        self.per_unit(v, k0, (int(m.group(2)) / MIB, "MiB"), out, "h→g")
+        k0 = self.kvm_stats(v)
         listen = f"unix:{self.hsock}_5000" if vmm == "vireo" else "vsock:5000"
         p = self.host(["sink", listen], netns=False)
         s = self.guest(v, f"bench_tool send vsock:2:5000 {nbytes}")
         m = self.result(p, "vsock sink")
         self.finish(v, s, "vsock send")
         out["guest→host MiB/s"] = int(m.group(2)) / float(m.group(3)) / MIB
+        self.per_unit(v, k0, (int(m.group(2)) / MIB, "MiB"), out, "g→h")
         p = self.host(["ping", target(1024), "200"], netns=False)
         out["connect+echo µs (median)"] = float(self.result(p, "vsock ping").group(2))
         return out
@@ -208,9 +245,10 @@ def report(kind, runs):
         med = {n: statistics.median(x[k] for x in rs) for n, rs in runs.items()}
         cells = [f"{med[n]:.3g} ({min(x[k] for x in rs):.3g}-{max(x[k] for x in rs):.3g})"
                  for n, rs in runs.items()]
-        # Ratios above 1 are better: for latency the baseline over the contestant.
-        ratio = [(med[base] / med[n] if "µs" in k else med[n] / med[base]) for n in runs
-                 if n != base]
+        # Ratios above 1 are better: for latency and exits the baseline over the contestant.
+        lower = "µs" in k or " per " in k
+        ratio = [(med[base] / med[n] if lower and med[n] else med[n] / med[base] if med[base]
+                  else float("nan")) for n in runs if n != base]
         print(f"| {k} | " + " | ".join(cells) + " | " +
               " | ".join(f"{x:.2f}" for x in ratio) + " |")
 
