@@ -68,6 +68,11 @@ int jf_fail(struct jfield *f, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 bool jf_is_object(const cJSON *item);
 
+/* config_fs.c: VmConfig.fs[] in and out, and removal by id (-ENOENT). */
+int api_parse_fs_list(struct jfield *top, struct vm_config *cfg);
+bool api_fs_list_out(cJSON *root, const struct vm_config *cfg);
+int api_config_remove_fs(struct vm_config *cfg, const char *id);
+
 /*
  * The listening socket for @spec (api_server_start's contract): its fd, or -errno with a
  * message in @err. With a path, *@lock_fd is the flock'd P.lock, else -1.

@@ -116,7 +116,7 @@ static int parse_memory(struct jfield *top, struct vm_config *cfg)
 	if (ret || !o)
 		return ret;
 	f = sub(top, o, "memory");
-	if ((ret = require(&f, "size")))
+	if ((ret = require(&f, "size")) || (ret = jf_bool(&f, "shared", &cfg->memory_shared)))
 		return ret;
 	return jf_u64(&f, "size", UINT64_MAX, &cfg->memory_size, NULL);
 }
@@ -567,7 +567,7 @@ static int config_from_json(const cJSON *json, struct vm_config *cfg, char *err,
 	    (ret = parse_console(&top, "console", &cfg->console)) || (ret = parse_disks(&top, cfg)) ||
 	    (ret = parse_nets(&top, cfg, snapshot)) || (ret = parse_rng(&top, cfg)) || (ret = parse_segments(&top)))
 		goto fail;
-	if ((ret = parse_vsock(&top, cfg)))
+	if ((ret = parse_vsock(&top, cfg)) || (ret = api_parse_fs_list(&top, cfg)))
 		goto fail;
 	if (!cfg->cmdline && !(cfg->cmdline = strdup(""))) {
 		ret = -ENOMEM;

@@ -167,7 +167,9 @@ static bool build_config(cJSON *root, const struct vm_config *cfg)
 	    !add_u64(cpus, "max_vcpus", cfg->boot_vcpus))
 		return false;
 	mem = cJSON_AddObjectToObject(root, "memory");
-	if (!mem || !add_u64(mem, "size", cfg->memory_size) || !add_payload(root, cfg))
+	if (!mem || !add_u64(mem, "size", cfg->memory_size) ||
+	    (cfg->memory_shared && !cJSON_AddBoolToObject(mem, "shared", true)) ||
+	    !add_payload(root, cfg))
 		return false;
 	if (cfg->nr_disks) {
 		disks = cJSON_AddArrayToObject(root, "disks");
@@ -182,7 +184,8 @@ static bool build_config(cJSON *root, const struct vm_config *cfg)
 	rng = cJSON_AddObjectToObject(root, "rng");
 	return rng && cJSON_AddStringToObject(rng, "src", cfg->rng.src) &&
 	       add_console(root, "serial", &cfg->serial) &&
-	       add_console(root, "console", &cfg->console) && add_vsock(root, &cfg->vsock);
+	       add_console(root, "console", &cfg->console) && add_vsock(root, &cfg->vsock) &&
+	       api_fs_list_out(root, cfg);
 }
 
 cJSON *api_config_to_cjson(const struct vm_config *cfg)
@@ -244,6 +247,9 @@ int api_config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 	for (unsigned i = 0; i < cfg->nr_nets; i++)
 		if ((ret = config_validate_net(cfg, i, err, errlen)))
 			return ret;
+	for (unsigned i = 0; i < cfg->nr_fs; i++)
+		if ((ret = config_validate_fs(cfg, i, err, errlen)))
+			return ret;
 	return config_validate_vsock(cfg, err, errlen);
 }
 
@@ -285,6 +291,8 @@ int api_config_assign_ids(struct vm_config *cfg, unsigned *counter)
 		ret = assign_id(cfg, &cfg->disks[i].id, "_disk", counter);
 	for (unsigned i = 0; !ret && i < cfg->nr_nets; i++)
 		ret = assign_id(cfg, &cfg->nets[i].id, "_net", counter);
+	for (unsigned i = 0; !ret && i < cfg->nr_fs; i++)
+		ret = assign_id(cfg, &cfg->fs[i].id, "_fs", counter);
 	return ret ?: assign_vsock_id(cfg, counter);
 }
 
@@ -362,7 +370,7 @@ static int remove_net(struct vm_config *cfg, const char *id)
 
 int api_config_remove_device(struct vm_config *cfg, const char *id)
 {
-	if (!remove_net(cfg, id))
+	if (!remove_net(cfg, id) || !api_config_remove_fs(cfg, id))
 		return 0;
 	if (cfg->vsock.set && cfg->vsock.id && !strcmp(cfg->vsock.id, id)) {
 		config_vsock_free(&cfg->vsock);

@@ -63,6 +63,8 @@ struct virtio_device_ops {
  *  needs_reset:    the device entered an error state: DEVICE_NEEDS_RESET (2.1.2).
  *  kick_fd:        the eventfd a driver's notification of queue @q lands on.
  *  kick:           wakes queue @q as a driver would (a worker that stops early with work).
+ *  call_fd:        optional: an eventfd whose writes notify queue @q's driver with no VMM
+ *                  work (the MSI-X vector's irqfd), or -1 (no vector, INTx, unsupported).
  */
 struct virtio_transport_ops {
 	int (*notify)(void *ctx, unsigned q);
@@ -70,6 +72,7 @@ struct virtio_transport_ops {
 	void (*needs_reset)(void *ctx);
 	int (*kick_fd)(void *ctx, unsigned q);
 	void (*kick)(void *ctx, unsigned q);
+	int (*call_fd)(void *ctx, unsigned q);
 };
 
 /* A device instance: what the transport presents, and the negotiated state. */
@@ -116,6 +119,8 @@ int virtio_dev_notify(struct virtio_dev *vd, unsigned q);
 void virtio_dev_config_changed(struct virtio_dev *vd);
 /* The eventfd that signals kicks of queue @q (transport owned), or -1. */
 int virtio_dev_kick_fd(const struct virtio_dev *vd, unsigned q);
+/* transport->call_fd, or -1. */
+int virtio_dev_call_fd(const struct virtio_dev *vd, unsigned q);
 /* Kicks queue @q as the driver would: for a worker that stops early (pause) with work left. */
 void virtio_dev_kick(struct virtio_dev *vd, unsigned q);
 

@@ -70,6 +70,13 @@ int vm_snapshot(struct vm *vm, const char *config_json, const char *dir,
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	/* A vhost-user backend keeps ring and device state vireo cannot save: write nothing. */
+	if (vm->cfg->nr_fs) {
+		cJSON_Delete(st);
+		return set_err(err, errlen, -EINVAL, "fs device '%s' is served by a vhost-user "
+			       "backend whose state cannot be saved: snapshot refused",
+			       vm->cfg->fs[0].id ? vm->cfg->fs[0].id : "fs");
+	}
 	ret = snap_writer_open(dir, &w, err, errlen);
 	ret = ret ?: save_kvm(vm, st, err, errlen);
 	ret = ret ?: snap_mem_save(&vm->ram, w, st, stats, err, errlen);

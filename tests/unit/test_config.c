@@ -225,7 +225,8 @@ static void test_error_unknown_keys(void **state)
 	struct fixture *f = *state;
 
 	expect_error(f, PARSE(f, "--cpus", "boot=2,max=4"), "unknown key", "max");
-	expect_error(f, PARSE(f, "--memory", "size=1G,shared=on"), "unknown key", "shared");
+	expect_error(f, PARSE(f, "--memory", "size=1G,hugepages=on"), "unknown key", "hugepages");
+	expect_error(f, PARSE(f, "--memory", "size=1G,shared=maybe"), "--memory", "shared");
 	expect_error(f, PARSE(f, "--memory", "1G"), "--memory", "key=value");
 	expect_error(f, PARSE(f, "--cpus", ""), "--cpus", "empty");
 }
