@@ -209,8 +209,8 @@ static int parse_disk(struct jfield *f, struct disk_config *d)
 	d->num_queues = 1;
 	d->queue_size = 128;
 	d->pci_device_id = -1;
-	if ((ret = refuse(f, "vhost_user", "not supported by vireo")) ||
-	    (ret = refuse(f, "vhost_socket", "not supported by vireo")))
+	if ((ret = jf_bool(f, "vhost_user", &d->vhost_user)) ||
+	    (ret = jf_str(f, "vhost_socket", &d->vhost_socket)))
 		return ret;
 	if ((ret = jf_str(f, "path", &d->path)) || (ret = jf_bool(f, "readonly", &d->readonly)) ||
 	    (ret = jf_bool(f, "direct", &d->direct)) || (ret = jf_bool(f, "iommu", &d->iommu)) ||

@@ -61,6 +61,8 @@ static bool add_disk(cJSON *arr, const struct disk_config *d)
 	    !add_u64(o, "num_queues", d->num_queues) || !add_u64(o, "queue_size", d->queue_size) ||
 	    !add_str_opt(o, "id", d->id) || !add_str_opt(o, "serial", d->serial) ||
 	    !add_u64(o, "pci_segment", d->pci_segment) ||
+	    (d->vhost_user && (!cJSON_AddBoolToObject(o, "vhost_user", true) ||
+			       !add_str_opt(o, "vhost_socket", d->vhost_socket))) ||
 	    (d->pci_device_id >= 0 && !add_u64(o, "pci_device_id", (uint64_t)d->pci_device_id)))
 		return false;
 	if (!d->rate_limiter.set)

@@ -48,6 +48,8 @@ struct disk_config {
 	uint16_t pci_segment;
 	int pci_device_id;         /* PCI slot 1-31; -1: the first free one */
 	struct rate_limiter_config rate_limiter;
+	bool vhost_user;           /* served by a vhost-user-blk backend at vhost_socket */
+	char *vhost_socket;
 };
 
 /*

@@ -58,6 +58,7 @@ static const char *req_name(uint32_t req)
 		[VHOST_USER_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
 		[VHOST_USER_GET_QUEUE_NUM] = "GET_QUEUE_NUM",
 		[VHOST_USER_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
+		[VHOST_USER_GET_CONFIG] = "GET_CONFIG",
 	};
 
 	return req < sizeof(names) / sizeof(names[0]) && names[req] ? names[req] : "request";
@@ -272,7 +273,7 @@ static int recv_reply(struct vhost_user *vu, uint32_t req, void *payload, uint32
 int vhost_user_request(struct vhost_user *vu, uint32_t req, const void *payload, uint32_t len,
 		       const int *fds, unsigned nr_fds, void *reply, uint32_t reply_len)
 {
-	uint8_t buf[VHOST_USER_HDR_SIZE + sizeof(struct vu_mem_table)];
+	uint8_t buf[VHOST_USER_HDR_SIZE + 12 + VHOST_USER_CONFIG_MAX];
 	bool ack = !reply && (vu->protocol_features & (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK));
 	struct vu_hdr h = { req, VHOST_USER_VERSION | (ack ? VHOST_USER_FLAG_NEED_REPLY : 0), len };
 	int64_t deadline = now_ms() + vu->timeout_ms;
@@ -315,7 +316,8 @@ int vhost_user_setup(struct vhost_user *vu, uint64_t required, unsigned nr_queue
 		     size_t errlen)
 {
 	const uint64_t ours = (1ull << VHOST_USER_PROTOCOL_F_MQ) |
-			      (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK);
+			      (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) |
+			      ((uint64_t)vu->want_config << VHOST_USER_PROTOCOL_F_CONFIG);
 	uint64_t proto = 0, n = 0;
 	int ret = get_u64(vu, VHOST_USER_GET_FEATURES, &vu->features);
 
@@ -335,10 +337,33 @@ int vhost_user_setup(struct vhost_user *vu, uint64_t required, unsigned nr_queue
 				       "the device needs %u", (unsigned long long)n, nr_queues);
 		vu->max_queues = n > 0xffff ? 0xffff : (unsigned)n;
 	}
+	if (!ret && vu->want_config &&
+	    !(vu->protocol_features & (1ull << VHOST_USER_PROTOCOL_F_CONFIG)))
+		return set_err(err, errlen, -ENOTSUP, "the backend does not offer its config space "
+			       "(protocol feature CONFIG)");
 	ret = ret ?: vhost_user_request(vu, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0, NULL, 0);
 	if (ret)
 		return set_err(err, errlen, ret, "%s", vu->error[0] ? vu->error : strerror(-ret));
 	return 0;
+}
+
+/* vhost-user.rst "Device configuration space": {offset, size, flags, payload[size]}. */
+int vhost_user_get_config(struct vhost_user *vu, unsigned off, void *buf, unsigned len)
+{
+	struct { uint32_t off, size, flags; uint8_t data[VHOST_USER_CONFIG_MAX]; } req = { .off = off, .size = len },
+		rep;
+	int ret;
+
+	if (len > VHOST_USER_CONFIG_MAX || off > VHOST_USER_CONFIG_MAX - len)
+		return -EINVAL;
+	ret = vhost_user_request(vu, VHOST_USER_GET_CONFIG, &req, 12 + len, NULL, 0, &rep,
+				 12 + len);
+	if (!ret && (rep.off != off || rep.size != len))
+		return fail(vu, -EPROTO, "GET_CONFIG: reply for offset %u size %u, asked %u %u",
+			    rep.off, rep.size, off, len);
+	if (!ret)
+		memcpy(buf, rep.data, len);
+	return ret;
 }
 
 int vhost_user_set_features(struct vhost_user *vu, uint64_t features)

@@ -36,6 +36,7 @@ enum vhost_user_req {
 	VHOST_USER_SET_PROTOCOL_FEATURES = 16,
 	VHOST_USER_GET_QUEUE_NUM = 17,
 	VHOST_USER_SET_VRING_ENABLE = 18,
+	VHOST_USER_GET_CONFIG = 24,
 };
 
 #define VHOST_USER_VERSION          0x1
@@ -48,6 +49,8 @@ enum vhost_user_req {
 #define VHOST_USER_F_PROTOCOL_FEATURES 30
 #define VHOST_USER_PROTOCOL_F_MQ        0
 #define VHOST_USER_PROTOCOL_F_REPLY_ACK 3
+#define VHOST_USER_PROTOCOL_F_CONFIG    9
+#define VHOST_USER_CONFIG_MAX       256
 #define VHOST_USER_TIMEOUT_MS       5000
 
 struct vhost_user {
@@ -56,6 +59,7 @@ struct vhost_user {
 	uint64_t features;                /* what the backend offers (GET_FEATURES) */
 	uint64_t protocol_features;       /* negotiated (ours & the backend's) */
 	unsigned max_queues;              /* GET_QUEUE_NUM with MQ, else 0 */
+	bool want_config;                 /* before setup: negotiate CONFIG (GET_CONFIG needed) */
 	bool broken;                      /* atomic: out of step, closed or silent */
 	char error[160];                  /* why it broke (first reason) */
 };
@@ -80,6 +84,8 @@ void vhost_user_close(struct vhost_user *vu);
  */
 int vhost_user_setup(struct vhost_user *vu, uint64_t required, unsigned nr_queues, char *err,
 		     size_t errlen);
+/* GET_CONFIG: @len bytes of the device config space from @off (needs CONFIG negotiated). */
+int vhost_user_get_config(struct vhost_user *vu, unsigned off, void *buf, unsigned len);
 /* SET_FEATURES with the driver's @features (plus PROTOCOL_FEATURES when it was offered). */
 int vhost_user_set_features(struct vhost_user *vu, uint64_t features);
 /* SET_MEM_TABLE: every region of @mem, which must be memfd-backed (-EINVAL otherwise). */

@@ -233,6 +233,28 @@ static int vud_alloc(const struct vhost_user_dev_params *p, const struct guest_m
 	return 0;
 }
 
+/* The config space: the type's own, or the backend's; the offer: what both have. */
+static int load_config(struct vhost_user_dev *d, const struct vhost_user_dev_params *p,
+		       char *err, size_t errlen)
+{
+	int ret = 0;
+
+	d->vdev.device_features = p->features & d->vu.features;
+	if (p->config)
+		memcpy(d->config, p->config, p->config_size);
+	else if ((ret = vhost_user_get_config(&d->vu, 0, d->config, p->config_size)))
+		return set_err(err, errlen, ret, "%s", d->vu.error[0] ? d->vu.error :
+			       strerror(-ret));
+	if (p->fix_config)
+		p->fix_config(d->config, d->vdev.device_features, p->fix_ctx);
+	return 0;
+}
+
+uint64_t vhost_user_dev_backend_features(const struct vhost_user_dev *d)
+{
+	return d->vu.features;
+}
+
 int vhost_user_dev_new(const struct vhost_user_dev_params *p, const struct guest_mem *mem,
 		       struct vhost_user_dev **out, char *err, size_t errlen)
 {
@@ -257,9 +279,10 @@ int vhost_user_dev_new(const struct vhost_user_dev_params *p, const struct guest
 	}
 	snprintf(d->name, sizeof(d->name), "%s", p->name);
 	snprintf(d->id, sizeof(d->id), "%s", p->id);
-	memcpy(d->config, p->config, p->config_size);
 	ret = vhost_user_connect(&d->vu, p->socket, err, errlen);
-	ret = ret ?: vhost_user_setup(&d->vu, ring | p->features, p->nr_queues, err, errlen);
+	d->vu.want_config = !p->config;
+	ret = ret ?: vhost_user_setup(&d->vu, ring, p->nr_queues, err, errlen);
+	ret = ret ?: load_config(d, p, err, errlen);
 	if (ret) {
 		char why[256];
 

@@ -23,8 +23,11 @@ struct vhost_user_dev_params {
 	unsigned nr_queues;
 	uint16_t queue_size;
 	uint64_t features;                /* device bits offered, if the backend has them */
-	const void *config;               /* read-only config space kept by vireo */
-	uint32_t config_size;
+	const void *config;               /* read-only config space kept by vireo, or NULL: */
+	uint32_t config_size;             /* ... read from the backend (GET_CONFIG) */
+	/* Optional: adjusts the backend's config space before the driver sees it. */
+	void (*fix_config)(uint8_t *config, uint64_t offered, const void *ctx);
+	const void *fix_ctx;
 };
 
 struct vhost_user_dev;
@@ -36,6 +39,8 @@ struct vhost_user_dev;
 int vhost_user_dev_new(const struct vhost_user_dev_params *p, const struct guest_mem *mem,
 		       struct vhost_user_dev **out, char *err, size_t errlen);
 struct virtio_dev *vhost_user_dev_vdev(struct vhost_user_dev *d);
+/* The backend's GET_FEATURES answer (for the device type's own checks). */
+uint64_t vhost_user_dev_backend_features(const struct vhost_user_dev *d);
 /* Whether the backend is gone (checked now, without waiting). */
 bool vhost_user_dev_broken(struct vhost_user_dev *d);
 

@@ -18,6 +18,7 @@
 #include "virtio/fs.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
+#include "virtio/vhost_user_blk.h"
 #include "virtio/vsock.h"
 #include "vm/pci_fn.h"
 
@@ -98,12 +99,19 @@ static int blk_create(struct vm *vm, unsigned i, struct vm_device_spec *out, cha
 {
 	const struct disk_config *d = &vm->cfg->disks[i];
 	struct virtio_blk_params p = blk_params(d);
+	struct virtio_dev *vd;
 	struct virtio_blk *blk;
-	int ret = virtio_blk_new(&p, VIRTIO_BLK_ENGINE_AUTO, &vm->mem, &blk, err, errlen);
+	int ret;
 
+	if (d->vhost_user)
+		ret = vhost_user_blk_new(&(struct vhost_user_blk_params){
+			d->id, d->vhost_socket, d->num_queues, (uint16_t)d->queue_size }, &vm->mem,
+			&vd, err, errlen);
+	else if (!(ret = virtio_blk_new(&p, VIRTIO_BLK_ENGINE_AUTO, &vm->mem, &blk, err, errlen)))
+		vd = virtio_blk_dev(blk);
 	if (ret)
 		return ret;
-	*out = (struct vm_device_spec){ virtio_blk_dev(blk), d->id, d->pci_device_id };
+	*out = (struct vm_device_spec){ vd, d->id, d->pci_device_id };
 	return 0;
 }
 

@@ -198,6 +198,17 @@ step_vsockwait() {
 	say "vsock host said $(vsock_tool once 1099)"
 }
 
+# virtio-fs: mounts the tag vtest.fstag, reads data.bin, writes from-guest.txt (with the
+# token vtest.fstoken), counts the entries of many/. The share stays mounted but unused after.
+step_fs() {
+	mkdir -p /mnt/fs
+	mount -t virtiofs "$(arg vtest.fstag)" /mnt/fs && say "fs mounted" || say "error: fs mount failed"
+	say "fs read md5 $(md5sum /mnt/fs/data.bin | cut -d' ' -f1)"
+	echo "written by the guest $(arg vtest.fstoken)" >/mnt/fs/from-guest.txt && sync
+	say "fs wrote"
+	say "fs entries $(ls /mnt/fs/many | wc -l)"
+}
+
 step_dmesg() {   # the kernel's log, for the boot benchmark's breakdown
 	dmesg | sed 's/^/vtest-dmesg: /'
 }
@@ -218,7 +229,7 @@ step_reboot() {
 for s in $steps; do
 	case $s in
 	cpus | pci | irqs | rng | blk | mq | ro | durable | readback | hvcwrite | console | ticker | \
-	reboot | dmesg | net | vsock | vsockwait)
+	reboot | dmesg | net | vsock | vsockwait | fs)
 		"step_$s" ;;
 	*) say "error: unknown step $s" ;;
 	esac

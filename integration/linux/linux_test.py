@@ -6,7 +6,7 @@ checks are right, under QEMU q35 with KVM, with the same devices. Needs a real K
 
 usage: linux_test.py --vmm vireo|qemu [--vireo PATH] SCENARIO
 Scenarios (see SCENARIOS): boot-bzimage-1cpu, boot-pvh-2cpu, boot-bzimage-4cpu, console,
-durable, reboot, pause, snapshot, net, vsock, vsock-snapshot. Prints what it checked, one line each, and exits 0 only if
+durable, reboot, pause, snapshot, net, vsock, vsock-snapshot, fs. Prints what it checked, one line each, and exits 0 only if
 every check passed; on failure the VMM's output and log are printed."""
 import argparse
 import hashlib
@@ -24,6 +24,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from artifacts import make_blank, test_inputs  # noqa: E402
 from vmproc import FileLines, Qemu, Vireo  # noqa: E402
+import fs_scenario  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.environ.get("VIREO_CACHE", "/var/cache/vireo")
@@ -754,6 +755,7 @@ SCENARIOS = {
     "net-snapshot": Test.net_snapshot,
     "vsock": Test.vsock,
     "vsock-snapshot": Test.vsock_snapshot,
+    "fs": lambda t: fs_scenario.run(t, check, t.args.vmm == "vireo"),
 }
 
 

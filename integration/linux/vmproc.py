@@ -156,7 +156,8 @@ class Vireo(VM):
         else:
             argv += ["--kernel", boot["kernel"], "--initramfs", boot["initramfs"],
                      "--cmdline", boot["cmdline"], "--cpus", f"boot={boot['cpus']}",
-                     "--memory", f"size={boot['mem_mib']}M"]
+                     "--memory", f"size={boot['mem_mib']}M"
+                     + (",shared=on" if boot.get("fs") else "")]
             argv += ["--serial", "tty" if serial == "pipe" else f"file={self.path('serial')}",
                      "--console", "tty" if console == "pipe" else f"file={self.path('console')}"]
             for d in boot.get("disks", []):
@@ -170,6 +171,8 @@ class Vireo(VM):
                          f"num_queues={2 * n['pairs']}"]
             if boot.get("vsock"):
                 argv += ["--vsock", f"cid={boot['vsock']['cid']},socket={boot['vsock']['socket']}"]
+            if boot.get("fs"):
+                argv += ["--fs", f"tag={boot['fs']['tag']},socket={boot['fs']['socket']},id=fs0"]
         self.spawn(argv, "serial" if serial == "pipe" else "console",
                    netns or (boot.get("netns") if boot else None))
 
@@ -237,6 +240,11 @@ class Qemu(VM):
         if boot.get("vsock"):   # the kernel's vhost-vsock: the host side is AF_VSOCK itself
             argv += ["-device", f"vhost-vsock-pci,guest-cid={boot['vsock']['cid']},"
                      "disable-legacy=on"]
+        if boot.get("fs"):       # the same virtiofsd; QEMU too needs RAM the backend can map
+            argv += ["-object", f"memory-backend-memfd,id=mem,size={boot['mem_mib']}M,share=on",
+                     "-machine", "memory-backend=mem",
+                     "-chardev", f"socket,id=fs,path={boot['fs']['socket']}",
+                     "-device", f"vhost-user-fs-pci,chardev=fs,tag={boot['fs']['tag']}"]
         if incoming:
             argv += ["-incoming", f"exec:cat {incoming}"]
         self.spawn(argv, "serial" if serial == "pipe" else "console", boot.get("netns"))
