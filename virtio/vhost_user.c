@@ -263,6 +263,8 @@ static int recv_reply(struct vhost_user *vu, uint32_t req, void *payload, uint32
 	if ((h.flags & 0x3) != VHOST_USER_VERSION || !(h.flags & VHOST_USER_FLAG_REPLY) ||
 	    (h.flags & ~(0x3u | VHOST_USER_FLAG_REPLY)))
 		return fail(vu, -EPROTO, "%s: bad reply flags 0x%x", req_name(req), h.flags);
+	if (!h.size && len)   /* how libvhost-user answers a GET_CONFIG it cannot serve */
+		return fail(vu, -EPROTO, "%s: the backend refused it (empty reply)", req_name(req));
 	if (h.size != len)
 		return fail(vu, -EPROTO, "%s: reply of %u bytes, expected %u", req_name(req),
 			    h.size, len);

@@ -22,6 +22,12 @@
 			 VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) |                                     \
 			 VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES))
 
+/*
+ * The config space through write_zeroes_may_unmap and unused1[3] (virtio 1.2 5.2.4), the size
+ * backends built on older headers serve; the zoned fields after it are not offered.
+ */
+#define VUB_CONFIG_SIZE (offsetof(struct virtio_blk_config, unused1) + 3)
+
 /* 5.2.4: num_queues is valid with VIRTIO_BLK_F_MQ; it must match the queues we expose. */
 static void fix_config(uint8_t *config, uint64_t offered, const void *ctx)
 {
@@ -40,7 +46,7 @@ int vhost_user_blk_new(const struct vhost_user_blk_params *p, const struct guest
 	ret = vhost_user_dev_new(&(struct vhost_user_dev_params){
 		.name = "blk", .id = p->id, .socket = p->socket, .type = VIRTIO_ID_BLOCK,
 		.nr_queues = p->num_queues, .queue_size = p->queue_size,
-		.features = BLK_PASSTHROUGH, .config_size = sizeof(struct virtio_blk_config),
+		.features = BLK_PASSTHROUGH, .config_size = VUB_CONFIG_SIZE,
 		.fix_config = fix_config, .fix_ctx = &p->num_queues }, mem, &d, err, errlen);
 	if (ret)
 		return ret;

@@ -4,12 +4,15 @@ the guest mounts it by tag, reads a file, writes one, lists a directory of many 
 under vireo, virtiofsd is killed while the guest is idle: vireo stays up and says the device is
 broken (vm.counters, its log), vmm.ping answers, a snapshot is refused and writes nothing, and
 the console and the disk keep working. QEMU's vhost-user-fs-pci with the same virtiofsd is the
-reference for the first half."""
+reference for the first half. The same boot has a vhost-user-blk disk served by Debian's
+qemu-storage-daemon: the guest reads it with the image's md5, after virtiofsd died."""
 import hashlib
 import json
 import os
 import subprocess
 import time
+
+from artifacts import copy_sparse
 
 VIRTIOFSD = "/usr/lib/qemu/virtiofsd"
 MANY = 1000
@@ -31,6 +34,19 @@ def start_virtiofsd(t, share, sock):
     # chroot sandbox: the nested host runs the test chrooted, where pivot_root cannot work.
     p = subprocess.Popen([VIRTIOFSD, f"--socket-path={sock}", "-o", f"source={share}",
                           "-o", "cache=none", "-o", "sandbox=chroot"],
+                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    t.peers.append(p)
+    return p
+
+
+def start_storage_daemon(t, image, sock):
+    """Debian's qemu-storage-daemon exporting @image as vhost-user-blk on @sock."""
+    log = open(os.path.join(t.work, "qsd.log"), "wb")
+    p = subprocess.Popen(["qemu-storage-daemon",
+                          "--blockdev", f"driver=file,node-name=file,filename={image}",
+                          "--blockdev", "driver=raw,node-name=raw,file=file",
+                          "--export", "type=vhost-user-blk,id=exp,node-name=raw,addr.type=unix,"
+                          f"addr.path={sock},writable=on"],
                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     t.peers.append(p)
     return p
@@ -75,21 +91,32 @@ def backend_dies(t, v, p, check):
     check(v.api("vm.resume")[0] == 204, "vm.resume answered 204")
 
 
+def serial_lines(v, prefix):
+    """The guest's serial lines so far with @prefix (the console step orders them)."""
+    with open(v.path("serial"), errors="replace") as f:
+        return [ln[len(prefix):] for ln in f.read().splitlines() if ln.startswith(prefix)]
+
+
 def run(t, check, vireo):
     share, md5 = make_share(t.work)
     sock = os.path.join(t.work, "virtiofsd.sock")
     p = start_virtiofsd(t, share, sock)
     check(wait_listening(sock, p, 60), "virtiofsd listens on its socket")
+    vub_img, vub_sock = os.path.join(t.work, "vub.img"), os.path.join(t.work, "vub.sock")
+    copy_sparse(t.disk, vub_img)
+    q = start_storage_daemon(t, vub_img, vub_sock)
+    check(wait_listening(vub_sock, q, 60), "qemu-storage-daemon exports a vhost-user-blk disk")
     token = f"tok{os.getpid()}x{time.time_ns() % 100000}"
-    spec = t.boot_spec(steps=["fs", "console", "blk"],
+    # console steps mark the order: fs done, then (after the host's line) the disks read.
+    spec = t.boot_spec(steps=["fs", "console", "blk", "console"],
                        extra=f"vtest.fstag={TAG} vtest.fstoken={token}")
     spec["fs"] = dict(tag=TAG, socket=sock)
+    spec["shared_memory"] = True
+    spec["disks"].append(dict(vhost_socket=vub_sock))
     v = t.start("vm", spec, serial="file", console="pipe")
     t.expect(v, "console", r"^vtest-hvc0: ready$", "the guest finished the fs step")
-    with open(v.path("serial"), errors="replace") as f:
-        lines = f.read().splitlines()
-    said = [ln[len("vtest: fs "):] for ln in lines if ln.startswith("vtest: fs ")]
-    errors = [ln for ln in lines if "error" in ln.lower()]
+    said = serial_lines(v, "vtest: fs ")
+    errors = [ln for ln in serial_lines(v, "vtest: ") if "error" in ln]
     check("mounted" in said, f"the guest mounted -t virtiofs {TAG} ({said} {errors[-5:]})")
     check(f"read md5 {md5}" in said, f"the guest read data.bin with the host's md5 {md5}")
     with open(os.path.join(share, "from-guest.txt"), errors="replace") as f:
@@ -99,12 +126,22 @@ def run(t, check, vireo):
     if vireo:
         backend_dies(t, v, p, check)
     v.type_line("after-fs")
-    t.expect(v, "console", r"^vtest-hvc0: got after-fs$", "the console still answers")
-    status = v.wait_exit(300)
-    check(status == 0, f"the guest powered off, the VMM ended with 0 (got {status})")
-    parts = t.lines(v, "serial", "vtest: partition vda1 md5 ")
-    check(parts == [t.vda1_md5], f"the disk still reads vda1 with the host's md5 ({parts})")
-    if vireo:
-        with open(v.path("log"), errors="replace") as f:
-            log = f.read()
-        check("fs0: vhost-user backend broken" in log, "vireo's log names the broken backend")
+    i, _, _ = t.expect(v, "console", r"^vtest-hvc0: got after-fs$", "the console still answers")
+    t.expect(v, "console", r"^vtest-hvc0: ready$", "the guest read its disks", i)
+    parts = serial_lines(v, "vtest: partition vda1 md5 ")
+    check(parts == [t.vda1_md5], f"the disk reads vda1 with the host's md5 ({parts})")
+    parts = serial_lines(v, "vtest: partition vdb1 md5 ")
+    check(parts == [t.vda1_md5], f"the vhost-user-blk disk reads vdb1 with the image's md5 "
+          f"({parts})")
+    v.type_line("bye")
+    if not vireo:
+        status = v.wait_exit(300)
+        check(status == 0, f"the guest powered off, the VMM ended with 0 (got {status})")
+        return
+    # The guest's poweroff syncs the share, which waits for the dead backend as it would for a
+    # dead NFS server: vireo is stopped here instead, after one more look.
+    check(v.api("vmm.ping", method="GET")[0] == 200, "vmm.ping still answers")
+    v.kill()
+    with open(v.path("log"), errors="replace") as f:
+        log = f.read()
+    check("fs0: vhost-user backend broken" in log, "vireo's log names the broken backend")

@@ -25,6 +25,7 @@
 #include "base/memory.h"
 #include "virtio/fs.h"
 #include "virtio/vhost_user.h"
+#include "virtio/vhost_user_blk.h"
 #include "virtio/vhost_user_dev.h"
 
 #define FEATURES ((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_RING_F_EVENT_IDX) | \
@@ -33,7 +34,7 @@
 	       (1ull << 9))
 
 enum bad { GOOD, WRONG_REQ, NO_REPLY_FLAG, BAD_VERSION, OVERSIZED, SHORT, WITH_FD, SILENT,
-	   HANGUP, NACK, WRONG_INDEX, BIG_INDEX };
+	   HANGUP, NACK, WRONG_INDEX, BIG_INDEX, EMPTY };
 
 struct hdr {
 	uint32_t request, flags, size;
@@ -58,7 +59,7 @@ struct backend {
 
 static void send_raw(int fd, const struct hdr *h, const void *p, size_t len, int pass_fd)
 {
-	char buf[64 + sizeof(struct hdr)];
+	char buf[128 + sizeof(struct hdr)];
 	char ctl[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { buf, sizeof(*h) + len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
@@ -144,6 +145,13 @@ static bool good_reply(struct backend *b, const struct hdr *req, const uint8_t *
 	case VHOST_USER_GET_FEATURES: v = FEATURES; break;
 	case VHOST_USER_GET_PROTOCOL_FEATURES: v = PROTO; break;
 	case VHOST_USER_GET_QUEUE_NUM: v = b->queues; break;
+	case VHOST_USER_GET_CONFIG:         /* {offset, size, flags} then 0x11 bytes */
+		if (req->size < 12 || req->size > 128)
+			return false;
+		memcpy(r, p, 12);
+		memset(r + 12, 0x11, req->size - 12);
+		h->size = req->size;
+		return true;
 	case VHOST_USER_GET_VRING_BASE:
 		memcpy(r, p, 4);             /* the ring's index */
 		v = 7;
@@ -161,7 +169,7 @@ static void *backend_main(void *opaque)
 {
 	struct backend *b = opaque;
 	struct hdr req, h;
-	uint8_t p[512], r[64];
+	uint8_t p[512], r[128];
 	int fds[8];
 	unsigned nfds;
 
@@ -185,11 +193,12 @@ static void *backend_main(void *opaque)
 			case NACK: r[0] = 1; break;
 			case WRONG_INDEX: r[0]++; break;
 			case BIG_INDEX: r[6] = 1; break;
+			case EMPTY: h.size = 0; break;
 			default: break;
 			}
 		}
 		if (reply)
-			send_raw(b->fd, &h, r, h.size > 8 ? 8 : h.size, pass);
+			send_raw(b->fd, &h, r, h.size > sizeof(r) ? 8 : h.size, pass);
 		if (pass >= 0)
 			close(pass);
 	}
@@ -300,6 +309,7 @@ static const struct {
 	{ NACK, VHOST_USER_SET_OWNER, -EIO, "answered failure" },
 	{ SILENT, VHOST_USER_SET_OWNER, -ETIMEDOUT, "did not answer in time" },
 	{ WRONG_REQ, VHOST_USER_GET_QUEUE_NUM, -EPROTO, "reply is for request 18" },
+	{ EMPTY, VHOST_USER_GET_FEATURES, -EPROTO, "refused it (empty reply)" },
 };
 
 /* Each malformed reply: refused with its reason, the connection broken, no second try. */
@@ -512,6 +522,31 @@ static void test_fs_device_relay(void **state)
 	fs_device(false);
 }
 
+/* vhost-user-blk: CONFIG negotiated, the config space is the backend's. */
+static void test_blk_config(void **state)
+{
+	struct guest_region layout = { 0, RAM, 0, NULL };
+	struct guest_mem mem;
+	struct backend b = { .queues = 1 };
+	struct virtio_dev *vd;
+	char path[64], err[256];
+	uint8_t cfg[8];
+
+	(void)state;
+	assert_int_equal(guest_mem_create_shared(&mem, &layout, 1), 0);
+	backend_start(&b, -1, listen_on(path, sizeof(path)));
+	assert_int_equal(vhost_user_blk_new(&(struct vhost_user_blk_params){ "vdx", path, 1, 128 },
+					    &mem, &vd, err, sizeof(err)), 0);
+	unlink(path);
+	assert_true(b.proto_set & (1ull << VHOST_USER_PROTOCOL_F_CONFIG));
+	vd->ops->config_read(vd, 0, cfg, sizeof(cfg));
+	assert_memory_equal(cfg, "\x11\x11\x11\x11\x11\x11\x11\x11", 8);   /* capacity */
+	assert_int_equal(vd->type, VIRTIO_ID_BLOCK);
+	virtio_dev_destroy(vd);
+	backend_join(&b);
+	guest_mem_destroy(&mem);
+}
+
 static void test_fs_needs_shared_memory(void **state)
 {
 	struct guest_region layout = { 0, RAM, 0, NULL };
@@ -545,6 +580,7 @@ int main(void)
 		cmocka_unit_test(test_fs_device_irqfd),
 		cmocka_unit_test(test_fs_device_relay),
 		cmocka_unit_test(test_fs_needs_shared_memory),
+		cmocka_unit_test(test_blk_config),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
