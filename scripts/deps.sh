@@ -8,6 +8,8 @@ packages=(
 	acpica-tools qemu-system-x86 curl time
 	# the nested KVM test host and the stock-Linux suite (integration/host, integration/linux)
 	busybox-static cpio kmod lz4 e2fsprogs
+	# vhost-user backends of the fs scenario: /usr/lib/qemu/virtiofsd, qemu-storage-daemon
+	qemu-system-common
 )
 
 missing=()

@@ -37,6 +37,7 @@ struct virtio_dev;
  *  save/restore: the device's own snapshot section (the transport saves the rings); restore
  *                validates against this instance, @err naming the field, before any change.
  *  counters:     adds the device's counters to @out (vm.counters), false on ENOMEM.
+ *  info:         adds what vm.info's device tree node should say of the device's backend.
  *  destroy:      frees the device; the transport has reset it and let go of it.
  */
 struct virtio_device_ops {
@@ -52,6 +53,7 @@ struct virtio_device_ops {
 	struct cJSON *(*save)(struct virtio_dev *vd);
 	int (*restore)(struct virtio_dev *vd, const struct cJSON *json, char *err, size_t errlen);
 	bool (*counters)(struct virtio_dev *vd, struct cJSON *out);
+	bool (*info)(struct virtio_dev *vd, struct cJSON *node);
 	void (*destroy)(struct virtio_dev *vd);
 };
 

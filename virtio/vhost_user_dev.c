@@ -28,7 +28,7 @@
 struct vhost_user_dev {
 	struct virtio_dev vdev;
 	struct vhost_user vu;
-	char name[16], id[64];
+	char name[16], id[64], socket[108];
 	uint8_t config[VHOST_USER_DEV_MAX_CONFIG];
 	struct virtio_worker watcher;
 	int relay_fd[VHOST_USER_DEV_MAX_QUEUES];  /* call fd when the queue has no irqfd */
@@ -181,6 +181,18 @@ static bool vud_counters(struct virtio_dev *vd, cJSON *out)
 			       __atomic_load_n(&d->relayed_irqs, __ATOMIC_RELAXED));
 }
 
+/* vm.info: {"vhost_user": {"socket", "broken", "error"}} in the device's node. */
+static bool vud_info(struct virtio_dev *vd, cJSON *node)
+{
+	struct vhost_user_dev *d = vd->opaque;
+	cJSON *o = cJSON_AddObjectToObject(node, "vhost_user");
+	bool broken = vhost_user_dev_broken(d);
+
+	return o && cJSON_AddStringToObject(o, "socket", d->socket) &&
+	       cJSON_AddBoolToObject(o, "broken", broken) &&
+	       (!broken || cJSON_AddStringToObject(o, "error", d->vu.error));
+}
+
 static void vud_destroy(struct virtio_dev *vd)
 {
 	struct vhost_user_dev *d = vd->opaque;
@@ -201,6 +213,7 @@ static const struct virtio_device_ops vud_ops = {
 	.activate = vud_activate,
 	.reset = vud_reset,
 	.counters = vud_counters,
+	.info = vud_info,
 	.destroy = vud_destroy,
 };
 
@@ -279,6 +292,7 @@ int vhost_user_dev_new(const struct vhost_user_dev_params *p, const struct guest
 	}
 	snprintf(d->name, sizeof(d->name), "%s", p->name);
 	snprintf(d->id, sizeof(d->id), "%s", p->id);
+	snprintf(d->socket, sizeof(d->socket), "%s", p->socket);
 	ret = vhost_user_connect(&d->vu, p->socket, err, errlen);
 	d->vu.want_config = !p->config;
 	ret = ret ?: vhost_user_setup(&d->vu, ring, p->nr_queues, err, errlen);

@@ -80,8 +80,10 @@ def backend_dies(t, v, p, check):
     check(c.get("backend_broken") == 1, f"vm.counters says fs0's backend is broken ({c})")
     check(v.api("vmm.ping", method="GET")[0] == 200, "vmm.ping answers after the backend died")
     st, body = v.api("vm.info", method="GET")
-    check(st == 200 and '"state":"Running"' in body.replace(" ", ""),
-          "vm.info answers: the VM is still running")
+    node = json.loads(body).get("device_tree", {}).get("fs0", {}) if st == 200 else {}
+    check(st == 200 and '"state":"Running"' in body.replace(" ", "") and
+          node.get("vhost_user", {}).get("broken") is True,
+          f"vm.info answers: the VM still runs, fs0's backend is broken ({node.get('vhost_user')})")
     snap = os.path.join(t.work, "snap")
     os.mkdir(snap, 0o700)
     check(v.api("vm.pause")[0] == 204, "vm.pause answered 204")

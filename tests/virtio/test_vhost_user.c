@@ -22,6 +22,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <cjson/cJSON.h>
+
 #include "base/memory.h"
 #include "virtio/fs.h"
 #include "virtio/vhost_user.h"
@@ -501,6 +503,17 @@ static void fs_device(bool irqfd)
 	shutdown(b.fd, SHUT_RDWR);
 	assert_true(wait_until(&x.needs_reset));
 	assert_true(vhost_user_dev_broken(vd->opaque));
+	{
+		cJSON *node = cJSON_CreateObject();
+		char *s;
+
+		assert_true(vd->ops->info(vd, node));
+		s = cJSON_PrintUnformatted(node);
+		assert_non_null(strstr(s, "\"broken\":true,\"error\":\"the backend closed the "
+				       "connection\""));
+		free(s);
+		cJSON_Delete(node);
+	}
 	virtio_dev_destroy(vd);
 	backend_join(&b);
 	for (unsigned q = 0; q < 2; q++)
