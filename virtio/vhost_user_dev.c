@@ -181,16 +181,16 @@ static bool vud_counters(struct virtio_dev *vd, cJSON *out)
 			       __atomic_load_n(&d->relayed_irqs, __ATOMIC_RELAXED));
 }
 
-/* vm.info: {"vhost_user": {"socket", "broken", "error"}} in the device's node. */
+/*
+ * vm.info: {"vhost_user": {"socket"}} in the device's node. The tree is published when devices
+ * or BARs change, so the live state (backend_broken) is vm.counters', computed on each call.
+ */
 static bool vud_info(struct virtio_dev *vd, cJSON *node)
 {
 	struct vhost_user_dev *d = vd->opaque;
 	cJSON *o = cJSON_AddObjectToObject(node, "vhost_user");
-	bool broken = vhost_user_dev_broken(d);
 
-	return o && cJSON_AddStringToObject(o, "socket", d->socket) &&
-	       cJSON_AddBoolToObject(o, "broken", broken) &&
-	       (!broken || cJSON_AddStringToObject(o, "error", d->vu.error));
+	return o && cJSON_AddStringToObject(o, "socket", d->socket);
 }
 
 static void vud_destroy(struct virtio_dev *vd)
