@@ -43,6 +43,7 @@ enum api_action {
 	API_VM_RESTORE,
 	API_VM_ADD_VSOCK,
 	API_VM_RESIZE,
+	API_VM_ADD_FS,
 	API_ACTION_COUNT
 };
 
@@ -133,6 +134,7 @@ struct api_request {
 	struct disk_config *disk;       /* vm.add-disk */
 	struct net_config *net;         /* vm.add-net */
 	struct vsock_config *vsock;     /* vm.add-vsock */
+	struct fs_config *fs;           /* vm.add-fs */
 	char *device_id;                /* vm.remove-device */
 	char *url;                      /* vm.snapshot destination_url, vm.restore source_url */
 	struct {                        /* vm.resize (VmResize); memory fields are refused */
@@ -208,6 +210,9 @@ int api_net_from_json(const struct cJSON *json, int *fds, unsigned nr_fds,
 int api_vsock_from_json(const struct cJSON *json, struct vsock_config *v, char *err,
 			size_t errlen);
 
+/* CH's FsConfig JSON (vm.add-fs, VmConfig.fs[]) into @fs; same contract (config_fs_free). */
+int api_fs_from_json(const struct cJSON *json, struct fs_config *fs, char *err, size_t errlen);
+
 /* @cfg as CH's VmConfig JSON (absent optionals omitted); malloc'd, NULL on ENOMEM. */
 char *api_config_to_json(const struct vm_config *cfg);
 struct cJSON *api_config_to_cjson(const struct vm_config *cfg);
@@ -240,6 +245,8 @@ int api_config_add_net(struct vm_config *cfg, struct net_config *net, char *err,
  */
 int api_config_add_vsock(struct vm_config *cfg, struct vsock_config *v, char *err,
 			 size_t errlen);
+/* vm.add-fs on a created VM: as api_config_add_disk, for *@fs (config_validate_fs). */
+int api_config_add_fs(struct vm_config *cfg, struct fs_config *fs, char *err, size_t errlen);
 /* vm.remove-device on a created VM: 0, or -ENOENT when no device has @id (answer 404). */
 int api_config_remove_device(struct vm_config *cfg, const char *id);
 

@@ -68,6 +68,11 @@ int jf_fail(struct jfield *f, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 bool jf_is_object(const cJSON *item);
 
+/* config_fs.c: VmConfig.fs[] in and out, and removal by id (-ENOENT). */
+int api_parse_fs_list(struct jfield *top, struct vm_config *cfg);
+bool api_fs_list_out(cJSON *root, const struct vm_config *cfg);
+int api_config_remove_fs(struct vm_config *cfg, const char *id);
+
 /*
  * config_refuse.c: 400 for a VmConfig field vireo does not honour that asks for something
  * (CH's defaults and false/empty values pass). The whole VmConfig, one DiskConfig, one

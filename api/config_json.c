@@ -139,7 +139,7 @@ static int parse_memory(struct jfield *top, struct vm_config *cfg)
 	if (ret || !o)
 		return ret;
 	f = sub(top, o, "memory");
-	if ((ret = require(&f, "size")))
+	if ((ret = require(&f, "size")) || (ret = jf_bool(&f, "shared", &cfg->memory_shared)))
 		return ret;
 	return jf_u64(&f, "size", UINT64_MAX, &cfg->memory_size, NULL);
 }
@@ -232,7 +232,9 @@ static int parse_disk(struct jfield *f, struct disk_config *d)
 	d->num_queues = 1;
 	d->queue_size = 128;
 	d->pci_device_id = -1;
-	if ((ret = api_refuse_disk_fields(f)))
+	if ((ret = jf_bool(f, "vhost_user", &d->vhost_user)) ||
+	    (ret = jf_str(f, "vhost_socket", &d->vhost_socket)) ||
+	    (ret = api_refuse_disk_fields(f)))
 		return ret;
 	if ((ret = jf_str(f, "path", &d->path)) || (ret = jf_bool(f, "readonly", &d->readonly)) ||
 	    (ret = jf_bool(f, "direct", &d->direct)) || (ret = jf_bool(f, "iommu", &d->iommu)) ||
@@ -592,7 +594,7 @@ static int config_from_json(const cJSON *json, struct vm_config *cfg, char *err,
 	    (ret = parse_console(&top, "console", &cfg->console)) || (ret = parse_disks(&top, cfg)) ||
 	    (ret = parse_nets(&top, cfg, snapshot)) || (ret = parse_rng(&top, cfg)) || (ret = parse_segments(&top)))
 		goto fail;
-	if ((ret = parse_vsock(&top, cfg)))
+	if ((ret = parse_vsock(&top, cfg)) || (ret = api_parse_fs_list(&top, cfg)))
 		goto fail;
 	if (!cfg->cmdline && !(cfg->cmdline = strdup(""))) {
 		ret = -ENOMEM;

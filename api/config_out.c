@@ -61,6 +61,8 @@ static bool add_disk(cJSON *arr, const struct disk_config *d)
 	    !add_u64(o, "num_queues", d->num_queues) || !add_u64(o, "queue_size", d->queue_size) ||
 	    !add_str_opt(o, "id", d->id) || !add_str_opt(o, "serial", d->serial) ||
 	    !add_u64(o, "pci_segment", d->pci_segment) ||
+	    (d->vhost_user && (!cJSON_AddBoolToObject(o, "vhost_user", true) ||
+			       !add_str_opt(o, "vhost_socket", d->vhost_socket))) ||
 	    (d->pci_device_id >= 0 && !add_u64(o, "pci_device_id", (uint64_t)d->pci_device_id)))
 		return false;
 	if (!d->rate_limiter.set)
@@ -184,7 +186,9 @@ static bool build_config(cJSON *root, const struct vm_config *cfg)
 	if (!add_cpus(root, cfg))
 		return false;
 	mem = cJSON_AddObjectToObject(root, "memory");
-	if (!mem || !add_u64(mem, "size", cfg->memory_size) || !add_payload(root, cfg))
+	if (!mem || !add_u64(mem, "size", cfg->memory_size) ||
+	    (cfg->memory_shared && !cJSON_AddBoolToObject(mem, "shared", true)) ||
+	    !add_payload(root, cfg))
 		return false;
 	if (cfg->nr_disks) {
 		disks = cJSON_AddArrayToObject(root, "disks");
@@ -199,7 +203,8 @@ static bool build_config(cJSON *root, const struct vm_config *cfg)
 	rng = cJSON_AddObjectToObject(root, "rng");
 	return rng && cJSON_AddStringToObject(rng, "src", cfg->rng.src) &&
 	       add_console(root, "serial", &cfg->serial) &&
-	       add_console(root, "console", &cfg->console) && add_vsock(root, &cfg->vsock);
+	       add_console(root, "console", &cfg->console) && add_vsock(root, &cfg->vsock) &&
+	       api_fs_list_out(root, cfg);
 }
 
 cJSON *api_config_to_cjson(const struct vm_config *cfg)
@@ -260,6 +265,9 @@ int api_config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 	for (unsigned i = 0; i < cfg->nr_nets; i++)
 		if ((ret = config_validate_net(cfg, i, err, errlen)))
 			return ret;
+	for (unsigned i = 0; i < cfg->nr_fs; i++)
+		if ((ret = config_validate_fs(cfg, i, err, errlen)))
+			return ret;
 	return config_validate_vsock(cfg, err, errlen);
 }
 
@@ -301,6 +309,8 @@ int api_config_assign_ids(struct vm_config *cfg, unsigned *counter)
 		ret = assign_id(cfg, &cfg->disks[i].id, "_disk", counter);
 	for (unsigned i = 0; !ret && i < cfg->nr_nets; i++)
 		ret = assign_id(cfg, &cfg->nets[i].id, "_net", counter);
+	for (unsigned i = 0; !ret && i < cfg->nr_fs; i++)
+		ret = assign_id(cfg, &cfg->fs[i].id, "_fs", counter);
 	return ret ?: assign_vsock_id(cfg, counter);
 }
 
@@ -378,7 +388,7 @@ static int remove_net(struct vm_config *cfg, const char *id)
 
 int api_config_remove_device(struct vm_config *cfg, const char *id)
 {
-	if (!remove_net(cfg, id))
+	if (!remove_net(cfg, id) || !api_config_remove_fs(cfg, id))
 		return 0;
 	if (cfg->vsock.set && cfg->vsock.id && !strcmp(cfg->vsock.id, id)) {
 		config_vsock_free(&cfg->vsock);

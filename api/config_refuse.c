@@ -88,7 +88,7 @@ static int refuse_table(struct jfield *f, const struct refusal *t, size_t n)
 
 static const struct refusal top[] = {
 	{ "rate_limit_groups", R_NONEMPTY, NULL }, { "balloon", R_PRESENT, NULL },
-	{ "fs", R_NONEMPTY, NULL }, { "generic_vhost_user", R_NONEMPTY, NULL }, { "pmem", R_NONEMPTY, NULL },
+	{ "generic_vhost_user", R_NONEMPTY, NULL }, { "pmem", R_NONEMPTY, NULL },
 	{ "debug_console", R_MODE_OFF, NULL }, { "devices", R_NONEMPTY, NULL },
 	{ "user_devices", R_NONEMPTY, NULL }, { "vdpa", R_NONEMPTY, NULL }, { "numa", R_NONEMPTY, NULL },
 	{ "iommu", R_TRUE, NULL }, { "watchdog", R_TRUE, NULL }, { "rtc", R_PRESENT, NULL },
@@ -103,10 +103,7 @@ static const struct refusal cpus[] = {
 };
 static const struct refusal cpu_features[] = { { "amx", R_TRUE, NULL } };
 
-/*
- * RAM is always a shared memfd mapping (base/memory.c), so shared true and false are both
- * what vireo gives; thp is left to the host's shmem policy either way.
- */
+/* shared is honoured (config_json.c); thp is left to the host's policy. */
 static const struct refusal memory[] = {
 	{ "hotplug_size", R_NONZERO, NULL }, { "hotplugged_size", R_NONZERO, NULL },
 	{ "hotplug_method", R_STRING, "Acpi|VirtioMem" }, { "mergeable", R_TRUE, NULL },
@@ -127,7 +124,7 @@ static const struct refusal platform[] = {
 
 /* vireo takes an OFD lock on the whole image: Full, and ByteRange's intent (docs/virtio-blk.md). */
 static const struct refusal disk[] = {
-	{ "vhost_user", R_TRUE, NULL }, { "vhost_socket", R_PRESENT, NULL }, { "rate_limit_group", R_PRESENT, NULL },
+	{ "rate_limit_group", R_PRESENT, NULL },
 	{ "queue_affinity", R_NONEMPTY, NULL }, { "backing_files", R_TRUE, NULL }, { "sparse", R_FALSE, NULL },
 	{ "image_type", R_STRING, "Raw" }, { "lock_granularity", R_STRING, "ByteRange|Full" },
 };

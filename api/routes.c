@@ -33,6 +33,7 @@ static const struct api_route routes[] = {
 	{ API_ROOT "vm.restore",             "PUT", API_VM_RESTORE,       BODY_REQUIRED, HANDLE_QUEUE },
 	{ API_ROOT "vm.add-vsock",           "PUT", API_VM_ADD_VSOCK,     BODY_REQUIRED, HANDLE_QUEUE },
 	{ API_ROOT "vm.resize",              "PUT", API_VM_RESIZE,        BODY_REQUIRED, HANDLE_QUEUE },
+	{ API_ROOT "vm.add-fs",              "PUT", API_VM_ADD_FS,        BODY_REQUIRED, HANDLE_QUEUE },
 };
 
 #define NR_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -213,6 +214,11 @@ static int parse_typed(const struct api_route *r, const cJSON *json, struct api_
 		return api_vsock_from_json(json, req->vsock, err, errlen);
 	case API_VM_RESIZE:
 		return parse_resize(&f, req);
+	case API_VM_ADD_FS:
+		req->fs = calloc(1, sizeof(*req->fs));
+		if (!req->fs)
+			return -ENOMEM;
+		return api_fs_from_json(json, req->fs, err, errlen);
 	case API_VM_REMOVE_DEVICE:   /* VmRemoveDevice {id} */
 		if (!jf_is_object(json))
 			return jf_fail(&f, "", "invalid type: expected a VmRemoveDevice object");
@@ -272,6 +278,11 @@ void api_request_free_payload(struct api_request *req)
 	config_net_fds_free(req->restore.net_fds, req->restore.nr_net_fds);
 	req->restore.net_fds = NULL;
 	req->restore.nr_net_fds = 0;
+	if (req->fs) {
+		config_fs_free(req->fs);
+		free(req->fs);
+		req->fs = NULL;
+	}
 	if (req->vsock) {
 		config_vsock_free(req->vsock);
 		free(req->vsock);

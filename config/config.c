@@ -21,7 +21,8 @@ const char config_usage[] =
 	"  --cpus boot=N[,max=M][,topology=T:C:D:P]\n"
 	"                                vCPUs at boot (1-254, default 1), possible vCPUs for\n"
 	"                                vm.resize (default boot), threads:cores:dies:packages\n"
-	"  --memory size=SIZE            guest RAM, e.g. 512M, 5G (default 512M)\n"
+	"  --memory size=SIZE[,shared=on]  guest RAM, e.g. 512M, 5G (default 512M); shared=on\n"
+	"                                maps it from a memfd (needed by --fs)\n"
 	"  --serial tty|null|off|file=PATH   COM1, ttyS0 (default null)\n"
 	"  --console tty|null|off|file=PATH  virtio-console, hvc0 (default tty)\n"
 	"  --rng src=PATH                virtio-rng entropy source (default /dev/urandom)\n"
@@ -33,6 +34,8 @@ const char config_usage[] =
 	"         bw_refill_time=,ops_size=,ops_refill_time=,...] ...\n"
 	"                                a virtio-net device on a tap (repeatable)\n"
 	"  --vsock cid=N,socket=PATH[,id=I]   virtio-vsock, host side on a Unix socket\n"
+	"  --fs tag=T,socket=PATH[,num_queues=N,queue_size=M,id=I]  virtio-fs served by a\n"
+	"                                vhost-user backend (virtiofsd) on PATH\n"
 	"  --api-socket path=P|fd=N|P    serve the REST API there (without --kernel: wait for it)\n"
 	"  --pci-segment pci_segment=0[,mmio32_aperture_weight=N,mmio64_aperture_weight=N]\n"
 	"                                accepted for compatibility: vireo has one PCI segment\n"
@@ -93,6 +96,9 @@ void config_free(struct vm_config *cfg)
 		config_net_free(&cfg->nets[i]);
 	free(cfg->nets);
 	config_vsock_free(&cfg->vsock);
+	for (unsigned i = 0; i < cfg->nr_fs; i++)
+		config_fs_free(&cfg->fs[i]);
+	free(cfg->fs);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -191,8 +197,10 @@ static int memory_kv(void *ctx, const char *key, const char *val, char *err, siz
 	struct vm_config *cfg = ctx;
 	uint64_t size;
 
+	if (!strcmp(key, "shared"))
+		return config_option_bool("--memory", key, val, &cfg->memory_shared, err, errlen);
 	if (strcmp(key, "size"))
-		return fail(err, errlen, "--memory: unknown key '%s' (supported: size)", key);
+		return fail(err, errlen, "--memory: unknown key '%s' (supported: size, shared)", key);
 	if (config_parse_size(val, &size))
 		return fail(err, errlen, "--memory: size='%s' is not a size like 512M or 2G", val);
 	cfg->memory_size = size;
@@ -232,7 +240,7 @@ static int parse_console_opt(const char *opt, const char *val, struct console_co
 enum {
 	OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
 	OPT_CONSOLE, OPT_RNG, OPT_DISK, OPT_NET, OPT_RESTORE, OPT_PCI_SEGMENT, OPT_LOG_FILE, OPT_API_SOCKET, OPT_EVENT_MONITOR,
-	OPT_SECCOMP, OPT_VSOCK,
+	OPT_SECCOMP, OPT_VSOCK, OPT_FS,
 };
 
 static const struct option cli_options[] = {
@@ -253,6 +261,7 @@ static const struct option cli_options[] = {
 	{ "event-monitor", required_argument, NULL, OPT_EVENT_MONITOR },
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "vsock", required_argument, NULL, OPT_VSOCK },
+	{ "fs", required_argument, NULL, OPT_FS },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -364,6 +373,19 @@ static int add_disk_opt(struct vm_config *cfg, const char *arg, char *err, size_
 	return ret;
 }
 
+static int add_fs_opt(struct vm_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	struct fs_config f;
+	int ret = config_parse_fs(arg, &f, err, errlen);
+
+	if (ret)
+		return ret;
+	ret = config_add_fs(cfg, &f);
+	if (ret)
+		config_fs_free(&f);
+	return ret;
+}
+
 static int add_net_opt(struct vm_config *cfg, const char *arg, char *err, size_t errlen)
 {
 	struct net_config n;
@@ -404,6 +426,7 @@ static int apply_option(int c, const char *arg, struct vm_config *cfg, struct vm
 	case OPT_EVENT_MONITOR: return config_set_str(&opts->event_monitor, arg);
 	case OPT_SECCOMP: return config_set_str(&opts->seccomp, arg);
 	case OPT_VSOCK: return config_parse_vsock(arg, &cfg->vsock, err, errlen);
+	case OPT_FS: return add_fs_opt(cfg, arg, err, errlen);
 	case 'v': opts->verbosity++; return 0;
 	case 'V': opts->version = true; return 0;
 	case 'h': opts->help = true; return 0;
@@ -437,6 +460,8 @@ int config_parse_cli(int argc, char **argv, struct vm_config *cfg, struct vmm_op
 			ret = add_disk_opt(cfg, argv[optind++], err, errlen);
 		while (!ret && c == OPT_NET && optind < argc && argv[optind][0] != '-')
 			ret = add_net_opt(cfg, argv[optind++], err, errlen);
+		while (!ret && c == OPT_FS && optind < argc && argv[optind][0] != '-')
+			ret = add_fs_opt(cfg, argv[optind++], err, errlen);
 		if (ret == -ENOMEM)
 			return fail(err, errlen, "out of memory");
 		if (ret)
@@ -477,5 +502,8 @@ int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
 			return -EINVAL;
 	if (config_validate_vsock(cfg, err, errlen))
 		return -EINVAL;
+	for (unsigned i = 0; i < cfg->nr_fs; i++)
+		if (config_validate_fs(cfg, i, err, errlen))
+			return -EINVAL;
 	return config_check_consoles(cfg, err, errlen);
 }

@@ -50,6 +50,8 @@ struct disk_config {
 	uint16_t pci_segment;
 	int pci_device_id;         /* PCI slot 1-31; -1: the first free one */
 	struct rate_limiter_config rate_limiter;
+	bool vhost_user;           /* served by a vhost-user-blk backend at vhost_socket */
+	char *vhost_socket;
 };
 
 /*
@@ -94,6 +96,18 @@ struct vsock_config {
 	bool iommu;                /* refused: vireo has no virtual IOMMU */
 };
 
+/* Cloud Hypervisor's FsConfig: a virtio-fs device served by a vhost-user backend. */
+#define CONFIG_FS_DEFAULT_QUEUE_SIZE 1024
+#define CONFIG_FS_MAX_QUEUES 16        /* request queues (plus the hiprio queue) */
+struct fs_config {
+	char *tag;                 /* the guest's mount tag, 1-36 bytes */
+	char *socket;              /* the backend's (virtiofsd's) Unix socket */
+	unsigned num_queues;       /* request queues, default 1 */
+	unsigned queue_size;       /* default 1024 */
+	char *id;                  /* NULL until given, or generated (_fsN) at boot */
+	uint16_t pci_segment;
+};
+
 struct vm_config {
 	char *kernel;
 	char *initramfs;           /* NULL: none */
@@ -102,6 +116,7 @@ struct vm_config {
 	unsigned max_vcpus;              /* possible vCPUs (vm.resize up to it); 0: boot_vcpus */
 	struct cpu_topology topology;    /* all 0: not given (config_topology's default) */
 	uint64_t memory_size;      /* bytes */
+	bool memory_shared;        /* memory.shared: a memfd a vhost-user backend can map */
 	struct console_config serial;
 	struct console_config console;   /* virtio-console (hvc0) */
 	struct rng_config rng;
@@ -110,6 +125,8 @@ struct vm_config {
 	struct net_config *nets;         /* VmConfig.net[]; nr_nets entries */
 	unsigned nr_nets;
 	struct vsock_config vsock;       /* --vsock, VmConfig.vsock */
+	struct fs_config *fs;            /* --fs, VmConfig.fs[]; nr_fs entries */
+	unsigned nr_fs;
 };
 
 /*
@@ -218,6 +235,15 @@ int config_parse_vsock(const char *s, struct vsock_config *v, char *err, size_t 
 void config_vsock_free(struct vsock_config *v);
 /* Boot-time checks of cfg->vsock, named after the JSON fields ("vsock.cid: ..."). -EINVAL. */
 int config_validate_vsock(const struct vm_config *cfg, char *err, size_t errlen);
+/* --fs tag=,socket=,num_queues=,queue_size=,id=,pci_segment= (config_fs.c). */
+int config_parse_fs(const char *s, struct fs_config *f, char *err, size_t errlen);
+void config_fs_free(struct fs_config *f);
+/* Whether an fs device (besides fs @self, -1: none) has @id. */
+bool config_fs_id_in_use(const struct vm_config *cfg, const char *id, int self);
+/* Appends @f (moved). -ENOMEM. */
+int config_add_fs(struct vm_config *cfg, const struct fs_config *f);
+/* Boot-time checks of cfg->fs[@i] ("fs[0].tag: ..."); -EINVAL or -EEXIST (duplicate id). */
+int config_validate_fs(const struct vm_config *cfg, unsigned i, char *err, size_t errlen);
 /* Checks that at most one of serial and console uses the terminal (CH's DoubleTtyMode). */
 int config_check_consoles(const struct vm_config *cfg, char *err, size_t errlen);
 /* Cloud Hypervisor's on/off/true/false; false (and *@out untouched) for anything else. */

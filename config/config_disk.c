@@ -12,13 +12,43 @@
 #include "config/config.h"
 #include "base/log.h"
 
+/* vhost_user: the backend owns the image; what only a local image honours is refused. */
+static int validate_vhost_user(const struct vm_config *cfg, unsigned i, char *err,
+			       size_t errlen)
+{
+	const struct disk_config *d = &cfg->disks[i];
+
+	if (!d->vhost_socket || !*d->vhost_socket)
+		return set_err(err, errlen, -EINVAL, "disks[%u].vhost_socket: missing (needed with "
+			       "vhost_user)", i);
+	if (!cfg->memory_shared)
+		return set_err(err, errlen, -EINVAL, "disks[%u]: vhost-user devices need "
+			       "memory.shared=on (--memory shared=on)", i);
+	if (d->readonly || d->direct || d->rate_limiter.set || d->serial)
+		return set_err(err, errlen, -EINVAL, "disks[%u]: readonly, direct, serial and "
+			       "rate_limiter_config belong to the vhost-user backend", i);
+	if (d->num_queues < 1 || d->num_queues > 16 || d->queue_size < 2 ||
+	    d->queue_size > 1024 || (d->queue_size & (d->queue_size - 1)))
+		return set_err(err, errlen, -EINVAL, "disks[%u]: vhost-user needs num_queues 1-16 "
+			       "and queue_size a power of two up to 1024", i);
+	if (d->pci_segment)
+		return set_err(err, errlen, -EINVAL, "disks[%u].pci_segment: only segment 0 exists", i);
+	for (unsigned j = 0; j < i; j++)
+		if (d->id && cfg->disks[j].id && !strcmp(d->id, cfg->disks[j].id))
+			return set_err(err, errlen, -EEXIST, "disks[%u].id: identifier '%s' is not "
+				       "unique", i, d->id);
+	return 0;
+}
+
 int config_validate_disk(const struct vm_config *cfg, unsigned i, char *err, size_t errlen)
 {
 	const struct disk_config *d = &cfg->disks[i];
 	unsigned qs = d->queue_size;
 
+	if (d->vhost_user)
+		return validate_vhost_user(cfg, i, err, errlen);
 	if (!d->path || !*d->path)
-		return set_err(err, errlen, -EINVAL, "disks[%u].path: missing (vireo has no vhost-user)", i);
+		return set_err(err, errlen, -EINVAL, "disks[%u].path: missing", i);
 	if (d->num_queues < 1 || d->num_queues > 64)
 		return set_err(err, errlen, -EINVAL, "disks[%u].num_queues: must be between 1 and 64", i);
 	if (qs <= 2 || qs > 32768 || (qs & (qs - 1)))
@@ -40,7 +70,7 @@ int config_validate_disk(const struct vm_config *cfg, unsigned i, char *err, siz
 		if (d->pci_device_id > 0 && d->pci_device_id == cfg->disks[j].pci_device_id)
 			return set_err(err, errlen, -EEXIST, "disks[%u].pci_device_id: slot %d is already "
 				   "used by disks[%u]", i, d->pci_device_id, j);
-		if (cfg->disks[j].path && !strcmp(d->path, cfg->disks[j].path))
+		if (cfg->disks[j].path && !cfg->disks[j].vhost_user && !strcmp(d->path, cfg->disks[j].path))
 			return set_err(err, errlen, -EEXIST, "disks[%u].path: '%s' is already used by "
 				   "disks[%u]", i, d->path, j);
 	}
@@ -74,14 +104,17 @@ static int disk_kv(void *ctx, const char *key, const char *val, char *err,
 {
 	struct disk_config *d = ctx;
 	static const char *const unsupported[] = {
-		"vhost_user", "socket", "rate_limit_group", "queue_affinity", "backing_files",
-		"vhost_socket", NULL,
+		"rate_limit_group", "queue_affinity", "backing_files", NULL,
 	};
 	uint64_t n;
 	int ret;
 
 	if (!strcmp(key, "path"))
 		return config_set_str(&d->path, val);
+	if (!strcmp(key, "socket") || !strcmp(key, "vhost_socket"))
+		return config_set_str(&d->vhost_socket, val);
+	if (!strcmp(key, "vhost_user"))
+		return config_option_bool("--disk", key, val, &d->vhost_user, err, errlen);
 	if (!strcmp(key, "id"))
 		return config_set_str(&d->id, val);
 	if (!strcmp(key, "serial"))
@@ -134,8 +167,10 @@ int config_parse_disk(const char *s, struct disk_config *d, char *err, size_t er
 	d->queue_size = 128;
 	d->pci_device_id = -1;
 	ret = config_parse_kv("--disk", s, disk_kv, d, err, errlen);
-	if (!ret && !d->path)
+	if (!ret && !d->path && !d->vhost_user)
 		ret = set_err(err, errlen, -EINVAL, "--disk: path= is required");
+	if (!ret && d->vhost_user && !d->vhost_socket)
+		ret = set_err(err, errlen, -EINVAL, "--disk: vhost_user=on needs socket=");
 	if (!ret && config_rate_limit_incomplete(&d->rate_limiter))
 		ret = set_err(err, errlen, -EINVAL, "--disk: a rate limit needs its *_refill_time");
 	if (ret)
@@ -146,6 +181,7 @@ int config_parse_disk(const char *s, struct disk_config *d, char *err, size_t er
 void config_disk_free(struct disk_config *d)
 {
 	free(d->path);
+	free(d->vhost_socket);
 	free(d->id);
 	free(d->serial);
 	memset(d, 0, sizeof(*d));

@@ -66,6 +66,8 @@ bool config_id_in_use(const struct vm_config *cfg, const char *id, int self)
 {
 	if (cfg->vsock.set && cfg->vsock.id && !strcmp(cfg->vsock.id, id))
 		return true;
+	if (config_fs_id_in_use(cfg, id, -1))
+		return true;
 	for (unsigned i = 0; i < cfg->nr_disks; i++)
 		if (cfg->disks[i].id && !strcmp(cfg->disks[i].id, id))
 			return true;

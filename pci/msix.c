@@ -317,6 +317,13 @@ bool msix_enabled(struct msix *m)
 	return on;
 }
 
+int msix_vector_fd(struct msix *m, unsigned vector)
+{
+	if (vector >= m->nr || !m->ops->vector_fd || !msix_enabled(m))
+		return -1;
+	return m->ops->vector_fd(m->ctx, vector);
+}
+
 bool msix_pending(struct msix *m, unsigned vector)
 {
 	bool p;

@@ -53,6 +53,8 @@ struct msix_irq_ops {
 	int (*update_route)(void *ctx, unsigned vector, uint64_t addr, uint32_t data, bool masked);
 	int (*commit_routes)(void *ctx);
 	int (*trigger)(void *ctx, unsigned vector);
+	/* Optional: the eventfd whose writes deliver @vector (its irqfd), for vhost-user. */
+	int (*vector_fd)(void *ctx, unsigned vector);
 };
 
 struct msix_entry {
@@ -95,6 +97,13 @@ void msix_pba_write(struct msix *m, uint64_t off, const uint8_t *data, unsigned 
 /* The device signals @vector: delivered, or its pending bit set. -EINVAL if out of range. */
 int msix_notify(struct msix *m, unsigned vector);
 bool msix_enabled(struct msix *m);
+/*
+ * The eventfd another process may write to deliver @vector with no VMM work (a vhost-user
+ * backend's call fd): KVM injects it while the vector is routed, and when it is masked the
+ * count waits in the eventfd until the unmask binds the irqfd again. -1 when MSI-X is off,
+ * @vector is out of range or the owner has no such eventfd.
+ */
+int msix_vector_fd(struct msix *m, unsigned vector);
 bool msix_pending(struct msix *m, unsigned vector);
 uint64_t msix_ignored(struct msix *m);
 

@@ -10,6 +10,8 @@ packages=(
 	libfdt-dev device-tree-compiler
 	# the nested KVM test host and the stock-Linux suite (integration/host, integration/linux)
 	busybox-static cpio kmod lz4 e2fsprogs
+	# vhost-user backends of the fs scenario: /usr/lib/qemu/virtiofsd, qemu-storage-daemon
+	qemu-system-common
 )
 # scripts/fuzz.sh only (deps.sh fuzz): clang and its libFuzzer runtime; CI replays with gcc.
 [ "${1:-}" = fuzz ] && packages+=(clang libclang-rt-14-dev)

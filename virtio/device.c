@@ -76,6 +76,13 @@ int virtio_dev_notify(struct virtio_dev *vd, unsigned q)
 	return vd->transport->notify(vd->transport_ctx, q);
 }
 
+int virtio_dev_call_fd(const struct virtio_dev *vd, unsigned q)
+{
+	if (q >= vd->nr_queues || !vd->transport || !vd->transport->call_fd)
+		return -1;
+	return vd->transport->call_fd(vd->transport_ctx, q);
+}
+
 void virtio_dev_config_changed(struct virtio_dev *vd)
 {
 	if (vd->transport)

@@ -37,6 +37,7 @@ struct virtio_dev;
  *  save/restore: the device's own snapshot section (the transport saves the rings); restore
  *                validates against this instance, @err naming the field, before any change.
  *  counters:     adds the device's counters to @out (vm.counters), false on ENOMEM.
+ *  info:         adds what vm.info's device tree node should say of the device's backend.
  *  destroy:      frees the device; the transport has reset it and let go of it.
  */
 struct virtio_device_ops {
@@ -52,6 +53,7 @@ struct virtio_device_ops {
 	struct cJSON *(*save)(struct virtio_dev *vd);
 	int (*restore)(struct virtio_dev *vd, const struct cJSON *json, char *err, size_t errlen);
 	bool (*counters)(struct virtio_dev *vd, struct cJSON *out);
+	bool (*info)(struct virtio_dev *vd, struct cJSON *node);
 	void (*destroy)(struct virtio_dev *vd);
 };
 
@@ -63,6 +65,8 @@ struct virtio_device_ops {
  *  needs_reset:    the device entered an error state: DEVICE_NEEDS_RESET (2.1.2).
  *  kick_fd:        the eventfd a driver's notification of queue @q lands on.
  *  kick:           wakes queue @q as a driver would (a worker that stops early with work).
+ *  call_fd:        optional: an eventfd whose writes notify queue @q's driver with no VMM
+ *                  work (the MSI-X vector's irqfd), or -1 (no vector, INTx, unsupported).
  */
 struct virtio_transport_ops {
 	int (*notify)(void *ctx, unsigned q);
@@ -70,6 +74,7 @@ struct virtio_transport_ops {
 	void (*needs_reset)(void *ctx);
 	int (*kick_fd)(void *ctx, unsigned q);
 	void (*kick)(void *ctx, unsigned q);
+	int (*call_fd)(void *ctx, unsigned q);
 };
 
 /* A device instance: what the transport presents, and the negotiated state. */
@@ -116,6 +121,8 @@ int virtio_dev_notify(struct virtio_dev *vd, unsigned q);
 void virtio_dev_config_changed(struct virtio_dev *vd);
 /* The eventfd that signals kicks of queue @q (transport owned), or -1. */
 int virtio_dev_kick_fd(const struct virtio_dev *vd, unsigned q);
+/* transport->call_fd, or -1. */
+int virtio_dev_call_fd(const struct virtio_dev *vd, unsigned q);
 /* Kicks queue @q as the driver would: for a worker that stops early (pause) with work left. */
 void virtio_dev_kick(struct virtio_dev *vd, unsigned q);
 

@@ -140,12 +140,21 @@ static void vp_kick(void *ctx, unsigned q)
 	kick(ctx, q);
 }
 
+static int vp_call_fd(void *ctx, unsigned q)
+{
+	struct virtio_pci *vp = ctx;
+	uint16_t v = __atomic_load_n(&vp->queues[q].vector, __ATOMIC_RELAXED);
+
+	return v == VIRTIO_MSI_NO_VECTOR ? -1 : msix_vector_fd(&vp->msix, v);
+}
+
 static const struct virtio_transport_ops vp_transport_ops = {
 	.notify = vp_notify,
 	.config_changed = vp_config_changed,
 	.needs_reset = vp_needs_reset_hook,
 	.kick_fd = vp_kick_fd,
 	.kick = vp_kick,
+	.call_fd = vp_call_fd,
 };
 
 int virtio_pci_kick_fd(const struct virtio_pci *vp, unsigned q)

@@ -15,8 +15,10 @@
 #include "base/log.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
+#include "virtio/fs.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
+#include "virtio/vhost_user_blk.h"
 #include "virtio/vsock.h"
 #include "vm/pci_fn.h"
 
@@ -97,12 +99,19 @@ static int blk_create(struct vm *vm, unsigned i, struct vm_device_spec *out, cha
 {
 	const struct disk_config *d = &vm->cfg->disks[i];
 	struct virtio_blk_params p = blk_params(d);
+	struct virtio_dev *vd;
 	struct virtio_blk *blk;
-	int ret = virtio_blk_new(&p, VIRTIO_BLK_ENGINE_AUTO, &vm->mem, &blk, err, errlen);
+	int ret;
 
+	if (d->vhost_user)
+		ret = vhost_user_blk_new(&(struct vhost_user_blk_params){
+			d->id, d->vhost_socket, d->num_queues, (uint16_t)d->queue_size }, &vm->mem,
+			&vd, err, errlen);
+	else if (!(ret = virtio_blk_new(&p, VIRTIO_BLK_ENGINE_AUTO, &vm->mem, &blk, err, errlen)))
+		vd = virtio_blk_dev(blk);
 	if (ret)
 		return ret;
-	*out = (struct vm_device_spec){ virtio_blk_dev(blk), d->id, d->pci_device_id };
+	*out = (struct vm_device_spec){ vd, d->id, d->pci_device_id };
 	return 0;
 }
 
@@ -222,11 +231,36 @@ static int vsock_create(struct vm *vm, unsigned i, struct vm_device_spec *out, c
 
 static const struct vm_device_type vsock_type = { vsock_count, vsock_create };
 
+/* ------------------------------------------------------------------ fs */
+
+static unsigned fs_count(const struct vm_config *cfg)
+{
+	return cfg->nr_fs;
+}
+
+static int fs_create(struct vm *vm, unsigned i, struct vm_device_spec *out, char *err,
+		     size_t errlen)
+{
+	const struct fs_config *f = &vm->cfg->fs[i];
+	struct virtio_fs_params p = { f->id, f->tag, f->socket, f->num_queues,
+				      (uint16_t)f->queue_size };
+	struct virtio_dev *vd;
+	int ret = virtio_fs_new(&p, &vm->mem, &vd, err, errlen);
+
+	if (ret)
+		return ret;
+	*out = (struct vm_device_spec){ vd, f->id, -1 };
+	return 0;
+}
+
+static const struct vm_device_type fs_type = { fs_count, fs_create };
+
 const struct vm_device_type *const vm_device_types[] = {
 	&console_type,
 	&blk_type,
 	&net_type,
 	&rng_type,
 	&vsock_type,
+	&fs_type,
 	NULL,
 };

@@ -130,10 +130,18 @@ static int msi_trigger(void *ctx, unsigned vector)
 	return eventfd_pulse(g->fd[vector]);
 }
 
+static int msi_vector_fd(void *ctx, unsigned vector)
+{
+	struct vm_msi_group *g = ctx;
+
+	return vector < g->nr ? g->fd[vector] : -1;
+}
+
 const struct msix_irq_ops vm_msix_irq_ops = {
 	.update_route = msi_update_route,
 	.commit_routes = msi_commit_routes,
 	.trigger = msi_trigger,
+	.vector_fd = msi_vector_fd,
 };
 
 static int group_register(struct vm *vm, struct vm_msi_group *g)

@@ -66,7 +66,8 @@ cJSON *vm_device_tree_json(struct vm *vm)
 		if (!node || !cJSON_AddStringToObject(node, "id", fn->vp.pci.id) ||
 		    !(res = cJSON_AddArrayToObject(node, "resources")) || !fn_resources(fn, res) ||
 		    !cJSON_AddArrayToObject(node, "children") ||
-		    !cJSON_AddStringToObject(node, "pci_bdf", bdf)) {
+		    !cJSON_AddStringToObject(node, "pci_bdf", bdf) ||
+		    (fn->dev->ops->info && !fn->dev->ops->info(fn->dev, node))) {
 			cJSON_Delete(tree);
 			return NULL;
 		}

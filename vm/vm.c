@@ -97,7 +97,9 @@ static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
 	unsigned i;
 	int ret;
 
-	ret = arch_guest_mem_init(&vm->mem, vm->cfg->memory_size);
+	/* memory.shared: a memfd that vhost-user backends map (SET_MEM_TABLE). */
+	ret = vm->cfg->memory_shared ? arch_guest_mem_init_shared(&vm->mem, vm->cfg->memory_size)
+				     : arch_guest_mem_init(&vm->mem, vm->cfg->memory_size);
 	if (ret)
 		return set_err(err, errlen, ret, "cannot allocate %llu MiB of guest RAM: %s",
 			    (unsigned long long)(vm->cfg->memory_size >> 20), strerror(-ret));

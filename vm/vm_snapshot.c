@@ -65,6 +65,19 @@ static int save_allocators(struct vm *vm, cJSON *st)
 	return ret ?: snap_state_add_allocator(st, "gsis", gsi_alloc_save(&vm->gsis));
 }
 
+static int refuse_vhost_user(const struct vm_config *cfg, char *err, size_t errlen)
+{
+	const char *id = cfg->nr_fs ? cfg->fs[0].id : NULL;
+
+	for (unsigned i = 0; !id && i < cfg->nr_disks; i++)
+		if (cfg->disks[i].vhost_user)
+			id = cfg->disks[i].id ? cfg->disks[i].id : "disk";
+	if (!id && !cfg->nr_fs)
+		return 0;
+	return set_err(err, errlen, -EINVAL, "device '%s' is served by a vhost-user backend whose "
+		       "state cannot be saved: snapshot refused", id ? id : "fs");
+}
+
 int vm_snapshot(struct vm *vm, const char *config_json, const char *dir,
 		struct snap_mem_stats *stats, char *err, size_t errlen)
 {
@@ -75,6 +88,11 @@ int vm_snapshot(struct vm *vm, const char *config_json, const char *dir,
 	if (!st) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
+	}
+	/* A vhost-user backend keeps ring and device state vireo cannot save: write nothing. */
+	if ((ret = refuse_vhost_user(vm->cfg, err, errlen))) {
+		cJSON_Delete(st);
+		return ret;
 	}
 	ret = snap_writer_open(dir, &w, err, errlen);
 	ret = ret ?: save_kvm(vm, st, err, errlen);

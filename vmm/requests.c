@@ -84,6 +84,11 @@ static void vmm_api_edit_config(struct vmm *vmm, struct api_request *req)
 			api_request_fail(req, ret == -EEXIST ? 409 : 400,
 					 "The network device could not be added to the VM", err,
 					 NULL);
+	} else if (req->action == API_VM_ADD_FS) {
+		ret = api_config_add_fs(vmm->cfg, req->fs, err, sizeof(err));
+		if (ret)
+			api_request_fail(req, ret == -EEXIST ? 409 : 400,
+					 "The fs device could not be added to the VM", err, NULL);
 	} else if (req->action == API_VM_ADD_VSOCK) {
 		ret = api_config_add_vsock(vmm->cfg, req->vsock, err, sizeof(err));
 		if (ret)
@@ -334,6 +339,7 @@ void vmm_handle_request(struct vmm *vmm, struct api_request *req)
 	case API_VM_ADD_DISK:
 	case API_VM_ADD_NET:
 	case API_VM_ADD_VSOCK:
+	case API_VM_ADD_FS:
 	case API_VM_REMOVE_DEVICE:
 		vmm_api_edit_config(vmm, req);
 		break;

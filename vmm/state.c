@@ -62,6 +62,7 @@ static const char *const outer_msg[API_ACTION_COUNT] = {
 	[API_VM_RESTORE] = "The VM could not be restored",
 	[API_VM_ADD_VSOCK] = "The vsock device could not be added to the VM",
 	[API_VM_RESIZE] = "The VM could not be resized",
+	[API_VM_ADD_FS] = "The fs device could not be added to the VM",
 };
 
 static bool booted(enum vm_state s)
@@ -143,6 +144,7 @@ int vmm_check_action(enum api_action a, enum vm_state s, char *body, size_t len)
 	case API_VM_ADD_DISK:
 	case API_VM_ADD_NET:
 	case API_VM_ADD_VSOCK:
+	case API_VM_ADD_FS:
 	case API_VM_REMOVE_DEVICE:
 		return check_config_edit(a, s, body, len);
 	case API_VM_RESIZE:     /* CH: a config edit before boot, vCPU hotplug after */

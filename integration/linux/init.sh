@@ -218,6 +218,17 @@ step_bench() {
 	exec 3>&-
 }
 
+# virtio-fs: mounts the tag vtest.fstag, reads data.bin, writes from-guest.txt (with the
+# token vtest.fstoken), counts the entries of many/. The share stays mounted but unused after.
+step_fs() {
+	mkdir -p /mnt/fs
+	mount -t virtiofs "$(arg vtest.fstag)" /mnt/fs && say "fs mounted" || say "error: fs mount failed"
+	say "fs read md5 $(md5sum /mnt/fs/data.bin | cut -d' ' -f1)"
+	echo "written by the guest $(arg vtest.fstoken)" >/mnt/fs/from-guest.txt && sync
+	say "fs wrote"
+	say "fs entries $(ls /mnt/fs/many | wc -l)"
+}
+
 step_dmesg() {   # the kernel's log, for the boot benchmark's breakdown
 	dmesg | sed 's/^/vtest-dmesg: /'
 }
@@ -263,7 +274,7 @@ step_reboot() {
 for s in $steps; do
 	case $s in
 	cpus | pci | irqs | rng | blk | mq | ro | durable | readback | hvcwrite | console | ticker | \
-	reboot | dmesg | net | vsock | vsockwait | bench | hotcpu | hold)
+	reboot | dmesg | net | vsock | vsockwait | bench | hotcpu | hold | fs)
 		"step_$s" ;;
 	*) say "error: unknown step $s" ;;
 	esac

@@ -14,7 +14,8 @@ cache=${VIREO_CACHE:-/var/cache/vireo}
 . "$here/../host/debian.sh"
 
 # The drivers the checks use; everything else the cloud kernel has built in.
-modules=(virtio_pci virtio_blk virtio_console virtio-rng virtio_net vmw_vsock_virtio_transport)
+modules=(virtio_pci virtio_blk virtio_console virtio-rng virtio_net vmw_vsock_virtio_transport
+	virtiofs)
 
 install_packages busybox-static kmod lz4 cpio
 mkdir -p "$cache"

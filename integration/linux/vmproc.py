@@ -157,10 +157,14 @@ class Vireo(VM):
             argv += ["--kernel", boot["kernel"], "--initramfs", boot["initramfs"],
                      "--cmdline", boot["cmdline"],
                      "--cpus", f"boot={boot['cpus']},max={boot.get('max_cpus', boot['cpus'])}",
-                     "--memory", f"size={boot['mem_mib']}M"]
+                     "--memory", f"size={boot['mem_mib']}M"
+                     + (",shared=on" if boot.get("shared_memory") else "")]
             argv += ["--serial", "tty" if serial == "pipe" else f"file={self.path('serial')}",
                      "--console", "tty" if console == "pipe" else f"file={self.path('console')}"]
             for d in boot.get("disks", []):
+                if d.get("vhost_socket"):   # vhost-user-blk: the backend has the image
+                    argv += ["--disk", f"vhost_user=on,socket={d['vhost_socket']}"]
+                    continue
                 spec = f"path={d['path']},serial={d['serial']}"
                 spec += ",readonly=on" if d.get("readonly") else ""
                 spec += f",num_queues={d['queues']}" if d.get("queues") else ""
@@ -171,6 +175,8 @@ class Vireo(VM):
                          f"num_queues={2 * n['pairs']}"]
             if boot.get("vsock"):
                 argv += ["--vsock", f"cid={boot['vsock']['cid']},socket={boot['vsock']['socket']}"]
+            if boot.get("fs"):
+                argv += ["--fs", f"tag={boot['fs']['tag']},socket={boot['fs']['socket']},id=fs0"]
         self.spawn(argv, "serial" if serial == "pipe" else "console",
                    netns or (boot.get("netns") if boot else None))
 
@@ -225,6 +231,10 @@ class Qemu(VM):
                  "-device", "virtconsole,chardev=hvc",
                  "-device", "virtio-rng-pci,disable-legacy=on"]
         for i, d in enumerate(boot.get("disks", [])):
+            if d.get("vhost_socket"):
+                argv += ["-chardev", f"socket,id=vub{i},path={d['vhost_socket']}",
+                         "-device", f"vhost-user-blk-pci,chardev=vub{i}"]
+                continue
             ro = ",readonly=on" if d.get("readonly") else ""
             argv += ["-drive", f"if=none,id=d{i},file={d['path']},format=raw{ro}",
                      "-device", f"virtio-blk-pci,drive=d{i},disable-legacy=on,"
@@ -240,6 +250,12 @@ class Qemu(VM):
         if boot.get("vsock"):   # the kernel's vhost-vsock: the host side is AF_VSOCK itself
             argv += ["-device", f"vhost-vsock-pci,guest-cid={boot['vsock']['cid']},"
                      "disable-legacy=on"]
+        if boot.get("shared_memory"):   # QEMU too needs RAM a vhost-user backend can map
+            argv += ["-object", f"memory-backend-memfd,id=mem,size={boot['mem_mib']}M,share=on",
+                     "-machine", "memory-backend=mem"]
+        if boot.get("fs"):       # the same virtiofsd
+            argv += ["-chardev", f"socket,id=fs,path={boot['fs']['socket']}",
+                     "-device", f"vhost-user-fs-pci,chardev=fs,tag={boot['fs']['tag']}"]
         if incoming:
             argv += ["-incoming", f"exec:cat {incoming}"]
         self.spawn(argv, "serial" if serial == "pipe" else "console", boot.get("netns"))

@@ -205,7 +205,7 @@ static void test_unsupported_refused(void **state)
 	(void)state;
 	expect_error("{\"payload\":{\"firmware\":\"/fw\"}}", "payload.firmware: not supported");
 	expect_error("{\"serial\":{\"mode\":\"Pty\"}}", "serial.mode: 'Pty' is not supported");
-	expect_error("{\"disks\":[{\"vhost_user\":true}]}", "disks[0].vhost_user: not supported");
+	expect_error("{\"disks\":[{\"vhost_user\":1}]}", "disks[0].vhost_user");
 	expect_error("{\"pci_segments\":[{\"pci_segment\":1}]}",
 		     "pci_segments[0].pci_segment: vireo has only segment 0");
 	expect_error("{\"pci_segments\":[{}]}", "pci_segments[0].pci_segment: missing field");
@@ -242,8 +242,8 @@ static void test_unhonoured_fields_refused(void **state)
 		  "cpus.affinity" },
 		{ "{\"cpus\":{\"boot_vcpus\":1,\"features\":{\"amx\":true}}}", "cpus.features.amx" },
 		{ "{\"balloon\":{\"size\":0}}", "balloon: not supported" },
-		{ "{\"fs\":[{\"tag\":\"t\",\"socket\":\"/s\",\"num_queues\":1,"
-		  "\"queue_size\":1024}]}", "fs: not supported" },
+		{ "{\"generic_vhost_user\":[{\"socket\":\"/s\",\"virtio_id\":1}]}",
+		  "generic_vhost_user" },
 		{ "{\"pmem\":[{\"file\":\"/f\"}]}", "pmem" },
 		{ "{\"devices\":[{\"path\":\"/sys/x\"}]}", "devices" },
 		{ "{\"numa\":[{\"guest_numa_id\":0}]}", "numa" },
@@ -553,6 +553,66 @@ static void test_vsock(void **state)
 		       -EINVAL, "vsock.cid: 1 is outside 3-");
 }
 
+/* VmConfig.fs[] (Kata's clh shape), memory.shared, vm.add-fs and remove-device. */
+static void test_fs(void **state)
+{
+	static const char *body = "{\"tag\":\"t2\",\"socket\":\"/s2\",\"num_queues\":2}";
+	struct vm_config cfg;
+	struct fs_config fs;
+	unsigned counter = 0;
+	char *out;
+	cJSON *j;
+
+	(void)state;
+	assert_int_equal(from_text("{\"payload\":{\"kernel\":\"/k\"},\"memory\":{\"size\":"
+				   "1073741824,\"shared\":true},\"fs\":[{\"tag\":\"kataShared\","
+				   "\"socket\":\"/run/vfs.sock\",\"num_queues\":1,"
+				   "\"queue_size\":1024}]}", &cfg), 0);
+	assert_true(cfg.memory_shared);
+	assert_int_equal(cfg.nr_fs, 1);
+	assert_int_equal(api_config_validate(&cfg, err, sizeof(err)), 0);
+	assert_int_equal(api_config_assign_ids(&cfg, &counter), 0);
+	assert_string_equal(cfg.fs[0].id, "_fs0");
+	out = api_config_to_json(&cfg);
+	assert_non_null(strstr(out, "\"shared\":true"));
+	assert_non_null(strstr(out, "\"fs\":[{\"tag\":\"kataShared\",\"socket\":\"/run/vfs.sock\","
+			       "\"num_queues\":1,\"queue_size\":1024,\"id\":\"_fs0\","
+			       "\"pci_segment\":0}]"));
+	free(out);
+	assert_int_equal(api_json_parse(body, strlen(body), &j, err, sizeof(err)), 0);
+	assert_int_equal(api_fs_from_json(j, &fs, err, sizeof(err)), 0);
+	cJSON_Delete(j);
+	assert_int_equal(api_config_add_fs(&cfg, &fs, err, sizeof(err)), 0);
+	assert_null(fs.tag);
+	assert_int_equal(cfg.nr_fs, 2);
+	assert_int_equal(cfg.fs[1].num_queues, 2);
+	assert_int_equal(api_config_remove_device(&cfg, "_fs0"), 0);
+	assert_int_equal(cfg.nr_fs, 1);
+	assert_string_equal(cfg.fs[0].tag, "t2");
+	config_free(&cfg);
+	expect_error("{\"fs\":[{\"socket\":\"/s\"}]}", "fs[0].tag: missing field");
+	/* vhost-user-blk: a socket instead of a path, and shared memory. */
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"vhost_user\":true}]}",
+		       -EINVAL, "disks[0].vhost_socket: missing");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"vhost_user\":true,"
+		       "\"vhost_socket\":\"/s\"}]}", -EINVAL, "disks[0]: vhost-user devices need");
+	expect_error("{\"fs\":[{\"tag\":\"t\"}]}", "fs[0].socket: missing field");
+	expect_error("{\"fs\":{\"tag\":\"t\"}}", "fs: invalid type");
+	expect_error("{\"memory\":{\"size\":4096,\"shared\":1}}", "memory.shared");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"fs\":[{\"tag\":\"t\","
+		       "\"socket\":\"/s\"}]}", -EINVAL, "fs[0]: vhost-user devices need memory.shared");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"memory\":{\"size\":1073741824,"
+		       "\"shared\":true},\"fs\":[{\"tag\":\"t\",\"socket\":\"/s\","
+		       "\"pci_segment\":1}]}", -EINVAL, "fs[0].pci_segment: only segment 0");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"memory\":{\"size\":1073741824,"
+		       "\"shared\":true},\"fs\":[{\"tag\":\"0123456789012345678901234567890123456\","
+		       "\"socket\":\"/s\"}]}", -EINVAL, "fs[0].tag: must be 1-36 bytes");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"memory\":{\"size\":1073741824,"
+		       "\"shared\":true},\"disks\":[{\"path\":\"/d\",\"id\":\"x\"}],"
+		       "\"fs\":[{\"tag\":\"t\",\"socket\":\"/s\",\"id\":\"x\"}]}", -EEXIST,
+		       "fs[0].id: identifier 'x' is not unique");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -571,6 +631,7 @@ int main(void)
 		cmocka_unit_test(test_ids_and_edits),
 		cmocka_unit_test(test_net_json),
 		cmocka_unit_test(test_vsock),
+		cmocka_unit_test(test_fs),
 		cmocka_unit_test(test_vm_info_and_ping),
 	};
 

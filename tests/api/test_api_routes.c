@@ -39,6 +39,7 @@ static const struct {
 	{ "/api/v1/vm.restore", "PUT", API_VM_RESTORE, BODY_REQUIRED },
 	{ "/api/v1/vm.add-vsock", "PUT", API_VM_ADD_VSOCK, BODY_REQUIRED },
 	{ "/api/v1/vm.resize", "PUT", API_VM_RESIZE, BODY_REQUIRED },
+	{ "/api/v1/vm.add-fs", "PUT", API_VM_ADD_FS, BODY_REQUIRED },
 };
 
 #define N_EXPECTED (sizeof(expected) / sizeof(expected[0]))
@@ -129,6 +130,7 @@ static const struct {
 	{ API_VM_RESTORE,       {   0, 500, 500, 500, 500 }, NULL },
 	{ API_VM_ADD_VSOCK,     { 404,   0, 500, 500, 500 }, "VM is not created" },
 	{ API_VM_RESIZE,        { 404,   0,   0,   0,   0 }, "VM is not created" },
+	{ API_VM_ADD_FS,        { 404,   0, 500, 500, 500 }, "VM is not created" },
 };
 
 static void test_action_table(void **state)

@@ -77,7 +77,9 @@ static int fv_trigger(void *ctx, unsigned v)
 	return 0;
 }
 
-static const struct msix_irq_ops fv_msix = { fv_update, fv_commit, fv_trigger };
+static const struct msix_irq_ops fv_msix = {
+	.update_route = fv_update, .commit_routes = fv_commit, .trigger = fv_trigger,
+};
 
 static int fv_raise(void *ctx)
 {

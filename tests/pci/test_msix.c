@@ -83,7 +83,7 @@ static int fake_trigger(void *ctx, unsigned v)
 	return 0;
 }
 
-static const struct msix_irq_ops fake_ops = { fake_update, fake_commit, fake_trigger };
+static const struct msix_irq_ops fake_ops = { fake_update, fake_commit, fake_trigger, NULL };
 
 struct fixture {
 	struct pci_dev dev;
@@ -364,7 +364,7 @@ static void test_bad_accesses_ignored(void **state)
 static void test_notify_errors(void **state)
 {
 	struct fixture *f = *state;
-	static const struct msix_irq_ops routes_only = { fake_update, fake_commit, NULL };
+	static const struct msix_irq_ops routes_only = { fake_update, fake_commit, NULL, NULL };
 
 	assert_int_equal(msix_notify(&f->m, NR), -EINVAL);
 	assert_int_equal(msix_notify(&f->m, ~0u), -EINVAL);

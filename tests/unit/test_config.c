@@ -225,7 +225,8 @@ static void test_error_unknown_keys(void **state)
 	struct fixture *f = *state;
 
 	expect_error(f, PARSE(f, "--cpus", "boot=2,turbo=4"), "unknown key", "turbo");
-	expect_error(f, PARSE(f, "--memory", "size=1G,shared=on"), "unknown key", "shared");
+	expect_error(f, PARSE(f, "--memory", "size=1G,hugepages=on"), "unknown key", "hugepages");
+	expect_error(f, PARSE(f, "--memory", "size=1G,shared=maybe"), "--memory", "shared");
 	expect_error(f, PARSE(f, "--memory", "1G"), "--memory", "key=value");
 	expect_error(f, PARSE(f, "--cpus", ""), "--cpus", "empty");
 }
@@ -458,7 +459,20 @@ static void test_disk_errors(void **state)
 	expect_error(f, PARSE(f, "--disk", "path=/a,num_queues=-1"), "num_queues", NULL);
 	expect_error(f, PARSE(f, "--disk", "path=/a,queue_size=99999999"), "queue_size", NULL);
 	expect_error(f, PARSE(f, "--disk", "path=/a,colour=red"), "unknown key", "colour");
-	expect_error(f, PARSE(f, "--disk", "path=/a,vhost_user=on"), "vhost_user", "not supported");
+	expect_error(f, PARSE(f, "--disk", "path=/a,vhost_user=on"), "vhost_user=on", "socket=");
+	/* vhost-user-blk: the backend owns the image, so no path; shared memory needed. */
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--disk", "vhost_user=on,socket=/s,num_queues=2"),
+			 0);
+	assert_true(f->cfg.disks[0].vhost_user);
+	assert_string_equal(f->cfg.disks[0].vhost_socket, "/s");
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "disks[0]",
+		     "memory.shared=on");
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--memory", "size=1G,shared=on", "--disk",
+			       "vhost_user=on,socket=/s,readonly=on"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "disks[0]", "backend");
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--memory", "size=1G,shared=on", "--disk",
+			       "vhost_user=on,socket=/s"), 0);
+	assert_int_equal(config_validate(&f->cfg, f->err, sizeof(f->err)), 0);
 	expect_error(f, PARSE(f, "--disk", "path=/a,image_type=qcow2"), "image_type", "raw");
 	expect_error(f, PARSE(f, "--disk", "path=/a,bw_size=10"), "refill_time", NULL);
 	expect_error(f, PARSE(f, "--disk", "path=/a,noequals"), "key=value", "noequals");
@@ -703,6 +717,34 @@ static void test_parse_console_direct(void **state)
 	free(c.file);
 }
 
+static void test_fs_option(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--memory", "size=1G,shared=on", "--fs",
+			       "tag=share,socket=/run/fs.sock,num_queues=2,queue_size=256,id=fs9"), 0);
+	assert_true(f->cfg.memory_shared);
+	assert_int_equal(f->cfg.nr_fs, 1);
+	assert_string_equal(f->cfg.fs[0].tag, "share");
+	assert_int_equal(f->cfg.fs[0].num_queues, 2);
+	assert_int_equal(f->cfg.fs[0].queue_size, 256);
+	assert_int_equal(config_validate(&f->cfg, f->err, sizeof(f->err)), 0);
+	expect_error(f, PARSE(f, "--fs", "socket=/s"), "--fs", "tag= is required");
+	expect_error(f, PARSE(f, "--fs", "tag=t"), "--fs", "socket= is required");
+	expect_error(f, PARSE(f, "--fs", "tag=t,socket=/s,dax=on"), "unknown key", "dax");
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--fs", "tag=t,socket=/s"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "fs[0]",
+		     "memory.shared=on");
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--memory", "size=1G,shared=on", "--fs",
+			       "tag=t,socket=/s,queue_size=100"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "fs[0].queue_size",
+		     NULL);
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--memory", "size=1G,shared=on", "--fs",
+			       "tag=t,socket=/s,num_queues=17"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "fs[0].num_queues",
+		     NULL);
+}
+
 static void test_vsock_option(void **state)
 {
 	struct fixture *f = *state;
@@ -775,6 +817,7 @@ int main(void)
 		T(test_parse_size_table),
 		T(test_parse_console_direct),
 		T(test_vsock_option),
+		T(test_fs_option),
 #undef T
 	};
 

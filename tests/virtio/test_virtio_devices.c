@@ -194,7 +194,7 @@ static void bare_kick(void *ctx, unsigned q)
 }
 
 static const struct virtio_transport_ops bare_ops = {
-	bare_notify, bare_config_changed, bare_needs_reset, bare_kick_fd, bare_kick,
+	bare_notify, bare_config_changed, bare_needs_reset, bare_kick_fd, bare_kick, NULL,
 };
 
 static void test_rng_on_a_bare_transport(void **state)

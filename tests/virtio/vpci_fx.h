@@ -97,7 +97,7 @@ static inline int m_trigger(void *ctx, unsigned v)
 	return 0;
 }
 
-static const struct msix_irq_ops msix_ops = { m_update, m_commit, m_trigger };
+static const struct msix_irq_ops msix_ops = { m_update, m_commit, m_trigger, NULL };
 
 static inline int i_raise(void *ctx)
 {
