@@ -27,8 +27,10 @@ int config_validate_disk(const struct vm_config *cfg, unsigned i, char *err, siz
 	if (d->id && !strncmp(d->id, "__", 2))
 		return set_err(err, errlen, -EINVAL, "disks[%u].id: '%s' must not start with '__'", i,
 			   d->id);
-	if (d->pci_segment)
-		return set_err(err, errlen, -EINVAL, "disks[%u].pci_segment: only segment 0 exists", i);
+	if (d->pci_segment >= config_pci_segments(cfg))
+		return set_err(err, errlen, -EINVAL, "disks[%u].pci_segment: %u is not below "
+			       "platform.num_pci_segments (%u)", i, d->pci_segment,
+			       config_pci_segments(cfg));
 	if (d->pci_device_id == 0 || d->pci_device_id > 31)
 		return set_err(err, errlen, -EINVAL, "disks[%u].pci_device_id: must be between 1 and 31 "
 			   "(0 is the host bridge)", i);
