@@ -59,11 +59,11 @@ static int console_create(struct vm *vm, unsigned i, struct vm_device_spec *out,
 	(void)i;
 	if (!con)
 		return out_of_memory(CONSOLE_ID, err, errlen);
-	*out = (struct vm_device_spec){ virtio_console_dev(con), CONSOLE_ID, -1 };
+	*out = (struct vm_device_spec){ virtio_console_dev(con), CONSOLE_ID, -1, 0 };
 	return 0;
 }
 
-static const struct vm_device_type console_type = { console_count, console_create };
+static const struct vm_device_type console_type = { "console", console_count, console_create };
 
 /* ------------------------------------------------------------------ disks */
 
@@ -102,11 +102,12 @@ static int blk_create(struct vm *vm, unsigned i, struct vm_device_spec *out, cha
 
 	if (ret)
 		return ret;
-	*out = (struct vm_device_spec){ virtio_blk_dev(blk), d->id, d->pci_device_id };
+	*out = (struct vm_device_spec){ virtio_blk_dev(blk), d->id, d->pci_device_id,
+					 d->pci_segment };
 	return 0;
 }
 
-static const struct vm_device_type blk_type = { blk_count, blk_create };
+static const struct vm_device_type blk_type = { "disk", blk_count, blk_create };
 
 /* ------------------------------------------------------------------ net */
 
@@ -166,11 +167,12 @@ static int net_create(struct vm *vm, unsigned i, struct vm_device_spec *out, cha
 		close(fds[q]);
 	if (ret)
 		return ret;
-	*out = (struct vm_device_spec){ virtio_net_dev(net), n->id, n->pci_device_id };
+	*out = (struct vm_device_spec){ virtio_net_dev(net), n->id, n->pci_device_id,
+					 n->pci_segment };
 	return 0;
 }
 
-static const struct vm_device_type net_type = { net_count, net_create };
+static const struct vm_device_type net_type = { "net", net_count, net_create };
 
 /* ------------------------------------------------------------------ rng */
 
@@ -193,11 +195,11 @@ static int rng_create(struct vm *vm, unsigned i, struct vm_device_spec *out, cha
 	rng = virtio_rng_new(fd, &vm->mem);
 	if (!rng)
 		return out_of_memory(RNG_ID, err, errlen);
-	*out = (struct vm_device_spec){ virtio_rng_dev(rng), RNG_ID, -1 };
+	*out = (struct vm_device_spec){ virtio_rng_dev(rng), RNG_ID, -1, 0 };
 	return 0;
 }
 
-static const struct vm_device_type rng_type = { rng_count, rng_create };
+static const struct vm_device_type rng_type = { "rng", rng_count, rng_create };
 
 /* ------------------------------------------------------------------ vsock */
 
@@ -216,11 +218,11 @@ static int vsock_create(struct vm *vm, unsigned i, struct vm_device_spec *out, c
 	(void)i;
 	if (ret)
 		return ret;
-	*out = (struct vm_device_spec){ virtio_vsock_dev(vs), v->id, -1 };
+	*out = (struct vm_device_spec){ virtio_vsock_dev(vs), v->id, -1, v->pci_segment };
 	return 0;
 }
 
-static const struct vm_device_type vsock_type = { vsock_count, vsock_create };
+static const struct vm_device_type vsock_type = { "vsock", vsock_count, vsock_create };
 
 const struct vm_device_type *const vm_device_types[] = {
 	&console_type,

@@ -155,37 +155,6 @@ static int vm_setup_legacy_devices(struct vm *vm, char *err, size_t errlen)
 }
 
 /*
- * PCI segment 0: host bridge, CF8/CFC on the port bus, ECAM on the MMIO bus, and the
- * allocators for BARs and MSI GSIs. Legacy GSIs 0-23 belong to the irqchip's pins.
- */
-static int vm_setup_pci(struct vm *vm, char *err, size_t errlen)
-{
-	uint64_t m64_base, m64_size;
-	unsigned gsi;
-	int ret;
-
-	arch_mmio64_window(&vm->mem, arch_host_phys_bits(), &m64_base, &m64_size);
-	ret = pci_segment_init(&vm->pci, 0);
-	if (ret)
-		return set_err(err, errlen, ret, "cannot create PCI segment 0: %s", strerror(-ret));
-	vm->pci_ready = true;
-	ret = range_alloc_init(&vm->mmio32, "mmio32", LAYOUT_PCI_MMIO32_START,
-			       LAYOUT_PCI_MMIO32_SIZE);
-	ret = ret ?: range_alloc_init(&vm->mmio64, "mmio64", m64_base, m64_size);
-	ret = ret ?: range_alloc_init(&vm->io_ports, "io", LAYOUT_PCI_IO_START, LAYOUT_PCI_IO_SIZE);
-	gsi_alloc_init(&vm->gsis);
-	for (gsi = 0; gsi < GSI_NR_LEGACY && !ret; gsi++)
-		if (!gsi_alloc_used(&vm->gsis, gsi))
-			ret = gsi_alloc_reserve(&vm->gsis, gsi);
-	ret = ret ?: bus_register(&vm->pio_bus, PCI_CF8_PORT, PCI_CF8_LEN, &pci_cf8_ops, &vm->pci);
-	ret = ret ?: bus_register(&vm->mmio_bus, LAYOUT_PCI_ECAM_START, LAYOUT_PCI_ECAM_SIZE,
-				  &pci_ecam_ops, &vm->pci);
-	if (ret)
-		return set_err(err, errlen, ret, "cannot set up PCI segment 0: %s", strerror(-ret));
-	return 0;
-}
-
-/*
  * The Generic Event Device (vmm/ged.c): its register on the MMIO bus, and an edge irqfd on a
  * platform pin of its own, like COM1's (vm_setup_pci() may already hold all legacy pins for
  * the platform; if not, it is reserved here).
@@ -217,16 +186,10 @@ static int vm_setup_acpi(struct vm *vm, uint64_t *rsdp, char *err, size_t errlen
 {
 	struct acpi_platform platform = {
 		.nr_cpus = vm->nr_vcpus,
-		.pci = {
-			.present = true,
-			.ecam_base = LAYOUT_PCI_ECAM_START,
-			.bus_end = 0,
-			.mmio32_base = vm->mmio32.base, .mmio32_size = vm->mmio32.size,
-			.mmio64_base = vm->mmio64.base, .mmio64_size = vm->mmio64.size,
-		},
 		.ged = {
 			.present = true, .base = LAYOUT_GED_START, .reg_size = GED_REG_SIZE,
 			.gsi = vm->ged_gsi, .power_button_bit = GED_EVENT_POWER_BUTTON,
+			.pci_hotplug_bit = GED_EVENT_PCI,
 		},
 	};
 	uint8_t *area = guest_mem_ptr(&vm->mem, LAYOUT_ACPI_START, LAYOUT_ACPI_SIZE);
@@ -234,6 +197,7 @@ static int vm_setup_acpi(struct vm *vm, uint64_t *rsdp, char *err, size_t errlen
 
 	if (!area)
 		return set_err(err, errlen, -EFAULT, "no guest RAM for the ACPI tables");
+	vm_pci_acpi(vm, &platform.pci);
 	ret = acpi_build_tables(&platform, area, LAYOUT_ACPI_START, LAYOUT_ACPI_SIZE, rsdp);
 	if (ret)
 		return set_err(err, errlen, ret, "cannot build ACPI tables: %s", strerror(-ret));
@@ -282,10 +246,11 @@ static int vm_load_payload(struct vm *vm, uint64_t rsdp, char *err, size_t errle
 }
 
 /* @restoring: the guest's RAM (kernel, boot tables, ACPI) and registers come from a snapshot. */
-static int vm_build(const struct vm_config *cfg, struct vm_persist *persist, bool restoring,
-		    struct vm **out, char *err, size_t errlen)
+static int vm_build(const struct vm_config *cfg, struct vm_persist *persist,
+		    const struct cJSON *restore_st, struct vm **out, char *err, size_t errlen)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
+	bool restoring = restore_st != NULL;
 	uint64_t rsdp = 0;
 	int ret;
 
@@ -300,6 +265,7 @@ static int vm_build(const struct vm_config *cfg, struct vm_persist *persist, boo
 	}
 	vm->cfg = cfg;
 	vm->persist = persist;
+	vm->restore_state = restore_st;
 	vm->nr_vcpus = cfg->boot_vcpus;
 	vm->kvm_fd = vm->vm_fd = vm->serial_irq_fd = vm->irq_epfd = -1;
 	vm->mem.memfd = -1;
@@ -326,7 +292,7 @@ static int vm_build(const struct vm_config *cfg, struct vm_persist *persist, boo
 	ret = ret ?: vm_setup_memory(vm, err, errlen);
 	ret = ret ?: vm_setup_irqchip(vm, err, errlen);
 	ret = ret ?: vm_setup_legacy_devices(vm, err, errlen);
-	ret = ret ?: vm_setup_pci(vm, err, errlen);
+	ret = ret ?: vm_setup_pci_segments(vm, err, errlen);
 	ret = ret ?: vm_setup_pci_devices(vm, err, errlen);
 	ret = ret ?: vm_setup_ged(vm, err, errlen);
 	ret = ret ?: vm_setup_vcpus(vm, err, errlen);
@@ -336,6 +302,7 @@ static int vm_build(const struct vm_config *cfg, struct vm_persist *persist, boo
 	}
 	if (ret)
 		goto err;
+	vm->restore_state = NULL;   /* only vm_restore's call keeps it alive */
 	*out = vm;
 	return 0;
 err:
@@ -346,13 +313,13 @@ err:
 int vm_create(const struct vm_config *cfg, struct vm_persist *persist, struct vm **out,
 	      char *err, size_t errlen)
 {
-	return vm_build(cfg, persist, false, out, err, errlen);
+	return vm_build(cfg, persist, NULL, out, err, errlen);
 }
 
 int vm_create_for_restore(const struct vm_config *cfg, struct vm_persist *persist,
-			  struct vm **out, char *err, size_t errlen)
+			  const struct cJSON *st, struct vm **out, char *err, size_t errlen)
 {
-	return vm_build(cfg, persist, true, out, err, errlen);
+	return vm_build(cfg, persist, st, out, err, errlen);
 }
 
 int vm_start(struct vm *vm)
@@ -422,8 +389,7 @@ void vm_destroy(struct vm *vm)
 	ged_destroy(vm->ged);
 	free(vm->cpuid);
 	vm_destroy_pci_devices(vm);
-	if (vm->pci_ready)
-		pci_segment_destroy(&vm->pci);
+	vm_destroy_pci_segments(vm);
 	range_alloc_destroy(&vm->mmio32);
 	range_alloc_destroy(&vm->mmio64);
 	range_alloc_destroy(&vm->io_ports);

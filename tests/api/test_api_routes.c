@@ -121,12 +121,12 @@ static const struct {
 	{ API_VM_SHUTDOWN,      { 500, 500,   0,   0, 500 }, "VM is not running" },
 	{ API_VM_REBOOT,        { 404, 404,   0,   0,   0 }, "VM is not created" },
 	{ API_VM_POWER_BUTTON,  { 500, 500,   0,   0,   0 }, "VM is not running" },
-	{ API_VM_ADD_DISK,      { 404,   0, 500, 500, 500 }, "VM is not created" },
-	{ API_VM_ADD_NET,       { 404,   0, 500, 500, 500 }, "VM is not created" },
-	{ API_VM_REMOVE_DEVICE, { 404,   0, 500, 500, 500 }, "VM is not created" },
+	{ API_VM_ADD_DISK,      { 404,   0,   0,   0, 500 }, "VM is not created" },
+	{ API_VM_ADD_NET,       { 404,   0,   0,   0, 500 }, "VM is not created" },
+	{ API_VM_REMOVE_DEVICE, { 404,   0,   0,   0, 500 }, "VM is not created" },
 	{ API_VM_SNAPSHOT,      { 500, 500, 500,   0, 500 }, "VM is not running" },
 	{ API_VM_RESTORE,       {   0, 500, 500, 500, 500 }, NULL },
-	{ API_VM_ADD_VSOCK,     { 404,   0, 500, 500, 500 }, "VM is not created" },
+	{ API_VM_ADD_VSOCK,     { 404,   0,   0,   0, 500 }, "VM is not created" },
 };
 
 static void test_action_table(void **state)
