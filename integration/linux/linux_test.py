@@ -743,9 +743,9 @@ class Test:
               f"{endpoint} {what} answered 200 with PciDeviceInfo ({st} {text})")
         return info
 
-    def hp_disk(self, v, dev, want_md5, info, what):
+    def hp_disk(self, v, dev, want_md5, info, what, start=0):
         _, _, m = self.expect(v, "serial", rf"vtest: hotplug disk {dev} at (\S+) md5 (\w+)",
-                              f"the guest sees {what} as {dev}")
+                              f"the guest sees {what} as {dev}", start)
         check(m.group(1) == info["bdf"] and m.group(2) == want_md5,
               f"{dev} is {info['bdf']} and reads back with the image's MD5 ({m.group(1)}, "
               f"{m.group(2)})")
@@ -777,7 +777,7 @@ class Test:
         check(st == 404, f"vm.remove-device of an unknown id answered 404 ({st} {body})")
         st, body = v.api("vm.remove-device", {"id": "hp1"})
         check(st == 204, f"vm.remove-device answered 204 ({st} {body})")
-        self.expect(v, "serial", r"vtest: hotplug vdb gone", "vdb left the guest")
+        gone, _, _ = self.expect(v, "serial", r"vtest: hotplug vdb gone", "vdb left the guest")
         deadline = time.monotonic() + WAIT
         while "hp1" in self.device_tree(v).get("device_tree", {}) and \
                 time.monotonic() < deadline:
@@ -788,7 +788,7 @@ class Test:
               "after the guest's eject hp1 is gone from vm.info's device tree and config")
         again = self.hp_add(v, "vm.add-disk", {"path": hp2, "id": "hp1"}, "again, same id")
         check(again == first, f"the re-added disk takes the freed slot and id ({again})")
-        self.hp_disk(v, "vdb", md5_2, again, "the re-added disk")
+        self.hp_disk(v, "vdb", md5_2, again, "the re-added disk", gone + 1)
         seg1 = self.hp_add(v, "vm.add-disk", {"path": hp3, "pci_segment": 1}, "(segment 1)")
         check(seg1["bdf"].startswith("0001:00:"), f"the disk is on segment 1 ({seg1})")
         self.hp_disk(v, "vdc", md5_3, seg1, "the segment-1 disk (domain 0001)")
@@ -811,6 +811,20 @@ class Test:
               info.get("config", {}).get("vsock", {}).get("cid") == vs["cid"],
               f"vm.info lists the added devices ({sorted(info.get('device_tree', {}))})")
         self.expect(v, "serial", r"vtest: vsock listening 1099", "the guest waits for bye")
+        # Snapshot, kill, restore: every device, the added ones too, in the same slot.
+        bdfs = {k: d["pci_bdf"] for k, d in info["device_tree"].items()}
+        snap = os.path.join(self.work, "snap")
+        self.vmm_pause(v)
+        os.mkdir(snap, 0o700)
+        st, body = v.api("vm.snapshot", {"destination_url": f"file://{snap}"})
+        check(st == 204, f"vm.snapshot with hotplugged devices answered 204 ({st} {body})")
+        v.kill()
+        v = self.vm("restored")
+        v.start(None, "pipe", "file", restore=snap, netns=ns)
+        check(v.wait_socket(WAIT), "the restored vireo serves its API")
+        got = {k: d["pci_bdf"] for k, d in self.device_tree(v).get("device_tree", {}).items()}
+        check(got == bdfs, f"the restored VM has every device at the same BDF ({got})")
+        self.vmm_resume(v)
         s = self.vsock_open(vs, 1099)
         s.sendall(b"bye")
         s.close()
