@@ -153,9 +153,30 @@ static cJSON *fn_counters(struct vm_pci_fn *fn)
 	return o;
 }
 
+/* What the guest did to the hotplug registers that they do not define (pci/hotplug.h). */
+static cJSON *hotplug_counters(struct vm *vm)
+{
+	struct pci_hotplug *hp = &vm->hotplug;
+	cJSON *o = cJSON_CreateObject();
+
+	if (o && !json_put_count(o, "bad_accesses", pci_hotplug_bad(hp, PCI_HP_BAD_ACCESS)) &&
+	    !json_put_count(o, "bad_segments", pci_hotplug_bad(hp, PCI_HP_BAD_SEGMENT)) &&
+	    !json_put_count(o, "bad_ejects", pci_hotplug_bad(hp, PCI_HP_BAD_EJECT)))
+		return o;
+	cJSON_Delete(o);
+	return NULL;
+}
+
 cJSON *vm_counters_json(struct vm *vm)
 {
 	cJSON *root = cJSON_CreateObject(), *o;
+
+	if (root && !(o = hotplug_counters(vm))) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	if (root)
+		cJSON_AddItemToObject(root, "__pci_hotplug", o);
 
 	for (unsigned i = 0; root && i < vm->nr_fns; i++) {
 		o = fn_counters(vm->fns[i]);
