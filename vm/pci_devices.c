@@ -246,6 +246,9 @@ static int restored_slot(struct vm *vm, const char *id, int *slot, char *err, si
 	const cJSON *o = vm->restore_state ? snap_state_device(vm->restore_state, id) : NULL;
 	uint64_t s;
 
+	if (vm->restore_state && !o)   /* before it takes a slot another device saved */
+		return set_err(err, errlen, -EINVAL, "state.json: devices.%s: missing (config.json "
+			       "has it)", id);
 	if (!o || !cJSON_GetObjectItemCaseSensitive(o, "slot"))
 		return 0;
 	if (json_get_u64(o, "slot", &s) || s < 1 || s >= PCI_NR_SLOTS)
