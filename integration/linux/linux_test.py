@@ -461,18 +461,23 @@ class Test:
         _, _, m = self.expect(v, "serial", r"vtest: net ping host (\w+)", "the guest pinged")
         check(m.group(1) == "ok", "the guest pinged the tap's host end from every vCPU")
         self.expect(v, "serial", r"vtest: net listening", "the guest listens on port 5002")
+        v = self.snapshot_restart(v, "p2", ns)
+        self.vmm_resume(v)
+        self.net_traffic(v, ns, listener, "serial")
+        self.powered_off(v)
+
+    def snapshot_restart(self, v, name, ns):
+        """Pause, snapshot into work/snap, kill -9, and --restore it in a new vireo (paused)."""
         snap = os.path.join(self.work, "snap")
         self.vmm_pause(v)
         os.mkdir(snap, 0o700)
         st, body = v.api("vm.snapshot", {"destination_url": f"file://{snap}"})
         check(st == 204, f"vm.snapshot answered 204 ({st} {body})")
         v.kill()
-        v = self.vm("p2")
+        v = self.vm(name)
         v.start(None, "pipe", "file", restore=snap, netns=ns)
         check(v.wait_socket(WAIT), "the restored vireo serves its API")
-        self.vmm_resume(v)
-        self.net_traffic(v, ns, listener, "serial")
-        self.powered_off(v)
+        return v
 
     def net_checks(self, v, ns, listener, stream):
         self.user_space(v, stream)
@@ -813,15 +818,7 @@ class Test:
         self.expect(v, "serial", r"vtest: vsock listening 1099", "the guest waits for bye")
         # Snapshot, kill, restore: every device, the added ones too, in the same slot.
         bdfs = {k: d["pci_bdf"] for k, d in info["device_tree"].items()}
-        snap = os.path.join(self.work, "snap")
-        self.vmm_pause(v)
-        os.mkdir(snap, 0o700)
-        st, body = v.api("vm.snapshot", {"destination_url": f"file://{snap}"})
-        check(st == 204, f"vm.snapshot with hotplugged devices answered 204 ({st} {body})")
-        v.kill()
-        v = self.vm("restored")
-        v.start(None, "pipe", "file", restore=snap, netns=ns)
-        check(v.wait_socket(WAIT), "the restored vireo serves its API")
+        v = self.snapshot_restart(v, "restored", ns)
         got = {k: d["pci_bdf"] for k, d in self.device_tree(v).get("device_tree", {}).items()}
         check(got == bdfs, f"the restored VM has every device at the same BDF ({got})")
         self.vmm_resume(v)
