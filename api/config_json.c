@@ -470,16 +470,36 @@ static int parse_nets(struct jfield *top, struct vm_config *cfg, bool snapshot)
 }
 
 /*
- * pci_segments[] and platform.num_pci_segments: vireo has segment 0 only, which gets both
- * whole windows, so only that is accepted; other values are refused rather than ignored.
+ * platform.num_pci_segments (1-16) and pci_segments[]: every segment gets an equal share of
+ * both windows, so a segment below num_pci_segments with weights 1 (CH's default) is
+ * accepted; other weights are refused rather than ignored.
  */
-static int parse_segments(struct jfield *top)
+static int parse_platform(struct jfield *top, struct vm_config *cfg)
 {
-	const cJSON *arr, *it, *plat;
-	uint64_t seg, w, n;
+	struct jfield f;
+	const cJSON *plat;
+	uint64_t n;
+	bool has;
+	int ret = get_object(top, "platform", &plat);
+
+	if (ret || !plat)
+		return ret;
+	f = sub(top, plat, "platform");
+	ret = jf_u64(&f, "num_pci_segments", UINT16_MAX, &n, &has);
+	if (!ret && has && (n < 1 || n > CONFIG_MAX_PCI_SEGMENTS))
+		return jf_fail(&f, "num_pci_segments", "must be between 1 and 16");
+	if (!ret && has)
+		cfg->num_pci_segments = (unsigned)n;
+	return ret;
+}
+
+static int parse_segments(struct jfield *top, struct vm_config *cfg)
+{
+	const cJSON *arr, *it;
+	uint64_t seg, w;
 	unsigned i = 0;
 	char ctx[40];
-	int ret = jf_get(top, "pci_segments", &arr);
+	int ret = parse_platform(top, cfg) ?: jf_get(top, "pci_segments", &arr);
 
 	if (!ret && arr && !cJSON_IsArray(arr))
 		return jf_fail(top, "pci_segments", "invalid type: expected an array");
@@ -492,19 +512,16 @@ static int parse_segments(struct jfield *top)
 		ret = jf_u64(&f, "pci_segment", UINT16_MAX, &seg, &has);
 		if (!ret && !has)
 			return jf_fail(&f, "pci_segment", "missing field");
-		if (!ret && seg)
-			return jf_fail(&f, "pci_segment", "vireo has only segment 0");
-		ret = ret ?: jf_u64(&f, "mmio32_aperture_weight", UINT32_MAX, &w, NULL);
-		ret = ret ?: jf_u64(&f, "mmio64_aperture_weight", UINT32_MAX, &w, NULL);
-	}
-	ret = ret ?: get_object(top, "platform", &plat);
-	if (!ret && plat) {
-		struct jfield f = sub(top, plat, "platform");
-		bool has;
-
-		ret = jf_u64(&f, "num_pci_segments", UINT16_MAX, &n, &has);
-		if (!ret && has && n != 1)
-			return jf_fail(&f, "num_pci_segments", "vireo has one PCI segment");
+		if (!ret && seg >= config_pci_segments(cfg))
+			return jf_fail(&f, "pci_segment", "not below platform.num_pci_segments");
+		ret = ret ?: jf_u64(&f, "mmio32_aperture_weight", UINT32_MAX, &w, &has);
+		if (!ret && has && w != 1 && config_pci_segments(cfg) > 1)
+			return jf_fail(&f, "mmio32_aperture_weight", "vireo divides the windows "
+				       "equally (weight 1)");
+		ret = ret ?: jf_u64(&f, "mmio64_aperture_weight", UINT32_MAX, &w, &has);
+		if (!ret && has && w != 1 && config_pci_segments(cfg) > 1)
+			return jf_fail(&f, "mmio64_aperture_weight", "vireo divides the windows "
+				       "equally (weight 1)");
 	}
 	return ret;
 }
@@ -592,7 +609,7 @@ static int config_from_json(const cJSON *json, struct vm_config *cfg, char *err,
 	if ((ret = parse_payload(&top, cfg)) || (ret = parse_cpus(&top, cfg)) ||
 	    (ret = parse_memory(&top, cfg)) || (ret = parse_console(&top, "serial", &cfg->serial)) ||
 	    (ret = parse_console(&top, "console", &cfg->console)) || (ret = parse_disks(&top, cfg)) ||
-	    (ret = parse_nets(&top, cfg, snapshot)) || (ret = parse_rng(&top, cfg)) || (ret = parse_segments(&top)))
+	    (ret = parse_nets(&top, cfg, snapshot)) || (ret = parse_rng(&top, cfg)) || (ret = parse_segments(&top, cfg)))
 		goto fail;
 	if ((ret = parse_vsock(&top, cfg)) || (ret = api_parse_fs_list(&top, cfg)))
 		goto fail;

@@ -135,6 +135,17 @@ static bool add_nets(cJSON *root, const struct vm_config *cfg)
 	return nets;
 }
 
+/* PlatformConfig, only when it says more than CH's default of one segment. */
+static bool add_platform(cJSON *root, const struct vm_config *cfg)
+{
+	cJSON *o;
+
+	if (config_pci_segments(cfg) == 1)
+		return true;
+	o = cJSON_AddObjectToObject(root, "platform");
+	return o && add_u64(o, "num_pci_segments", config_pci_segments(cfg));
+}
+
 /* CH's VsockConfig; omitted when there is none (Option<VsockConfig>). */
 static bool add_vsock(cJSON *root, const struct vsock_config *v)
 {
@@ -204,7 +215,8 @@ static bool build_config(cJSON *root, const struct vm_config *cfg)
 	return rng && cJSON_AddStringToObject(rng, "src", cfg->rng.src) &&
 	       add_console(root, "serial", &cfg->serial) &&
 	       add_console(root, "console", &cfg->console) && add_vsock(root, &cfg->vsock) &&
-	       api_fs_list_out(root, cfg);
+	       api_fs_list_out(root, cfg) &&
+	       add_platform(root, cfg);
 }
 
 cJSON *api_config_to_cjson(const struct vm_config *cfg)

@@ -38,7 +38,9 @@ const char config_usage[] =
 	"                                vhost-user backend (virtiofsd) on PATH\n"
 	"  --api-socket path=P|fd=N|P    serve the REST API there (without --kernel: wait for it)\n"
 	"  --pci-segment pci_segment=0[,mmio32_aperture_weight=N,mmio64_aperture_weight=N]\n"
-	"                                accepted for compatibility: vireo has one PCI segment\n"
+	"                                accepted for segment 0 (every segment gets an equal\n"
+	"                                share of the PCI windows)\n"
+	"  --platform num_pci_segments=N PCI segments 0..N-1 (1-16), each its own host bridge\n"
 	"  --restore source_url=file:///DIR[,resume=on,prefault=on,memory_restore_mode=copy,\n"
 	"            net_fds=[ID@[FD,..],..]]\n"
 	"                                restore a snapshot instead of booting a kernel\n"
@@ -240,7 +242,7 @@ static int parse_console_opt(const char *opt, const char *val, struct console_co
 enum {
 	OPT_KERNEL = 256, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL,
 	OPT_CONSOLE, OPT_RNG, OPT_DISK, OPT_NET, OPT_RESTORE, OPT_PCI_SEGMENT, OPT_LOG_FILE, OPT_API_SOCKET, OPT_EVENT_MONITOR,
-	OPT_SECCOMP, OPT_VSOCK, OPT_FS,
+	OPT_SECCOMP, OPT_VSOCK, OPT_FS, OPT_PLATFORM,
 };
 
 static const struct option cli_options[] = {
@@ -262,6 +264,7 @@ static const struct option cli_options[] = {
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "vsock", required_argument, NULL, OPT_VSOCK },
 	{ "fs", required_argument, NULL, OPT_FS },
+	{ "platform", required_argument, NULL, OPT_PLATFORM },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -360,6 +363,24 @@ static int pci_segment_kv(void *ctx, const char *key, const char *val, char *err
 	return n ? 0 : fail(err, errlen, "--pci-segment: %s must be at least 1", key);
 }
 
+/* --platform num_pci_segments=N (1-16): Cloud Hypervisor's PlatformConfig, that field only. */
+static int platform_kv(void *ctx, const char *key, const char *val, char *err, size_t errlen)
+{
+	struct vm_config *cfg = ctx;
+	uint64_t n;
+
+	if (strcmp(key, "num_pci_segments"))
+		return fail(err, errlen, "--platform: unknown key '%s' (supported: "
+			    "num_pci_segments)", key);
+	if (config_parse_num("--platform", key, val, CONFIG_MAX_PCI_SEGMENTS, &n, err, errlen))
+		return -EINVAL;
+	if (!n)
+		return fail(err, errlen, "--platform: num_pci_segments must be between 1 and %u",
+			    CONFIG_MAX_PCI_SEGMENTS);
+	cfg->num_pci_segments = (unsigned)n;
+	return 0;
+}
+
 static int add_disk_opt(struct vm_config *cfg, const char *arg, char *err, size_t errlen)
 {
 	struct disk_config d;
@@ -427,6 +448,8 @@ static int apply_option(int c, const char *arg, struct vm_config *cfg, struct vm
 	case OPT_SECCOMP: return config_set_str(&opts->seccomp, arg);
 	case OPT_VSOCK: return config_parse_vsock(arg, &cfg->vsock, err, errlen);
 	case OPT_FS: return add_fs_opt(cfg, arg, err, errlen);
+	case OPT_PLATFORM: return config_parse_kv("--platform", arg, platform_kv, cfg, err,
+						  errlen);
 	case 'v': opts->verbosity++; return 0;
 	case 'V': opts->version = true; return 0;
 	case 'h': opts->help = true; return 0;

@@ -127,7 +127,15 @@ struct vm_config {
 	struct vsock_config vsock;       /* --vsock, VmConfig.vsock */
 	struct fs_config *fs;            /* --fs, VmConfig.fs[]; nr_fs entries */
 	unsigned nr_fs;
+	unsigned num_pci_segments;       /* platform.num_pci_segments; 0 = 1 */
 };
+
+/* platform.num_pci_segments: as many as the ACPI hotplug registers select (PSEG). */
+#define CONFIG_MAX_PCI_SEGMENTS 16
+static inline unsigned config_pci_segments(const struct vm_config *cfg)
+{
+	return cfg->num_pci_segments ? cfg->num_pci_segments : 1;
+}
 
 /*
  * Restore's net_fds: new taps for a net whose snapshot config used fds (their numbers are

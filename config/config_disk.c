@@ -31,8 +31,10 @@ static int validate_vhost_user(const struct vm_config *cfg, unsigned i, char *er
 	    d->queue_size > 1024 || (d->queue_size & (d->queue_size - 1)))
 		return set_err(err, errlen, -EINVAL, "disks[%u]: vhost-user needs num_queues 1-16 "
 			       "and queue_size a power of two up to 1024", i);
-	if (d->pci_segment)
-		return set_err(err, errlen, -EINVAL, "disks[%u].pci_segment: only segment 0 exists", i);
+	if (d->pci_segment >= config_pci_segments(cfg))
+		return set_err(err, errlen, -EINVAL, "disks[%u].pci_segment: %u is not below "
+			       "platform.num_pci_segments (%u)", i, d->pci_segment,
+			       config_pci_segments(cfg));
 	for (unsigned j = 0; j < i; j++)
 		if (d->id && cfg->disks[j].id && !strcmp(d->id, cfg->disks[j].id))
 			return set_err(err, errlen, -EEXIST, "disks[%u].id: identifier '%s' is not "
@@ -57,8 +59,10 @@ int config_validate_disk(const struct vm_config *cfg, unsigned i, char *err, siz
 	if (d->id && !strncmp(d->id, "__", 2))
 		return set_err(err, errlen, -EINVAL, "disks[%u].id: '%s' must not start with '__'", i,
 			   d->id);
-	if (d->pci_segment)
-		return set_err(err, errlen, -EINVAL, "disks[%u].pci_segment: only segment 0 exists", i);
+	if (d->pci_segment >= config_pci_segments(cfg))
+		return set_err(err, errlen, -EINVAL, "disks[%u].pci_segment: %u is not below "
+			       "platform.num_pci_segments (%u)", i, d->pci_segment,
+			       config_pci_segments(cfg));
 	if (d->pci_device_id == 0 || d->pci_device_id > 31)
 		return set_err(err, errlen, -EINVAL, "disks[%u].pci_device_id: must be between 1 and 31 "
 			   "(0 is the host bridge)", i);

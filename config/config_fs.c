@@ -46,10 +46,10 @@ int config_validate_fs(const struct vm_config *cfg, unsigned i, char *err, size_
 	if (qs < 2 || qs > CONFIG_FS_DEFAULT_QUEUE_SIZE || (qs & (qs - 1)))
 		return set_err(err, errlen, -EINVAL, "fs[%u].queue_size: %u is not a power of two "
 			       "in 2-%u", i, qs, CONFIG_FS_DEFAULT_QUEUE_SIZE);
-	/* Several segments are another change's; until then only segment 0 exists. */
-	if (f->pci_segment)
-		return set_err(err, errlen, -EINVAL, "fs[%u].pci_segment: only segment 0 exists",
-			       i);
+	if (f->pci_segment >= config_pci_segments(cfg))
+		return set_err(err, errlen, -EINVAL, "fs[%u].pci_segment: %u is not below "
+			       "platform.num_pci_segments (%u)", i, f->pci_segment,
+			       config_pci_segments(cfg));
 	if (!cfg->memory_shared)
 		return set_err(err, errlen, -EINVAL, "fs[%u]: vhost-user devices need "
 			       "memory.shared=on (--memory shared=on)", i);

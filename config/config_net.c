@@ -137,8 +137,10 @@ int config_validate_net(const struct vm_config *cfg, unsigned i, char *err, size
 		return set_err(err, errlen, -EINVAL, "net[%u].tap: give either tap or fds", i);
 	if (n->iommu)
 		return set_err(err, errlen, -EINVAL, "net[%u].iommu: vireo has no virtual IOMMU", i);
-	if (n->pci_segment)
-		return set_err(err, errlen, -EINVAL, "net[%u].pci_segment: only segment 0 exists", i);
+	if (n->pci_segment >= config_pci_segments(cfg))
+		return set_err(err, errlen, -EINVAL, "net[%u].pci_segment: %u is not below "
+			       "platform.num_pci_segments (%u)", i, n->pci_segment,
+			       config_pci_segments(cfg));
 	if (n->pci_device_id == 0 || n->pci_device_id > 31)
 		return set_err(err, errlen, -EINVAL, "net[%u].pci_device_id: must be between 1 and 31 "
 			       "(0 is the host bridge)", i);

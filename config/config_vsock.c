@@ -29,8 +29,10 @@ int config_validate_vsock(const struct vm_config *cfg, char *err, size_t errlen)
 	if (v->iommu)
 		return set_err(err, errlen, -EINVAL, "vsock.iommu: not supported by vireo (no "
 			       "virtual IOMMU)");
-	if (v->pci_segment)
-		return set_err(err, errlen, -EINVAL, "vsock.pci_segment: only segment 0 exists");
+	if (v->pci_segment >= config_pci_segments(cfg))
+		return set_err(err, errlen, -EINVAL, "vsock.pci_segment: %u is not below "
+			       "platform.num_pci_segments (%u)", v->pci_segment,
+			       config_pci_segments(cfg));
 	if (v->id && !strncmp(v->id, "__", 2))
 		return set_err(err, errlen, -EINVAL, "vsock.id: '%s' must not start with '__'",
 			       v->id);

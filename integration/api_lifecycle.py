@@ -200,8 +200,10 @@ def run(api, spin, report, serial):
     expect("restore while running", api.call("PUT", "vm.restore", {
         "source_url": "file:///nonexistent"}), 500, "VM is already created")
     expect("resume while running", api.call("PUT", "vm.resume"), 500)
-    expect("add-vsock while running", api.call("PUT", "vm.add-vsock", {
-        "cid": 3, "socket": "/tmp/never.vsock"}), 500, "hotplug is not supported")
+    expect("add-vsock while running: reserved CID", api.call("PUT", "vm.add-vsock", {
+        "cid": 2, "socket": "/tmp/never.vsock"}), 400, "vsock.cid")
+    expect("remove an unknown device while running", api.call("PUT", "vm.remove-device", {
+        "id": "nope"}), 404, "No device with id")
     expect("counters", api.call("GET", "vm.counters"), 200)
     expect("pause", api.call("PUT", "vm.pause"), 204)
     expect("info paused", api.call("GET", "vm.info"), 200, '"state":"Paused"')

@@ -74,6 +74,8 @@ int ged_notify(struct ged *g, uint32_t events)
 {
 	uint64_t one = 1;
 
+	if (!g)
+		return -ENODEV;          /* a board without a GED */
 	if (!events || (events & ~GED_EVENTS_ALL))
 		return -EINVAL;
 	/* Latch first, then the edge: the guest's handler must find the bit when it reads. */

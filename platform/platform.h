@@ -71,8 +71,9 @@ void acpi_pm_destroy(struct acpi_pm *pm);
 #define GED_REG_EVENTS          0
 #define GED_REG_SIZE            4
 #define GED_EVENT_CPU           (1u << 0)   /* CPU devices changed: \_SB_.CPUS.CSCN */
+#define GED_EVENT_PCI           (1u << 1)   /* PCI devices changed: _EVT runs PHPR.PSCN */
 #define GED_EVENT_POWER_BUTTON  (1u << 3)
-#define GED_EVENTS_ALL          (GED_EVENT_CPU | GED_EVENT_POWER_BUTTON)
+#define GED_EVENTS_ALL          (GED_EVENT_CPU | GED_EVENT_PCI | GED_EVENT_POWER_BUTTON)
 struct ged;
 extern const struct bus_device_ops ged_bus_ops;
 /* @irq_fd: eventfd bound to the GED's GSI (KVM_IRQFD); the caller keeps owning it. */

@@ -106,17 +106,10 @@ static int board_setup_acpi(struct vm *vm, uint64_t *rsdp, char *err, size_t err
 			.nr_boot = vm->nr_vcpus, .apic_ids = vm->apic_ids,
 			.hotplug = true, .hotplug_base = LAYOUT_CPU_HOTPLUG_START,
 		},
-		.pci = {
-			.present = true,
-			.ecam_base = LAYOUT_PCI_ECAM_START,
-			.bus_end = 0,
-			.mmio32_base = vm->mmio32.base, .mmio32_size = vm->mmio32.size,
-			.mmio64_base = vm->mmio64.base, .mmio64_size = vm->mmio64.size,
-		},
 		.ged = {
 			.present = true, .base = LAYOUT_GED_START, .reg_size = GED_REG_SIZE,
 			.gsi = vm->ged_gsi, .power_button_bit = GED_EVENT_POWER_BUTTON,
-			.cpu_hotplug_bit = GED_EVENT_CPU,
+			.cpu_hotplug_bit = GED_EVENT_CPU, .pci_hotplug_bit = GED_EVENT_PCI,
 		},
 	};
 	uint8_t *area = guest_mem_ptr(&vm->mem, LAYOUT_ACPI_START, LAYOUT_ACPI_SIZE);
@@ -124,6 +117,7 @@ static int board_setup_acpi(struct vm *vm, uint64_t *rsdp, char *err, size_t err
 
 	if (!area)
 		return set_err(err, errlen, -EFAULT, "no guest RAM for the ACPI tables");
+	vm_pci_acpi(vm, &platform.pci);
 	ret = acpi_build_tables(&platform, area, LAYOUT_ACPI_START, LAYOUT_ACPI_SIZE, rsdp);
 	if (ret)
 		return set_err(err, errlen, ret, "cannot build ACPI tables: %s", strerror(-ret));

@@ -61,11 +61,11 @@ static int console_create(struct vm *vm, unsigned i, struct vm_device_spec *out,
 	(void)i;
 	if (!con)
 		return out_of_memory(CONSOLE_ID, err, errlen);
-	*out = (struct vm_device_spec){ virtio_console_dev(con), CONSOLE_ID, -1 };
+	*out = (struct vm_device_spec){ virtio_console_dev(con), CONSOLE_ID, -1, 0 };
 	return 0;
 }
 
-static const struct vm_device_type console_type = { console_count, console_create };
+static const struct vm_device_type console_type = { "console", console_count, console_create };
 
 /* ------------------------------------------------------------------ disks */
 
@@ -111,11 +111,11 @@ static int blk_create(struct vm *vm, unsigned i, struct vm_device_spec *out, cha
 		vd = virtio_blk_dev(blk);
 	if (ret)
 		return ret;
-	*out = (struct vm_device_spec){ vd, d->id, d->pci_device_id };
+	*out = (struct vm_device_spec){ vd, d->id, d->pci_device_id, d->pci_segment };
 	return 0;
 }
 
-static const struct vm_device_type blk_type = { blk_count, blk_create };
+static const struct vm_device_type blk_type = { "disk", blk_count, blk_create };
 
 /* ------------------------------------------------------------------ net */
 
@@ -175,11 +175,12 @@ static int net_create(struct vm *vm, unsigned i, struct vm_device_spec *out, cha
 		close(fds[q]);
 	if (ret)
 		return ret;
-	*out = (struct vm_device_spec){ virtio_net_dev(net), n->id, n->pci_device_id };
+	*out = (struct vm_device_spec){ virtio_net_dev(net), n->id, n->pci_device_id,
+					 n->pci_segment };
 	return 0;
 }
 
-static const struct vm_device_type net_type = { net_count, net_create };
+static const struct vm_device_type net_type = { "net", net_count, net_create };
 
 /* ------------------------------------------------------------------ rng */
 
@@ -202,11 +203,11 @@ static int rng_create(struct vm *vm, unsigned i, struct vm_device_spec *out, cha
 	rng = virtio_rng_new(fd, &vm->mem);
 	if (!rng)
 		return out_of_memory(RNG_ID, err, errlen);
-	*out = (struct vm_device_spec){ virtio_rng_dev(rng), RNG_ID, -1 };
+	*out = (struct vm_device_spec){ virtio_rng_dev(rng), RNG_ID, -1, 0 };
 	return 0;
 }
 
-static const struct vm_device_type rng_type = { rng_count, rng_create };
+static const struct vm_device_type rng_type = { "rng", rng_count, rng_create };
 
 /* ------------------------------------------------------------------ vsock */
 
@@ -225,11 +226,11 @@ static int vsock_create(struct vm *vm, unsigned i, struct vm_device_spec *out, c
 	(void)i;
 	if (ret)
 		return ret;
-	*out = (struct vm_device_spec){ virtio_vsock_dev(vs), v->id, -1 };
+	*out = (struct vm_device_spec){ virtio_vsock_dev(vs), v->id, -1, v->pci_segment };
 	return 0;
 }
 
-static const struct vm_device_type vsock_type = { vsock_count, vsock_create };
+static const struct vm_device_type vsock_type = { "vsock", vsock_count, vsock_create };
 
 /* ------------------------------------------------------------------ fs */
 
@@ -249,11 +250,11 @@ static int fs_create(struct vm *vm, unsigned i, struct vm_device_spec *out, char
 
 	if (ret)
 		return ret;
-	*out = (struct vm_device_spec){ vd, f->id, -1 };
+	*out = (struct vm_device_spec){ vd, f->id, -1, f->pci_segment };
 	return 0;
 }
 
-static const struct vm_device_type fs_type = { fs_count, fs_create };
+static const struct vm_device_type fs_type = { "fs", fs_count, fs_create };
 
 const struct vm_device_type *const vm_device_types[] = {
 	&console_type,

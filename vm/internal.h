@@ -43,6 +43,18 @@ int vm_intx_init(struct vm *vm, struct vm_intx *x, uint32_t gsi, void (*resample
 void vm_intx_destroy(struct vm_intx *x);
 int vm_intx_raise(void *ctx);                        /* ctx = struct vm_intx */
 
+/* pci_segments.c: segments, shared allocators, hotplug registers (docs/pci.md). */
+struct acpi_pci;
+int vm_setup_pci_segments(struct vm *vm, char *err, size_t errlen);
+void vm_destroy_pci_segments(struct vm *vm);
+/* What the ACPI tables say about the segments (and vm_bar_alloc divides the same way). */
+void vm_pci_acpi(const struct vm *vm, struct acpi_pci *out);
+/* Runs every segment's pending BAR work (docs/pci.md, deferred apply); 0 or first error. */
+int vm_pci_apply(struct vm *vm);
+/* A BAR of @size inside segment @seg's share of the 64-bit window, and its release. */
+int vm_bar_alloc(struct vm *vm, unsigned seg, uint64_t size, uint64_t *addr);
+void vm_bar_free(struct vm *vm, uint64_t addr);
+
 /* pci_devices.c: the virtio-pci functions of the config (console, rng). */
 int vm_setup_pci_devices(struct vm *vm, char *err, size_t errlen);
 void vm_destroy_pci_devices(struct vm *vm);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "arch/x86_64/acpi.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "vm/pci_fn.h"
 
@@ -84,7 +85,8 @@ struct range_alloc *vm_bar_window(struct vm *vm, uint64_t addr)
 }
 
 /* Moves the reservation, possibly across windows; unchanged on failure. */
-static int bar_reserve_move(struct vm *vm, uint64_t old_addr, uint64_t new_addr, uint64_t size)
+static int bar_reserve_move_locked(struct vm *vm, uint64_t old_addr, uint64_t new_addr,
+				   uint64_t size)
 {
 	struct range_alloc *from = vm_bar_window(vm, old_addr), *to = vm_bar_window(vm, new_addr);
 	int ret;
@@ -96,6 +98,17 @@ static int bar_reserve_move(struct vm *vm, uint64_t old_addr, uint64_t new_addr,
 	ret = range_alloc_reserve(to, new_addr, size, size);
 	if (!ret && (ret = range_alloc_free(from, old_addr)))
 		range_alloc_free(to, new_addr);
+	return ret;
+}
+
+/* The windows are shared by every segment, whose apply locks do not exclude each other. */
+static int bar_reserve_move(struct vm *vm, uint64_t old_addr, uint64_t new_addr, uint64_t size)
+{
+	int ret;
+
+	pthread_mutex_lock(&vm->alloc_lock);
+	ret = bar_reserve_move_locked(vm, old_addr, new_addr, size);
+	pthread_mutex_unlock(&vm->alloc_lock);
 	return ret;
 }
 
@@ -166,11 +179,18 @@ static void fn_resample(void *ctx)
 	virtio_pci_intx_resample(&fn->vp);
 }
 
-static void fn_free(struct vm_pci_fn *fn)
+/* Also what an ejected function's removal runs: every resource goes back for reuse. */
+void vm_pci_fn_free(struct vm_pci_fn *fn)
 {
+	struct pci_bar_info bi;
+
 	if (fn->vp_ready) {
-		if (fn->vp.pci.seg)
-			pci_segment_remove(&fn->vm->pci, &fn->vp.pci);
+		struct pci_segment *seg = fn->vp.pci.seg;
+
+		if (seg && !pci_segment_remove(seg, &fn->vp.pci))   /* the slot is no device's */
+			pci_hotplug_plug(&fn->vm->hotplug, seg->id, fn->vp.pci.slot, false, false);
+		if (fn->bar_reserved && !pci_dev_bar_info(&fn->vp.pci, VIRTIO_PCI_BAR, &bi))
+			vm_bar_free(fn->vm, bi.addr);
 		virtio_pci_destroy(&fn->vp);
 	}
 	vm_intx_destroy(&fn->intx);
@@ -217,13 +237,44 @@ void vm_run_device_work(struct vm *vm)
 		virtio_pci_run_deferred(&vm->fns[i]->vp);
 }
 
+/*
+ * A restore puts each function back in the slot state.json saved for it ("slot"); an older
+ * snapshot without one takes what the config asks, as at boot.
+ */
+static int restored_slot(struct vm *vm, const char *id, int *slot, char *err, size_t errlen)
+{
+	const cJSON *o = vm->restore_state ? snap_state_device(vm->restore_state, id) : NULL;
+	uint64_t s;
+
+	if (vm->restore_state && !o)   /* before it takes a slot another device saved */
+		return set_err(err, errlen, -EINVAL, "state.json: devices.%s: missing (config.json "
+			       "has it)", id);
+	if (!o || !cJSON_GetObjectItemCaseSensitive(o, "slot"))
+		return 0;
+	if (json_get_u64(o, "slot", &s) || s < 1 || s >= PCI_NR_SLOTS)
+		return set_err(err, errlen, -EINVAL, "state.json: devices.%s.slot: not a PCI slot "
+			       "1-31", id);
+	*slot = (int)s;
+	return 0;
+}
+
 /* BAR0 from the 64-bit window, MSI-X vectors, slot, then the INTx pin its slot implies. */
-static int fn_plug(struct vm_pci_fn *fn, const char *id, int slot, char *err, size_t errlen)
+static int fn_plug(struct vm_pci_fn *fn, const struct vm_device_spec *spec, char *err,
+		   size_t errlen)
 {
 	struct vm *vm = fn->vm;
+	const char *id = spec->id;
+	int slot = spec->slot;
 	uint64_t addr;
 	uint32_t gsi;
 	int ret;
+
+	if (spec->seg >= vm->nr_segs)
+		return set_err(err, errlen, -EINVAL, "%s: PCI segment %u does not exist", id,
+			       spec->seg);
+	ret = restored_slot(vm, id, &slot, err, errlen);
+	if (ret)
+		return ret;
 
 	ret = vm_msi_group_init(vm, &fn->msi, fn->dev->nr_queues + 1u);
 	if (ret) {
@@ -240,16 +291,16 @@ static int fn_plug(struct vm_pci_fn *fn, const char *id, int slot, char *err, si
 		return ret;
 	}
 	fn->vp_ready = true;
-	ret = range_alloc_alloc(&vm->mmio64, VIRTIO_PCI_BAR_SIZE, VIRTIO_PCI_BAR_SIZE, &addr);
-	ret = ret ?: pci_bar_set_addr(&fn->vp.pci, VIRTIO_PCI_BAR, addr);
+	ret = vm_bar_alloc(vm, spec->seg, VIRTIO_PCI_BAR_SIZE, &addr);
 	if (ret) {
 		snprintf(err, errlen, "%s: no room for BAR0 in the 64-bit window", id);
 		return ret;
 	}
+	fn->bar_reserved = true;
+	pci_bar_set_addr(&fn->vp.pci, VIRTIO_PCI_BAR, addr);   /* aligned, in the window */
 	pci_dev_set_bar_ops(&fn->vp.pci, &vm_virtio_bar_ops, fn);
-	ret = pci_segment_add(&vm->pci, &fn->vp.pci, slot);
+	ret = pci_segment_add(vm->segs[spec->seg], &fn->vp.pci, slot);
 	if (ret) {
-		range_alloc_free(&vm->mmio64, addr);
 		if (ret == -EBUSY)
 			snprintf(err, errlen, "%s: PCI slot %d is already taken", id, slot);
 		else
@@ -264,12 +315,14 @@ static int fn_plug(struct vm_pci_fn *fn, const char *id, int slot, char *err, si
 		snprintf(err, errlen, "%s: cannot bind INTx GSI %u: %s", id, gsi, strerror(-ret));
 		return ret;
 	}
-	return 0;
+	/* Cloud Hypervisor's built-in devices ("__" ids) stay; the others the guest may eject. */
+	return pci_hotplug_plug(&vm->hotplug, spec->seg, fn->vp.pci.slot, strncmp(id, "__", 2),
+				false);
 }
 
-/* Builds instance @i of @type and plugs it into segment 0. */
-static int vm_add_fn(struct vm *vm, const struct vm_device_type *type, unsigned i, char *err,
-		     size_t errlen)
+/* Builds instance @i of @type and plugs it into its segment; last in vm->fns on success. */
+int vm_add_fn(struct vm *vm, const struct vm_device_type *type, unsigned i, char *err,
+	      size_t errlen)
 {
 	struct vm_pci_fn *fn = calloc(1, sizeof(*fn)), **fns = NULL;
 	struct vm_device_spec spec;
@@ -284,11 +337,11 @@ static int vm_add_fn(struct vm *vm, const struct vm_device_type *type, unsigned 
 		return ret;
 	}
 	fn->dev = spec.dev;
-	ret = fn_plug(fn, spec.id, spec.slot, err, errlen);
+	ret = fn_plug(fn, &spec, err, errlen);
 	if (!ret && !(fns = realloc(vm->fns, (vm->nr_fns + 1) * sizeof(*fns))))
 		ret = set_err(err, errlen, -ENOMEM, "%s: out of memory", spec.id);
 	if (ret) {
-		fn_free(fn);
+		vm_pci_fn_free(fn);
 		return ret;
 	}
 	fns[vm->nr_fns++] = fn;
@@ -304,15 +357,15 @@ int vm_setup_pci_devices(struct vm *vm, char *err, size_t errlen)
 		for (unsigned i = 0; !ret && i < vm_device_types[t]->count(vm->cfg); i++)
 			ret = vm_add_fn(vm, vm_device_types[t], i, err, errlen);
 	/* Map what the construction-time placements say; nothing decodes before the guest. */
-	if (!ret && pci_segment_pending(&vm->pci))
-		ret = pci_segment_apply(&vm->pci);
+	if (!ret)
+		ret = vm_pci_apply(vm);
 	return ret;
 }
 
 void vm_destroy_pci_devices(struct vm *vm)
 {
 	while (vm->nr_fns)
-		fn_free(vm->fns[--vm->nr_fns]);
+		vm_pci_fn_free(vm->fns[--vm->nr_fns]);
 	free(vm->fns);
 	vm->fns = NULL;
 }

@@ -61,7 +61,7 @@ cJSON *vm_device_tree_json(struct vm *vm)
 	for (unsigned i = 0; tree && i < vm->nr_fns; i++) {
 		struct vm_pci_fn *fn = vm->fns[i];
 
-		snprintf(bdf, sizeof(bdf), "%04x:00:%02x.0", vm->pci.id, fn->vp.pci.slot);
+		snprintf(bdf, sizeof(bdf), "%04x:00:%02x.0", fn->vp.pci.seg->id, fn->vp.pci.slot);
 		node = cJSON_AddObjectToObject(tree, fn->vp.pci.id);
 		if (!node || !cJSON_AddStringToObject(node, "id", fn->vp.pci.id) ||
 		    !(res = cJSON_AddArrayToObject(node, "resources")) || !fn_resources(fn, res) ||
@@ -154,9 +154,30 @@ static cJSON *fn_counters(struct vm_pci_fn *fn)
 	return o;
 }
 
+/* What the guest did to the hotplug registers that they do not define (pci/hotplug.h). */
+static cJSON *hotplug_counters(struct vm *vm)
+{
+	struct pci_hotplug *hp = &vm->hotplug;
+	cJSON *o = cJSON_CreateObject();
+
+	if (o && !json_put_count(o, "bad_accesses", pci_hotplug_bad(hp, PCI_HP_BAD_ACCESS)) &&
+	    !json_put_count(o, "bad_segments", pci_hotplug_bad(hp, PCI_HP_BAD_SEGMENT)) &&
+	    !json_put_count(o, "bad_ejects", pci_hotplug_bad(hp, PCI_HP_BAD_EJECT)))
+		return o;
+	cJSON_Delete(o);
+	return NULL;
+}
+
 cJSON *vm_counters_json(struct vm *vm)
 {
 	cJSON *root = cJSON_CreateObject(), *o;
+
+	if (root && !(o = hotplug_counters(vm))) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	if (root)
+		cJSON_AddItemToObject(root, "__pci_hotplug", o);
 
 	for (unsigned i = 0; root && i < vm->nr_fns; i++) {
 		o = fn_counters(vm->fns[i]);
@@ -202,12 +223,17 @@ static int counters_restore(struct vm_pci_fn *fn, const cJSON *c, char *err, siz
 	return fn->counters_base ? 0 : set_err(err, errlen, -ENOMEM, "out of memory");
 }
 
-/* One function's section: pci, msix, virtio, the device's own (if it has one), counters. */
+/*
+ * One function's section: its slot (a restore plugs it there again: hotplug may have left
+ * holes first-fit would not reproduce), pci, msix, virtio, the device's own, counters.
+ */
 static int fn_save(struct vm_pci_fn *fn, cJSON *o)
 {
 	const struct virtio_device_ops *ops = fn->dev->ops;
-	cJSON *sec;
+	cJSON *sec = NULL;
 
+	if (json_put_u64(o, "slot", fn->vp.pci.slot))
+		goto err;
 	if (!(sec = pci_dev_save(&fn->vp.pci)) || !cJSON_AddItemToObject(o, "pci", sec))
 		goto err;
 	if (!(sec = msix_save(&fn->vp.msix)) || !cJSON_AddItemToObject(o, "msix", sec))

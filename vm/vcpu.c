@@ -60,7 +60,7 @@ static void vcpu_apply_pci(struct vm *vm)
 {
 	int ret;
 
-	if (pci_segment_pending(&vm->pci) && (ret = pci_segment_apply(&vm->pci)))
+	if ((ret = vm_pci_apply(vm)))
 		pr_warn_ratelimited("pci: applying BAR changes failed: %s", strerror(-ret));
 }
 

@@ -120,37 +120,6 @@ static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-/*
- * PCI segment 0: host bridge, CF8/CFC on the port bus, ECAM on the MMIO bus, and the
- * allocators for BARs and MSI GSIs. Legacy GSIs 0-23 belong to the irqchip's pins.
- */
-static int vm_setup_pci(struct vm *vm, char *err, size_t errlen)
-{
-	uint64_t m64_base, m64_size;
-	unsigned gsi;
-	int ret;
-
-	arch_mmio64_window(&vm->mem, arch_host_phys_bits(), &m64_base, &m64_size);
-	ret = pci_segment_init(&vm->pci, 0);
-	if (ret)
-		return set_err(err, errlen, ret, "cannot create PCI segment 0: %s", strerror(-ret));
-	vm->pci_ready = true;
-	ret = range_alloc_init(&vm->mmio32, "mmio32", LAYOUT_PCI_MMIO32_START,
-			       LAYOUT_PCI_MMIO32_SIZE);
-	ret = ret ?: range_alloc_init(&vm->mmio64, "mmio64", m64_base, m64_size);
-	ret = ret ?: range_alloc_init(&vm->io_ports, "io", LAYOUT_PCI_IO_START, LAYOUT_PCI_IO_SIZE);
-	gsi_alloc_init(&vm->gsis);
-	for (gsi = 0; gsi < GSI_NR_LEGACY && !ret; gsi++)
-		if (!gsi_alloc_used(&vm->gsis, gsi))
-			ret = gsi_alloc_reserve(&vm->gsis, gsi);
-	ret = ret ?: bus_register(&vm->pio_bus, PCI_CF8_PORT, PCI_CF8_LEN, &pci_cf8_ops, &vm->pci);
-	ret = ret ?: bus_register(&vm->mmio_bus, LAYOUT_PCI_ECAM_START, LAYOUT_PCI_ECAM_SIZE,
-				  &pci_ecam_ops, &vm->pci);
-	if (ret)
-		return set_err(err, errlen, ret, "cannot set up PCI segment 0: %s", strerror(-ret));
-	return 0;
-}
-
 int vm_setup_vcpus(struct vm *vm, char *err, size_t errlen)
 {
 	unsigned i;
@@ -173,10 +142,11 @@ int vm_setup_vcpus(struct vm *vm, char *err, size_t errlen)
 }
 
 /* @restoring: the guest's RAM (kernel, boot tables, ACPI) and registers come from a snapshot. */
-static int vm_build(const struct vm_config *cfg, struct vm_persist *persist, bool restoring,
-		    struct vm **out, char *err, size_t errlen)
+static int vm_build(const struct vm_config *cfg, struct vm_persist *persist,
+		    const struct cJSON *restore_st, struct vm **out, char *err, size_t errlen)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
+	bool restoring = restore_st != NULL;
 	int ret;
 
 	if (!vm)
@@ -190,6 +160,7 @@ static int vm_build(const struct vm_config *cfg, struct vm_persist *persist, boo
 	}
 	vm->cfg = cfg;
 	vm->persist = persist;
+	vm->restore_state = restore_st;
 	vm->nr_vcpus = cfg->boot_vcpus;
 	vm->max_vcpus = config_max_vcpus(cfg);
 	config_topology(cfg, &vm->topo);
@@ -220,13 +191,14 @@ static int vm_build(const struct vm_config *cfg, struct vm_persist *persist, boo
 	ret = ret ?: vm_setup_memory(vm, err, errlen);
 	ret = ret ?: board_setup_irqchip(vm, err, errlen);
 	ret = ret ?: board_setup_devices(vm, err, errlen);
-	ret = ret ?: vm_setup_pci(vm, err, errlen);
+	ret = ret ?: vm_setup_pci_segments(vm, err, errlen);
 	ret = ret ?: vm_setup_pci_devices(vm, err, errlen);
 	ret = ret ?: board_setup_late_devices(vm, err, errlen);   /* and the vCPUs, if not yet */
 	if (!restoring)
 		ret = ret ?: board_boot(vm, err, errlen);
 	if (ret)
 		goto err;
+	vm->restore_state = NULL;   /* only vm_restore's call keeps it alive */
 	*out = vm;
 	return 0;
 err:
@@ -237,13 +209,13 @@ err:
 int vm_create(const struct vm_config *cfg, struct vm_persist *persist, struct vm **out,
 	      char *err, size_t errlen)
 {
-	return vm_build(cfg, persist, false, out, err, errlen);
+	return vm_build(cfg, persist, NULL, out, err, errlen);
 }
 
 int vm_create_for_restore(const struct vm_config *cfg, struct vm_persist *persist,
-			  struct vm **out, char *err, size_t errlen)
+			  const struct cJSON *st, struct vm **out, char *err, size_t errlen)
 {
-	return vm_build(cfg, persist, true, out, err, errlen);
+	return vm_build(cfg, persist, st, out, err, errlen);
 }
 
 int vm_start(struct vm *vm)
@@ -317,8 +289,7 @@ void vm_destroy(struct vm *vm)
 	free(vm->cpuid);
 	board_destroy(vm);
 	vm_destroy_pci_devices(vm);
-	if (vm->pci_ready)
-		pci_segment_destroy(&vm->pci);
+	vm_destroy_pci_segments(vm);
 	range_alloc_destroy(&vm->mmio32);
 	range_alloc_destroy(&vm->mmio64);
 	range_alloc_destroy(&vm->io_ports);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "arch/arch.h"
+#include "pci/hotplug.h"
 #include "pci/msix.h"
 #include "pci/pci.h"
 #include "snapshot/snapshot.h"
@@ -73,11 +74,20 @@ struct vm {
 	uint8_t apic_ids[CONFIG_MAX_VCPUS];
 	struct cpu_hotplug *cpuhp;   /* ACPI CPU hotplug registers (vm/vcpu_hotplug.c) */
 
-	/* PCI segment 0 and the address/GSI allocators it draws from (snapshot reaches them). */
+	/*
+	 * PCI segment 0 and the address/GSI allocators every segment draws from (snapshot
+	 * reaches them); segs[s] is segment s (segs[0] = &pci). alloc_lock serializes the
+	 * window allocators across segments (BAR moves run under one segment's apply lock).
+	 */
 	struct pci_segment pci;
 	bool pci_ready;
+	struct pci_segment *segs[PCI_HP_MAX_SEGMENTS];
+	unsigned nr_segs;
+	pthread_mutex_t alloc_lock;
 	struct range_alloc mmio32, mmio64, io_ports;
 	struct gsi_alloc gsis;
+	struct pci_hotplug hotplug;   /* ACPI hotplug registers (vm/pci_segments.c) */
+	const struct cJSON *restore_state;   /* state.json while a restore builds the devices */
 
 	/* MSI routing (vm/irq.c): every group's routes, pushed whole on each change. */
 	pthread_mutex_t irq_lock;
@@ -125,10 +135,11 @@ int vm_create(const struct vm_config *cfg, struct vm_persist *persist, struct vm
 	      char *err, size_t errlen);
 /*
  * vm_create() for a snapshot restore: everything but the kernel, boot tables, ACPI and boot
- * registers, which the snapshot's RAM and vCPU state bring (vm/vm_snapshot.c).
+ * registers, which the snapshot's RAM and vCPU state bring (vm/vm_snapshot.c); @st (its
+ * state.json) puts each PCI function back in the slot it was saved in.
  */
 int vm_create_for_restore(const struct vm_config *cfg, struct vm_persist *persist,
-			  struct vm **out, char *err, size_t errlen);
+			  const struct cJSON *st, struct vm **out, char *err, size_t errlen);
 /* Starts the vCPU threads. */
 int vm_start(struct vm *vm);
 /* Starts them parked (a restored VM comes up Paused); vm_resume() lets them run. */
@@ -181,6 +192,22 @@ static inline int vm_info_fd(const struct vm *vm) { return vm->info_evt; }
 /* vm.info's device_tree object and vm.counters' object; NULL on ENOMEM. */
 struct cJSON *vm_device_tree_json(struct vm *vm);
 struct cJSON *vm_counters_json(struct vm *vm);
+
+/*
+ * pci_hotplug.c: devices that come and go while the VM runs (docs/pci.md, "Hotplug"), on
+ * the VMM thread. add: builds the config's instance @i of @kind ("disk", "net", "vsock")
+ * at a free slot of its segment and tells the guest; @info gets its id and BDF. remove:
+ * asks the guest to eject @id (-ENOENT: no such device; -EPERM: built in or already
+ * ejected). reap: frees what the guest ejected, calling @removed with each id first.
+ */
+struct vm_pci_info {
+	char id[32];
+	char bdf[16];            /* "0000:00:05.0" */
+};
+int vm_hotplug_add(struct vm *vm, const char *kind, unsigned i, struct vm_pci_info *info,
+		   char *err, size_t errlen);
+int vm_hotplug_remove(struct vm *vm, const char *id);
+unsigned vm_hotplug_reap(struct vm *vm, void (*removed)(void *ctx, const char *id), void *ctx);
 
 /* vm_snapshot.c */
 /*

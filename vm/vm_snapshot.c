@@ -193,7 +193,7 @@ int vm_restore(const struct vm_config *cfg, struct vm_persist *persist, const cJ
 		return -ENOMEM;
 	}
 	ret = parse_kvm(st, cfg->boot_vcpus, &s, v, err, errlen);
-	ret = ret ?: vm_create_for_restore(cfg, persist, &vm, err, errlen);
+	ret = ret ?: vm_create_for_restore(cfg, persist, st, &vm, err, errlen);
 	ret = ret ?: restore_state(vm, st, dirfd, o, &s, v, err, errlen);
 	if (!ret && (ret = vm_start_paused(vm)))
 		snprintf(err, errlen, "cannot start the vCPUs: %s", strerror(-ret));

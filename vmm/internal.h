@@ -36,6 +36,8 @@ struct vmm {
 /* vmm.c: the VM's lifecycle. */
 /* Publishes vm.info for the API thread; call before completing the request that changed it. */
 void vmm_publish(struct vmm *vmm);
+/* requests.c: device resets/activations, then the devices the guest ejected leave the config. */
+void vmm_device_work(struct vmm *vmm);
 /* Drops the VM config with what belonged to it (outputs, CMOS NVRAM). */
 void vmm_forget_vm(struct vmm *vmm);
 /* Stops and destroys the VM (if any); returns why it stopped. */

@@ -67,46 +67,143 @@ static void vmm_api_simple(struct vmm *vmm, struct api_request *req, const char 
 	api_request_complete(req, 204, NULL);
 }
 
-static void vmm_api_edit_config(struct vmm *vmm, struct api_request *req)
+/* The request's device joins the config (moved out of the request); 0 or the HTTP status. */
+static int config_edit(struct vmm *vmm, struct api_request *req, char *err, size_t errlen)
 {
-	char err[512];
 	int ret;
 
-	if (req->action == API_VM_ADD_DISK) {
-		/* The contents move into the config; the zeroed shell stays the request's. */
-		ret = api_config_add_disk(vmm->cfg, req->disk, err, sizeof(err));
-		if (ret)
-			api_request_fail(req, ret == -EEXIST ? 409 : 400,
-					 "The disk could not be added to the VM", err, NULL);
-	} else if (req->action == API_VM_ADD_NET) {
-		ret = api_config_add_net(vmm->cfg, req->net, err, sizeof(err));
-		if (ret)
-			api_request_fail(req, ret == -EEXIST ? 409 : 400,
-					 "The network device could not be added to the VM", err,
-					 NULL);
-	} else if (req->action == API_VM_ADD_FS) {
-		ret = api_config_add_fs(vmm->cfg, req->fs, err, sizeof(err));
-		if (ret)
-			api_request_fail(req, ret == -EEXIST ? 409 : 400,
-					 "The fs device could not be added to the VM", err, NULL);
-	} else if (req->action == API_VM_ADD_VSOCK) {
-		ret = api_config_add_vsock(vmm->cfg, req->vsock, err, sizeof(err));
-		if (ret)
-			api_request_fail(req, ret == -EEXIST ? 409 : 400,
-					 "The vsock device could not be added to the VM", err, NULL);
-	} else {
-		ret = api_config_remove_device(vmm->cfg, req->device_id);
-		if (ret) {
-			snprintf(err, sizeof(err), "No device with id \"%s\" to remove",
-				 req->device_id);
-			api_request_fail(req, 404, "The device could not be removed from the VM",
-					 err, NULL);
-		}
+	if (req->action == API_VM_ADD_DISK)
+		ret = api_config_add_disk(vmm->cfg, req->disk, err, errlen);
+	else if (req->action == API_VM_ADD_NET)
+		ret = api_config_add_net(vmm->cfg, req->net, err, errlen);
+	else if (req->action == API_VM_ADD_FS)
+		ret = api_config_add_fs(vmm->cfg, req->fs, err, errlen);
+	else
+		ret = api_config_add_vsock(vmm->cfg, req->vsock, err, errlen);
+	return !ret ? 0 : ret == -EEXIST ? 409 : 400;
+}
+
+static const char *outer_msg(enum api_action a)
+{
+	return a == API_VM_ADD_DISK ? "The disk could not be added to the VM" :
+	       a == API_VM_ADD_NET ? "The network device could not be added to the VM" :
+	       a == API_VM_ADD_VSOCK ? "The vsock device could not be added to the VM" :
+	       a == API_VM_ADD_FS ? "The fs device could not be added to the VM" :
+	       "The device could not be removed from the VM";
+}
+
+/* The id the added device got, and which instance of its kind it is in the config. */
+static const char *added(const struct vm_config *cfg, enum api_action a, const char **kind,
+			 unsigned *i)
+{
+	if (a == API_VM_ADD_DISK) {
+		*kind = "disk";
+		*i = cfg->nr_disks - 1;
+		return cfg->disks[*i].id;
 	}
-	if (!ret) {
+	if (a == API_VM_ADD_NET) {
+		*kind = "net";
+		*i = cfg->nr_nets - 1;
+		return cfg->nets[*i].id;
+	}
+	*kind = "vsock";
+	*i = 0;
+	return cfg->vsock.id;
+}
+
+/*
+ * Hotplug (docs/pci.md): the device joins the config, then the running VM at a free slot of
+ * its segment, and the guest is told; CH answers 200 with PciDeviceInfo {"id", "bdf"}.
+ */
+static void vmm_api_hotplug_add(struct vmm *vmm, struct api_request *req)
+{
+	struct vm_pci_info info;
+	char err[512], *body = NULL;
+	const char *kind, *id;
+	unsigned i;
+	cJSON *o;
+	int status = config_edit(vmm, req, err, sizeof(err));
+
+	if (status) {
+		api_request_fail(req, status, outer_msg(req->action), err, NULL);
+		return;
+	}
+	if (api_config_assign_ids(vmm->cfg, &vmm->id_counter)) {
+		snprintf(err, sizeof(err), "out of memory");
+		status = -ENOMEM;
+	}
+	id = added(vmm->cfg, req->action, &kind, &i);
+	if (!status && vm_hotplug_add(vmm->vm, kind, i, &info, err, sizeof(err)))
+		status = -EIO;
+	if (!status && (o = cJSON_CreateObject())) {
+		if (cJSON_AddStringToObject(o, "id", info.id) &&
+		    cJSON_AddStringToObject(o, "bdf", info.bdf))
+			body = cJSON_PrintUnformatted(o);
+		cJSON_Delete(o);
+	}
+	if (!body) {
+		pr_err("hotplug of %s failed: %s", id ? id : kind, status ? err : "out of memory");
+		if (id)
+			api_config_remove_device(vmm->cfg, id);
+		api_request_fail(req, 500, outer_msg(req->action), status ? err : "out of memory",
+				 NULL);
+		return;
+	}
+	pr_info("hotplug: %s added at %s", info.id, info.bdf);
+	vmm_publish(vmm);
+	api_request_complete(req, 200, body);
+	free(body);
+}
+
+/* Removal from a booted VM waits for the guest's eject (vmm_device_work finishes it). */
+static int hotplug_remove(struct vmm *vmm, const char *id, char *err, size_t errlen)
+{
+	int ret = vm_hotplug_remove(vmm->vm, id);
+
+	if (ret == -EPERM)
+		snprintf(err, errlen, "Device \"%s\" cannot be removed (built in, or already "
+			 "ejected)", id);
+	return !ret ? 0 : ret == -EPERM ? 400 : 404;
+}
+
+static void vmm_api_edit_config(struct vmm *vmm, struct api_request *req)
+{
+	bool booted = vmm->state != VM_STATE_CREATED;
+	char err[512];
+	int status;
+
+	if (req->action != API_VM_REMOVE_DEVICE && booted) {
+		vmm_api_hotplug_add(vmm, req);
+		return;
+	}
+	snprintf(err, sizeof(err), "No device with id \"%s\" to remove", req->device_id);
+	if (req->action != API_VM_REMOVE_DEVICE)
+		status = config_edit(vmm, req, err, sizeof(err));
+	else if (booted)
+		status = hotplug_remove(vmm, req->device_id, err, sizeof(err));
+	else
+		status = api_config_remove_device(vmm->cfg, req->device_id) ? 404 : 0;
+	if (status) {
+		api_request_fail(req, status, outer_msg(req->action), err, NULL);
+		return;
+	}
+	vmm_publish(vmm);
+	api_request_complete(req, 204, NULL);
+}
+
+static void device_ejected(void *ctx, const char *id)
+{
+	struct vmm *vmm = ctx;
+
+	if (api_config_remove_device(vmm->cfg, id))
+		pr_warn("hotplug: ejected %s was not in the config", id);
+}
+
+void vmm_device_work(struct vmm *vmm)
+{
+	vm_run_device_work(vmm->vm);
+	if (vm_hotplug_reap(vmm->vm, device_ejected, vmm))
 		vmm_publish(vmm);
-		api_request_complete(req, 204, NULL);
-	}
 }
 
 /* Errors the caller can fix (bad URL, missing directory, existing snapshot) answer 400. */

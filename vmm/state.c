@@ -104,13 +104,19 @@ static int check_pause_resume(enum api_action a, enum vm_state s, char *body, si
 	return 0;
 }
 
-/* vm.add-disk / vm.add-net / vm.remove-device: a config edit before boot; hotplug does not exist yet. */
+/*
+ * vm.add-* / vm.remove-device: a config edit before boot, ACPI hotplug on a running or
+ * paused VM (a paused guest takes the GED event when it resumes).
+ */
 static int check_config_edit(enum api_action a, enum vm_state s, char *body, size_t len)
 {
 	if (s == VM_STATE_NONE)
 		return deny(a, 404, body, len, "VM is not created", NULL);
-	if (booted(s))
-		return deny(a, 500, body, len, "Device hotplug is not supported by vireo yet", NULL);
+	if (s == VM_STATE_BREAKPOINT)
+		return deny(a, 500, body, len, "Device hotplug needs a running or paused VM", NULL);
+	if (a == API_VM_ADD_FS && s != VM_STATE_CREATED)   /* vhost-user devices: not yet */
+		return deny(a, 500, body, len, "Hotplug of fs devices is not supported by vireo yet",
+			    NULL);
 	return 0;
 }
 

@@ -28,8 +28,8 @@ bool vm_state_transition_valid(enum vm_state from, enum vm_state to);
 
 /*
  * Whether @a may proceed in state @s: 0, else the HTTP status (404, 500) with Cloud
- * Hypervisor's error body, a JSON array of messages, in @body. vm.add-disk and
- * vm.remove-device on a booted VM answer 500 "not supported" until hotplug exists.
+ * Hypervisor's error body, a JSON array of messages, in @body. vm.add-* and
+ * vm.remove-device pass on a created (config edit), running or paused VM (hotplug).
  */
 int vmm_check_action(enum api_action a, enum vm_state s, char *body, size_t bodylen);
 

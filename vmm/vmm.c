@@ -335,7 +335,7 @@ int vmm_run(struct vmm *vmm)
 			else if (vmm->vm && fd == vm_info_fd(vmm->vm))
 				vmm_republish(vmm);
 			else if (vmm->vm && fd == vm_device_fd(vmm->vm))
-				vm_run_device_work(vmm->vm);
+				vmm_device_work(vmm);
 			else if (fd == STDIN_FILENO)
 				vmm_handle_input(vmm);
 		}

@@ -25,6 +25,8 @@
 #define LAYOUT_GIC_REDIST_MAX_CPUS 123          /* up to the UART */
 #define LAYOUT_UART_START         0x09000000ULL
 #define LAYOUT_UART_SIZE          0x1000ULL
+/* The PCI hotplug registers exist on every board; without ACPI nothing announces them yet. */
+#define LAYOUT_PCI_HOTPLUG_START  0x09010000ULL
 #define LAYOUT_PCI_MMIO32_START   0x10000000ULL
 #define LAYOUT_PCI_MMIO32_SIZE    0x20000000ULL
 #define LAYOUT_PCI_ECAM_START     0x30000000ULL

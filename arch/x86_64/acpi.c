@@ -5,8 +5,8 @@
  * FACS, PM1 blocks, GPEs or SCI; poweroff and reset use the 8-bit SLEEP_CONTROL and RESET
  * registers at LAYOUT_ACPI_PM_PORT, the power button is a control-method device.
  *
- * Extension points: a later issue adds PCI by appending build_mcfg to xsdt_tables[] and a DSDT
- * part (\_SB_.PC00, \_SB_.MBRD) to dsdt_parts[], both driven by new acpi_platform fields.
+ * Extension points: xsdt_tables[] and dsdt_parts[]; the PCI host bridges, slots and hotplug
+ * methods are acpi_pci.c's.
  */
 #include <assert.h>
 #include <errno.h>
@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "arch/x86_64/acpi.h"
+#include "arch/x86_64/acpi_internal.h"
 #include "arch/x86_64/aml.h"
 #include "arch/x86_64/layout.h"
 
@@ -276,30 +277,37 @@ static int build_madt(struct acpi_build *b, uint64_t *gpa)
 }
 
 /* Tables listed in the XSDT, in this order. */
-/* MCFG (PCI Firmware 3.x 4.1.2): one ECAM allocation for segment 0. */
-struct acpi_mcfg {
-	struct acpi_sdt_header h;
-	uint64_t reserved;
+/* MCFG (PCI Firmware 3.x 4.1.2): one ECAM allocation per segment. */
+struct acpi_mcfg_alloc {
 	uint64_t base;
 	uint16_t segment;
 	uint8_t bus_start, bus_end;
-	uint32_t reserved2;
+	uint32_t reserved;
 } __attribute__((packed));
 
-_Static_assert(sizeof(struct acpi_mcfg) == 60, "MCFG with one allocation is 60 bytes");
+_Static_assert(sizeof(struct acpi_mcfg_alloc) == 16, "MCFG allocation is 16 bytes");
 
 /* Returns 1 (no table) when the platform has no PCI segment. */
 static int build_mcfg(struct acpi_build *b, uint64_t *gpa)
 {
-	struct acpi_mcfg *m;
+	const struct acpi_pci *pci = &b->p->pci;
+	unsigned n = pci->nr_segments ? pci->nr_segments : 1;
+	struct acpi_mcfg_alloc *e;
+	struct acpi_pci_windows w;
+	uint8_t *m;
 
-	if (!b->p->pci.present)
+	if (!pci->present)
 		return 1;
-	m = place_table(b, "MCFG", sizeof(*m), 1, gpa);
+	/* Header, 8 reserved bytes, then the allocations. */
+	m = place_table(b, "MCFG", sizeof(struct acpi_sdt_header) + 8 + n * sizeof(*e), 1, gpa);
 	if (!m)
 		return -ENOSPC;
-	m->base = b->p->pci.ecam_base;
-	m->bus_end = b->p->pci.bus_end;
+	e = (struct acpi_mcfg_alloc *)(m + sizeof(struct acpi_sdt_header) + 8);
+	for (unsigned s = 0; s < n; s++) {
+		acpi_pci_segment_windows(pci, s, &w);
+		e[s] = (struct acpi_mcfg_alloc){ .base = w.ecam, .segment = (uint16_t)s,
+						 .bus_end = pci->bus_end };
+	}
 	return 0;
 }
 
@@ -344,124 +352,6 @@ static int dsdt_s5(struct aml *a, const struct acpi_platform *p)
 	return aml_end(a);
 }
 
-/* DSDT contents, in this order. Each part may rely on the writer's sticky errors. */
-static void res_window(struct aml *a, uint8_t type, uint64_t base, uint64_t size)
-{
-	struct aml_addr_space w = {
-		.type = type,
-		.flags = AML_ADDR_MIN_FIXED | AML_ADDR_MAX_FIXED,
-		/* I/O: _RNG = 3, the window decodes ISA and non-ISA ranges (6.4.3.5.5). */
-		.type_flags = type == AML_SPACE_MEMORY ? AML_MEM_RW : type == AML_SPACE_IO ? 3 : 0,
-		.min = base, .max = base + size - 1, .length = size,
-	};
-
-	if (type == AML_SPACE_MEMORY && base + size - 1 > UINT32_MAX)
-		aml_res_qword_space(a, &w);
-	else if (type == AML_SPACE_MEMORY)
-		aml_res_dword_space(a, &w);
-	else
-		aml_res_word_space(a, &w);
-}
-
-/*
- * _PRT (ACPI 6.x 6.2.13): INTA# of slot s goes straight to GSI 16 + (s - 1) % 8, a pin
- * Linux then programs level/active-low. Static, so it holds for any set of devices; vireo's
- * functions use INTA# only (pci_devices.c picks the same GSI).
- */
-static void dsdt_pci_prt(struct aml *a)
-{
-	aml_name(a, "_PRT");
-	aml_begin_package(a);
-	for (unsigned slot = 1; slot < 32; slot++) {
-		aml_begin_package(a);
-		aml_integer(a, (uint64_t)slot << 16 | 0xffff);   /* _ADR: any function */
-		aml_integer(a, 0);                               /* INTA# */
-		aml_integer(a, 0);                               /* Source: a GSI, not a link */
-		aml_integer(a, ACPI_PCI_INTX_FIRST_GSI + (slot - 1) % 8);
-		aml_end(a);
-	}
-	aml_end(a);
-}
-
-/*
- * \_SB_.PC00, the PCI host bridge (PCI Firmware 3.x 4.1.1): bus numbers, the CF8/CFC ports,
- * and the windows BARs may live in. Linux keeps BARs placed inside these windows and moves
- * the rest, so every BAR vireo assigns lies inside one.
- */
-static int dsdt_pci(struct aml *a, const struct acpi_platform *p)
-{
-	const struct acpi_pci *pci = &p->pci;
-
-	if (!pci->present)
-		return 0;
-	aml_begin_device(a, "\\_SB_.PC00");
-	aml_name_eisaid(a, "_HID", "PNP0A08");
-	aml_name_eisaid(a, "_CID", "PNP0A03");
-	aml_name_integer(a, "_ADR", 0);
-	aml_name_integer(a, "_SEG", 0);
-	aml_name_integer(a, "_UID", 0);
-	aml_name(a, "_CRS");
-	aml_begin_resource_template(a);
-	res_window(a, AML_SPACE_BUS, 0, (uint64_t)pci->bus_end + 1);
-	aml_res_io(a, 0xcf8, 0xcf8, 1, 8);
-	res_window(a, AML_SPACE_IO, 0, 0xcf8);
-	res_window(a, AML_SPACE_IO, 0xd00, 0x10000 - 0xd00);
-	res_window(a, AML_SPACE_MEMORY, pci->mmio32_base, pci->mmio32_size);
-	if (pci->mmio64_size)
-		res_window(a, AML_SPACE_MEMORY, pci->mmio64_base, pci->mmio64_size);
-	aml_end(a);
-	dsdt_pci_prt(a);
-	aml_end(a);
-	/* Linux 6.1 uses ECAM only if a motherboard resource (PNP0C02) claims it. */
-	aml_begin_device(a, "\\_SB_.MBRD");
-	aml_name_eisaid(a, "_HID", "PNP0C02");
-	aml_name_integer(a, "_UID", 0);
-	aml_name(a, "_CRS");
-	aml_begin_resource_template(a);
-	aml_res_memory32_fixed(a, true, (uint32_t)pci->ecam_base,
-			       ((uint32_t)pci->bus_end + 1) << 20);
-	aml_end(a);
-	return aml_end(a);
-}
-
-/* OperationRegion and Field encodings (20.2.5.2): ExtOpPrefix 0x5b, then these. */
-#define AML_EXT_PREFIX       0x5b
-#define AML_OPREGION_OP      0x80
-#define AML_FIELD_OP         0x81
-#define AML_SYSTEM_MEMORY    0x00
-#define AML_FIELD_DWORD_ACC  0x03   /* AccessType DWordAcc, NoLock, Preserve (19.6.48) */
-
-/* OperationRegion (@name, SystemMemory, @base, @len) */
-static void aml_opregion_memory(struct aml *a, const char *name, uint32_t base, uint32_t len)
-{
-	static const uint8_t op = AML_OPREGION_OP, space = AML_SYSTEM_MEMORY;
-
-	aml_op(a, AML_EXT_PREFIX);
-	aml_bytes(a, &op, 1);
-	aml_namestring(a, name);
-	aml_bytes(a, &space, 1);
-	aml_integer(a, base);
-	aml_integer(a, len);
-}
-
-/* Field (@region, DWordAcc, NoLock, Preserve) { @field, 32 }; both names exactly 4 chars. */
-static void aml_field_dword(struct aml *a, const char region[4], const char field[4])
-{
-	static const uint8_t op = AML_FIELD_OP;
-	uint8_t body[10], pkg[4];
-	int n;
-
-	memcpy(body, region, 4);
-	body[4] = AML_FIELD_DWORD_ACC;
-	memcpy(body + 5, field, 4);
-	body[9] = 32;                              /* the field's PkgLength: 32 bits */
-	n = aml_pkglength_encode(sizeof(body) + 1, pkg);
-	aml_op(a, AML_EXT_PREFIX);
-	aml_bytes(a, &op, 1);
-	aml_bytes(a, pkg, (size_t)n);
-	aml_bytes(a, body, sizeof(body));
-}
-
 /*
  * \_SB_.GED_, the Generic Event Device (5.6.9): _CRS names the interrupt, and only that:
  * Linux 6.1's evged.c takes every _CRS descriptor for an interrupt and fails its probe on any
@@ -484,7 +374,7 @@ static int dsdt_ged(struct aml *a, const struct acpi_platform *p)
 	aml_res_interrupt(a, AML_IRQ_CONSUMER | AML_IRQ_EDGE, g->gsi);
 	aml_end(a);
 	aml_opregion_memory(a, "EREG", g->base, g->reg_size);
-	aml_field_dword(a, "EREG", "EVTS");
+	aml_field_dwords(a, "EREG", (const char *const[]){ "EVTS" }, 1);
 	aml_begin_method(a, "_EVT", 1, true);
 	aml_op(a, AML_OP_STORE);                   /* Local0 = EVTS */
 	aml_namestring(a, "EVTS");
@@ -505,12 +395,22 @@ static int dsdt_ged(struct aml *a, const struct acpi_platform *p)
 		aml_namestring(a, "\\_SB_.CPUS.CSCN");
 		aml_end(a);
 	}
+	if (g->pci_hotplug_bit) {                  /* If (Local0 & bit) { \_SB_.PHPR.PSCN() } */
+		aml_begin_if(a);
+		aml_op(a, AML_OP_AND);
+		aml_op(a, AML_OP_LOCAL0);
+		aml_integer(a, g->pci_hotplug_bit);
+		aml_op(a, AML_OP_ZERO);
+		aml_namestring(a, "\\_SB_.PHPR.PSCN");
+		aml_end(a);
+	}
 	aml_end(a);
 	return aml_end(a);
 }
 
-static const acpi_dsdt_fn dsdt_parts[] = { dsdt_com1, dsdt_pwrb, dsdt_s5, dsdt_pci, acpi_dsdt_cpus,
-					    dsdt_ged };
+static const acpi_dsdt_fn dsdt_parts[] = {
+	dsdt_com1, dsdt_pwrb, dsdt_s5, acpi_dsdt_pci, acpi_dsdt_pci_scan, acpi_dsdt_cpus, dsdt_ged,
+};
 
 /* DSDT rev 2 (5.2.11.1): AML integers are 64-bit from revision 2 on. */
 static int build_dsdt(struct acpi_build *b, uint64_t *gpa)
@@ -577,7 +477,8 @@ int acpi_build_tables(const struct acpi_platform *p, uint8_t *area, uint64_t are
 	int r;
 
 	if (!p || !area || !rsdp_gpa || area_gpa % ACPI_RSDP_ALIGN ||
-	    area_size > UINT64_MAX - area_gpa || !p->nr_cpus || p->nr_cpus > ACPI_MAX_CPUS)
+	    area_size > UINT64_MAX - area_gpa || !p->nr_cpus || p->nr_cpus > ACPI_MAX_CPUS ||
+	    p->pci.nr_segments > ACPI_PCI_MAX_SEGMENTS)
 		return -EINVAL;
 	r = place_roots(&b, &rsdp);
 	for (size_t i = 0; !r && i < ARRAY_SIZE(xsdt_tables); i++) {

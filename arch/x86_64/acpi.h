@@ -17,14 +17,31 @@
 #define ACPI_PCI_INTX_FIRST_GSI 16
 
 /* What the tables describe. Later issues extend it (PCI host bridge, MCFG, GED). */
-/* PCI segment 0: ECAM and the host bridge's windows (MCFG, \_SB_.PC00, \_SB_.MBRD). */
+/*
+ * The PCI segments: ECAM and the host bridges' windows (MCFG, \_SB_.PCnn, \_SB_.MBRD), and the
+ * hotplug register block (\_SB_.PHPR, docs/pci.md "Hotplug"). Segment s has its ECAM at
+ * ecam_base + s * (bus_end + 1) MiB and the s-th equal share of each window
+ * (acpi_pci_segment_windows); 0 segments means 1.
+ */
+#define ACPI_PCI_MAX_SEGMENTS 16
 struct acpi_pci {
 	bool present;
 	uint64_t ecam_base;      /* 1 MiB per bus, buses 0..bus_end */
 	uint8_t bus_end;
 	uint64_t mmio32_base, mmio32_size;
 	uint64_t mmio64_base, mmio64_size;
+	unsigned nr_segments;
+	uint32_t hotplug_base;   /* 0: no hotplug registers, no slot devices */
 };
+
+/* One segment's share: ECAM base and its 32-bit and 64-bit windows (2 MiB aligned). */
+struct acpi_pci_windows {
+	uint64_t ecam;
+	uint64_t mmio32_base, mmio32_size;
+	uint64_t mmio64_base, mmio64_size;
+};
+void acpi_pci_segment_windows(const struct acpi_pci *pci, unsigned seg,
+			      struct acpi_pci_windows *w);
 
 /*
  * Generic Event Device (\_SB_.GED_, ACPI 6.x 5.6.9): a read-to-clear event register of
@@ -37,6 +54,7 @@ struct acpi_ged {
 	uint32_t gsi;
 	uint32_t power_button_bit;   /* a mask with one bit set */
 	uint32_t cpu_hotplug_bit;    /* _EVT runs \_SB_.CPUS.CSCN for it; 0: none */
+	uint32_t pci_hotplug_bit;    /* 0: none; else _EVT calls \_SB_.PHPR.PSCN for it */
 };
 
 /*

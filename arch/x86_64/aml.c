@@ -529,3 +529,79 @@ int aml_end(struct aml *a)
 	a->depth--;
 	return 0;
 }
+
+/* ------------------------------------------------------------------ regions, fields, mutexes */
+
+/* OperationRegion and Field (20.2.5.2): ExtOpPrefix 0x5b, then these. */
+#define AML_MUTEX_OP         0x01
+#define AML_ACQUIRE_OP       0x23
+#define AML_RELEASE_OP       0x27
+#define AML_OPREGION_OP      0x80
+#define AML_FIELD_OP         0x81
+#define AML_SYSTEM_MEMORY    0x00
+#define AML_FIELD_DWORD_ACC  0x03   /* AccessType DWordAcc, NoLock, Preserve (19.6.48) */
+
+static void ext_op(struct aml *a, uint8_t op)
+{
+	aml_op(a, AML_EXT_OP);
+	aml_bytes(a, &op, 1);
+}
+
+int aml_opregion_memory(struct aml *a, const char *name, uint32_t base, uint32_t len)
+{
+	static const uint8_t space = AML_SYSTEM_MEMORY;
+
+	ext_op(a, AML_OPREGION_OP);
+	aml_namestring(a, name);
+	aml_bytes(a, &space, 1);
+	aml_integer(a, base);
+	return aml_integer(a, len);
+}
+
+int aml_field_dwords(struct aml *a, const char region[4], const char *const *fields,
+		     unsigned n)
+{
+	uint8_t body[5 + 5 * 16], pkg[4];
+	size_t len = 5;
+	int plen;
+
+	if (!n || n > 16)
+		return aml_record_error(a, -EINVAL);
+	memcpy(body, region, 4);
+	body[4] = AML_FIELD_DWORD_ACC;
+	for (unsigned i = 0; i < n; i++, len += 5) {
+		if (strlen(fields[i]) != 4)
+			return aml_record_error(a, -EINVAL);
+		memcpy(body + len, fields[i], 4);
+		body[len + 4] = 32;                  /* the field's PkgLength: 32 bits */
+	}
+	/* The PkgLength counts itself: one byte up to 0x3f, two beyond (20.2.4). */
+	plen = aml_pkglength_encode((uint32_t)(len + (len + 1 <= 0x3f ? 1 : 2)), pkg);
+	ext_op(a, AML_FIELD_OP);
+	aml_bytes(a, pkg, (size_t)plen);
+	return aml_bytes(a, body, len);
+}
+
+int aml_mutex(struct aml *a, const char *name)
+{
+	static const uint8_t sync = 0;
+
+	ext_op(a, AML_MUTEX_OP);
+	aml_namestring(a, name);
+	return aml_bytes(a, &sync, 1);
+}
+
+int aml_acquire(struct aml *a, const char *name)
+{
+	static const uint8_t forever[2] = { 0xff, 0xff };   /* Timeout WordData 0xffff */
+
+	ext_op(a, AML_ACQUIRE_OP);
+	aml_namestring(a, name);
+	return aml_bytes(a, forever, 2);
+}
+
+int aml_release(struct aml *a, const char *name)
+{
+	ext_op(a, AML_RELEASE_OP);
+	return aml_namestring(a, name);
+}

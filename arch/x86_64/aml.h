@@ -123,6 +123,16 @@ int aml_name_eisaid(struct aml *a, const char *name, const char *id);
 /* Notify(@path, @value) */
 int aml_notify(struct aml *a, const char *path, uint64_t value);
 
+/* OperationRegion(@name, SystemMemory, @base, @len) */
+int aml_opregion_memory(struct aml *a, const char *name, uint32_t base, uint32_t len);
+/* Field(@region, DWordAcc, NoLock, Preserve) { @fields[0], 32, ... }: 4-char names, n <= 16 */
+int aml_field_dwords(struct aml *a, const char region[4], const char *const *fields,
+		     unsigned n);
+/* Mutex(@name, 0), Acquire(@name, 0xffff), Release(@name) */
+int aml_mutex(struct aml *a, const char *name);
+int aml_acquire(struct aml *a, const char *name);
+int aml_release(struct aml *a, const char *name);
+
 /* Nested objects, each closed by aml_end(). */
 int aml_begin_scope(struct aml *a, const char *path);
 int aml_begin_device(struct aml *a, const char *path);

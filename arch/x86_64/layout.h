@@ -14,9 +14,10 @@
  *   0x0010_0000  kernel load address
  *   0xc000_0000  32-bit MMIO hole (1 GiB, never backed by RAM)
  *     0xc000_0000  PCI 32-bit BAR window (640 MiB)
- *     0xe800_0000  PCI ECAM (256 MiB)
+ *     0xe800_0000  PCI ECAM (256 MiB; with several segments, segment s at + s MiB)
  *     0xfeb0_0000  ACPI Generic Event Device register block (4 KiB reserved)
  *     0xfeb0_1000  ACPI CPU hotplug register block (4 KiB reserved)
+ *     0xfeb0_2000  ACPI PCI hotplug registers (4 KiB reserved)
  *     0xfec0_0000  IOAPIC, 0xfee0_0000 LAPIC
  *     0xfffb_c000  KVM identity map page, TSS at 0xfffb_d000 (3 pages)
  *   0x1_0000_0000 RAM that does not fit below the hole
@@ -56,6 +57,9 @@
 /* The CPU hotplug registers (platform/cpu_hotplug.h, docs/hotplug-cpu.md). */
 #define LAYOUT_CPU_HOTPLUG_START  0xfeb01000ULL
 #define LAYOUT_CPU_HOTPLUG_SIZE   0x1000ULL
+/* ACPI PCI hotplug registers (pci/hotplug.h, \_SB_.PHPR), after the CPU hotplug page. */
+#define LAYOUT_PCI_HOTPLUG_START  0xfeb02000ULL
+#define LAYOUT_PCI_HOTPLUG_SIZE   0x1000ULL
 #define LAYOUT_IOAPIC_START       0xfec00000ULL
 #define LAYOUT_LAPIC_START        0xfee00000ULL
 #define LAYOUT_KVM_IDENTITY_MAP   0xfffbc000ULL

@@ -56,7 +56,8 @@ HOSTILE_REQUIRED = ["hostile_features_no_version1", "hostile_features_unoffered"
                     "hostile_chain_long", "hostile_desc_outside_ram", "hostile_desc_straddle",
                     "hostile_desc_mmio_hole", "hostile_desc_wrap", "hostile_indirect_nested",
                     "hostile_indirect_len", "hostile_msix_table", "hostile_queue_select",
-                    "hostile_vector_range", "cpuhp_hostile"]
+                    "hostile_vector_range", "cpuhp_hostile",
+                    "hostile_hotplug_regs"]
 # Per disk N of blk=SERIAL:MODE:SECTORS:QUEUES (blk.c), "{}" standing for blkN.
 BLK_REQUIRED = ["blk_disks"]
 BLK_DISK = ["virtio_{}_caps", "virtio_{}_features", "virtio_{}_init", "{}_config", "{}_read",

@@ -174,6 +174,9 @@ struct pci_opts {
 };
 void pci_checks(const struct pci_opts *o);
 
+/* hotplug.c: hostile writes to the ACPI PCI hotplug registers (with hostile=1). */
+void hotplug_hostile_check(void);
+
 /* ged.c: with powerbutton=1 in `cmdline`, the ACPI power button through the GED. */
 void ged_power_button_check(const char *cmdline);
 /* hostile=1: writes to the CPU hotplug registers vireo must ignore (cpuhp.c). */

@@ -499,6 +499,8 @@ void guest_main(void)
 	if (!pci_opt.skip) {
 		pci_checks(&pci_opt);
 		virtio_checks(&virtio_opt);
+		if (virtio_opt.hostile)
+			hotplug_hostile_check();
 		if (opt.intx)
 			virtio_intx_check();
 	}

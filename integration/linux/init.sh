@@ -229,6 +229,41 @@ step_fs() {
 	say "fs entries $(ls /mnt/fs/many | wc -l)"
 }
 
+# Hotplug: the host adds and removes devices while this runs; each appears (or goes) within
+# WAIT. pci_of DEV: the PCI function a block device hangs off, "0000:00:05.0".
+settle_long() {   # settle_long PATH: up to 300 s
+	n=0
+	while [ ! -e "$1" ] && [ $n -lt 3000 ]; do usleep 100000; n=$((n + 1)); done
+	[ -e "$1" ] || say "error: $1 did not appear"
+}
+gone_long() {
+	n=0
+	while [ -e "$1" ] && [ $n -lt 3000 ]; do usleep 100000; n=$((n + 1)); done
+	[ -e "$1" ] && say "error: $1 did not go"
+}
+pci_of() { basename "$(dirname "$(readlink -f "/sys/block/$1/device")")"; }
+hp_disk() {
+	settle_long "/dev/$1"
+	say "hotplug disk $1 at $(pci_of "$1") md5 $(md5sum <"/dev/$1" | cut -d' ' -f1)"
+}
+# A disk added, removed, added again (same slot), one on segment 1, a net device that pings
+# its tap's host end, a vsock device whose echo server the host uses.
+step_hotplug() {
+	say "hotplug ready"
+	hp_disk vdb
+	gone_long /dev/vdb
+	say "hotplug vdb gone"
+	hp_disk vdb
+	hp_disk vdc
+	settle_long /sys/class/net/eth0
+	ip link set eth0 up && ip addr add 192.0.2.2/24 dev eth0 || say "error: eth0 setup failed"
+	ping -c 2 -w 120 192.0.2.1 >/dev/null && r=ok || r=failed
+	say "hotplug net eth0 at $(basename "$(readlink -f /sys/class/net/eth0/device/..)") ping $r"
+	settle_long /dev/vsock
+	vsock_tool serve 1024 &
+	say "vsock host said $(vsock_tool once 1099)"
+}
+
 step_dmesg() {   # the kernel's log, for the boot benchmark's breakdown
 	dmesg | sed 's/^/vtest-dmesg: /'
 }
@@ -274,7 +309,7 @@ step_reboot() {
 for s in $steps; do
 	case $s in
 	cpus | pci | irqs | rng | blk | mq | ro | durable | readback | hvcwrite | console | ticker | \
-	reboot | dmesg | net | vsock | vsockwait | bench | hotcpu | hold | fs)
+	reboot | dmesg | net | vsock | vsockwait | bench | hotcpu | hold | fs | hotplug)
 		"step_$s" ;;
 	*) say "error: unknown step $s" ;;
 	esac

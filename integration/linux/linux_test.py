@@ -6,7 +6,7 @@ checks are right, under QEMU q35 with KVM, with the same devices. Needs a real K
 
 usage: linux_test.py --vmm vireo|qemu [--vireo PATH] SCENARIO
 Scenarios (see SCENARIOS): boot-bzimage-1cpu, boot-pvh-2cpu, boot-bzimage-4cpu, console,
-durable, reboot, pause, snapshot, net, vsock, vsock-snapshot, clh-replay, fs. Prints what it checked, one line each, and exits 0 only if
+durable, reboot, pause, snapshot, net, vsock, vsock-snapshot, clh-replay, fs, hotplug. Prints what it checked, one line each, and exits 0 only if
 every check passed; on failure the VMM's output and log are printed."""
 import argparse
 import hashlib
@@ -493,18 +493,23 @@ class Test:
         _, _, m = self.expect(v, "serial", r"vtest: net ping host (\w+)", "the guest pinged")
         check(m.group(1) == "ok", "the guest pinged the tap's host end from every vCPU")
         self.expect(v, "serial", r"vtest: net listening", "the guest listens on port 5002")
+        v = self.snapshot_restart(v, "p2", ns)
+        self.vmm_resume(v)
+        self.net_traffic(v, ns, listener, "serial")
+        self.powered_off(v)
+
+    def snapshot_restart(self, v, name, ns):
+        """Pause, snapshot into work/snap, kill -9, and --restore it in a new vireo (paused)."""
         snap = os.path.join(self.work, "snap")
         self.vmm_pause(v)
         os.mkdir(snap, 0o700)
         st, body = v.api("vm.snapshot", {"destination_url": f"file://{snap}"})
         check(st == 204, f"vm.snapshot answered 204 ({st} {body})")
         v.kill()
-        v = self.vm("p2")
+        v = self.vm(name)
         v.start(None, "pipe", "file", restore=snap, netns=ns)
         check(v.wait_socket(WAIT), "the restored vireo serves its API")
-        self.vmm_resume(v)
-        self.net_traffic(v, ns, listener, "serial")
-        self.powered_off(v)
+        return v
 
     def net_checks(self, v, ns, listener, stream):
         self.user_space(v, stream)
@@ -872,6 +877,102 @@ class Test:
         check(st == 204, f"vm.resume of the restored VM: 204 ({st} {body})")
         return v, c
 
+    # --- hotplug: ACPI PCI hotplug of disk, net and vsock into the running guest ---
+
+    def image(self, name):
+        """A 4 MiB image of random bytes, and its MD5."""
+        data = os.urandom(4 * MIB)
+        path = os.path.join(self.work, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path, hashlib.md5(data).hexdigest()
+
+    def hp_add(self, v, endpoint, body, what):
+        st, text = v.api(endpoint, body)
+        info = json.loads(text) if st == 200 else {}
+        check(st == 200 and set(info) == {"id", "bdf"},
+              f"{endpoint} {what} answered 200 with PciDeviceInfo ({st} {text})")
+        return info
+
+    def hp_disk(self, v, dev, want_md5, info, what, start=0):
+        _, _, m = self.expect(v, "serial", rf"vtest: hotplug disk {dev} at (\S+) md5 (\w+)",
+                              f"the guest sees {what} as {dev}", start)
+        check(m.group(1) == info["bdf"] and m.group(2) == want_md5,
+              f"{dev} is {info['bdf']} and reads back with the image's MD5 ({m.group(1)}, "
+              f"{m.group(2)})")
+
+    def device_tree(self, v):
+        st, body = v.api("vm.info", method="GET")
+        return json.loads(body) if st == 200 else {}
+
+    def hotplug(self):
+        """One boot, two PCI segments, nothing but the main disk at boot. Then, while the guest
+        runs: a disk added (vdb, its MD5 read back), removed (gone from the guest, then from
+        vm.info and the config), added again with the same id (the same slot), a disk on
+        segment 1 (domain 0001), a net device whose interface pings its tap, and a vsock
+        device whose echo server answers; an unknown id answers 404."""
+        ns = self.netns()
+        hp1, md5_1 = self.image("hp1.img")
+        hp2, md5_2 = self.image("hp2.img")
+        hp3, md5_3 = self.image("hp3.img")
+        spec = self.boot_spec("bzImage", 1, ["hotplug"])
+        spec.update(netns=ns, segments=2)
+        v = self.start("vm", spec)
+        self.user_space(v)
+        self.expect(v, "serial", r"vtest: hotplug ready", "the guest waits for devices")
+        first = self.hp_add(v, "vm.add-disk", {"path": hp1, "id": "hp1"}, "(segment 0)")
+        check(first["id"] == "hp1" and first["bdf"].startswith("0000:00:"),
+              f"the disk is on segment 0 ({first})")
+        self.hp_disk(v, "vdb", md5_1, first, "the added disk")
+        st, body = v.api("vm.remove-device", {"id": "nope"})
+        check(st == 404, f"vm.remove-device of an unknown id answered 404 ({st} {body})")
+        st, body = v.api("vm.remove-device", {"id": "hp1"})
+        check(st == 204, f"vm.remove-device answered 204 ({st} {body})")
+        gone, _, _ = self.expect(v, "serial", r"vtest: hotplug vdb gone", "vdb left the guest")
+        deadline = time.monotonic() + WAIT
+        while "hp1" in self.device_tree(v).get("device_tree", {}) and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)   # polling vireo's own state for the guest's eject, bounded
+        info = self.device_tree(v)
+        check("hp1" not in info.get("device_tree", {}) and
+              all(d.get("id") != "hp1" for d in info.get("config", {}).get("disks", [])),
+              "after the guest's eject hp1 is gone from vm.info's device tree and config")
+        again = self.hp_add(v, "vm.add-disk", {"path": hp2, "id": "hp1"}, "again, same id")
+        check(again == first, f"the re-added disk takes the freed slot and id ({again})")
+        self.hp_disk(v, "vdb", md5_2, again, "the re-added disk", gone + 1)
+        seg1 = self.hp_add(v, "vm.add-disk", {"path": hp3, "pci_segment": 1}, "(segment 1)")
+        check(seg1["bdf"].startswith("0001:00:"), f"the disk is on segment 1 ({seg1})")
+        self.hp_disk(v, "vdc", md5_3, seg1, "the segment-1 disk (domain 0001)")
+        t = self.NET
+        net = self.hp_add(v, "vm.add-net", {"tap": t["tap"], "ip": t["ip"], "mask": t["mask"],
+                                            "mac": t["mac"], "host_mac": t["host_mac"],
+                                            "mtu": t["mtu"]}, "(tap)")
+        _, _, m = self.expect(v, "serial", r"vtest: hotplug net eth0 at (\S+) ping (\w+)",
+                              "the added net device came up")
+        check(m.group(1) == net["bdf"] and m.group(2) == "ok",
+              f"eth0 is {net['bdf']} and pinged its tap's host end ({m.group(1)} {m.group(2)})")
+        vs = dict(cid=3 + os.getpid() % 100000, socket=os.path.join(self.work, "v.sock"))
+        self.hp_add(v, "vm.add-vsock", vs, "")
+        self.expect(v, "serial", r"vtest: vsock listening 1024", "the guest's echo server listens")
+        s = self.vsock_open(vs, 1024)
+        self.echo_line(s, b"hotplugged\n", "the added vsock device echoes")
+        s.close()
+        info = self.device_tree(v)
+        check({"hp1", net["id"], seg1["id"]} <= set(info.get("device_tree", {})) and
+              info.get("config", {}).get("vsock", {}).get("cid") == vs["cid"],
+              f"vm.info lists the added devices ({sorted(info.get('device_tree', {}))})")
+        self.expect(v, "serial", r"vtest: vsock listening 1099", "the guest waits for bye")
+        # Snapshot, kill, restore: every device, the added ones too, in the same slot.
+        bdfs = {k: d["pci_bdf"] for k, d in info["device_tree"].items()}
+        v = self.snapshot_restart(v, "restored", ns)
+        got = {k: d["pci_bdf"] for k, d in self.device_tree(v).get("device_tree", {}).items()}
+        check(got == bdfs, f"the restored VM has every device at the same BDF ({got})")
+        self.vmm_resume(v)
+        s = self.vsock_open(vs, 1099)
+        s.sendall(b"bye")
+        s.close()
+        self.powered_off(v)
+
     def report_failure(self):
         for v in self.vms:
             for s in v.streams.values():
@@ -902,6 +1003,7 @@ SCENARIOS = {
     "vsock-snapshot": Test.vsock_snapshot,
     "clh-replay": Test.clh_replay,
     "fs": lambda t: fs_scenario.run(t, check, t.args.vmm == "vireo"),
+    "hotplug": Test.hotplug,
 }
 
 

@@ -173,6 +173,8 @@ class Vireo(VM):
                 argv += ["--net", f"tap={n['tap']},ip={n['ip']},mask={n['mask']},"
                          f"mac={n['mac']},host_mac={n['host_mac']},mtu={n['mtu']},"
                          f"num_queues={2 * n['pairs']}"]
+            if boot.get("segments"):
+                argv += ["--platform", f"num_pci_segments={boot['segments']}"]
             if boot.get("vsock"):
                 argv += ["--vsock", f"cid={boot['vsock']['cid']},socket={boot['vsock']['socket']}"]
             if boot.get("fs"):

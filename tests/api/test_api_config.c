@@ -207,12 +207,32 @@ static void test_unsupported_refused(void **state)
 	expect_error("{\"serial\":{\"mode\":\"Pty\"}}", "serial.mode: 'Pty' is not supported");
 	expect_error("{\"disks\":[{\"vhost_user\":1}]}", "disks[0].vhost_user");
 	expect_error("{\"pci_segments\":[{\"pci_segment\":1}]}",
-		     "pci_segments[0].pci_segment: vireo has only segment 0");
+		     "pci_segments[0].pci_segment: not below platform.num_pci_segments");
 	expect_error("{\"pci_segments\":[{}]}", "pci_segments[0].pci_segment: missing field");
-	expect_error("{\"platform\":{\"num_pci_segments\":2}}",
-		     "platform.num_pci_segments: vireo has one PCI segment");
+	expect_error("{\"platform\":{\"num_pci_segments\":17}}",
+		     "platform.num_pci_segments: must be between 1 and 16");
+	expect_error("{\"platform\":{\"num_pci_segments\":0}}",
+		     "platform.num_pci_segments: must be between 1 and 16");
+	expect_error("{\"platform\":{\"num_pci_segments\":2},\"pci_segments\":[{"
+		     "\"pci_segment\":1,\"mmio32_aperture_weight\":3}]}",
+		     "pci_segments[0].mmio32_aperture_weight: vireo divides the windows equally");
 	{
 		struct vm_config ok;
+		char *out, why[160];
+
+		/* Two segments: a disk on segment 1 passes, segment 2 does not; vm.info says 2. */
+		assert_int_equal(from_text("{\"platform\":{\"num_pci_segments\":2},\"pci_segments\":"
+					   "[{\"pci_segment\":1}],\"payload\":{\"kernel\":\"/k\"},"
+					   "\"disks\":[{\"path\":\"/d\",\"pci_segment\":1}]}", &ok), 0);
+		assert_int_equal(ok.num_pci_segments, 2);
+		assert_int_equal(api_config_validate(&ok, why, sizeof(why)), 0);
+		out = api_config_to_json(&ok);
+		assert_non_null(strstr(out, "\"platform\":{\"num_pci_segments\":2}"));
+		free(out);
+		ok.disks[0].pci_segment = 2;
+		assert_int_equal(api_config_validate(&ok, why, sizeof(why)), -EINVAL);
+		assert_non_null(strstr(why, "disks[0].pci_segment: 2 is not below"));
+		config_free(&ok);
 
 		assert_int_equal(from_text("{\"pci_segments\":[{\"pci_segment\":0,"
 					   "\"mmio64_aperture_weight\":4}],"
@@ -603,7 +623,7 @@ static void test_fs(void **state)
 		       "\"socket\":\"/s\"}]}", -EINVAL, "fs[0]: vhost-user devices need memory.shared");
 	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"memory\":{\"size\":1073741824,"
 		       "\"shared\":true},\"fs\":[{\"tag\":\"t\",\"socket\":\"/s\","
-		       "\"pci_segment\":1}]}", -EINVAL, "fs[0].pci_segment: only segment 0");
+		       "\"pci_segment\":1}]}", -EINVAL, "fs[0].pci_segment: 1 is not below");
 	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"memory\":{\"size\":1073741824,"
 		       "\"shared\":true},\"fs\":[{\"tag\":\"0123456789012345678901234567890123456\","
 		       "\"socket\":\"/s\"}]}", -EINVAL, "fs[0].tag: must be 1-36 bytes");

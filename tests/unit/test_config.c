@@ -771,6 +771,14 @@ static void test_vsock_option(void **state)
 	assert_int_equal(PARSE(f, "--kernel", "/k", "--vsock", "cid=3,socket=/s,pci_segment=1"), 0);
 	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "vsock.pci_segment",
 		     NULL);
+	/* With two segments (--platform), segment 1 is there. */
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--platform", "num_pci_segments=2", "--vsock",
+			       "cid=3,socket=/s,pci_segment=1"), 0);
+	assert_int_equal(f->cfg.num_pci_segments, 2);
+	assert_int_equal(config_validate(&f->cfg, f->err, sizeof(f->err)), 0);
+	expect_error(f, PARSE(f, "--platform", "num_pci_segments=17"), "--platform", NULL);
+	expect_error(f, PARSE(f, "--platform", "num_pci_segments=0"), "--platform", NULL);
+	expect_error(f, PARSE(f, "--platform", "iommu_segments=1"), "unknown key", NULL);
 	assert_int_equal(PARSE(f, "--kernel", "/k", "--disk", "path=/a,id=x", "--vsock",
 			       "cid=3,socket=/s,id=x"), 0);
 	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "vsock.id",

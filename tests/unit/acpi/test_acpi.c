@@ -43,6 +43,13 @@ static uint8_t *new_area(void)
 #define PCI_PLATFORM { .present = true, .ecam_base = 0xe8000000ULL, .bus_end = 0, \
 	.mmio32_base = 0xc0000000ULL, .mmio32_size = 0x28000000ULL, \
 	.mmio64_base = 0x4000000000ULL, .mmio64_size = 0x4000000000ULL }
+/* Two segments with hotplug, and the GED bit that scans them: what a hotplug VM gets. */
+#define PCI_HOTPLUG_PLATFORM { .present = true, .ecam_base = 0xe8000000ULL, .bus_end = 0, \
+	.mmio32_base = 0xc0000000ULL, .mmio32_size = 0x28000000ULL, \
+	.mmio64_base = 0x4000000000ULL, .mmio64_size = 0x4000000000ULL, \
+	.nr_segments = 2, .hotplug_base = 0xfeb02000u }
+#define GED_HOTPLUG_PLATFORM { .present = true, .base = 0xfeb00000u, .reg_size = 4, .gsi = 5, \
+	.power_button_bit = 1u << 3, .pci_hotplug_bit = 1u << 1 }
 #define GED_PLATFORM { .present = true, .base = 0xfeb00000u, .reg_size = 4, .gsi = 5, \
 	.power_button_bit = 1u << 3 }
 /* 2 of 4 CPUs at boot; APIC IDs as 2 threads per core, 1 core per package, 2 packages */
@@ -375,6 +382,70 @@ static void test_cpu_hotplug(void **state)
 	free(area);
 }
 
+/*
+ * Two segments with hotplug: two MCFG allocations, \_SB_.PC01 with _SEG 1 and the second
+ * half of each window, \_SB_.PHPR with its four registers, a slot device with _SUN and an
+ * _EJ0 that names its segment and slot, and the GED's _EVT calling PSCN for bit 1.
+ */
+static void test_pci_hotplug(void **state)
+{
+	struct acpi_platform p = { .nr_cpus = 1, .pci = PCI_HOTPLUG_PLATFORM,
+				   .ged = GED_HOTPLUG_PLATFORM };
+	uint8_t *area = new_area();
+	const uint8_t *m, *d;
+	uint64_t rsdp;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(acpi_build_tables(&p, area, AREA_GPA, AREA_SIZE, &rsdp), 0);
+	m = table_at(area, xsdt_entry(area, rsdp, 2), "MCFG");
+	assert_int_equal(rd32(m + 4), 44 + 2 * 16);
+	assert_int_equal(rd64(m + 60), 0xe8100000ULL);     /* segment 1: the next MiB */
+	assert_int_equal(rd16(m + 68), 1);
+	d = table_at(area, dsdt_gpa(area, rsdp), "DSDT");
+	len = rd32(d + 4);
+	assert_true(CONTAINS(d, len, 0x5c, 0x2e, '_', 'S', 'B', '_', 'P', 'C', '0', '1'));
+	assert_true(CONTAINS(d, len, 0x08, '_', 'S', 'E', 'G', 0x01));
+	assert_true(CONTAINS(d, len, 0x08, '_', 'B', 'B', 'N', 0x00));
+	/* Segment 1's 32-bit window: DWordMemory 0xd4000000-0xe7ffffff */
+	assert_true(CONTAINS(d, len, 0x00, 0x00, 0x00, 0xd4, 0xff, 0xff, 0xff, 0xe7));
+	/* Field(PCST, DWordAcc) { PCIU, 32, PCID, 32, B0EJ, 32, PSEG, 32 } */
+	assert_true(CONTAINS(d, len, 0x5b, 0x81, 0x1a, 'P', 'C', 'S', 'T', 0x03, 'P', 'C', 'I',
+			     'U', 0x20, 'P', 'C', 'I', 'D', 0x20, 'B', '0', 'E', 'J', 0x20,
+			     'P', 'S', 'E', 'G', 0x20));
+	/* OperationRegion(PCST, SystemMemory, 0xfeb02000, 16) */
+	assert_true(CONTAINS(d, len, 0x5b, 0x80, 'P', 'C', 'S', 'T', 0x00,
+			     0x0c, 0x00, 0x20, 0xb0, 0xfe, 0x0a, 0x10));
+	/* Device(SL05) { _ADR 0x50000, _SUN 5, _EJ0: \_SB_.PHPR.PCEJ(1, 0x20) } */
+	assert_true(CONTAINS(d, len, 'S', 'L', '0', '5', 0x08, '_', 'A', 'D', 'R',
+			     0x0c, 0x00, 0x00, 0x05, 0x00, 0x08, '_', 'S', 'U', 'N', 0x0a, 0x05));
+	assert_true(CONTAINS(d, len, 'P', 'H', 'P', 'R', 'P', 'C', 'E', 'J', 0x01, 0x0a, 0x20));
+	/* _EVT: If (Local0 & 2) { \_SB_.PHPR.PSCN } */
+	assert_true(CONTAINS(d, len, 0x7b, 0x60, 0x0a, 0x02, 0x00, 0x5c, 0x2f, 0x03,
+			     '_', 'S', 'B', '_', 'P', 'H', 'P', 'R', 'P', 'S', 'C', 'N'));
+	free(area);
+	/* More segments than the MCFG and the hotplug registers describe: refused. */
+	p.pci.nr_segments = ACPI_PCI_MAX_SEGMENTS + 1;
+	area = new_area();
+	assert_int_equal(acpi_build_tables(&p, area, AREA_GPA, AREA_SIZE, &rsdp), -EINVAL);
+	free(area);
+}
+
+/* 16 segments with hotplug fit in the area. */
+static void test_pci_max_segments(void **state)
+{
+	struct acpi_platform p = { .nr_cpus = 255, .pci = PCI_HOTPLUG_PLATFORM,
+				   .ged = GED_HOTPLUG_PLATFORM };
+	uint8_t *area = new_area();
+	uint64_t rsdp;
+
+	(void)state;
+	p.pci.nr_segments = ACPI_PCI_MAX_SEGMENTS;
+	assert_int_equal(acpi_build_tables(&p, area, AREA_GPA, AREA_SIZE, &rsdp), 0);
+	assert_untouched(area + AREA_SIZE, SLACK);
+	free(area);
+}
+
 /* Bytes used: the DSDT is the last table. */
 static size_t used_size(const uint8_t *area, uint64_t rsdp)
 {
@@ -458,12 +529,14 @@ static int write_file(const char *dir, const char *name, const uint8_t *p, size_
 	return (fclose(f) == 0 && ok) ? 0 : -1;
 }
 
-/* Writes rsdp, xsdt, facp, apic, mcfg and dsdt .dat files for a 4-vCPU VM with PCI and CPU
- * hotplug (2 CPUs at boot). */
+/*
+ * Writes rsdp, xsdt, facp, apic, mcfg and dsdt .dat files for a 4-vCPU VM with CPU hotplug
+ * (2 CPUs at boot), two PCI segments and PCI hotplug: the largest DSDT of that size.
+ */
 static int dump(const char *dir)
 {
-	struct acpi_platform p = { .nr_cpus = 4, .cpus = HOTPLUG_CPUS, .pci = PCI_PLATFORM,
-				   .ged = GED_PLATFORM };
+	struct acpi_platform p = { .nr_cpus = 4, .cpus = HOTPLUG_CPUS, .pci = PCI_HOTPLUG_PLATFORM,
+				   .ged = GED_HOTPLUG_PLATFORM };
 	uint8_t *area = calloc(1, AREA_SIZE);
 	uint64_t rsdp, gpa[5];
 	static const char *const names[] = { "xsdt", "facp", "apic", "dsdt", "mcfg" };
@@ -498,6 +571,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_pci),
 		cmocka_unit_test(test_ged),
+		cmocka_unit_test(test_pci_hotplug),
+		cmocka_unit_test(test_pci_max_segments),
 		cmocka_unit_test(test_cpu_hotplug),
 		cmocka_unit_test(test_enospc),
 		cmocka_unit_test(test_invalid),
