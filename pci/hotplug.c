@@ -84,6 +84,43 @@ uint32_t pci_hotplug_reap(struct pci_hotplug *hp, unsigned seg)
 	return slots;
 }
 
+int pci_hotplug_get_pending(struct pci_hotplug *hp, struct pci_hotplug_pending *p)
+{
+	int ret = 0;
+
+	memset(p, 0, sizeof(*p));
+	pthread_mutex_lock(&hp->lock);
+	p->sel = hp->sel;
+	for (unsigned s = 0; s < hp->nr_segs; s++) {
+		p->up[s] = hp->up[s];
+		p->down[s] = hp->down[s];
+		if (hp->ejected[s])
+			ret = -EBUSY;
+	}
+	pthread_mutex_unlock(&hp->lock);
+	return ret;
+}
+
+int pci_hotplug_set_pending(struct pci_hotplug *hp, const struct pci_hotplug_pending *p)
+{
+	int ret = p->sel < hp->nr_segs ? 0 : -EINVAL;
+
+	pthread_mutex_lock(&hp->lock);
+	for (unsigned s = 0; s < PCI_HP_MAX_SEGMENTS; s++) {
+		uint32_t allowed = s < hp->nr_segs ? hp->removable[s] : 0;
+
+		if ((p->up[s] | p->down[s]) & ~allowed)
+			ret = -EINVAL;
+	}
+	if (!ret) {
+		hp->sel = p->sel;
+		memcpy(hp->up, p->up, sizeof(hp->up));
+		memcpy(hp->down, p->down, sizeof(hp->down));
+	}
+	pthread_mutex_unlock(&hp->lock);
+	return ret;
+}
+
 uint64_t pci_hotplug_bad(struct pci_hotplug *hp, enum pci_hp_bad why)
 {
 	return why < PCI_HP_NR_BAD ? __atomic_load_n(&hp->bad[why], __ATOMIC_RELAXED) : 0;

@@ -71,6 +71,19 @@ int pci_hotplug_request_eject(struct pci_hotplug *hp, unsigned seg, unsigned slo
 uint32_t pci_hotplug_reap(struct pci_hotplug *hp, unsigned seg);
 uint64_t pci_hotplug_bad(struct pci_hotplug *hp, enum pci_hp_bad why);
 
+/*
+ * Snapshots: what the guest has not read yet (docs/snapshot.md). get: -EBUSY while a slot the
+ * guest ejected is not reaped yet (its device still exists). set, once the devices are plugged
+ * again: -EINVAL for a selector past the last segment or a bit on a slot that holds no device
+ * the guest may eject.
+ */
+struct pci_hotplug_pending {
+	uint32_t sel;
+	uint32_t up[PCI_HP_MAX_SEGMENTS], down[PCI_HP_MAX_SEGMENTS];
+};
+int pci_hotplug_get_pending(struct pci_hotplug *hp, struct pci_hotplug_pending *p);
+int pci_hotplug_set_pending(struct pci_hotplug *hp, const struct pci_hotplug_pending *p);
+
 /* Guest side, opaque = the struct pci_hotplug. */
 extern const struct bus_device_ops pci_hotplug_bus_ops;
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The ACPI CPU hotplug register block; platform/cpu_hotplug.h describes it. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,4 +183,48 @@ unsigned cpu_hotplug_nr_present(struct cpu_hotplug *hp)
 uint64_t cpu_hotplug_bad_accesses(struct cpu_hotplug *hp)
 {
 	return __atomic_load_n(&hp->bad_accesses, __ATOMIC_RELAXED);
+}
+
+unsigned cpu_hotplug_max(const struct cpu_hotplug *hp)
+{
+	return hp->max;
+}
+
+void cpu_hotplug_get_state(struct cpu_hotplug *hp, uint8_t *status, uint32_t *selected)
+{
+	pthread_mutex_lock(&hp->lock);
+	for (unsigned i = 0; i < hp->max; i++)
+		status[i] = status_of(&hp->cpu[i]) | (hp->cpu[i].remove_asked ? CPUHP_ASKED : 0);
+	*selected = hp->selected;
+	pthread_mutex_unlock(&hp->lock);
+}
+
+static bool status_ok(uint8_t v)
+{
+	const uint8_t pending = CPUHP_INSERTING | CPUHP_REMOVING | CPUHP_ASKED;
+
+	return !(v & ~(CPUHP_ENABLED | pending)) && (!(v & pending) || (v & CPUHP_ENABLED)) &&
+	       (!(v & CPUHP_REMOVING) || (v & CPUHP_ASKED)) &&
+	       !((v & CPUHP_INSERTING) && (v & CPUHP_ASKED));
+}
+
+int cpu_hotplug_set_state(struct cpu_hotplug *hp, const uint8_t *status, unsigned n,
+			  uint32_t selected)
+{
+	if (n != hp->max)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		if (!status_ok(status[i]))
+			return -EINVAL;
+	pthread_mutex_lock(&hp->lock);
+	for (unsigned i = 0; i < n; i++)
+		hp->cpu[i] = (struct cpu_state){
+			.present = status[i] & CPUHP_ENABLED,
+			.inserting = status[i] & CPUHP_INSERTING,
+			.removing = status[i] & CPUHP_REMOVING,
+			.remove_asked = status[i] & CPUHP_ASKED,
+		};
+	hp->selected = selected;
+	pthread_mutex_unlock(&hp->lock);
+	return 0;
 }

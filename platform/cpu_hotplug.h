@@ -49,4 +49,16 @@ bool cpu_hotplug_present(struct cpu_hotplug *hp, unsigned cpu);
 unsigned cpu_hotplug_nr_present(struct cpu_hotplug *hp);
 uint64_t cpu_hotplug_bad_accesses(struct cpu_hotplug *hp);
 
+/*
+ * Snapshots: one status byte per possible CPU (the register's bits, plus CPUHP_ASKED: the VMM
+ * asked for its removal) and the selector. set refuses (-EINVAL) a count other than the
+ * block's, unknown bits, a pending flag on an absent CPU, removing without a request, and
+ * inserting with one; nothing changes then.
+ */
+#define CPUHP_ASKED        (1u << 4)
+unsigned cpu_hotplug_max(const struct cpu_hotplug *hp);
+void cpu_hotplug_get_state(struct cpu_hotplug *hp, uint8_t *status, uint32_t *selected);
+int cpu_hotplug_set_state(struct cpu_hotplug *hp, const uint8_t *status, unsigned n,
+			  uint32_t selected);
+
 #endif

@@ -247,7 +247,8 @@ hp_disk() {
 	say "hotplug disk $1 at $(pci_of "$1") md5 $(md5sum <"/dev/$1" | cut -d' ' -f1)"
 }
 # A disk added, removed, added again (same slot), one on segment 1, a net device that pings
-# its tap's host end, a vsock device whose echo server the host uses.
+# its tap's host end, a vsock device whose echo server the host uses, a disk added while the
+# VM was paused and snapshotted.
 step_hotplug() {
 	say "hotplug ready"
 	hp_disk vdb
@@ -262,6 +263,7 @@ step_hotplug() {
 	settle_long /dev/vsock
 	vsock_tool serve 1024 &
 	say "vsock host said $(vsock_tool once 1099)"
+	hp_disk vdd    # added while paused, then snapshot and restore: announced after them
 }
 
 step_dmesg() {   # the kernel's log, for the boot benchmark's breakdown

@@ -498,10 +498,12 @@ class Test:
         self.net_traffic(v, ns, listener, "serial")
         self.powered_off(v)
 
-    def snapshot_restart(self, v, name, ns):
-        """Pause, snapshot into work/snap, kill -9, and --restore it in a new vireo (paused)."""
+    def snapshot_restart(self, v, name, ns, paused=False):
+        """Pause (unless `paused`), snapshot into work/snap, kill -9, and --restore it in a new
+        vireo (paused)."""
         snap = os.path.join(self.work, "snap")
-        self.vmm_pause(v)
+        if not paused:
+            self.vmm_pause(v)
         os.mkdir(snap, 0o700)
         st, body = v.api("vm.snapshot", {"destination_url": f"file://{snap}"})
         check(st == 204, f"vm.snapshot answered 204 ({st} {body})")
@@ -962,15 +964,20 @@ class Test:
               info.get("config", {}).get("vsock", {}).get("cid") == vs["cid"],
               f"vm.info lists the added devices ({sorted(info.get('device_tree', {}))})")
         self.expect(v, "serial", r"vtest: vsock listening 1099", "the guest waits for bye")
-        # Snapshot, kill, restore: every device, the added ones too, in the same slot.
-        bdfs = {k: d["pci_bdf"] for k, d in info["device_tree"].items()}
-        v = self.snapshot_restart(v, "restored", ns)
+        # A disk added while paused, then snapshot, kill, restore: every device in the same
+        # slot, and the add the guest had not seen yet is announced after the restore.
+        self.vmm_pause(v)
+        hp4, md5_4 = self.image("hp4.img")
+        late = self.hp_add(v, "vm.add-disk", {"path": hp4, "id": "hp4"}, "(while paused)")
+        bdfs = {k: d["pci_bdf"] for k, d in self.device_tree(v)["device_tree"].items()}
+        v = self.snapshot_restart(v, "restored", ns, paused=True)
         got = {k: d["pci_bdf"] for k, d in self.device_tree(v).get("device_tree", {}).items()}
         check(got == bdfs, f"the restored VM has every device at the same BDF ({got})")
         self.vmm_resume(v)
         s = self.vsock_open(vs, 1099)
         s.sendall(b"bye")
         s.close()
+        self.hp_disk(v, "vdd", md5_4, late, "the disk added while paused, after the restore")
         self.powered_off(v)
 
     def report_failure(self):

@@ -134,12 +134,63 @@ static void test_hostile(void **state)
 	pci_hotplug_destroy(&hp);
 }
 
+/* Snapshots: unread bits saved and set back; an unreaped eject makes the save wait; bits on
+ * slots without a removable device or a missing segment are refused. */
+static void test_pending_state(void **state)
+{
+	struct pci_hotplug hp, back;
+	struct pci_hotplug_pending p, bad;
+	struct seen s = { 0 };
+
+	(void)state;
+	assert_int_equal(pci_hotplug_init(&hp, 2, &ops, &s), 0);
+	assert_int_equal(pci_hotplug_plug(&hp, 1, 5, true, true), 0);
+	assert_int_equal(pci_hotplug_plug(&hp, 0, 2, true, false), 0);
+	assert_int_equal(pci_hotplug_plug(&hp, 0, 1, false, false), 0);
+	assert_int_equal(pci_hotplug_request_eject(&hp, 0, 2), 0);
+	wr(&hp, PCI_HP_REG_PSEG, 1, 4);
+	assert_int_equal(pci_hotplug_get_pending(&hp, &p), 0);
+	assert_int_equal(p.sel, 1);
+	assert_int_equal(p.up[1], 1u << 5);
+	assert_int_equal(p.down[0], 1u << 2);
+	/* a restored VM: the same devices plugged silently, then the bits */
+	assert_int_equal(pci_hotplug_init(&back, 2, &ops, &s), 0);
+	assert_int_equal(pci_hotplug_plug(&back, 1, 5, true, false), 0);
+	assert_int_equal(pci_hotplug_plug(&back, 0, 2, true, false), 0);
+	assert_int_equal(pci_hotplug_plug(&back, 0, 1, false, false), 0);
+	bad = p;
+	bad.down[0] |= 1u << 1;                                  /* a fixed slot */
+	assert_int_equal(pci_hotplug_set_pending(&back, &bad), -EINVAL);
+	bad = p;
+	bad.up[0] |= 1u << 7;                                    /* an empty slot */
+	assert_int_equal(pci_hotplug_set_pending(&back, &bad), -EINVAL);
+	bad = p;
+	bad.sel = 2;
+	assert_int_equal(pci_hotplug_set_pending(&back, &bad), -EINVAL);
+	bad = p;
+	bad.up[2] = 1u << 5;                                     /* past the last segment */
+	assert_int_equal(pci_hotplug_set_pending(&back, &bad), -EINVAL);
+	assert_int_equal(rd(&back, PCI_HP_REG_PCIU), 0);         /* nothing taken from those */
+	assert_int_equal(pci_hotplug_set_pending(&back, &p), 0);
+	assert_int_equal(rd(&back, PCI_HP_REG_PSEG), 1);
+	assert_int_equal(rd(&back, PCI_HP_REG_PCIU), 1u << 5);
+	wr(&back, PCI_HP_REG_PSEG, 0, 4);
+	assert_int_equal(rd(&back, PCI_HP_REG_PCID), 1u << 2);
+	wr(&back, PCI_HP_REG_B0EJ, 1u << 2, 4);                 /* ejected, not yet reaped */
+	assert_int_equal(pci_hotplug_get_pending(&back, &p), -EBUSY);
+	assert_int_equal(pci_hotplug_reap(&back, 0), 1u << 2);
+	assert_int_equal(pci_hotplug_get_pending(&back, &p), 0);
+	pci_hotplug_destroy(&back);
+	pci_hotplug_destroy(&hp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_add_announced_once),
 		cmocka_unit_test(test_remove_then_reuse),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_pending_state),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,6 +3,7 @@
  * platform/cpu_hotplug.c: the CPU hotplug register block as the DSDT's methods and a hostile
  * guest use it (select, status bits, acknowledgements, eject), driven through its bus ops.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -154,6 +155,45 @@ TEST(hostile_writes_ignored)
 	assert_int_equal(cpu_hotplug_bad_accesses(hp), bad + 1);
 }
 
+/* Snapshots: an insertion the guest has not seen survives a save and a set; bad state is
+ * refused whole. */
+TEST(state_round_trip_and_refusals)
+{
+	uint8_t st[4], bad[4];
+	uint32_t sel;
+
+	cpu_hotplug_resize(hp, 2);                     /* CPU 1 inserting */
+	select_cpu(3);
+	cpu_hotplug_get_state(hp, st, &sel);
+	assert_int_equal(st[0], CPUHP_ENABLED);
+	assert_int_equal(st[1], CPUHP_ENABLED | CPUHP_INSERTING);
+	assert_int_equal(st[2], 0);
+	assert_int_equal(sel, 3);
+	cpu_hotplug_set_present(hp, 2);                /* what a restore starts from */
+	assert_int_equal(cpu_hotplug_set_state(hp, st, 4, sel), 0);
+	assert_int_equal(status(1), CPUHP_ENABLED | CPUHP_INSERTING);
+	const uint8_t wrong[][4] = {
+		{ CPUHP_ENABLED, CPUHP_INSERTING },                     /* pending on an absent CPU */
+		{ CPUHP_ENABLED, CPUHP_ENABLED | CPUHP_REMOVING },       /* removing, never asked */
+		{ CPUHP_ENABLED, CPUHP_ENABLED | CPUHP_INSERTING | CPUHP_ASKED },
+		{ CPUHP_ENABLED | CPUHP_EJECT },                        /* not a state */
+		{ 0x80 },
+	};
+	for (unsigned i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+		memcpy(bad, wrong[i], 4);
+		assert_int_equal(cpu_hotplug_set_state(hp, bad, 4, 0), -EINVAL);
+	}
+	assert_int_equal(cpu_hotplug_set_state(hp, st, 3, 0), -EINVAL);   /* count */
+	assert_int_equal(status(1), CPUHP_ENABLED | CPUHP_INSERTING);    /* unchanged */
+	cpu_hotplug_resize(hp, 1);                     /* asked to go: saved and taken back */
+	cpu_hotplug_get_state(hp, st, &sel);
+	assert_int_equal(st[1], CPUHP_ENABLED | CPUHP_REMOVING | CPUHP_ASKED);
+	cpu_hotplug_set_present(hp, 2);
+	assert_int_equal(cpu_hotplug_set_state(hp, st, 4, sel), 0);
+	write_status(1, CPUHP_EJECT);
+	assert_int_equal(nr_ejected, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -162,6 +202,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(remove_then_eject, setup, teardown),
 		cmocka_unit_test_setup_teardown(cancelled_removal, setup, teardown),
 		cmocka_unit_test_setup_teardown(hostile_writes_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(state_round_trip_and_refusals, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
