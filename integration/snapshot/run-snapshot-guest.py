@@ -30,7 +30,7 @@ import time
 sys.dont_write_bytecode = True     # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vireo_proc import (Vireo, conclude, copy_snapshot, disk_locked, edit_config,  # noqa: E402
-                        fresh_dir, ok, read, size, wait_for)
+                        fresh_dir, ok, read, size, threads, wait_for)
 
 ROUND = re.compile(r"^snapcheck: round (\d+) ok .*$")
 PENDING = re.compile(r"CHECK snapcheck_msix_pending PASS .* pending since round (\d+), "
@@ -60,10 +60,23 @@ def rounds(text):
 def wait_rounds(v, serial, n, after=None):
     """n more round lines in `serial` than `after` (default: now)."""
     base = len(rounds(read(serial))) if after is None else after
-    return ok(f"{v.name}: {n} more rounds", wait_for(
+    return stuck(v, ok(f"{v.name}: {n} more rounds", wait_for(
         lambda: len(rounds(read(serial))) >= base + n or "FAIL" in read(serial) or not v.alive(),
         WAIT) and len(rounds(read(serial))) >= base + n, f"serial {serial}: "
-        f"{read(serial).splitlines()[-3:]}")
+        f"{read(serial).splitlines()[-3:]}"))
+
+
+class Stuck(Exception):
+    pass
+
+
+def stuck(v, good):
+    """A guest that stopped making progress: show vireo's threads and end the run here, before
+    the later waits add up past meson's timeout and nothing is printed."""
+    if not good and v.alive():
+        print("\n".join(threads(v)))
+        raise Stuck(f"{v.name} made no progress within {WAIT} s")
+    return good
 
 
 class Run:
@@ -196,6 +209,7 @@ class Run:
                        "FAIL" in read(serial) or not v.alive(), WAIT)
         m = PENDING.findall(read(serial))
         since = int(m[n_before][0]) if len(m) > n_before else None
+        stuck(v, got)
         ok(f"{v.name}: pending MSI-X message from before the snapshot delivered on unmask",
            got and since is not None and first is not None and since < first,
            f"pending since round {since}, first round after restore {first}")

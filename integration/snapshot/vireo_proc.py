@@ -223,6 +223,29 @@ def ok(what, cond, detail=""):
     return cond
 
 
+def threads(v):
+    """What each thread of a live vireo is doing, from /proc (root): name, state, wait channel
+    and kernel stack. Printed when a wait fails, so a hang says where it is."""
+    base = f"/proc/{v.proc.pid}/task"
+    out = [f"--- {v.name} (pid {v.proc.pid}) threads"]
+    try:
+        tids = sorted(os.listdir(base), key=int)
+    except OSError as e:
+        return out + [f"  gone: {e}"]
+    for tid in tids:
+        def get(name):
+            try:
+                with open(f"{base}/{tid}/{name}", errors="replace") as f:
+                    return f.read().strip()
+            except OSError:
+                return "?"
+        state = get("stat").rsplit(")", 1)[-1].split()[:1]
+        stack = " <- ".join(l.split()[-1] for l in get("stack").splitlines()[:6])
+        out.append(f"  {tid} {get('comm')} {state[0] if state else '?'} wchan {get('wchan')}"
+                   f" {stack}")
+    return out
+
+
 def conclude(run, vms, work, keep=False):
     """Runs the test body; whatever happens, kills the vireos left, shows their logs' errors,
     removes the work directory unless something failed (or keep), and returns the exit
@@ -233,6 +256,8 @@ def conclude(run, vms, work, keep=False):
         ok("runner", False, f"{type(e).__name__}: {e}")
     finally:
         for v in vms:
+            if failures and v.alive():
+                print("\n".join(threads(v)))
             if v.alive():
                 v.kill9()
         for v in vms:
