@@ -467,18 +467,23 @@ class Test:
         os.mkdir(snap, 0o700)
         st, body = v.api("vm.snapshot", {"destination_url": f"file://{snap}"})
         check(st == 204, f"vm.snapshot answered 204 ({st} {body})")
-        v.kill()                       # the tap goes with its last fd
-        v = self.vm("p2")
-        v.start_api_only(netns=ns)
-        check(v.wait_socket(WAIT), "a fresh vireo serves its API")
-        self.put_fds(ns, v, "vm.restore", {"source_url": f"file://{snap}",
-                                           "net_fds": [{"id": "tapnet", "num_fds": 2}]},
-                     "vm.restore with net_fds and 2 new tap fds")
+        v = self.restore_new_taps(v, ns, "p2", snap, "vm.restore with net_fds and 2 new tap fds")
         self.tap_up(ns)
         self.vmm_resume(v)
         # serial Tty: the restored guest's console is the new process's stdout
         self.net_traffic(v, ns, listener, "console")
         self.powered_off(v, "console")
+
+    def restore_new_taps(self, v, ns, name, snap, what):
+        """Kill `v` (its tap goes with its last fd), start a fresh vireo `name` and vm.restore
+        `snap` in it with 2 new tap fds for net "tapnet" (net_fds, SCM_RIGHTS): Kata's way."""
+        v.kill()
+        v = self.vm(name)
+        v.start_api_only(netns=ns)
+        check(v.wait_socket(WAIT), "a fresh vireo serves its API")
+        self.put_fds(ns, v, "vm.restore", {"source_url": f"file://{snap}",
+                                           "net_fds": [{"id": "tapnet", "num_fds": 2}]}, what)
+        return v
 
     def net_snapshot(self):
         """Traffic across a snapshot: paused with the guest waiting for the host's data,
@@ -864,13 +869,8 @@ class Test:
         with open(os.path.join(snap, "config.json")) as f:
             cpus = json.load(f)["cpus"]
         check(nr == 2 and cpus["boot_vcpus"] == 2, f"the snapshot holds 2 vCPUs ({nr}, {cpus})")
-        v.kill()
-        v = self.vm("restored")
-        v.start_api_only(netns=ns)
-        check(v.wait_socket(WAIT), "a fresh vireo serves its API")
-        self.put_fds(ns, v, "vm.restore", {"source_url": f"file://{snap}",
-                                           "net_fds": [{"id": "tapnet", "num_fds": 2}]},
-                     "vm.restore of the resized VM with new tap fds")
+        v = self.restore_new_taps(v, ns, "restored", snap,
+                                  "vm.restore of the resized VM with new tap fds")
         c = ChClient(v.sock)
         st, info = c.vm_info()
         check(st == 200 and info["config"]["cpus"]["boot_vcpus"] == 2,
