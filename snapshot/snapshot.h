@@ -22,6 +22,14 @@ struct cJSON;
 
 #define SNAP_FORMAT_NAME     "vireo-snapshot"
 #define SNAP_FORMAT_VERSION  1
+/* state.json's "arch": a snapshot restores only on the architecture that took it. */
+#if defined(__x86_64__)
+#define SNAP_ARCH            "x86_64"
+#elif defined(__aarch64__)
+#define SNAP_ARCH            "aarch64"
+#else
+#error "vireo snapshots x86_64 and aarch64 VMs"
+#endif
 #define SNAP_CONFIG_FILE     "config.json"
 #define SNAP_STATE_FILE      "state.json"
 #define SNAP_CHECKSUM_FILE   "state.json.crc32c"
