@@ -104,9 +104,20 @@ struct snap_vcpu {
 	struct kvm_cpuid2 *cpuid;
 };
 #else
-/* aarch64: vCPU and VM state are not saved yet (docs/aarch64.md); the calls say -ENOTSUP. */
+/*
+ * aarch64: every register KVM_GET_REG_LIST names (core, FP/SIMD, system, timer, firmware
+ * pseudo-registers), up to 128 bits each, in the list's order (snapshot/vcpu_aarch64.c).
+ */
+struct snap_reg {
+	uint64_t id;                    /* KVM_REG_ARM64 | size | class | ... (api.rst 4.68) */
+	uint64_t val[2];                /* val[1]: the high half of a 128-bit register */
+};
+
 struct snap_vcpu {
 	uint32_t id;
+	struct kvm_mp_state mp_state;
+	unsigned nr_regs;
+	struct snap_reg *regs;
 };
 #endif
 

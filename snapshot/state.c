@@ -210,14 +210,12 @@ static int check_named(const cJSON *s, const char *section, struct snap_ctx *c)
 
 static int check_vcpus(const cJSON *s, struct snap_ctx *c)
 {
-	const cJSON *arr = snap_get_array(s, "vcpus", c), *v;
-	int n = arr ? cJSON_GetArraySize(arr) : 0, i = 0;
+	int n, i = 0;
+	const cJSON *arr = snap_get_counted(s, "vcpus", true, SNAP_MAX_VCPUS, "vCPUs", &n, c), *v;
 	uint64_t id;
 
 	if (!arr)
 		return -EINVAL;
-	if (n < 1 || n > SNAP_MAX_VCPUS)
-		return snap_fail(c, "vcpus", "%d vCPUs, expected 1 to %d", n, SNAP_MAX_VCPUS);
 	cJSON_ArrayForEach(v, arr) {
 		size_t mark = snap_ctx_push(c, "vcpus", 0);
 
