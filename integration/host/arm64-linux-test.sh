@@ -6,7 +6,8 @@
 #    vm.info, what the guest reports of each device and the MSIs each took through the ITS,
 #    vm.pause stopping the guest's counter and vm.resume letting it carry on, vm.shutdown,
 #    vm.delete, vmm.shutdown ending vireo with status 0.
-# 2. From the command line: a guest that reboots once (PSCI SYSTEM_RESET) and then powers off
+# 2. The arm64 vCPU state of a snapshot (build-arm64/test_snap_arm64_kvm) on this KVM.
+# 3. From the command line: a guest that reboots once (PSCI SYSTEM_RESET) and then powers off
 #    (PSCI SYSTEM_OFF), vireo ending with status 0.
 # Prints one "ok   WHAT" or "FAIL WHAT" line per check and "arm64-linux-test: N failed" last.
 # Runs with the host's busybox sh; arm64 programs run chrooted into /host, whose /tmp is this
@@ -102,6 +103,14 @@ rc=$?
 [ $rc -eq 0 ] && pass "vireo exit status 0 after vmm.shutdown" ||
 	fail "vireo exit status $rc after vmm.shutdown"
 if [ $fails -ne 0 ]; then cat "$out" "$serial"; fi
+
+# The vCPU half of an arm64 snapshot on this KVM: save, JSON, restore into another VM, compare.
+if chroot /host "$ARM64_PWD/build-arm64/test_snap_arm64_kvm" >"$out" 2>&1; then
+	pass "arm64 vCPU registers through a snapshot section (test_snap_arm64_kvm)"
+else
+	fail "arm64 vCPU registers through a snapshot section (test_snap_arm64_kvm)"
+	cat "$out"
+fi
 
 # PSCI SYSTEM_RESET: vireo starts the VM again from the same config; the second boot powers off.
 printf 'NOTYET..' | dd of=/host/tmp/arm64-disk.img bs=8 count=1 conv=notrunc 2>/dev/null
