@@ -6,7 +6,7 @@
 #    vm.info, what the guest reports of each device and the MSIs each took through the ITS,
 #    vm.pause stopping the guest's counter and vm.resume letting it carry on, vm.shutdown,
 #    vm.delete, vmm.shutdown ending vireo with status 0.
-# 2. The arm64 vCPU state of a snapshot (build-arm64/test_snap_arm64_kvm) on this KVM.
+# 2. The arm64 vCPU and vGIC state of a snapshot (build-arm64/test_snap_arm64_kvm) on this KVM.
 # 3. From the command line: a guest that reboots once (PSCI SYSTEM_RESET) and then powers off
 #    (PSCI SYSTEM_OFF), vireo ending with status 0.
 # Prints one "ok   WHAT" or "FAIL WHAT" line per check and "arm64-linux-test: N failed" last.
@@ -104,11 +104,11 @@ rc=$?
 	fail "vireo exit status $rc after vmm.shutdown"
 if [ $fails -ne 0 ]; then cat "$out" "$serial"; fi
 
-# The vCPU half of an arm64 snapshot on this KVM: save, JSON, restore into another VM, compare.
+# The vCPU and vGIC state of an arm64 snapshot on this KVM: save, restore into another VM, compare.
 if chroot /host "$ARM64_PWD/build-arm64/test_snap_arm64_kvm" >"$out" 2>&1; then
-	pass "arm64 vCPU registers through a snapshot section (test_snap_arm64_kvm)"
+	pass "arm64 vCPU and vGIC state saved and restored (test_snap_arm64_kvm)"
 else
-	fail "arm64 vCPU registers through a snapshot section (test_snap_arm64_kvm)"
+	fail "arm64 vCPU and vGIC state saved and restored (test_snap_arm64_kvm)"
 	cat "$out"
 fi
 
