@@ -171,6 +171,17 @@ int snap_clock_restore(int vm_fd, const struct kvm_clock_data *c);
 struct cJSON *snap_vm_to_json(const struct snap_vm *s);
 int snap_vm_from_json(const struct cJSON *json, struct snap_vm *out, char *err, size_t errlen);
 
+#if defined(__aarch64__)
+/*
+ * The vGIC's state (arch_gic_save) as JSON, and back for a VM of @nr_vcpus vCPUs with or
+ * without an ITS: every entry checked against that VM's register table (gic_aarch64_json.c).
+ */
+struct arch_gic_state;
+struct cJSON *snap_gic_to_json(const struct arch_gic_state *s);
+int snap_gic_from_json(const struct cJSON *json, unsigned nr_vcpus, bool its,
+		       struct arch_gic_state *out, char *err, size_t errlen);
+#endif
+
 /* ------------------------------------------------------------------ guest RAM */
 
 #define SNAP_MAX_RAM_REGIONS GUEST_MEM_MAX_REGIONS

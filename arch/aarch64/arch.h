@@ -104,6 +104,15 @@ int arch_gic_save(const struct arch_gic *gic, unsigned nr_vcpus, struct arch_gic
  */
 int arch_gic_restore(const struct arch_gic *gic, const struct arch_gic_state *s,
 		     unsigned *failed);
+/*
+ * A state read from a snapshot, against this VM's table: same registers in the same order (CPU
+ * interface ones may be missing), values within their width. 0, or -EINVAL with *bad the
+ * index of the first entry that does not fit (s->nr: entries missing at the end).
+ */
+int arch_gic_state_check(const struct arch_gic_state *s, unsigned nr_vcpus, bool its,
+			 unsigned *bad);
+/* Every register of a GIC with @nr_vcpus vCPUs (and an ITS), values 0: for tests. */
+int arch_gic_state_layout(unsigned nr_vcpus, bool its, struct arch_gic_state *out);
 void arch_gic_state_free(struct arch_gic_state *s);
 
 #endif

@@ -211,6 +211,54 @@ int arch_gic_restore(const struct arch_gic *gic, const struct arch_gic_state *s,
 	return 0;
 }
 
+/*
+ * A state from a snapshot file, checked against the table this VM's GIC has: the same
+ * (group, attr) in the same order, where only CPU interface registers may be missing (a host
+ * with fewer priority bits has fewer AP registers), and 32-bit registers within 32 bits.
+ */
+int arch_gic_state_check(const struct arch_gic_state *s, unsigned nr_vcpus, bool its,
+			 unsigned *bad)
+{
+	struct reg_table t = { 0 };
+	unsigned j = 0;
+	int ret = build_table(nr_vcpus, its, &t);
+
+	*bad = s->nr;
+	for (unsigned i = 0; !ret && i < s->nr; i++, j++) {
+		const struct arch_gic_reg *r = &s->regs[i];
+		bool wide = r->group == KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS ||
+			    r->group == KVM_DEV_ARM_VGIC_GRP_ITS_REGS || r->group == ITS_CTRL;
+
+		while (j < t.n && t.r[j].group == KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS &&
+		       (t.r[j].group != r->group || t.r[j].attr != r->attr))
+			j++;
+		if (j == t.n || t.r[j].group != r->group || t.r[j].attr != r->attr ||
+		    (!wide && r->val > UINT32_MAX) || (r->group == ITS_CTRL && r->val)) {
+			*bad = i;
+			ret = -EINVAL;
+		}
+	}
+	/* What the table has past the last entry must be optional too. */
+	while (!ret && j < t.n && t.r[j].group == KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS)
+		j++;
+	if (!ret && j != t.n)
+		ret = -EINVAL;
+	free(t.r);
+	return ret;
+}
+
+int arch_gic_state_layout(unsigned nr_vcpus, bool its, struct arch_gic_state *out)
+{
+	struct reg_table t = { 0 };
+	int ret = build_table(nr_vcpus, its, &t);
+
+	out->regs = t.r;
+	out->nr = ret ? 0 : t.n;
+	if (ret)
+		arch_gic_state_free(out);
+	return ret;
+}
+
 void arch_gic_state_free(struct arch_gic_state *s)
 {
 	free(s->regs);

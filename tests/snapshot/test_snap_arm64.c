@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The aarch64 snapshot pieces that need no KVM (built for arm64 only; CI runs it under
- * qemu-aarch64): the vCPU section's JSON round trip and its rejections, and state.json of an
- * x86 VM refused on arm64 (test_snap_state.c checks the other way round on x86).
+ * qemu-aarch64): the vCPU and vGIC sections' JSON round trips and rejections, and state.json
+ * of an x86 VM refused on arm64 (test_snap_state.c checks the other way round on x86).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
+#include "arch/arch.h"
 #include "snapshot/snapshot.h"
 #include "tests/snapshot/snap_test.h"
 
@@ -114,12 +115,103 @@ static void test_x86_snapshot_refused(void **state)
 	snap_test_rmdir(dir);
 }
 
+/* A 2-vCPU GIC + ITS layout with every value distinct, through JSON and back. */
+static void test_gic_round_trip(void **state)
+{
+	struct arch_gic_state s, back;
+	cJSON *j;
+
+	(void)state;
+	assert_int_equal(arch_gic_state_layout(2, true, &s), 0);
+	for (unsigned i = 0; i < s.nr; i++)
+		s.regs[i].val = s.regs[i].group == UINT32_MAX ? 0 : i;
+	j = snap_gic_to_json(&s);
+	assert_non_null(j);
+	assert_int_equal(snap_gic_from_json(j, 2, true, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.nr, s.nr);
+	assert_memory_equal(back.regs, s.regs, s.nr * sizeof(s.regs[0]));
+	arch_gic_state_free(&back);
+	/* The same file for a VM without an ITS, or with another vCPU count: refused. */
+	assert_int_equal(snap_gic_from_json(j, 2, false, &back, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "state.json: gic: regs["));
+	assert_int_equal(snap_gic_from_json(j, 3, true, &back, err, sizeof(err)), -EINVAL);
+	assert_null(back.regs);
+	cJSON_Delete(j);
+	arch_gic_state_free(&s);
+}
+
+/* Edits of a valid state: what the check takes and what it refuses. */
+static int check_edited(void (*edit)(struct arch_gic_state *s))
+{
+	struct arch_gic_state s;
+	unsigned bad;
+	int ret;
+
+	assert_int_equal(arch_gic_state_layout(1, false, &s), 0);
+	edit(&s);
+	ret = arch_gic_state_check(&s, 1, false, &bad);
+	arch_gic_state_free(&s);
+	return ret;
+}
+
+static void drop_last_icc(struct arch_gic_state *s)   /* AP1R3 the host lacks: fine */
+{
+	for (unsigned i = s->nr; i-- > 0;)
+		if (s->regs[i].group == KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS) {
+			memmove(&s->regs[i], &s->regs[i + 1], (s->nr - i - 1) * sizeof(s->regs[0]));
+			s->nr--;
+			return;
+		}
+}
+
+static void drop_first(struct arch_gic_state *s)     /* GICD_CTLR missing */
+{
+	memmove(&s->regs[0], &s->regs[1], (s->nr - 1) * sizeof(s->regs[0]));
+	s->nr--;
+}
+
+static void drop_last(struct arch_gic_state *s)      /* a line level missing at the end */
+{
+	s->nr--;
+}
+
+static void swap_two(struct arch_gic_state *s)       /* out of order */
+{
+	struct arch_gic_reg r = s->regs[1];
+
+	s->regs[1] = s->regs[2];
+	s->regs[2] = r;
+}
+
+static void too_wide(struct arch_gic_state *s)       /* a 32-bit distributor register */
+{
+	s->regs[1].val = 1ULL << 32;
+}
+
+static void foreign(struct arch_gic_state *s)        /* an attr the table does not name */
+{
+	s->regs[1].attr = 0xfff0;
+}
+
+static void test_gic_check(void **state)
+{
+	(void)state;
+	assert_int_equal(check_edited(drop_last_icc), 0);
+	assert_int_equal(check_edited(drop_first), -EINVAL);
+	assert_int_equal(check_edited(drop_last), -EINVAL);
+	assert_int_equal(check_edited(swap_two), -EINVAL);
+	assert_int_equal(check_edited(too_wide), -EINVAL);
+	assert_int_equal(check_edited(foreign), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vcpu_round_trip),
 		cmocka_unit_test(test_vcpu_rejects),
 		cmocka_unit_test(test_x86_snapshot_refused),
+		cmocka_unit_test(test_gic_round_trip),
+		cmocka_unit_test(test_gic_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
