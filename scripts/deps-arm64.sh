@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the aarch64 cross build needs on Debian 12 (docs/aarch64.md): the cross
-# compiler, the arm64 -dev packages by multiarch, and libfdt-dev for arm64 unpacked into a
-# sysroot of its own (it cannot sit beside the amd64 one: its files are not Multi-Arch: same).
+# compiler, the arm64 -dev packages by multiarch, libfdt-dev for arm64 unpacked into a
+# sysroot of its own (it cannot sit beside the amd64 one: its files are not Multi-Arch: same),
+# and qemu-user, the cross file's exe_wrapper for the unit tests.
 # Skips what is already there. apt-get and dpkg only. The nested arm64 test host installs its
 # own (integration/host/kvm-host-arm64: qemu-system-arm).
 set -euo pipefail
@@ -10,7 +11,7 @@ sysroot=${VIREO_ARM64_SYSROOT:-/opt/vireo/arm64-sysroot}
 packages=(
 	gcc-aarch64-linux-gnu libc6-dev:arm64 pkg-config meson ninja-build
 	libmicrohttpd-dev:arm64 libcjson-dev:arm64 libseccomp-dev:arm64 liburing-dev:arm64
-	libcmocka-dev:arm64
+	libcmocka-dev:arm64 qemu-user
 )
 
 sudo=""

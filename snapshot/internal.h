@@ -70,6 +70,9 @@ int snap_get_table(const struct cJSON *obj, const char *key, void *base,
 /* A member object/array/number with an error naming it when absent or of the wrong type. */
 const struct cJSON *snap_get_object(const struct cJSON *obj, const char *key, struct snap_ctx *c);
 const struct cJSON *snap_get_array(const struct cJSON *obj, const char *key, struct snap_ctx *c);
+/* Member @key: an array (@array) or object of 1 to @max members (*n), else NULL and the error. */
+const struct cJSON *snap_get_counted(const struct cJSON *obj, const char *key, bool array,
+				     int max, const char *what, int *n, struct snap_ctx *c);
 int snap_get_uint(const struct cJSON *obj, const char *key, uint64_t max, uint64_t *val,
 		  struct snap_ctx *c);
 int snap_get_hex(const struct cJSON *obj, const char *key, uint64_t *val, struct snap_ctx *c);
@@ -90,6 +93,12 @@ int snap_msrs_get(int vcpu_fd, const uint32_t *indices, unsigned nr, struct snap
 		  unsigned *nr_out, char *err, size_t errlen);
 int snap_msrs_set(int vcpu_fd, uint32_t id, const struct snap_msr *msrs, unsigned nr,
 		  char *err, size_t errlen);
+
+#if defined(__aarch64__)
+/* vcpu_aarch64.c: registers per vCPU at most (about 300 without SVE), and the id check. */
+#define SNAP_ARM64_MAX_REGS 4096
+int snap_reg_check(uint64_t id, char *why, size_t whylen);
+#endif
 
 /* memory.c / memory_restore.c: one entry of the memory-ranges index. */
 struct snap_range {

@@ -302,6 +302,19 @@ const cJSON *snap_get_array(const cJSON *obj, const char *key, struct snap_ctx *
 	return item;
 }
 
+const cJSON *snap_get_counted(const cJSON *obj, const char *key, bool array, int max,
+			     const char *what, int *n, struct snap_ctx *c)
+{
+	const cJSON *item = array ? snap_get_array(obj, key, c) : snap_get_object(obj, key, c);
+
+	*n = item ? cJSON_GetArraySize(item) : 0;
+	if (item && (*n < 1 || *n > max)) {
+		snap_fail(c, key, "%d %s, expected 1 to %d", *n, what, max);
+		return NULL;
+	}
+	return item;
+}
+
 /* An integral JSON number in [0, max] (max < 2^53, so doubles are exact). */
 int snap_get_uint(const cJSON *obj, const char *key, uint64_t max, uint64_t *val,
 		  struct snap_ctx *c)

@@ -22,6 +22,14 @@ struct cJSON;
 
 #define SNAP_FORMAT_NAME     "vireo-snapshot"
 #define SNAP_FORMAT_VERSION  1
+/* state.json's "arch": a snapshot restores only on the architecture that took it. */
+#if defined(__x86_64__)
+#define SNAP_ARCH            "x86_64"
+#elif defined(__aarch64__)
+#define SNAP_ARCH            "aarch64"
+#else
+#error "vireo snapshots x86_64 and aarch64 VMs"
+#endif
 #define SNAP_CONFIG_FILE     "config.json"
 #define SNAP_STATE_FILE      "state.json"
 #define SNAP_CHECKSUM_FILE   "state.json.crc32c"
@@ -96,9 +104,20 @@ struct snap_vcpu {
 	struct kvm_cpuid2 *cpuid;
 };
 #else
-/* aarch64: vCPU and VM state are not saved yet (docs/aarch64.md); the calls say -ENOTSUP. */
+/*
+ * aarch64: every register KVM_GET_REG_LIST names (core, FP/SIMD, system, timer, firmware
+ * pseudo-registers), up to 128 bits each, in the list's order (snapshot/vcpu_aarch64.c).
+ */
+struct snap_reg {
+	uint64_t id;                    /* KVM_REG_ARM64 | size | class | ... (api.rst 4.68) */
+	uint64_t val[2];                /* val[1]: the high half of a 128-bit register */
+};
+
 struct snap_vcpu {
 	uint32_t id;
+	struct kvm_mp_state mp_state;
+	unsigned nr_regs;
+	struct snap_reg *regs;
 };
 #endif
 
@@ -151,6 +170,17 @@ int snap_clock_save(int vm_fd, struct kvm_clock_data *out);
 int snap_clock_restore(int vm_fd, const struct kvm_clock_data *c);
 struct cJSON *snap_vm_to_json(const struct snap_vm *s);
 int snap_vm_from_json(const struct cJSON *json, struct snap_vm *out, char *err, size_t errlen);
+
+#if defined(__aarch64__)
+/*
+ * The vGIC's state (arch_gic_save) as JSON, and back for a VM of @nr_vcpus vCPUs with or
+ * without an ITS: every entry checked against that VM's register table (gic_aarch64_json.c).
+ */
+struct arch_gic_state;
+struct cJSON *snap_gic_to_json(const struct arch_gic_state *s);
+int snap_gic_from_json(const struct cJSON *json, unsigned nr_vcpus, bool its,
+		       struct arch_gic_state *out, char *err, size_t errlen);
+#endif
 
 /* ------------------------------------------------------------------ guest RAM */
 

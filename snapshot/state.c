@@ -21,7 +21,7 @@
 #define CHECKSUM_MAX 64
 
 static const char *const top_keys[] = {
-	"format", "version", "vm", "vcpus", "memory", "allocators", "devices", NULL,
+	"format", "version", "arch", "vm", "vcpus", "memory", "allocators", "devices", NULL,
 };
 
 /* ------------------------------------------------------------------ CRC32C */
@@ -76,6 +76,7 @@ cJSON *snap_state_new(void)
 
 	if (s && cJSON_AddStringToObject(s, "format", SNAP_FORMAT_NAME) &&
 	    cJSON_AddNumberToObject(s, "version", SNAP_FORMAT_VERSION) &&
+	    cJSON_AddStringToObject(s, "arch", SNAP_ARCH) &&
 	    cJSON_AddObjectToObject(s, "vm") && cJSON_AddArrayToObject(s, "vcpus") &&
 	    cJSON_AddObjectToObject(s, "memory") && cJSON_AddObjectToObject(s, "allocators") &&
 	    cJSON_AddObjectToObject(s, "devices"))
@@ -209,14 +210,12 @@ static int check_named(const cJSON *s, const char *section, struct snap_ctx *c)
 
 static int check_vcpus(const cJSON *s, struct snap_ctx *c)
 {
-	const cJSON *arr = snap_get_array(s, "vcpus", c), *v;
-	int n = arr ? cJSON_GetArraySize(arr) : 0, i = 0;
+	int n, i = 0;
+	const cJSON *arr = snap_get_counted(s, "vcpus", true, SNAP_MAX_VCPUS, "vCPUs", &n, c), *v;
 	uint64_t id;
 
 	if (!arr)
 		return -EINVAL;
-	if (n < 1 || n > SNAP_MAX_VCPUS)
-		return snap_fail(c, "vcpus", "%d vCPUs, expected 1 to %d", n, SNAP_MAX_VCPUS);
 	cJSON_ArrayForEach(v, arr) {
 		size_t mark = snap_ctx_push(c, "vcpus", 0);
 
@@ -234,6 +233,22 @@ static int check_vcpus(const cJSON *s, struct snap_ctx *c)
 	return 0;
 }
 
+/* An x86 snapshot on arm64 or back: registers, interrupt controller and layout differ. */
+static int check_arch(const cJSON *s, struct snap_ctx *c)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(s, "arch");
+	const char *arch = cJSON_GetStringValue(item);
+
+	if (!item)
+		return snap_fail(c, "arch", "missing (this vireo restores %s VMs)", SNAP_ARCH);
+	if (!arch)
+		return snap_fail(c, "arch", "expected a string");
+	if (strcmp(arch, SNAP_ARCH))
+		return snap_fail(c, "arch", "a snapshot of an \"%.32s\" VM; this vireo restores %s "
+				 "VMs only", arch, SNAP_ARCH);
+	return 0;
+}
+
 static int check_shape(const cJSON *s, struct snap_ctx *c)
 {
 	const char *format = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s, "format"));
@@ -248,6 +263,8 @@ static int check_shape(const cJSON *s, struct snap_ctx *c)
 	if (version != SNAP_FORMAT_VERSION)
 		return snap_fail(c, "version", "%llu is not supported (this vireo reads %d)",
 				 (unsigned long long)version, SNAP_FORMAT_VERSION);
+	if (check_arch(s, c))
+		return -EINVAL;
 	if (snap_check_keys(s, top_keys, c) || !snap_get_object(s, "vm", c) ||
 	    !snap_get_object(s, "memory", c) || check_vcpus(s, c) ||
 	    check_named(s, "allocators", c) || check_named(s, "devices", c))

@@ -211,14 +211,12 @@ static int get_xcrs(const cJSON *o, struct snap_vcpu *v, struct snap_ctx *c)
 
 static int get_cpuid_table(const cJSON *o, struct snap_vcpu *v, struct snap_ctx *c)
 {
-	const cJSON *arr = snap_get_array(o, "cpuid", c), *e;
-	int n = arr ? cJSON_GetArraySize(arr) : 0, i = 0;
+	int n, i = 0;
+	const cJSON *arr = snap_get_counted(o, "cpuid", true, MAX_CPUID, "entries", &n, c), *e;
 	size_t mark;
 
 	if (!arr)
 		return -EINVAL;
-	if (n < 1 || n > MAX_CPUID)
-		return snap_fail(c, "cpuid", "%d entries, expected 1 to %d", n, MAX_CPUID);
 	v->cpuid = calloc(1, sizeof(*v->cpuid) + (size_t)n * sizeof(v->cpuid->entries[0]));
 	if (!v->cpuid)
 		return -ENOMEM;

@@ -8,6 +8,7 @@
 #define VIREO_ARCH_AARCH64_ARCH_H
 
 #include <linux/kvm.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,5 +79,40 @@ int arch_gic_create(int vm_fd, unsigned nr_vcpus, struct arch_gic *gic, char *er
 /* KVM_DEV_ARM_VGIC_CTRL_INIT once every vCPU exists (api.rst: devices/arm-vgic-v3.rst). */
 int arch_gic_finalize(const struct arch_gic *gic, char *err, size_t errlen);
 void arch_gic_destroy(struct arch_gic *gic);
+
+/* ---- vGIC state for snapshots (gic_state.c; not wired into vm.snapshot yet) ---- */
+
+struct arch_gic_reg {
+	uint32_t group;                   /* KVM_DEV_ARM_VGIC_GRP_*, or UINT32_MAX: ITS tables */
+	uint64_t attr;                    /* MPIDR << 32 | offset or register encoding */
+	uint64_t val;
+};
+
+struct arch_gic_state {
+	unsigned nr;
+	struct arch_gic_reg *regs;        /* in restore order */
+};
+
+/*
+ * Every vCPU paused: writes the ITS tables and LPI pending bits into guest RAM (save RAM
+ * after this), then reads every register. 0 or -errno.
+ */
+int arch_gic_save(const struct arch_gic *gic, unsigned nr_vcpus, struct arch_gic_state *out);
+/*
+ * Into a GIC made as arch_gic_create/finalize make it, every vCPU and guest RAM restored:
+ * writes the registers in order; on failure *failed is the index of the one refused.
+ */
+int arch_gic_restore(const struct arch_gic *gic, const struct arch_gic_state *s,
+		     unsigned *failed);
+/*
+ * A state read from a snapshot, against this VM's table: same registers in the same order (CPU
+ * interface ones may be missing), values within their width. 0, or -EINVAL with *bad the
+ * index of the first entry that does not fit (s->nr: entries missing at the end).
+ */
+int arch_gic_state_check(const struct arch_gic_state *s, unsigned nr_vcpus, bool its,
+			 unsigned *bad);
+/* Every register of a GIC with @nr_vcpus vCPUs (and an ITS), values 0: for tests. */
+int arch_gic_state_layout(unsigned nr_vcpus, bool its, struct arch_gic_state *out);
+void arch_gic_state_free(struct arch_gic_state *s);
 
 #endif

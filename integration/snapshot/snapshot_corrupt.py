@@ -231,6 +231,8 @@ CASES = [
      ["state.json"]),
     # fields, checksum fixed up: validation must catch them
     ("format-version-2", field("version", 2), 400, ["version"]),
+    ("arch-aarch64", field("arch", "aarch64"), 400, ["arch", "aarch64", "x86_64"]),
+    ("arch-missing", delete("arch"), 400, ["arch", "missing"]),
     ("unknown-top-key", field("extra", {}), 400, ["extra"]),
     ("vcpu-count-mismatch", edit_state(vcpus_one), 400, ["vCPU"]),
     ("vcpu-id-order", field("vcpus.1.id", 0), 400, ["vcpus[1]"]),

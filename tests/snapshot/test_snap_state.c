@@ -544,7 +544,7 @@ static int read_crafted(const char *text)
 	return ret;
 }
 
-#define HDR "\"format\":\"vireo-snapshot\",\"version\":1"
+#define HDR "\"format\":\"vireo-snapshot\",\"version\":1,\"arch\":\"x86_64\""
 #define BODY "\"vm\":{},\"memory\":{},\"allocators\":{},\"devices\":{}"
 
 static const struct { const char *text, *error; } shape_cases[] = {
@@ -553,6 +553,13 @@ static const struct { const char *text, *error; } shape_cases[] = {
 	{ "{\"format\":\"other\",\"version\":1}", "format: expected \"vireo-snapshot\"" },
 	{ "{\"format\":\"vireo-snapshot\",\"version\":2}", "version: 2 is not supported" },
 	{ "{\"format\":\"vireo-snapshot\",\"version\":\"1\"}", "version: expected a number" },
+	{ "{\"format\":\"vireo-snapshot\",\"version\":1," BODY ",\"vcpus\":[{\"id\":0}]}",
+	  "state.json: arch: missing (this vireo restores x86_64 VMs)" },
+	{ "{\"format\":\"vireo-snapshot\",\"version\":1,\"arch\":7}", "arch: expected a string" },
+	/* an arm64 snapshot on x86 (and, by the same check, back) */
+	{ "{\"format\":\"vireo-snapshot\",\"version\":1,\"arch\":\"aarch64\"," BODY
+	  ",\"vcpus\":[{\"id\":0}]}",
+	  "state.json: arch: a snapshot of an \"aarch64\" VM; this vireo restores x86_64 VMs only" },
 	{ "{" HDR "," BODY ",\"vcpus\":[]}", "vcpus: 0 vCPUs, expected 1 to 254" },
 	{ "{" HDR "," BODY ",\"vcpus\":[{\"id\":1}]}", "vcpus[0].id: 1, expected 0" },
 	{ "{" HDR "," BODY ",\"vcpus\":[7]}", "vcpus[0]: expected an object" },
