@@ -318,7 +318,12 @@ def main():
                 for name, opts in order:
                     if args.contestant and name not in args.contestant:
                         continue
-                    res = b.run(kind, name, opts, r)
+                    try:
+                        res = b.run(kind, name, opts, r)
+                    except (RuntimeError, subprocess.TimeoutExpired) as e:
+                        # A loaded host can miss a deadline: say so, keep the other runs.
+                        print(f"round {r + 1} {kind} {name}: failed: {e}", flush=True)
+                        continue
                     results[kind][name].append(res)
                     print(f"round {r + 1} {kind} {name}: " +
                           ", ".join(f"{k} {x:.3g}" for k, x in res.items()), flush=True)
