@@ -9,7 +9,6 @@
  * is parked until the driver kicks the receive queue, so nothing spins and TX goes on.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -301,7 +300,7 @@ void net_rx_process(struct net_pair *p)
 {
 	struct virtio_dev *vd = &p->net->vdev;
 	struct virtq *vq = &vd->vqs[NET_RXQ(p->idx)];
-	bool pushed = false, fresh = false;
+	bool pushed = false;
 	unsigned budget;
 
 	if (p->idx >= p->net->curr_pairs || !vq->ready || vq->broken) {
@@ -312,19 +311,8 @@ void net_rx_process(struct net_pair *p)
 	for (budget = NET_RX_BUDGET; budget; budget--) {
 		enum rx_result r = rx_one(p, &pushed);
 
-		if (r == RX_DELIVERED || r == RX_DROPPED) {
-			fresh = true;
+		if (r == RX_DELIVERED || r == RX_DROPPED)
 			continue;
-		}
-		/*
-		 * The tap ran dry after frames came: let the writer, when it shares this CPU, go
-		 * on once, and the driver hears of more frames in one interrupt.
-		 */
-		if (r == RX_EMPTY && fresh) {
-			fresh = false;
-			sched_yield();
-			continue;
-		}
 		if (r == RX_NO_BUFFERS && virtq_enable_notify(vq)) {
 			virtq_disable_notify(vq);
 			continue;                 /* buffers arrived while re-enabling kicks */
