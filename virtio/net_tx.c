@@ -7,6 +7,7 @@
  * and counted; the chain is always given back.
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -118,7 +119,35 @@ drop:
 	net_count(&net->stats.tx_dropped, 1);
 }
 
-/* On a transmit-queue kick; TX never waits for RX buffers. */
+/* Takes chains until the ring is empty (0), the budget is spent (1), or the limiter says
+ * wait or the queue broke (-1). */
+static int tx_pass(struct net_pair *p, unsigned *budget, bool *pushed)
+{
+	struct virtio_dev *vd = &p->net->vdev;
+	unsigned q = NET_TXQ(p->idx);
+	int ret = 0;
+
+	while (*budget && (ret = virtio_dev_pop(vd, q, &p->tx_chain)) == 1) {
+		if (!net_rl_allow(p->net, NET_RL_TX, tx_bytes(&p->tx_chain))) {
+			vd->vqs[q].next_avail--;          /* not taken: the timer retries it */
+			return -1;
+		}
+		tx_one(p);
+		/* 2.7.8: the used length is what the device wrote: nothing. */
+		virtio_dev_push(vd, q, p->tx_chain.head, 0);
+		*pushed = true;
+		(*budget)--;
+	}
+	return !*budget ? 1 : ret < 0 ? -1 : 0;
+}
+
+/*
+ * On a transmit-queue kick; TX never waits for RX buffers. Kicks stay off while frames keep
+ * coming: when the ring runs dry, the worker gives its CPU away once (a vCPU that shares it
+ * queues more meanwhile) and looks again; only a pass after that which finds nothing asks
+ * for kicks again, and the driver hears of all of it in one notification. A guest that
+ * stops sending costs one sched_yield, which returns at once on an otherwise idle CPU.
+ */
 void net_tx_process(struct net_pair *p)
 {
 	struct virtio_dev *vd = &p->net->vdev;
@@ -127,29 +156,26 @@ void net_tx_process(struct net_pair *p)
 	bool pushed = false;
 	int ret;
 
-	do {
-		virtq_disable_notify(vq);
-		while (budget && (ret = virtio_dev_pop(vd, q, &p->tx_chain)) == 1) {
-			if (!net_rl_allow(p->net, NET_RL_TX, tx_bytes(&p->tx_chain))) {
-				vq->next_avail--;         /* not taken: the timer retries it */
-				virtq_enable_notify(vq);
-				goto out;
-			}
-			tx_one(p);
-			/* 2.7.8: the used length is what the device wrote: nothing. */
-			virtio_dev_push(vd, q, p->tx_chain.head, 0);
-			pushed = true;
-			budget--;
-		}
-		if (!budget) {
-			virtq_enable_notify(vq);
-			virtio_dev_kick(vd, q);           /* the rest after other work */
+	virtq_disable_notify(vq);
+	for (;;) {
+		unsigned before = budget;
+
+		ret = tx_pass(p, &budget, &pushed);
+		if (ret)
 			break;
+		if (budget != before) {
+			sched_yield();
+			continue;
 		}
-		if (ret < 0)
+		if (!virtq_enable_notify(vq))
 			break;
-	} while (virtq_enable_notify(vq));
-out:
+		virtq_disable_notify(vq);         /* more came while kicks were being re-armed */
+	}
+	if (ret) {
+		virtq_enable_notify(vq);
+		if (ret > 0)
+			virtio_dev_kick(vd, q);   /* the rest after other work */
+	}
 	if (pushed)
 		virtio_dev_notify(vd, q);
 }

@@ -15,8 +15,8 @@ receiver: bytes over the time from accept to EOF, datagrams counted over SECONDS
 each, KVM's own counters of the VM (debugfs: exits, MMIO exits, interrupts injected) per MiB
 or per packet: counts that do not depend on how fast the host runs.
 
-usage: guest_io_bench.py [--vireo build/vireo] [--rounds 3] [--mib 64] [--seconds 5]
-                         [--only net|vsock] [--json OUT]
+usage: guest_io_bench.py [--vireo build/vireo] [--vireo-ref OTHER] [--rounds 3] [--mib 64]
+                         [--seconds 5] [--only net|vsock] [--contestant NAME]... [--json OUT]
 """
 import argparse
 import json
@@ -41,6 +41,7 @@ NET = dict(tap="vbtap0", ip="192.0.2.1", mask="255.255.255.0", mac="52:54:00:12:
 CID = 42
 KVM_DEBUGFS = "/sys/kernel/debug/kvm"
 STATS = ("exits", "mmio_exits", "irq_injections")   # KVM's per-VM counters (debugfs)
+GUEST_COUNTS = ("tx kicks", "rx kicks", "tx irqs", "rx irqs")   # the guest driver's (net)
 
 CONTESTANTS = {
     "net": [("vireo", {}), ("qemu", {"vhost": False}), ("qemu vhost", {"vhost": True})],
@@ -100,10 +101,39 @@ class Bench:
         return out
 
     def per_unit(self, v, before, units, out, label):
-        """KVM exits and interrupts injected per unit of what was just measured."""
+        """KVM exits and interrupts injected per unit of what was just measured, then (net)
+        the guest driver's own counts: notifications it sent (kicks) and interrupts it took,
+        per queue. @before is (KVM counters, guest counts or None)."""
         after = self.kvm_stats(v)
         for k in STATS:
-            out[f"{label}: {k} per {units[1]}"] = (after[k] - before[k]) / max(units[0], 1)
+            out[f"{label}: {k} per {units[1]}"] = (after[k] - before[0][k]) / max(units[0], 1)
+        if before[1] is None:
+            return
+        g = self.guest_counts(v)
+        for k in GUEST_COUNTS:
+            out[f"{label}: {k} per {units[1]}"] = (g[k] - before[1][k]) / max(units[0], 1)
+
+    def snap(self, v, net):
+        """The counters before a measurement: the guest's first (its command makes exits)."""
+        g = self.guest_counts(v) if net else None
+        return self.kvm_stats(v), g
+
+    def guest_counts(self, v):
+        """virtio_net's kicks (ethtool -S) and the interrupts of its queues (/proc/interrupts),
+        as the guest counts them: the same for every VMM."""
+        s = self.guest(v, "bench_tool nicstats eth0; grep virtio /proc/interrupts")
+        self.finish(v, s, "nicstats")
+        out = dict.fromkeys(GUEST_COUNTS, 0)
+        for _, ln in v.stream("console").lines[s:]:
+            # Per queue: tx_queue_0_kicks (Linux 6.1), tx0_kicks (later).
+            m = re.match(r"nicstat (tx|rx)(?:_queue_)?\d+_kicks (\d+)$", ln.strip())
+            if m:
+                out[f"{m.group(1)} kicks"] += int(m.group(2))
+            m = re.match(r"\s*\d+:((?:\s+\d+)+)\s.*virtio\d+-(input|output)\.\d+$", ln)
+            if m:
+                key = "rx irqs" if m.group(2) == "input" else "tx irqs"
+                out[key] += sum(int(x) for x in m.group(1).split())
+        return out
 
     # --- the guest's end ---
 
@@ -130,8 +160,11 @@ class Bench:
 
     def boot(self, kind, name, opts, r):
         vmm = "qemu" if name.startswith("qemu") else "vireo"
-        v = (Vireo(self.args.vireo, self.work, f"r{r}-{kind}-{vmm}") if vmm == "vireo"
-             else Qemu(self.work, f"r{r}-{kind}-{name.replace(' ', '-')}"))
+        opts = dict(opts)
+        binary = opts.pop("binary", self.args.vireo)
+        tag = name.replace(" ", "-")
+        v = (Vireo(binary, self.work, f"r{r}-{kind}-{tag}") if vmm == "vireo"
+             else Qemu(self.work, f"r{r}-{kind}-{tag}"))
         spec = dict(kernel=os.path.join(self.kdir, "bzImage"), initramfs=self.initramfs,
                     cmdline="console=ttyS0 quiet panic=-1 vtest=bench", cpus=2, mem_mib=512,
                     disks=[dict(path=self.disk, serial="bench")])
@@ -150,14 +183,14 @@ class Bench:
     def net_round(self, v):
         nbytes, secs = self.args.mib * MIB, self.args.seconds
         out = {}
-        k0 = self.kvm_stats(v)
+        k0 = self.snap(v, True)
         p = self.host(["sink", "tcp:5001"])
         s = self.guest(v, f"bench_tool send tcp:{NET['ip']}:5001 {nbytes}")
         m = self.result(p, "tcp sink")
         self.finish(v, s, "tcp send")
         out["TCP guest→host MiB/s"] = int(m.group(2)) / float(m.group(3)) / MIB
         self.per_unit(v, k0, (int(m.group(2)) / MIB, "MiB"), out, "TCP g→h")
-        k0 = self.kvm_stats(v)
+        k0 = self.snap(v, True)
         s = self.guest(v, "bench_tool sink tcp:5002")
         p = self.host(["send", "tcp:192.0.2.2:5002", str(nbytes)])
         self.result(p, "tcp send")
@@ -167,15 +200,15 @@ class Bench:
         p = self.host(["udp-sink", "5003", str(secs)])
         if p.stdout.readline().strip() != "udp-sink ready":
             raise RuntimeError("host udp-sink did not start")
-        k0 = self.kvm_stats(v)
+        k0 = self.snap(v, True)
         s = self.guest(v, f"bench_tool udp-send {NET['ip']} 5003 {secs} 64")
         sent = self.finish(v, s, "udp send")
         m = self.result(p, "udp sink")
         out["64 B UDP guest→host kpps"] = int(m.group(2)) / max(float(m.group(3)), 1e-9) / 1e3
         out["64 B UDP guest→host sent kpps"] = int(sent.group(2)) / float(sent.group(3)) / 1e3
         self.per_unit(v, k0, (int(sent.group(2)), "packet sent"), out, "UDP g→h")
+        k0 = self.snap(v, True)
         s = self.guest(v, f"bench_tool udp-sink 5004 {secs}", ready=r"^udp-sink ready")
-        k0 = self.kvm_stats(v)
         p = self.host(["udp-send", "192.0.2.2", "5004", str(secs), "64"])
         self.result(p, "udp send")
         m = self.finish(v, s, "udp sink")
@@ -188,14 +221,14 @@ class Bench:
         target = (lambda port: f"hybrid:{self.hsock}:{port}") if vmm == "vireo" else \
             (lambda port: f"vsock:{CID}:{port}")
         out = {}
-        k0 = self.kvm_stats(v)
+        k0 = self.snap(v, False)
         s = self.guest(v, "bench_tool sink vsock:1025")
         p = self.host(["send", target(1025), str(nbytes)], netns=False)
         self.result(p, "vsock send")
         m = self.finish(v, s, "vsock sink")
         out["host→guest MiB/s"] = int(m.group(2)) / float(m.group(3)) / MIB
         self.per_unit(v, k0, (int(m.group(2)) / MIB, "MiB"), out, "h→g")
-        k0 = self.kvm_stats(v)
+        k0 = self.snap(v, False)
         listen = f"unix:{self.hsock}_5000" if vmm == "vireo" else "vsock:5000"
         p = self.host(["sink", listen], netns=False)
         s = self.guest(v, f"bench_tool send vsock:2:5000 {nbytes}")
@@ -265,7 +298,12 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     ap.add_argument("--contestant", action="append",
                     help="run only these (vireo, qemu, ...); ratios need the baseline")
+    ap.add_argument("--vireo-ref", help="another vireo binary (say, an older build) run as "
+                    "the contestant \"vireo ref\"")
     args = ap.parse_args()
+    if args.vireo_ref:
+        for kind in CONTESTANTS:
+            CONTESTANTS[kind].insert(1, ("vireo ref", {"binary": args.vireo_ref}))
     work = tempfile.mkdtemp(prefix="guest-io-bench-")
     results = {}
     try:
@@ -280,15 +318,21 @@ def main():
                 for name, opts in order:
                     if args.contestant and name not in args.contestant:
                         continue
-                    res = b.run(kind, name, opts, r)
+                    try:
+                        res = b.run(kind, name, opts, r)
+                    except (RuntimeError, subprocess.TimeoutExpired) as e:
+                        # A loaded host can miss a deadline: say so, keep the other runs.
+                        print(f"round {r + 1} {kind} {name}: failed: {e}", flush=True)
+                        continue
                     results[kind][name].append(res)
                     print(f"round {r + 1} {kind} {name}: " +
                           ", ".join(f"{k} {x:.3g}" for k, x in res.items()), flush=True)
         print(f"\nhost kernel {os.uname().release}, guest 2 vCPUs 512 MiB, "
               f"{args.mib} MiB per stream, {args.seconds} s per packet run")
         for kind in kinds:
-            if all(results[kind].values()) and not args.contestant:
-                report(kind, results[kind])
+            ran = {n: rs for n, rs in results[kind].items() if rs}
+            if BASELINE[kind] in ran:
+                report(kind, ran)
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(results, f, indent=1)

@@ -16,6 +16,9 @@
  *                                     prints "udp-send packets N seconds S"
  *   bench_tool ping TARGET COUNT      COUNT times: connect, one byte to an echo server and
  *                                     back, close; prints "ping count N median_us U"
+ *   bench_tool nicstats IFACE         the driver's own counters (ethtool -S), one
+ *                                     "nicstat NAME VALUE" line each (virtio_net's per-queue
+ *                                     kicks are the notifications it sent the device)
  *
  * LISTEN is tcp:PORT, vsock:PORT or unix:PATH; TARGET is tcp:IP:PORT, vsock:CID:PORT, or
  * hybrid:PATH:PORT (a Unix socket speaking the "CONNECT PORT\n" / "OK ...\n" handshake of
@@ -31,7 +34,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <linux/vm_sockets.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 
 #define CHUNK (256 * 1024)
 #define CONNECT_WAIT_S 300.0
@@ -282,6 +289,45 @@ static int cmd_ping(const char *spec, int count)
 	return 0;
 }
 
+/* SIOCETHTOOL on IFACE with @cmd (struct ethtool_* with cmd first); 0 or -1. */
+static int ethtool(int fd, const char *ifname, void *cmd)
+{
+	struct ifreq ifr = { .ifr_data = cmd };
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	return ioctl(fd, SIOCETHTOOL, &ifr);
+}
+
+static int cmd_nicstats(const char *ifname)
+{
+	struct {
+		struct ethtool_sset_info hdr;
+		__u32 len;
+	} info = { .hdr = { .cmd = ETHTOOL_GSSET_INFO, .sset_mask = 1ULL << ETH_SS_STATS } };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct ethtool_gstrings *names;
+	struct ethtool_stats *vals;
+	__u32 n;
+
+	if (fd < 0 || ethtool(fd, ifname, &info))
+		die("ETHTOOL_GSSET_INFO");
+	n = info.hdr.sset_mask ? info.len : 0;
+	names = calloc(1, sizeof(*names) + (size_t)n * ETH_GSTRING_LEN);
+	vals = calloc(1, sizeof(*vals) + (size_t)n * sizeof(__u64));
+	if (!names || !vals)
+		die("calloc");
+	*names = (struct ethtool_gstrings){ .cmd = ETHTOOL_GSTRINGS, .string_set = ETH_SS_STATS,
+					    .len = n };
+	*vals = (struct ethtool_stats){ .cmd = ETHTOOL_GSTATS, .n_stats = n };
+	if (ethtool(fd, ifname, names) || ethtool(fd, ifname, vals))
+		die("ETHTOOL_GSTATS");
+	for (__u32 i = 0; i < n; i++)
+		printf("nicstat %.*s %llu\n", ETH_GSTRING_LEN,
+		       (const char *)names->data + (size_t)i * ETH_GSTRING_LEN,
+		       (unsigned long long)vals->data[i]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -295,6 +341,8 @@ int main(int argc, char **argv)
 		return cmd_udp_send(argv[2], atoi(argv[3]), atof(argv[4]), atoi(argv[5]));
 	if (argc == 4 && !strcmp(argv[1], "ping") && atoi(argv[3]) > 0)
 		return cmd_ping(argv[2], atoi(argv[3]));
+	if (argc == 3 && !strcmp(argv[1], "nicstats"))
+		return cmd_nicstats(argv[2]);
 	fprintf(stderr, "usage: see the comment at the top of bench_tool.c\n");
 	return 2;
 }
