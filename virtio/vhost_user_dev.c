@@ -51,8 +51,8 @@ static void report_broken(struct vhost_user_dev *d)
 	if (d->broken_reported)
 		return;
 	d->broken_reported = true;
-	pr_err("%s: vhost-user backend broken: %s (the device stays unusable until the VM "
-	       "restarts)", d->id, d->vu.error);
+	pr_err("%s: vhost-user backend broken: %s (the device stays unusable: remove it and "
+	       "add it again with a fresh backend)", d->id, d->vu.error);
 	if (d->vdev.transport)
 		d->vdev.transport->needs_reset(d->vdev.transport_ctx);
 }

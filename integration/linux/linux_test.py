@@ -6,7 +6,8 @@ checks are right, under QEMU q35 with KVM, with the same devices. Needs a real K
 
 usage: linux_test.py --vmm vireo|qemu [--vireo PATH] SCENARIO
 Scenarios (see SCENARIOS): boot-bzimage-1cpu, boot-pvh-2cpu, boot-bzimage-4cpu, console,
-durable, reboot, pause, snapshot, net, vsock, vsock-snapshot, clh-replay, fs, hotplug. Prints what it checked, one line each, and exits 0 only if
+durable, reboot, pause, snapshot, net, vsock, vsock-snapshot, clh-replay, clh-replay-fs, fs,
+hotplug. Prints what it checked, one line each, and exits 0 only if
 every check passed; on failure the VMM's output and log are printed."""
 import argparse
 import hashlib
@@ -1003,6 +1004,7 @@ SCENARIOS = {
     "vsock-snapshot": Test.vsock_snapshot,
     "clh-replay": Test.clh_replay,
     "fs": lambda t: fs_scenario.run(t, check, t.args.vmm == "vireo"),
+    "clh-replay-fs": lambda t: fs_scenario.clh_replay_fs(t, check),
     "hotplug": Test.hotplug,
 }
 
