@@ -229,6 +229,14 @@ step_fs() {
 	say "fs entries $(ls /mnt/fs/many | wc -l)"
 }
 
+# vhost-user-net: eth0 as 192.0.2.2 pings the backend's far side, 192.0.2.1.
+step_vnet() {
+	settle /sys/class/net/eth0
+	ip link set eth0 up && ip addr add 192.0.2.2/24 dev eth0 || say "error: eth0 setup failed"
+	ping -c 3 -w 120 192.0.2.1 >/dev/null && r=ok || r=failed
+	say "vnet eth0 mac $(cat /sys/class/net/eth0/address) ping $r"
+}
+
 # virtio-fs hotplug (clh-replay-fs): vtest.fsrounds rounds of a device the host adds with the
 # tag vtest.fshot: mount it (retried until the tag exists), read data.bin, write from-guest.txt,
 # unmount, then wait until the host has taken the device away again.
@@ -338,7 +346,7 @@ step_reboot() {
 for s in $steps; do
 	case $s in
 	cpus | pci | irqs | rng | blk | mq | ro | durable | readback | hvcwrite | console | ticker | \
-	reboot | dmesg | net | vsock | vsockwait | bench | hotcpu | hold | fs | fshot | hotplug)
+	reboot | dmesg | net | vsock | vsockwait | bench | hotcpu | hold | fs | fshot | vnet | hotplug)
 		"step_$s" ;;
 	*) say "error: unknown step $s" ;;
 	esac
