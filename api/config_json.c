@@ -319,20 +319,17 @@ static int jf_mac(struct jfield *f, const char *key, uint8_t mac[6], bool *set)
 }
 
 /*
- * vhost_mode is CH's Client/Server enum; it means nothing without vhost_user. fds: a body
- * cannot carry descriptors; vm.add-net's come over the socket and replace any in the body.
+ * vhost_user, vhost_socket and vhost_mode (CH's Client/Server enum; config_validate_net judges
+ * them). fds: a body cannot carry descriptors; vm.add-net's come over the socket and replace
+ * any in the body.
  */
-static int net_refusals(struct jfield *f, bool fds_ok)
+static int net_vhost(struct jfield *f, struct net_config *n, bool fds_ok)
 {
 	const cJSON *it;
-	bool vhost = false;
 	int ret;
 
-	if ((ret = jf_bool(f, "vhost_user", &vhost)))
-		return ret;
-	if (vhost)
-		return jf_fail(f, "vhost_user", "not supported by vireo");
-	if ((ret = refuse(f, "vhost_socket", "not supported by vireo")))
+	if ((ret = jf_bool(f, "vhost_user", &n->vhost_user)) ||
+	    (ret = jf_str(f, "vhost_socket", &n->vhost_socket)))
 		return ret;
 	if (!fds_ok && (ret = refuse(f, "fds", "file descriptors cannot travel in a JSON body: "
 				     "send them with vm.add-net (SCM_RIGHTS)")))
@@ -342,6 +339,7 @@ static int net_refusals(struct jfield *f, bool fds_ok)
 	if (!cJSON_IsString(it) || (strcmp(it->valuestring, "Client") &&
 				    strcmp(it->valuestring, "Server")))
 		return jf_fail(f, "vhost_mode", "expected Client or Server");
+	n->vhost_server = !strcmp(it->valuestring, "Server");
 	return 0;
 }
 
@@ -352,7 +350,7 @@ static int parse_net(struct jfield *f, struct net_config *n, bool fds_ok)
 	int ret;
 
 	config_net_defaults(n);
-	if ((ret = net_refusals(f, fds_ok)))
+	if ((ret = net_vhost(f, n, fds_ok)))
 		return ret;
 	if ((ret = jf_str(f, "tap", &n->tap)) || (ret = jf_str(f, "ip", &n->ip)) ||
 	    (ret = jf_str(f, "mask", &n->mask)) || (ret = jf_mac(f, "mac", n->mac, &n->mac_set)) ||

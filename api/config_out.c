@@ -95,7 +95,11 @@ static bool add_net(cJSON *arr, const struct net_config *n)
 	    !add_mac(o, "host_mac", n->host_mac, n->host_mac_set) ||
 	    (n->mtu && !add_u64(o, "mtu", n->mtu)) || !cJSON_AddBoolToObject(o, "iommu", n->iommu) ||
 	    !add_u64(o, "num_queues", n->num_queues) || !add_u64(o, "queue_size", n->queue_size) ||
-	    !cJSON_AddBoolToObject(o, "vhost_user", false) || !add_str_opt(o, "id", n->id) ||
+	    !cJSON_AddBoolToObject(o, "vhost_user", n->vhost_user) ||
+	    !add_str_opt(o, "vhost_socket", n->vhost_socket) ||
+	    (n->vhost_user && !cJSON_AddStringToObject(o, "vhost_mode",
+						       n->vhost_server ? "Server" : "Client")) ||
+	    !add_str_opt(o, "id", n->id) ||
 	    !cJSON_AddBoolToObject(o, "offload_tso", n->offload_tso) ||
 	    !cJSON_AddBoolToObject(o, "offload_ufo", n->offload_ufo) ||
 	    !cJSON_AddBoolToObject(o, "offload_csum", n->offload_csum) ||

@@ -78,6 +78,9 @@ struct net_config {
 	uint16_t pci_segment;
 	int pci_device_id;         /* PCI slot 1-31; -1: the first free one */
 	struct rate_limiter_config rate_limiter;   /* each direction gets these buckets */
+	bool vhost_user;           /* served by a vhost-user-net backend at vhost_socket */
+	bool vhost_server;         /* vhost_mode Server: vireo listens (refused for now) */
+	char *vhost_socket;
 };
 
 /* Cloud Hypervisor's RngConfig: virtio-rng always exists, fed from @src. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -29,6 +30,7 @@ void config_net_free(struct net_config *n)
 	free(n->ip);
 	free(n->mask);
 	free(n->id);
+	free(n->vhost_socket);
 	for (unsigned i = 0; n->fds_owned && i < n->nr_fds; i++)
 		close(n->fds[i]);
 	free(n->fds);
@@ -126,6 +128,27 @@ static int check_shape(const struct net_config *n, unsigned i, char *err, size_t
 	return 0;
 }
 
+/* vhost_user: the backend owns the packets; what only a tap honours is refused. */
+static int check_vhost_user(const struct vm_config *cfg, const struct net_config *n, unsigned i,
+			    char *err, size_t errlen)
+{
+	if (!n->vhost_socket || !*n->vhost_socket)
+		return set_err(err, errlen, -EINVAL, "net[%u].vhost_socket: missing (vhost_user)", i);
+	if (n->tap || n->nr_fds || n->ip || n->mask || n->host_mac_set || n->rate_limiter.set)
+		return set_err(err, errlen, -EINVAL, "net[%u]: tap, fds, ip, mask, host_mac and "
+			       "rate_limiter_config do not apply to a vhost_user net", i);
+	if (n->vhost_server)
+		return set_err(err, errlen, -EINVAL, "net[%u].vhost_mode: Server is not supported "
+			       "by vireo (the backend listens: Client)", i);
+	if (n->num_queues != 2)
+		return set_err(err, errlen, -EINVAL, "net[%u].num_queues: a vhost_user net has one "
+			       "queue pair in vireo (2)", i);
+	if (!cfg->memory_shared)
+		return set_err(err, errlen, -EINVAL, "net[%u]: vhost-user devices need "
+			       "memory.shared=on (--memory shared=on)", i);
+	return 0;
+}
+
 int config_validate_net(const struct vm_config *cfg, unsigned i, char *err, size_t errlen)
 {
 	const struct net_config *n = &cfg->nets[i];
@@ -133,6 +156,10 @@ int config_validate_net(const struct vm_config *cfg, unsigned i, char *err, size
 
 	if (ret)
 		return ret;
+	if (n->vhost_user && (ret = check_vhost_user(cfg, n, i, err, errlen)))
+		return ret;
+	if (!n->vhost_user && n->vhost_socket)
+		return set_err(err, errlen, -EINVAL, "net[%u].vhost_socket: needs vhost_user", i);
 	if (n->nr_fds && n->tap)
 		return set_err(err, errlen, -EINVAL, "net[%u].tap: give either tap or fds", i);
 	if (n->iommu)
@@ -257,13 +284,20 @@ static int net_bucket_kv(struct net_config *n, const char *key, const char *val,
 	return ret;
 }
 
+static int net_vhost_mode(const char *val, struct net_config *n, char *err, size_t errlen)
+{
+	if (strcasecmp(val, "client") && strcasecmp(val, "server"))
+		return set_err(err, errlen, -EINVAL, "--net: vhost_mode '%s': client or server", val);
+	n->vhost_server = !strcasecmp(val, "server");
+	return 0;
+}
+
 static int net_kv(void *ctx, const char *key, const char *val, char *err,
 		  size_t errlen)
 {
 	struct net_config *n = ctx;
 	static const char *const numbers[] = { "mtu", "num_queues", "queue_size", "pci_segment",
 					       "pci_device_id", NULL };
-	static const char *const unsupported[] = { "vhost_user", "socket", "vhost_mode", NULL };
 
 	if (!strcmp(key, "tap"))
 		return *val ? config_set_str(&n->tap, val) : 0;        /* empty: create one */
@@ -281,6 +315,12 @@ static int net_kv(void *ctx, const char *key, const char *val, char *err,
 		return parse_fds(val, n, err, errlen);
 	if (!strcmp(key, "iommu"))
 		return config_option_bool("--net", key, val, &n->iommu, err, errlen);
+	if (!strcmp(key, "vhost_user"))
+		return config_option_bool("--net", key, val, &n->vhost_user, err, errlen);
+	if (!strcmp(key, "socket"))
+		return config_set_str(&n->vhost_socket, val);
+	if (!strcmp(key, "vhost_mode"))
+		return net_vhost_mode(val, n, err, errlen);
 	if (!strcmp(key, "offload_tso"))
 		return config_option_bool("--net", key, val, &n->offload_tso, err, errlen);
 	if (!strcmp(key, "offload_ufo"))
@@ -292,9 +332,6 @@ static int net_kv(void *ctx, const char *key, const char *val, char *err,
 			return net_numbers(n, key, val, err, errlen);
 	if (!strncmp(key, "bw_", 3) || !strncmp(key, "ops_", 4))
 		return net_bucket_kv(n, key, val, err, errlen);
-	for (unsigned i = 0; unsupported[i]; i++)
-		if (!strcmp(key, unsupported[i]))
-			return set_err(err, errlen, -EINVAL, "--net: %s is not supported by vireo", key);
 	return set_err(err, errlen, -EINVAL, "--net: unknown key '%s'", key);
 }
 

@@ -51,8 +51,8 @@ static void report_broken(struct vhost_user_dev *d)
 	if (d->broken_reported)
 		return;
 	d->broken_reported = true;
-	pr_err("%s: vhost-user backend broken: %s (the device stays unusable until the VM "
-	       "restarts)", d->id, d->vu.error);
+	pr_err("%s: vhost-user backend broken: %s (the device stays unusable: remove it and "
+	       "add it again with a fresh backend)", d->id, d->vu.error);
 	if (d->vdev.transport)
 		d->vdev.transport->needs_reset(d->vdev.transport_ctx);
 }
@@ -131,7 +131,8 @@ static int vud_activate(struct virtio_dev *vd)
 	struct vhost_user_dev *d = vd->opaque;
 	int ret;
 
-	ret = vhost_user_set_features(&d->vu, vd->features);
+	/* The backend hears only of bits it offered: the local ones are vireo's config space. */
+	ret = vhost_user_set_features(&d->vu, vd->features & d->vu.features);
 	ret = ret ?: vhost_user_set_mem_table(&d->vu, vd->mem);
 	for (unsigned q = 0; !ret && q < vd->nr_queues; q++) {
 		if (!vd->vqs[q].ready)
@@ -252,7 +253,7 @@ static int load_config(struct vhost_user_dev *d, const struct vhost_user_dev_par
 {
 	int ret = 0;
 
-	d->vdev.device_features = p->features & d->vu.features;
+	d->vdev.device_features = (p->features & d->vu.features) | p->local_features;
 	if (p->config)
 		memcpy(d->config, p->config, p->config_size);
 	else if ((ret = vhost_user_get_config(&d->vu, 0, d->config, p->config_size)))

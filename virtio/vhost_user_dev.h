@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A virtio device whose queues a vhost-user backend serves (virtio-fs, later blk and net):
+ * A virtio device whose queues a vhost-user backend serves (virtio-fs, blk and net):
  * vireo keeps the transport and the configuration space, the backend gets RAM and rings at
  * DRIVER_OK (virtio/vhost_user.h) and gives them back at reset (GET_VRING_BASE). A backend
  * that hangs up or talks out of turn breaks the device: a log line, DEVICE_NEEDS_RESET, and
@@ -23,6 +23,7 @@ struct vhost_user_dev_params {
 	unsigned nr_queues;
 	uint16_t queue_size;
 	uint64_t features;                /* device bits offered, if the backend has them */
+	uint64_t local_features;          /* device bits vireo serves itself (config space) */
 	const void *config;               /* read-only config space kept by vireo, or NULL: */
 	uint32_t config_size;             /* ... read from the backend (GET_CONFIG) */
 	/* Optional: adjusts the backend's config space before the driver sees it. */

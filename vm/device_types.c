@@ -19,6 +19,7 @@
 #include "virtio/net.h"
 #include "virtio/rng.h"
 #include "virtio/vhost_user_blk.h"
+#include "virtio/vhost_user_net.h"
 #include "virtio/vsock.h"
 #include "vm/pci_fn.h"
 
@@ -149,6 +150,26 @@ static int net_backend(const struct net_config *n, int *fds, bool *own, char *er
 	return ret;
 }
 
+/* A NetConfig with vhost_user: the backend behind vhost_socket moves the packets. */
+static int vhost_net_create(struct vm *vm, const struct net_config *n,
+			    struct vm_device_spec *out, char *err, size_t errlen)
+{
+	struct vhost_user_net_params p = {
+		.id = n->id, .socket = n->vhost_socket, .queue_size = (uint16_t)n->queue_size,
+		.mac_set = n->mac_set, .mtu = n->mtu, .offload_tso = n->offload_tso,
+		.offload_ufo = n->offload_ufo, .offload_csum = n->offload_csum,
+	};
+	struct virtio_dev *vd;
+	int ret;
+
+	memcpy(p.mac, n->mac, 6);
+	ret = vhost_user_net_new(&p, &vm->mem, &vd, err, errlen);
+	if (ret)
+		return ret;
+	*out = (struct vm_device_spec){ vd, n->id, n->pci_device_id, n->pci_segment };
+	return 0;
+}
+
 static int net_create(struct vm *vm, unsigned i, struct vm_device_spec *out, char *err,
 		      size_t errlen)
 {
@@ -162,8 +183,11 @@ static int net_create(struct vm *vm, unsigned i, struct vm_device_spec *out, cha
 	const struct rate_limiter_config *rl = &n->rate_limiter;
 	struct virtio_net *net;
 	bool own;
-	int ret = net_backend(n, fds, &own, err, errlen);
+	int ret;
 
+	if (n->vhost_user)
+		return vhost_net_create(vm, n, out, err, errlen);
+	ret = net_backend(n, fds, &own, err, errlen);
 	if (ret)
 		return ret;
 	p.rate_limiter = (struct rate_limiter_params){ bucket_params(rl->set, &rl->bandwidth),

@@ -72,6 +72,9 @@ static int refuse_vhost_user(const struct vm_config *cfg, char *err, size_t errl
 	for (unsigned i = 0; !id && i < cfg->nr_disks; i++)
 		if (cfg->disks[i].vhost_user)
 			id = cfg->disks[i].id ? cfg->disks[i].id : "disk";
+	for (unsigned i = 0; !id && i < cfg->nr_nets; i++)
+		if (cfg->nets[i].vhost_user)
+			id = cfg->nets[i].id ? cfg->nets[i].id : "net";
 	if (!id && !cfg->nr_fs)
 		return 0;
 	return set_err(err, errlen, -EINVAL, "device '%s' is served by a vhost-user backend whose "

@@ -106,6 +106,11 @@ static const char *added(const struct vm_config *cfg, enum api_action a, const c
 		*i = cfg->nr_nets - 1;
 		return cfg->nets[*i].id;
 	}
+	if (a == API_VM_ADD_FS) {
+		*kind = "fs";
+		*i = cfg->nr_fs - 1;
+		return cfg->fs[*i].id;
+	}
 	*kind = "vsock";
 	*i = 0;
 	return cfg->vsock.id;

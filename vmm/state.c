@@ -114,9 +114,6 @@ static int check_config_edit(enum api_action a, enum vm_state s, char *body, siz
 		return deny(a, 404, body, len, "VM is not created", NULL);
 	if (s == VM_STATE_BREAKPOINT)
 		return deny(a, 500, body, len, "Device hotplug needs a running or paused VM", NULL);
-	if (a == API_VM_ADD_FS && s != VM_STATE_CREATED)   /* vhost-user devices: not yet */
-		return deny(a, 500, body, len, "Hotplug of fs devices is not supported by vireo yet",
-			    NULL);
 	return 0;
 }
 

@@ -22,7 +22,7 @@ MIB = 1 << 20
 APPLETS = ["sh", "mount", "insmod", "cat", "grep", "sed", "tr", "cut", "md5sum", "dd", "head",
            "ls", "wc", "seq", "taskset", "stty", "usleep", "sleep", "kill", "readlink",
            "basename", "poweroff", "reboot", "sync", "printf", "echo", "dmesg", "ip", "ping",
-           "nc", "mkdir"]
+           "nc", "mkdir", "umount"]
 
 
 def cpio_entry(name, mode, data=b"", target=None):

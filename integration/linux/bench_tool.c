@@ -19,6 +19,9 @@
  *   bench_tool nicstats IFACE         the driver's own counters (ethtool -S), one
  *                                     "nicstat NAME VALUE" line each (virtio_net's per-queue
  *                                     kicks are the notifications it sent the device)
+ *   bench_tool fsread PATH            read PATH to EOF; prints "fsread bytes N seconds S"
+ *   bench_tool fsmeta DIR COUNT       COUNT times: create DIR/mN, stat it, unlink it;
+ *                                     prints "fsmeta files N seconds S" (fs_bench.py)
  *
  * LISTEN is tcp:PORT, vsock:PORT or unix:PATH; TARGET is tcp:IP:PORT, vsock:CID:PORT, or
  * hybrid:PATH:PORT (a Unix socket speaking the "CONNECT PORT\n" / "OK ...\n" handshake of
@@ -29,7 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -328,6 +333,38 @@ static int cmd_nicstats(const char *ifname)
 	return 0;
 }
 
+static int cmd_fsread(const char *path)
+{
+	double t0 = now();
+	int fd = open(path, O_RDONLY);
+	long long n;
+
+	if (fd < 0)
+		die(path);
+	n = drain(fd);
+	close(fd);
+	printf("fsread bytes %lld seconds %.6f\n", n, now() - t0);
+	return 0;
+}
+
+static int cmd_fsmeta(const char *dir, int count)
+{
+	char path[4096];
+	struct stat st;
+	double t0 = now();
+
+	for (int i = 0; i < count; i++) {
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/m%d", dir, i);
+		fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0644);
+		if (fd < 0 || close(fd) || stat(path, &st) || unlink(path))
+			die(path);
+	}
+	printf("fsmeta files %d seconds %.6f\n", count, now() - t0);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -343,6 +380,10 @@ int main(int argc, char **argv)
 		return cmd_ping(argv[2], atoi(argv[3]));
 	if (argc == 3 && !strcmp(argv[1], "nicstats"))
 		return cmd_nicstats(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "fsread"))
+		return cmd_fsread(argv[2]);
+	if (argc == 4 && !strcmp(argv[1], "fsmeta") && atoi(argv[3]) > 0)
+		return cmd_fsmeta(argv[2], atoi(argv[3]));
 	fprintf(stderr, "usage: see the comment at the top of bench_tool.c\n");
 	return 2;
 }

@@ -32,6 +32,7 @@ OPERATIONS = {
     "vm.snapshot": ("PUT", "/vm.snapshot"),
     "vm.add-net": ("PUT", "/vm.add-net"),
     "vm.add-disk": ("PUT", "/vm.add-disk"),
+    "vm.add-fs": ("PUT", "/vm.add-fs"),
     "vm.remove-device": ("PUT", "/vm.remove-device"),
     "vm.resize": ("PUT", "/vm.resize"),
     "vm.shutdown": ("PUT", "/vm.shutdown"),
@@ -100,6 +101,7 @@ class ChClient:
     def vm_snapshot(self, url): return self.call("vm.snapshot", {"destination_url": url})
     def vm_add_net(self, net, fds): return self.call("vm.add-net", net, fds)
     def vm_add_disk(self, disk): return self.call("vm.add-disk", disk)
+    def vm_add_fs(self, fs): return self.call("vm.add-fs", fs)
     def vm_remove_device(self, dev_id): return self.call("vm.remove-device", {"id": dev_id})
     def vm_resize(self, **kw): return self.call("vm.resize", kw)
     def vm_shutdown(self): return self.call("vm.shutdown")
@@ -114,13 +116,21 @@ def disk_config(path, **kw):
     return d
 
 
+def fs_config(tag, sock, **kw):
+    """NewFsConfig() as clh.go fills it: the schema's defaults, on PCI segment 1."""
+    f = {"tag": tag, "socket": sock, "num_queues": 1, "queue_size": 1024, "pci_segment": 1}
+    f.update(kw)
+    return f
+
+
 def kata_vm_config(kernel, initramfs, cmdline, boot_vcpus, max_vcpus, mem_bytes, disk,
-                   vsock_socket):
+                   vsock_socket, fs_socket=None):
     """clh.go's VmConfig. Left out, with the reason (see docs/hotplug-cpu.md, the replay):
-    memory.hotplug_size (vireo has no memory hotplug: it refuses the field with 400),
-    platform.num_pci_segments 2 and fs on segment 1 (several PCI segments and virtio-fs are
-    other work in progress)."""
-    return {
+    memory.hotplug_size (vireo has no memory hotplug: it refuses the field with 400).
+    With @fs_socket (virtiofsd listening there) the driver's shared filesystem too:
+    platform.num_pci_segments 2 and fs "kataShared" on segment 1 (Kata always sends them; the
+    clh-replay scenario, which snapshots, goes without, as vireo refuses to snapshot an fs)."""
+    cfg = {
         "payload": {"kernel": kernel, "initramfs": initramfs, "cmdline": cmdline},
         "cpus": {"boot_vcpus": boot_vcpus, "max_vcpus": max_vcpus, "kvm_hyperv": False,
                  "topology": {"threads_per_core": 1, "cores_per_die": max_vcpus,
@@ -134,6 +144,10 @@ def kata_vm_config(kernel, initramfs, cmdline, boot_vcpus, max_vcpus, mem_bytes,
         "disks": [disk],
         "iommu": False, "watchdog": False, "pvpanic": False,
     }
+    if fs_socket:
+        cfg["platform"] = {"num_pci_segments": 2}
+        cfg["fs"] = [fs_config("kataShared", fs_socket)]
+    return cfg
 
 
 def main():

@@ -13,6 +13,7 @@ import subprocess
 import time
 
 from artifacts import copy_sparse
+from ch_client import ChClient, disk_config, fs_config, kata_vm_config
 
 VIRTIOFSD = "/usr/lib/qemu/virtiofsd"
 MANY = 1000
@@ -84,6 +85,11 @@ def backend_dies(t, v, p, check):
     check(st == 200 and '"state":"Running"' in body.replace(" ", "") and
           node.get("vhost_user", {}).get("socket", "").endswith("virtiofsd.sock"),
           f"vm.info answers: the VM still runs, fs0 names its backend ({node.get('vhost_user')})")
+    snapshot_refused(t, v, check)
+
+
+def snapshot_refused(t, v, check):
+    """A paused VM with a vhost-user device: vm.snapshot answers 400 and writes nothing."""
     snap = os.path.join(t.work, "snap")
     os.mkdir(snap, 0o700)
     check(v.api("vm.pause")[0] == 204, "vm.pause answered 204")
@@ -97,6 +103,16 @@ def serial_lines(v, prefix):
     """The guest's serial lines so far with @prefix (the console step orders them)."""
     with open(v.path("serial"), errors="replace") as f:
         return [ln[len(prefix):] for ln in f.read().splitlines() if ln.startswith(prefix)]
+
+
+def share_used(check, said, tag, share, md5, token, errors):
+    """The guest's fs step (its lines @said): mounted @tag, read, wrote, listed."""
+    check("mounted" in said, f"the guest mounted -t virtiofs {tag} ({said} {errors})")
+    check(f"read md5 {md5}" in said, f"the guest read data.bin with the host's md5 {md5}")
+    with open(os.path.join(share, "from-guest.txt"), errors="replace") as f:
+        wrote = f.read().strip()
+    check(wrote == f"written by the guest {token}", f"the host sees the guest's file ({wrote})")
+    check(f"entries {MANY}" in said, f"the guest lists {MANY} entries in many/")
 
 
 def run(t, check, vireo):
@@ -129,14 +145,8 @@ def checks(t, check, vireo):
     spec["disks"].append(dict(vhost_socket=vub_sock))
     v = t.start("vm", spec, serial="file", console="pipe")
     t.expect(v, "console", r"^vtest-hvc0: ready$", "the guest finished the fs step")
-    said = serial_lines(v, "vtest: fs ")
     errors = [ln for ln in serial_lines(v, "vtest: ") if "error" in ln]
-    check("mounted" in said, f"the guest mounted -t virtiofs {TAG} ({said} {errors[-5:]})")
-    check(f"read md5 {md5}" in said, f"the guest read data.bin with the host's md5 {md5}")
-    with open(os.path.join(share, "from-guest.txt"), errors="replace") as f:
-        wrote = f.read().strip()
-    check(wrote == f"written by the guest {token}", f"the host sees the guest's file ({wrote})")
-    check(f"entries {MANY}" in said, f"the guest lists {MANY} entries in many/")
+    share_used(check, serial_lines(v, "vtest: fs "), TAG, share, md5, token, errors[-5:])
     if vireo:
         backend_dies(t, v, p, check)
     v.type_line("after-fs")
@@ -159,3 +169,137 @@ def checks(t, check, vireo):
     with open(v.path("log"), errors="replace") as f:
         log = f.read()
     check("fs0: vhost-user backend broken" in log, "vireo's log names the broken backend")
+
+
+# --- clh-replay-fs: Kata's clh driver's VmConfig with its shared filesystem, then hotplug ---
+
+HOT = "hotfs"
+ROUNDS = 3
+
+
+def wait_counter(v, dev, key, want):
+    deadline = time.monotonic() + 60
+    while counters_of(v, dev).get(key) != want and time.monotonic() < deadline:
+        time.sleep(0.1)   # polling vireo's own view, bounded by the deadline
+    return counters_of(v, dev)
+
+
+def known(c, dev_id):
+    """Whether vm.info names @dev_id in its fs config or its device tree."""
+    st, info = c.vm_info()
+    ids = [f.get("id") for f in info.get("config", {}).get("fs", [])] if st == 200 else []
+    return dev_id in ids or dev_id in (info.get("device_tree", {}) if st == 200 else {})
+
+
+def hot_round(t, check, v, c, r, token):
+    """One round of vm.add-fs into the running guest, which mounts the share, reads it, writes
+    to it and unmounts; then the device leaves: round 1 by vm.remove-device with the backend
+    alive (the backend sees its connection close and exits), round 2 after the backend died
+    (broken, then removed: the recovery docs/virtio-fs.md gives), round 3 removed again."""
+    share = os.path.join(t.work, "hot")
+    os.makedirs(share, exist_ok=True)
+    data = os.urandom(1 << 20)
+    with open(os.path.join(share, "data.bin"), "wb") as f:
+        f.write(data)
+    sock = os.path.join(t.work, "hot.sock")
+    if os.path.exists(sock):
+        os.unlink(sock)
+    p = start_virtiofsd(t, share, sock)
+    check(wait_listening(sock, p, 60), f"round {r}: a fresh virtiofsd listens")
+    st, info = c.vm_add_fs(fs_config(HOT, sock, id=HOT))
+    check(st == 200 and isinstance(info, dict) and info.get("id") == HOT and
+          info.get("bdf", "").startswith("0001:00:"),
+          f"round {r}: vm.add-fs on the running VM: 200 with PciDeviceInfo on segment 1 "
+          f"({st} {info})")
+    _, _, m = t.expect(v, "console", rf"^vtest: fshot round {r} md5 (\w+) at (.*)$",
+                       f"round {r}: the guest mounted the hot-added share")
+    check(m.group(1) == hashlib.md5(data).hexdigest() and info["bdf"] in m.group(2).split(),
+          f"round {r}: it read data.bin with the host's md5 from {info['bdf']} ({m.groups()})")
+    t.expect(v, "console", rf"^vtest: fshot round {r} unmounted$", f"round {r}: unmounted")
+    with open(os.path.join(share, "from-guest.txt"), errors="replace") as f:
+        wrote = f.read().strip()
+    check(wrote == f"round {r} {token}", f"round {r}: the host sees the guest's write ({wrote})")
+    cnt = counters_of(v, HOT)
+    check(cnt.get("backend_activations") == 1 and cnt.get("backend_broken") == 0,
+          f"round {r}: vm.counters: one activation, backend healthy ({cnt})")
+    if r == 2:
+        p.kill()
+        p.wait()
+        cnt = wait_counter(v, HOT, "backend_broken", 1)
+        check(cnt.get("backend_broken") == 1, f"the killed backend: {HOT} broken ({cnt})")
+    st, body = c.vm_remove_device(HOT)
+    check(st == 204, f"round {r}: vm.remove-device {HOT}: 204 ({st} {body})")
+    t.expect(v, "console", rf"^vtest: fshot round {r} gone, left 0001:00:\S+ $",
+             f"round {r}: the guest ejected the device, the boot share stays")
+    deadline = time.monotonic() + 60
+    while known(c, HOT) and time.monotonic() < deadline:
+        time.sleep(0.1)   # the eject reaches vireo after the guest's; bounded
+    check(not known(c, HOT), f"round {r}: {HOT} left vm.info (config and device tree)")
+    if r != 2:
+        try:
+            status = p.wait(60)
+        except subprocess.TimeoutExpired:
+            status = None
+        check(status is not None, f"round {r}: vireo closed the connection, virtiofsd ended "
+              f"({status})")
+
+
+def clh_replay_fs(t, check):
+    """Kata's clh driver's VmConfig, fs "kataShared" on PCI segment 1 included, through vm.create
+    and vm.boot; the guest mounts the share (domain 0001), reads and writes it. Then ROUNDS
+    rounds of fs hotplug and removal (hot_round), one with a dead backend."""
+    share, md5 = make_share(t.work)
+    sock = os.path.join(t.work, "virtiofsd.sock")
+    p = start_virtiofsd(t, share, sock)
+    check(wait_listening(sock, p, 60), "virtiofsd listens on its socket")
+    token = f"tok{os.getpid()}x{time.time_ns() % 100000}"
+    spec = t.boot_spec(steps=["fs", "pci", "fshot", "hold"],
+                       extra=f"vtest.fstag=kataShared vtest.fstoken={token} "
+                             f"vtest.fshot={HOT} vtest.fsrounds={ROUNDS}")
+    v = t.vm("vm")
+    v.start_api_only()
+    check(v.wait_socket(300), "vireo serves its API")
+    c = ChClient(v.sock)
+    cfg = kata_vm_config(spec["kernel"], spec["initramfs"], spec["cmdline"], 1, 2, 512 << 20,
+                         disk_config(t.disk, serial="vtest-main"),
+                         os.path.join(t.work, "clh.sock"), fs_socket=sock)
+    st, body = c.vm_create(cfg)
+    check(st == 204, f"vm.create with the clh driver's VmConfig (fs on segment 1): 204 "
+          f"({st} {body})")
+    st, body = c.vm_add_fs(fs_config(HOT, "/nonexistent/vu.sock", id="nope"))
+    check(st == 204, f"vm.add-fs on a created VM edits the config: 204 ({st} {body})")
+    check(c.vm_remove_device("nope")[0] == 204, "and vm.remove-device takes it out again")
+    st, body = c.vm_boot()
+    check(st == 204, f"vm.boot: 204 ({st} {body})")
+    st, info = c.vm_info()
+    fs = info.get("config", {}).get("fs", []) if st == 200 else []
+    check(st == 200 and info["state"] == "Running" and len(fs) == 1 and
+          fs[0].get("pci_segment") == 1, f"vm.info: Running, fs on segment 1 ({fs})")
+    bdf = info["device_tree"].get(fs[0].get("id"), {}).get("pci_bdf", "")
+    check(bdf.startswith("0001:00:"), f"vm.info: the fs function is in domain 0001 ({bdf})")
+    # One wait per step of the guest's (each gets WAIT: a loaded nested host is slow).
+    t.expect(v, "console", r"vtest: user space", "the guest reached user space")
+    t.expect(v, "console", r"^vtest: fs (mounted|read)", "the guest mounted the share")
+    t.expect(v, "console", r"^vtest: fs entries", "the guest finished the fs step")
+    said = [ln[len("vtest: fs "):] for ln in v.stream("console").text().splitlines()
+            if ln.startswith("vtest: fs ")]
+    share_used(check, said, "kataShared", share, md5, token, [])
+    t.expect(v, "console", r"^vtest: fshot round 1 waiting$", "the guest listed its PCI devices")
+    pci = [ln.split() for ln in v.stream("console").text().splitlines()
+           if ln.startswith("vtest: pci ")]
+    hit = [f for f in pci if f[3] == "1af4:105a"]
+    check(len(hit) == 1 and hit[0][2] == bdf and hit[0][5] == "virtio-pci",
+          f"the guest sees the virtio-fs function at {bdf}, bound to virtio-pci ({hit})")
+    st, body = c.vm_add_fs(fs_config(HOT, os.path.join(t.work, "nobody.sock"), id=HOT))
+    check(st == 500 and "nobody.sock" in json.dumps(body) and not known(c, HOT),
+          f"vm.add-fs with no backend listening: 500 naming the socket, nothing added "
+          f"({st} {body})")
+    for r in range(1, ROUNDS + 1):
+        hot_round(t, check, v, c, r, token)
+    t.expect(v, "console", r"^vtest: holding$", "the guest waits for the host")
+    for name, call, want in (("vm.shutdown", c.vm_shutdown, 204),
+                             ("vm.delete", c.vm_delete, 204),
+                             ("vmm.shutdown", c.vmm_shutdown, 200)):
+        st, body = call()
+        check(st == want, f"{name}: {want} ({st} {body})")
+    check(v.wait_exit(300) == 0, "vireo exited 0 after vmm.shutdown")

@@ -229,6 +229,43 @@ step_fs() {
 	say "fs entries $(ls /mnt/fs/many | wc -l)"
 }
 
+# vhost-user-net: eth0 as 192.0.2.2 pings the backend's far side, 192.0.2.1.
+step_vnet() {
+	settle /sys/class/net/eth0
+	ip link set eth0 up && ip addr add 192.0.2.2/24 dev eth0 || say "error: eth0 setup failed"
+	ping -c 3 -w 120 192.0.2.1 >/dev/null && r=ok || r=failed
+	say "vnet eth0 mac $(cat /sys/class/net/eth0/address) ping $r"
+}
+
+# virtio-fs hotplug (clh-replay-fs): vtest.fsrounds rounds of a device the host adds with the
+# tag vtest.fshot: mount it (retried until the tag exists), read data.bin, write from-guest.txt,
+# unmount, then wait until the host has taken the device away again.
+fs_pcis() {   # the PCI function of each bound virtio-fs device, on one line
+	for d in /sys/bus/virtio/drivers/virtiofs/virtio*; do
+		[ -e "$d" ] && printf '%s ' "$(basename "$(readlink -f "$d/..")")"
+	done
+}
+fs_one() { [ "$(fs_pcis | wc -w)" -le 1 ]; }
+step_fshot() {
+	mkdir -p /mnt/hot
+	r=1
+	while [ $r -le "$(arg vtest.fsrounds)" ]; do
+		say "fshot round $r waiting"
+		n=0
+		until mount -t virtiofs "$(arg vtest.fshot)" /mnt/hot 2>/dev/null; do
+			[ $n -ge 3000 ] && { say "error: fshot mount failed"; break; }
+			usleep 100000; n=$((n + 1))
+		done
+		say "fshot round $r md5 $(md5sum /mnt/hot/data.bin | cut -d' ' -f1) at $(fs_pcis)"
+		echo "round $r $(arg vtest.fstoken)" >/mnt/hot/from-guest.txt && sync
+		umount /mnt/hot || say "error: fshot umount failed"
+		say "fshot round $r unmounted"
+		wait_until fs_one || say "error: the hot-added fs never went"
+		say "fshot round $r gone, left $(fs_pcis)"
+		r=$((r + 1))
+	done
+}
+
 # Hotplug: the host adds and removes devices while this runs; each appears (or goes) within
 # WAIT. pci_of DEV: the PCI function a block device hangs off, "0000:00:05.0".
 settle_long() {   # settle_long PATH: up to 300 s
@@ -311,7 +348,7 @@ step_reboot() {
 for s in $steps; do
 	case $s in
 	cpus | pci | irqs | rng | blk | mq | ro | durable | readback | hvcwrite | console | ticker | \
-	reboot | dmesg | net | vsock | vsockwait | bench | hotcpu | hold | fs | hotplug)
+	reboot | dmesg | net | vsock | vsockwait | bench | hotcpu | hold | fs | fshot | vnet | hotplug)
 		"step_$s" ;;
 	*) say "error: unknown step $s" ;;
 	esac

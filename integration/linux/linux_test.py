@@ -6,7 +6,8 @@ checks are right, under QEMU q35 with KVM, with the same devices. Needs a real K
 
 usage: linux_test.py --vmm vireo|qemu [--vireo PATH] SCENARIO
 Scenarios (see SCENARIOS): boot-bzimage-1cpu, boot-pvh-2cpu, boot-bzimage-4cpu, console,
-durable, reboot, pause, snapshot, net, vsock, vsock-snapshot, clh-replay, fs, hotplug. Prints what it checked, one line each, and exits 0 only if
+durable, reboot, pause, snapshot, net, vsock, vsock-snapshot, clh-replay, clh-replay-fs, fs,
+vhost-net, hotplug. Prints what it checked, one line each, and exits 0 only if
 every check passed; on failure the VMM's output and log are printed."""
 import argparse
 import hashlib
@@ -26,6 +27,7 @@ from artifacts import make_blank, test_inputs  # noqa: E402
 from ch_client import ChClient, disk_config, kata_vm_config  # noqa: E402
 from vmproc import FileLines, Qemu, Vireo  # noqa: E402
 import fs_scenario  # noqa: E402
+import vhost_net_scenario  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.environ.get("VIREO_CACHE", "/var/cache/vireo")
@@ -1010,6 +1012,8 @@ SCENARIOS = {
     "vsock-snapshot": Test.vsock_snapshot,
     "clh-replay": Test.clh_replay,
     "fs": lambda t: fs_scenario.run(t, check, t.args.vmm == "vireo"),
+    "clh-replay-fs": lambda t: fs_scenario.clh_replay_fs(t, check),
+    "vhost-net": lambda t: vhost_net_scenario.run(t, check, t.args.vmm == "vireo"),
     "hotplug": Test.hotplug,
 }
 

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -374,6 +375,17 @@ static void expect_invalid(const char *text, int ret, const char *msg)
 	config_free(&cfg);
 }
 
+/* A vhost_user net with @extra fields (shared memory unless @extra is empty) is refused. */
+static void expect_vhost_net(const char *extra, const char *msg)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text), "{\"payload\":{\"kernel\":\"/k\"}%s,\"net\":[{"
+		 "\"vhost_user\":true,\"vhost_socket\":\"/s\"%s}]}",
+		 *extra ? ",\"memory\":{\"size\":1073741824,\"shared\":true}" : "", extra);
+	expect_invalid(text, -EINVAL, msg);
+}
+
 static void test_validation_names_field(void **state)
 {
 	struct vm_config cfg;
@@ -491,8 +503,7 @@ static void test_net_json(void **state)
 	assert_string_equal(cfg.nets[1].id, "extra");
 	config_free(&cfg);
 	expect_error("{\"net\":[{\"fds\":[3,4]}]}", "net[0].fds: file descriptors cannot travel");
-	expect_error("{\"net\":[{\"vhost_user\":true}]}", "net[0].vhost_user: not supported");
-	expect_error("{\"net\":[{\"vhost_socket\":\"/s\"}]}", "net[0].vhost_socket");
+	expect_error("{\"net\":[{\"vhost_user\":1}]}", "net[0].vhost_user");
 	expect_error("{\"net\":[{\"rate_limiter_config\":{\"bw\":{}}}]}",
 		     "net[0].rate_limiter_config.bw: unknown field");
 	expect_error("{\"net\":[{\"mac\":\"nope\"}]}", "net[0].mac: 'nope'");
@@ -611,6 +622,15 @@ static void test_fs(void **state)
 	assert_string_equal(cfg.fs[0].tag, "t2");
 	config_free(&cfg);
 	expect_error("{\"fs\":[{\"socket\":\"/s\"}]}", "fs[0].tag: missing field");
+	/* vhost-user-net: a socket instead of a tap, shared memory, one pair, Client mode. */
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"net\":[{\"vhost_user\":true}]}",
+		       -EINVAL, "net[0].vhost_socket: missing");
+	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"net\":[{\"vhost_socket\":\"/s\"}]}",
+		       -EINVAL, "net[0].vhost_socket: needs vhost_user");
+	expect_vhost_net("", "net[0]: vhost-user devices need");
+	expect_vhost_net(",\"tap\":\"t\"", "net[0]: tap, fds");
+	expect_vhost_net(",\"vhost_mode\":\"Server\"", "net[0].vhost_mode: Server");
+	expect_vhost_net(",\"num_queues\":4", "net[0].num_queues: a vhost_user net");
 	/* vhost-user-blk: a socket instead of a path, and shared memory. */
 	expect_invalid("{\"payload\":{\"kernel\":\"/k\"},\"disks\":[{\"vhost_user\":true}]}",
 		       -EINVAL, "disks[0].vhost_socket: missing");

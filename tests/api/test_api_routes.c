@@ -130,7 +130,7 @@ static const struct {
 	{ API_VM_RESTORE,       {   0, 500, 500, 500, 500 }, NULL },
 	{ API_VM_ADD_VSOCK,     { 404,   0,   0,   0, 500 }, "VM is not created" },
 	{ API_VM_RESIZE,        { 404,   0,   0,   0,   0 }, "VM is not created" },
-	{ API_VM_ADD_FS,        { 404,   0, 500, 500, 500 }, "VM is not created" },
+	{ API_VM_ADD_FS,        { 404,   0,   0,   0, 500 }, "VM is not created" },
 };
 
 static void test_action_table(void **state)

@@ -371,7 +371,16 @@ static void test_net_errors(void **state)
 	expect_error(f, PARSE(f, "--net", "fd=[]"), "fd=", "no descriptor");
 	expect_error(f, PARSE(f, "--net", "tap=t,bw_size=10"), "refill_time", NULL);
 	expect_error(f, PARSE(f, "--net", "tap=t,bw_colour=10"), "unknown key", "bw_colour");
-	expect_error(f, PARSE(f, "--net", "tap=t,vhost_user=on"), "vhost_user", "not supported");
+	expect_error(f, PARSE(f, "--net", "vhost_user=on,socket=/s,vhost_mode=sideways"),
+		     "vhost_mode", "sideways");
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--memory", "size=1G,shared=on", "--net",
+			       "vhost_user=on,socket=/s,vhost_mode=client,mac=52:54:00:12:34:56"), 0);
+	assert_true(f->cfg.nets[0].vhost_user && !f->cfg.nets[0].vhost_server);
+	assert_string_equal(f->cfg.nets[0].vhost_socket, "/s");
+	assert_int_equal(config_validate(&f->cfg, f->err, sizeof(f->err)), 0);
+	assert_int_equal(PARSE(f, "--kernel", "/k", "--net", "vhost_user=on,socket=/s"), 0);
+	expect_error(f, config_validate(&f->cfg, f->err, sizeof(f->err)), "net[0]",
+		     "memory.shared=on");
 	expect_error(f, PARSE(f, "--net", "tap=t,mtu=x"), "mtu", "x");
 	/* Boot-time checks name the JSON field. */
 	assert_int_equal(PARSE(f, "--kernel", "/k", "--net", "tap=t,num_queues=3"), 0);
