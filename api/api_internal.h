@@ -142,6 +142,8 @@ char *api_queue_info_copy(struct api_queue *q, bool *err_enomem);
 /* Requests waiting for the VMM thread to pop them (for tests). */
 unsigned api_queue_length(struct api_queue *q);
 unsigned api_server_queued(struct api_server *srv);
+/* Connections open, their threads not yet joined by libmicrohttpd (for the fuzz harness). */
+unsigned api_server_connections(struct api_server *srv);
 struct api_request *api_request_new(enum api_action a);
 /* Frees a request that was never submitted. */
 void api_request_discard(struct api_request *req);

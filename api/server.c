@@ -595,6 +595,14 @@ int api_server_eventfd(const struct api_server *srv)
 	return api_queue_eventfd(srv->q);
 }
 
+unsigned api_server_connections(struct api_server *srv)
+{
+	const union MHD_DaemonInfo *i =
+		MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+	return i ? i->num_connections : 0;
+}
+
 unsigned api_server_queued(struct api_server *srv)
 {
 	return api_queue_length(srv->q);

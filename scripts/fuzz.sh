@@ -24,7 +24,8 @@ if [ ! -f build-fuzz/build.ninja ]; then
 	CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
 		-Db_lundef=false -Dwerror=false >/dev/null
 fi
-ninja -C build-fuzz "tests/fuzz/fuzz_$target" >/dev/null
+# One build at a time when several targets are started side by side.
+flock build-fuzz/.build-lock ninja -C build-fuzz "tests/fuzz/fuzz_$target" >/dev/null
 
 work=build-fuzz/corpus/$target
 findings=build-fuzz/findings/$target
@@ -44,8 +45,10 @@ execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
 cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
 ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
+# The seconds it ran ("Done N runs in S second(s)"): fewer than asked when -runs= ends it.
+took=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log")
 echo "fuzz $target: ${execs:-?} executions, ${rate:-?} exec/s, cov ${cov:-?} edges, ft ${ft:-?}" \
-	"in ${seconds} s"
+	"in ${took:-$seconds} s"
 if [ $status -ne 0 ]; then
 	grep -E 'ERROR: |runtime error|SUMMARY|==[0-9]+==|Test unit written' "$log" | head -20 >&2
 	echo "fuzz $target: FINDING (log: $log, input in $findings/)" >&2

@@ -21,12 +21,26 @@ struct fz {
 	size_t n;
 };
 
-static inline uint64_t fz_take(struct fz *f, unsigned bytes)
+/*
+ * The reader is the harness's, not code under test: left out of the coverage instrumentation,
+ * its loop neither costs a callback per byte (a tenth of the pci targets' time) nor counts as
+ * features of its own.
+ */
+#ifdef __clang__
+#define FZ_UNTRACED __attribute__((no_sanitize("coverage")))
+#else
+#define FZ_UNTRACED
+#endif
+
+FZ_UNTRACED static inline uint64_t fz_take(struct fz *f, unsigned bytes)
 {
+	size_t n = bytes < f->n ? bytes : f->n;
 	uint64_t v = 0;
 
-	for (unsigned i = 0; i < bytes && f->n; i++, f->n--)
-		v |= (uint64_t)*f->p++ << (8 * i);
+	for (size_t i = 0; i < n; i++)
+		v |= (uint64_t)f->p[i] << (8 * i);
+	f->p += n;
+	f->n -= n;
 	return v;
 }
 
