@@ -19,9 +19,18 @@ mount -t proc proc /host/proc
 mount -t sysfs sys /host/sys
 mount -t devtmpfs dev /host/dev
 mkdir -p /host/dev/shm
+keep=$(cat "/host$run/keep" 2>/dev/null)   # the working directory, if below /tmp
+if [ -n "$keep" ]; then
+	mkdir -p /kept
+	mount --bind "/host$keep" /kept || fail "cannot keep $keep"
+fi
 for d in /tmp /run /dev/shm; do
 	mount -t tmpfs -o mode=1777 tmpfs "/host$d" || fail "cannot mount a tmpfs on $d"
 done
+if [ -n "$keep" ]; then
+	mkdir -p "/host$keep"
+	mount --bind /kept "/host$keep" || fail "cannot keep $keep"
+fi
 echo ARM64HOST-BEGIN
 sh "/host$run/cmd" </dev/null 2>&1
 rc=$?
