@@ -385,7 +385,7 @@ static int check_params(const struct virtio_net_params *p, unsigned qs, unsigned
 }
 
 /* A random locally administered unicast MAC (IEEE 802: bit 1 set, bit 0 clear). */
-static void random_mac(uint8_t mac[6])
+void net_random_mac(uint8_t mac[6])
 {
 	if (getrandom(mac, 6, 0) != 6) {
 		uint64_t t = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL;
@@ -460,7 +460,7 @@ int virtio_net_new(const struct virtio_net_params *p, const struct guest_mem *me
 	if (p->mac_set)
 		memcpy(net->mac, p->mac, 6);
 	else
-		random_mac(net->mac);
+		net_random_mac(net->mac);
 	build_config(net);
 	ret = init_device(net, p, mem);
 	if (ret) {

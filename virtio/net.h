@@ -107,4 +107,7 @@ struct net_tap_host {
 int net_tap_config_host(const char *ifname, const struct net_tap_host *h, char *err,
 			size_t errlen);
 
+/* A random locally administered unicast MAC (IEEE 802: bit 1 set, bit 0 clear). */
+void net_random_mac(uint8_t mac[6]);
+
 #endif

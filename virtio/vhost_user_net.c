@@ -7,10 +7,9 @@
 #include <errno.h>
 #include <linux/virtio_net.h>
 #include <string.h>
-#include <sys/random.h>
-#include <unistd.h>
 
 #include "base/log.h"
+#include "virtio/net.h"
 #include "virtio/vhost_user_dev.h"
 #include "virtio/vhost_user_net.h"
 
@@ -40,19 +39,13 @@ static uint64_t passthrough(const struct vhost_user_net_params *p)
 	return f;
 }
 
-/* A random locally administered unicast MAC (IEEE 802: bit 1 set, bit 0 clear). */
+/* The configured MAC, else a random one as virtio-net picks it. */
 static void pick_mac(const struct vhost_user_net_params *p, uint8_t mac[6])
 {
-	if (p->mac_set) {
+	if (p->mac_set)
 		memcpy(mac, p->mac, 6);
-		return;
-	}
-	if (getrandom(mac, 6, 0) != 6) {
-		uint64_t t = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL;
-
-		memcpy(mac, &t, 6);
-	}
-	mac[0] = (uint8_t)((mac[0] & 0xfe) | 0x02);
+	else
+		net_random_mac(mac);
 }
 
 int vhost_user_net_new(const struct vhost_user_net_params *p, const struct guest_mem *mem,
